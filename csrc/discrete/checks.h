@@ -1,0 +1,91 @@
+// Argument checks shared by the CPU and CUDA glue of the discrete estimators. Every message
+// names the user-facing function ("pyalgo.reinmax") and the argument.
+#pragma once
+#include <ATen/ATen.h>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "../common/hd.h"
+#include "../common/philox.h"
+
+namespace pyalgo {
+namespace discrete {
+
+struct RowTensor {
+  at::Tensor x;  // contiguous logits
+  RowLayout layout;
+  std::vector<int64_t> index_shape;  // logits.shape without `dim`
+};
+
+inline bool is_supported_float(at::ScalarType t) {
+  return t == at::kFloat || t == at::kDouble || t == at::kHalf || t == at::kBFloat16;
+}
+
+inline RowTensor prepare_logits(const char* fn, const at::Tensor& logits, int64_t dim) {
+  TORCH_CHECK(is_supported_float(logits.scalar_type()), fn,
+              ": logits must be float32, float64, float16 or bfloat16, got ", logits.scalar_type());
+  const int64_t n = logits.dim();
+  TORCH_CHECK(n >= 1, fn, ": logits must have at least one dimension (the categories), got a 0-d tensor");
+  TORCH_CHECK(dim >= -n && dim < n, fn, ": dim must be in [", -n, ", ", n - 1, "] for logits of ", n,
+              " dimensions, got ", dim);
+  const int64_t d = dim < 0 ? dim + n : dim;
+  const int64_t C = logits.size(d);
+  TORCH_CHECK(C >= 1, fn, ": logits must have at least one category along dim ", dim, ", got size 0");
+  int64_t outer = 1, inner = 1;
+  std::vector<int64_t> index_shape;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i < d) outer *= logits.size(i);
+    if (i > d) inner *= logits.size(i);
+    if (i != d) index_shape.push_back(logits.size(i));
+  }
+  return RowTensor{logits.contiguous(), RowLayout{outer, C, inner}, index_shape};
+}
+
+inline void check_tau(const char* fn, double tau) {
+  TORCH_CHECK(std::isfinite(tau) && tau > 0, fn, ": tau must be a finite number > 0, got ", tau);
+}
+
+inline void check_seed(const char* fn, const at::Tensor& seed, const at::Tensor& like) {
+  TORCH_CHECK(seed.scalar_type() == at::kLong && seed.numel() == 2 && seed.dim() == 1, fn,
+              ": seed must be an int64 tensor of shape (2,) holding (seed, offset), got ",
+              seed.scalar_type(), " of shape ", seed.sizes());
+  TORCH_CHECK(seed.device() == like.device(), fn, ": seed must be on the logits' device (",
+              like.device(), "), got ", seed.device());
+}
+
+// The Philox key of a CPU call (CUDA kernels read the seed tensor on the device instead).
+inline PhiloxKey key_from_cpu_seed(const at::Tensor& seed) {
+  auto s = seed.contiguous();
+  const int64_t* p = s.data_ptr<int64_t>();
+  return philox_key(p[0], p[1]);
+}
+
+inline at::Tensor prepare_index(const char* fn, const at::Tensor& index, const RowTensor& rt) {
+  TORCH_CHECK(index.scalar_type() == at::kInt, fn, ": index must be int32, got ", index.scalar_type());
+  TORCH_CHECK(index.sizes().vec() == rt.index_shape, fn,
+              ": index must have the logits' shape without dim, ", at::IntArrayRef(rt.index_shape),
+              ", got ", index.sizes());
+  TORCH_CHECK(index.device() == rt.x.device(), fn, ": index must be on the logits' device");
+  return index.contiguous();
+}
+
+inline at::Tensor prepare_grad(const char* fn, const char* name, const at::Tensor& grad,
+                               const RowTensor& rt) {
+  TORCH_CHECK(grad.sizes() == rt.x.sizes(), fn, ": ", name, " must have the logits' shape ",
+              rt.x.sizes(), ", got ", grad.sizes());
+  TORCH_CHECK(grad.device() == rt.x.device(), fn, ": ", name, " must be on the logits' device");
+  return grad.to(rt.x.scalar_type()).contiguous();
+}
+
+inline void check_draws(const char* fn, int64_t k) {
+  TORCH_CHECK(k >= 1, fn, ": k (the number of Gumbel-Rao draws) must be >= 1, got ", k);
+}
+
+inline void check_gap(const char* fn, double gap, bool gap_is_p) {
+  TORCH_CHECK(gap_is_p || (std::isfinite(gap) && gap >= 0), fn,
+              ": gap must be a finite number >= 0 or \"p\", got ", gap);
+}
+
+}  // namespace discrete
+}  // namespace pyalgo

@@ -1,0 +1,21 @@
+"""pyalgo: fused CPU/CUDA PyTorch kernels for recent ML methods.
+
+Discrete gradient estimators (ReinMax and peers) live in `pyalgo.discrete` and are re-exported
+here.
+"""
+from .version import __version__
+from ._ext import has_cuda, build_info
+from ._rng import philox_uniform
+from .discrete import reinmax, straight_through, gumbel_softmax, gst, gumbel_rao
+
+__all__ = [
+    "__version__",
+    "has_cuda",
+    "build_info",
+    "philox_uniform",
+    "reinmax",
+    "straight_through",
+    "gumbel_softmax",
+    "gst",
+    "gumbel_rao",
+]

@@ -1,0 +1,298 @@
+"""Fused categorical gradient estimators (shared/specs/reinmax.md).
+
+Each estimator is one forward op (sample + outputs in one pass per row, saving only the int32
+index) and one backward op (softmaxes recomputed from the logits in one pass), registered in
+csrc/ops.cpp with CPU and CUDA kernels, and wired here with `register_fake` (shapes for
+torch.compile / meta tensors) and `register_autograd`.
+
+Every sample k ~ Cat(softmax(logits)) along `dim`, whatever `tau` is. Samples are drawn from a
+Philox stream seeded from `generator` (see pyalgo/_rng.py).
+
+NaN policy: on CPU a row containing NaN or +inf, or made only of -inf, raises a RuntimeError
+naming the function. On CUDA the check would need a host synchronisation, so such a row instead
+produces NaN in every output of that row (and NaN gradients); no other row is affected.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Optional, Tuple, Union
+
+import torch
+
+from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
+from .._rng import draw_seed
+
+_ops = torch.ops.pyalgo
+_FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+# ---- argument checks (used by the wrappers and, identically, by the fake kernels) ------------
+
+def _check_logits(fn: str, logits, dim) -> list:
+    """Validates logits/dim and returns the index shape (logits.shape without `dim`)."""
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"{fn}: logits must be a torch.Tensor, got {type(logits).__name__}")
+    if logits.dtype not in _FLOATS:
+        raise TypeError(f"{fn}: logits must be float32, float64, float16 or bfloat16, got {logits.dtype}")
+    if logits.dim() == 0:
+        raise ValueError(f"{fn}: logits must have at least one dimension (the categories), got a 0-d tensor")
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{fn}: dim must be an int, got {type(dim).__name__}")
+    n = logits.dim()
+    if not -n <= dim < n:
+        raise IndexError(f"{fn}: dim must be in [{-n}, {n - 1}] for logits of {n} dimensions, got {dim}")
+    d = dim % n
+    if logits.shape[d] == 0:
+        raise ValueError(f"{fn}: logits must have at least one category along dim {dim}, got size 0")
+    return [s for i, s in enumerate(logits.shape) if i != d]
+
+
+def _check_tau(fn: str, tau) -> float:
+    if isinstance(tau, torch.Tensor) and tau.numel() == 1:
+        tau = tau.item()
+    if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
+        raise TypeError(f"{fn}: tau must be a real number, got {type(tau).__name__}")
+    tau = float(tau)
+    if not (math.isfinite(tau) and tau > 0):
+        raise ValueError(f"{fn}: tau must be a finite number > 0, got {tau}")
+    return tau
+
+
+def _check_draws(fn: str, k) -> int:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"{fn}: k (the number of Gumbel-Rao draws) must be an int >= 1, got {k!r}")
+    return int(k)
+
+
+def _check_gap(fn: str, gap) -> Tuple[float, bool]:
+    if isinstance(gap, str):
+        if gap == "p":
+            return 0.0, True
+        raise ValueError(f'{fn}: gap must be a number >= 0 or "p", got {gap!r}')
+    if isinstance(gap, bool) or not isinstance(gap, numbers.Real) or not (math.isfinite(gap) and gap >= 0):
+        raise ValueError(f'{fn}: gap must be a finite number >= 0 or "p", got {gap!r}')
+    return float(gap), False
+
+
+def _contiguous_empty(logits: torch.Tensor) -> torch.Tensor:
+    return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
+
+
+def _empty_index(logits: torch.Tensor, shape) -> torch.Tensor:
+    return torch.empty(shape, dtype=torch.int32, device=logits.device)
+
+
+# ---- public API -------------------------------------------------------------------------------
+
+def reinmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = True, dim: int = -1,
+            generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """ReinMax (Liu et al., NeurIPS 2023, Algorithm 2): second-order (Heun) straight-through.
+
+    Drop-in for ``reinmax.reinmax(logits, tau)``: returns ``(y_hard, y_soft)``, both shaped like
+    `logits`. ``y_hard`` is exactly one-hot along `dim` with k ~ Cat(softmax(logits)) (the sample
+    ignores tau); ``y_soft = softmax(logits)``. Backward:
+    ∂L/∂θ = 2 J(π₁) g − ½ J(π₀) g + J(π₀) g_soft, π₁ = (y_hard + softmax(θ/τ))/2, row-centred.
+    `hard` is accepted and ignored, like the PyPI package. tau < 1 warns (the authors advise
+    tau >= 1).
+    """
+    fn = "pyalgo.reinmax"
+    _check_logits(fn, logits, dim)
+    tau = _check_tau(fn, tau)
+    if tau < 1.0:
+        warnings.warn(f"{fn}: tau={tau} < 1; the ReinMax authors recommend tau >= 1", stacklevel=2)
+    y_hard, y_soft, _ = _ops.reinmax(logits, tau, dim, draw_seed(generator, logits.device))
+    return y_hard, y_soft
+
+
+def straight_through(logits: torch.Tensor, tau: float = 1.0, dim: int = -1,
+                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Straight-through (Bengio et al. 2013): y = one_hot(k), k ~ Cat(softmax(logits)); backward
+    (1/τ) J(softmax(θ/τ)) g. Shape of `logits`."""
+    fn = "pyalgo.straight_through"
+    _check_logits(fn, logits, dim)
+    tau = _check_tau(fn, tau)
+    y, _ = _ops.straight_through(logits, tau, dim, draw_seed(generator, logits.device))
+    return y
+
+
+def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False, dim: int = -1,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Gumbel-softmax (Jang et al. 2017) with `torch.nn.functional.gumbel_softmax` semantics.
+
+    y_soft = softmax((θ + G)/τ), G ~ Gumbel(0, 1). ``hard=False`` returns y_soft; ``hard=True``
+    returns the exactly one-hot argmax (ST-GS) with the gradient of y_soft, (1/τ) J(y_soft) g.
+    The Gumbels are regenerated in backward from the seed, never stored.
+    """
+    fn = "pyalgo.gumbel_softmax"
+    _check_logits(fn, logits, dim)
+    tau = _check_tau(fn, tau)
+    y, _ = _ops.gumbel_softmax(logits, tau, bool(hard), dim, draw_seed(generator, logits.device))
+    return y
+
+
+def gst(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0, dim: int = -1,
+        generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Gapped straight-through (Fan et al., ICML 2022). GST-1.0 by default; ``gap="p"`` is GST-p
+    (gap = −log(1 − π_k)/π_k). y = one_hot(k); backward (1/τ) J(softmax(θ̃/τ)) g where θ̃ lifts
+    the sampled logit to the row max m and caps the others at m − gap."""
+    fn = "pyalgo.gst"
+    _check_logits(fn, logits, dim)
+    tau = _check_tau(fn, tau)
+    gap_value, gap_is_p = _check_gap(fn, gap)
+    y, _ = _ops.gst(logits, tau, gap_value, gap_is_p, dim, draw_seed(generator, logits.device))
+    return y
+
+
+def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = -1,
+               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Gumbel-Rao Monte Carlo, GR-MCK (Paulus et al., ICLR 2021). y = one_hot(s),
+    s ~ Cat(softmax(logits)); backward (1/(Kτ)) Σ_r J(softmax((θ + G_r)/τ)) g with G_r the r-th of
+    `k` Gumbel draws conditioned on argmax = s (regenerated in backward, O(k·C) per row)."""
+    fn = "pyalgo.gumbel_rao"
+    _check_logits(fn, logits, dim)
+    tau = _check_tau(fn, tau)
+    k = _check_draws(fn, k)
+    y, _ = _ops.gumbel_rao(logits, tau, k, dim, draw_seed(generator, logits.device))
+    return y
+
+
+# ---- fake (meta) kernels: same rules, same output shapes/dtypes/strides -------------------------
+
+@torch.library.register_fake("pyalgo::reinmax")
+def _reinmax_fake(logits, tau, dim, seed):
+    shape = _check_logits("pyalgo.reinmax", logits, dim)
+    return _contiguous_empty(logits), _contiguous_empty(logits), _empty_index(logits, shape)
+
+
+@torch.library.register_fake("pyalgo::straight_through")
+def _straight_through_fake(logits, tau, dim, seed):
+    shape = _check_logits("pyalgo.straight_through", logits, dim)
+    return _contiguous_empty(logits), _empty_index(logits, shape)
+
+
+@torch.library.register_fake("pyalgo::gst")
+def _gst_fake(logits, tau, gap, gap_is_p, dim, seed):
+    shape = _check_logits("pyalgo.gst", logits, dim)
+    return _contiguous_empty(logits), _empty_index(logits, shape)
+
+
+@torch.library.register_fake("pyalgo::gumbel_rao")
+def _gumbel_rao_fake(logits, tau, k, dim, seed):
+    shape = _check_logits("pyalgo.gumbel_rao", logits, dim)
+    return _contiguous_empty(logits), _empty_index(logits, shape)
+
+
+@torch.library.register_fake("pyalgo::gumbel_softmax")
+def _gumbel_softmax_fake(logits, tau, hard, dim, seed):
+    shape = _check_logits("pyalgo.gumbel_softmax", logits, dim)
+    return _contiguous_empty(logits), _empty_index(logits, shape)
+
+
+def _backward_fake(logits, *args, **kwargs):
+    return _contiguous_empty(logits)
+
+
+for _name in ("reinmax_backward", "straight_through_backward", "gst_backward",
+              "gumbel_rao_backward", "gumbel_softmax_backward"):
+    torch.library.register_fake(f"pyalgo::{_name}", _backward_fake)
+
+
+@torch.library.register_fake("pyalgo::philox_uniform")
+def _philox_uniform_fake(seed, rows, cols, stream, dtype):
+    return torch.empty((rows, cols), dtype=dtype, device=seed.device)
+
+
+# ---- autograd ---------------------------------------------------------------------------------
+# Only the logits and the int32 index (plus the 2-element seed where noise is regenerated) are
+# saved. Grads are not materialised: an unused output costs nothing in backward.
+
+def _setup(ctx, inputs, output, *, save_index: bool, save_seed: bool, **params):
+    logits = inputs[0]
+    saved = [logits]
+    if save_index:
+        saved.append(output[-1])
+    if save_seed:
+        saved.append(inputs[-1])
+    ctx.save_for_backward(*saved)
+    ctx.set_materialize_grads(False)
+    for key, value in params.items():
+        setattr(ctx, key, value)
+
+
+def _none_grads(n):
+    return (None,) * n
+
+
+def _reinmax_backward(ctx, grad_hard, grad_soft, _grad_index):
+    logits, index = ctx.saved_tensors
+    if grad_hard is None and grad_soft is None:
+        return _none_grads(4)
+    if grad_hard is None:
+        grad_hard = torch.zeros_like(logits)
+    grad = _ops.reinmax_backward(logits, index, grad_hard, grad_soft, ctx.tau, ctx.dim)
+    return grad, None, None, None
+
+
+torch.library.register_autograd(
+    "pyalgo::reinmax", _reinmax_backward,
+    setup_context=lambda ctx, inputs, output: _setup(
+        ctx, inputs, output, save_index=True, save_seed=False, tau=inputs[1], dim=inputs[2]))
+
+
+def _straight_through_backward(ctx, grad, _grad_index):
+    if grad is None:
+        return _none_grads(4)
+    (logits,) = ctx.saved_tensors
+    return _ops.straight_through_backward(logits, grad, ctx.tau, ctx.dim), None, None, None
+
+
+torch.library.register_autograd(
+    "pyalgo::straight_through", _straight_through_backward,
+    setup_context=lambda ctx, inputs, output: _setup(
+        ctx, inputs, output, save_index=False, save_seed=False, tau=inputs[1], dim=inputs[2]))
+
+
+def _gst_backward(ctx, grad, _grad_index):
+    if grad is None:
+        return _none_grads(6)
+    logits, index = ctx.saved_tensors
+    out = _ops.gst_backward(logits, index, grad, ctx.tau, ctx.gap, ctx.gap_is_p, ctx.dim)
+    return out, None, None, None, None, None
+
+
+torch.library.register_autograd(
+    "pyalgo::gst", _gst_backward,
+    setup_context=lambda ctx, inputs, output: _setup(
+        ctx, inputs, output, save_index=True, save_seed=False, tau=inputs[1], gap=inputs[2],
+        gap_is_p=inputs[3], dim=inputs[4]))
+
+
+def _gumbel_rao_backward(ctx, grad, _grad_index):
+    if grad is None:
+        return _none_grads(5)
+    logits, index, seed = ctx.saved_tensors
+    out = _ops.gumbel_rao_backward(logits, index, grad, ctx.tau, ctx.k, ctx.dim, seed)
+    return out, None, None, None, None
+
+
+torch.library.register_autograd(
+    "pyalgo::gumbel_rao", _gumbel_rao_backward,
+    setup_context=lambda ctx, inputs, output: _setup(
+        ctx, inputs, output, save_index=True, save_seed=True, tau=inputs[1], k=inputs[2],
+        dim=inputs[3]))
+
+
+def _gumbel_softmax_backward(ctx, grad, _grad_index):
+    if grad is None:
+        return _none_grads(5)
+    logits, seed = ctx.saved_tensors
+    out = _ops.gumbel_softmax_backward(logits, grad, ctx.tau, ctx.dim, seed)
+    return out, None, None, None, None
+
+
+torch.library.register_autograd(
+    "pyalgo::gumbel_softmax", _gumbel_softmax_backward,
+    setup_context=lambda ctx, inputs, output: _setup(
+        ctx, inputs, output, save_index=False, save_seed=True, tau=inputs[1], dim=inputs[3]))
