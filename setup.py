@@ -50,7 +50,7 @@ cpu_sources = rel(
 )
 cuda_sources = rel(glob.glob(os.path.join(ROOT, "csrc", "*", "*_cuda.cpp")) + glob.glob(os.path.join(ROOT, "csrc", "*", "*.cu")))
 
-cxx_flags = ["-O3", f'-DPYALGO_VERSION="{VERSION}"']
+cxx_flags = ["-O3", "-fopenmp-simd", "-fno-trapping-math", f'-DPYALGO_VERSION="{VERSION}"']
 if want_cuda():
     archs = os.environ.setdefault("TORCH_CUDA_ARCH_LIST", DEFAULT_CUDA_ARCHS)
     ext = CUDAExtension(

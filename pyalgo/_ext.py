@@ -1,4 +1,6 @@
 """Loads the compiled extension once; every op module imports `_C` from here."""
+import torch  # noqa: F401  (loads libtorch/libc10, which _C links against)
+
 try:
     from . import _C  # noqa: F401  (loading registers torch.ops.pyalgo.*)
 except ImportError as exc:  # pragma: no cover - depends on the install

@@ -11,24 +11,28 @@ struct Philox4 {
   uint32_t x, y, z, w;
 };
 
-PYALGO_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
-  uint64_t p = static_cast<uint64_t>(a) * static_cast<uint64_t>(b);
-  *hi = static_cast<uint32_t>(p >> 32);
-  return static_cast<uint32_t>(p);
-}
-
 PYALGO_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
-  const uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+  const uint64_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
   const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+  uint32_t x = ctr.x, y = ctr.y, z = ctr.z, w = ctr.w;
+  // Plain scalars and a fully unrolled loop: g++ then vectorises Philox across blocks.
+#if defined(__CUDACC__)
+#pragma unroll
+#else
+#pragma GCC unroll 10
+#endif
   for (int round = 0; round < 10; ++round) {
-    uint32_t hi0, hi1;
-    uint32_t lo0 = mulhilo32(M0, ctr.x, &hi0);
-    uint32_t lo1 = mulhilo32(M1, ctr.z, &hi1);
-    ctr = Philox4{hi1 ^ ctr.y ^ k0, lo1, hi0 ^ ctr.w ^ k1, lo0};
+    const uint64_t p0 = M0 * x, p1 = M1 * z;
+    const uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
+    const uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
+    x = hi1 ^ y ^ k0;
+    y = lo1;
+    z = hi0 ^ w ^ k1;
+    w = lo0;
     k0 += W0;
     k1 += W1;
   }
-  return ctr;
+  return Philox4{x, y, z, w};
 }
 
 PYALGO_HD uint64_t splitmix64(uint64_t z) {
@@ -63,56 +67,57 @@ PYALGO_HD uint32_t philox_word(const Philox4& b, int i) {
 }
 
 // Uniform numbers strictly inside (0, 1): u = (bits + 1/2) * 2^-bits, so log(u) and
-// log(-log(u)) are always finite. float uses 24 bits (four numbers per block), double 53 bits
-// (two numbers per block).
+// log(-log(u)) are always finite. float uses 23 bits (four numbers per block), double 52 bits
+// (two numbers per block); one bit more would let the largest value round to exactly 1.
 template <typename A>
 struct Uniform;
 
 template <>
 struct Uniform<float> {
   static constexpr int per_block = 4;
-  PYALGO_HD static float from_block(const Philox4& b, int i) {
-    return (static_cast<float>(philox_word(b, i) >> 8) + 0.5f) * 5.9604644775390625e-8f;  // 2^-24
+  // via int32 so that the conversion vectorises
+  PYALGO_HD static float from_word(uint32_t w) {
+    // 23 bits: the largest value, 1 - 2^-24, is a float (24 bits would round up to 1.0).
+    return (static_cast<float>(static_cast<int32_t>(w >> 9)) + 0.5f) * 1.1920928955078125e-7f;  // 2^-23
+  }
+  PYALGO_HD static float from_block(const Philox4& b, int i) { return from_word(philox_word(b, i)); }
+  // Numbers 0..3 of block b of a chunk, stored structure-of-arrays (see philox_uniform).
+  PYALGO_HD static void store_block(Philox4 bits, float* u, int b, int blocks) {
+    u[b] = from_word(bits.x);
+    u[blocks + b] = from_word(bits.y);
+    u[2 * blocks + b] = from_word(bits.z);
+    u[3 * blocks + b] = from_word(bits.w);
   }
 };
 
 template <>
 struct Uniform<double> {
   static constexpr int per_block = 2;
+  PYALGO_HD static double from_words(uint32_t hi, uint32_t lo) {
+    // 52 bits: the largest value, 1 - 2^-53, is a double (53 bits would round up to 1.0).
+    uint64_t bits = (static_cast<uint64_t>(hi) << 20) ^ (lo >> 12);
+    return (static_cast<double>(bits) + 0.5) * 2.220446049250313e-16;  // 2^-52
+  }
   PYALGO_HD static double from_block(const Philox4& b, int i) {
-    uint64_t hi = philox_word(b, 2 * i), lo = philox_word(b, 2 * i + 1);
-    uint64_t bits = (hi << 21) ^ (lo >> 11);  // 53 random bits
-    return (static_cast<double>(bits) + 0.5) * 1.1102230246251565e-16;  // 2^-53
+    return from_words(philox_word(b, 2 * i), philox_word(b, 2 * i + 1));
+  }
+  PYALGO_HD static void store_block(Philox4 bits, double* u, int b, int blocks) {
+    u[b] = from_words(bits.x, bits.y);
+    u[blocks + b] = from_words(bits.z, bits.w);
   }
 };
 
-// The uniform at (row, col, stream): one definition used by every kernel and by the
-// `philox_uniform` op that exposes the stream to tests and users.
+// The uniform at (row, col, stream), the definition every kernel follows. Columns come in
+// chunks of 64; inside a chunk, column w * (64 / n) + b is number w of Philox block b (n numbers
+// per block), so a chunk is 64 / n consecutive blocks laid out structure-of-arrays.
+constexpr int kPhiloxChunk = 64;
+
 template <typename A>
 PYALGO_HD A philox_uniform(PhiloxKey key, int64_t row, int64_t col, uint32_t stream) {
-  const int n = Uniform<A>::per_block;
-  Philox4 b = philox_block(key, row, col / n, stream);
-  return Uniform<A>::from_block(b, static_cast<int>(col % n));
+  const int blocks = kPhiloxChunk / Uniform<A>::per_block;
+  const int64_t in_chunk = col % kPhiloxChunk;
+  const int64_t block = (col / kPhiloxChunk) * blocks + in_chunk % blocks;
+  return Uniform<A>::from_block(philox_block(key, row, block, stream), static_cast<int>(in_chunk / blocks));
 }
-
-// Walks the uniforms of one row in column order, computing each Philox block once.
-template <typename A>
-struct RowUniforms {
-  PhiloxKey key;
-  int64_t row;
-  uint32_t stream;
-  int64_t group = -1;
-  Philox4 block{0, 0, 0, 0};
-  PYALGO_HD RowUniforms(PhiloxKey k, int64_t r, uint32_t s) : key(k), row(r), stream(s) {}
-  PYALGO_HD A operator()(int64_t col) {
-    const int n = Uniform<A>::per_block;
-    int64_t g = col / n;
-    if (g != group) {
-      block = philox_block(key, row, g, stream);
-      group = g;
-    }
-    return Uniform<A>::from_block(block, static_cast<int>(col % n));
-  }
-};
 
 }  // namespace pyalgo

@@ -5,7 +5,12 @@
 // Notation (shared/specs/reinmax.md §1): x = logits θ of one row (C categories), k = sampled
 // index, g = dL/dy (grad of the sample output), g_p = dL/dy_soft, τ = temperature,
 // J(p) g = p ⊙ (g − ⟨p, g⟩) the softmax vector-Jacobian product.
-// A is the accumulation type (float for half/bfloat16/float, double for double).
+// T is the storage type, A the accumulation type (float for half/bfloat16/float, double for
+// double). U: the row is contiguous (dim = -1), known at compile time.
+//
+// Rows are processed in chunks of kChunk columns held in registers/stack: each chunk's values
+// (logits, or noisy logits regenerated from the Philox stream) are produced once per pass, and
+// the per-chunk loops are simple enough for g++ to vectorise (PYALGO_SIMD).
 #pragma once
 #include "../common/hd.h"
 #include "../common/philox.h"
@@ -13,352 +18,587 @@
 namespace pyalgo {
 namespace discrete {
 
+constexpr int kChunk = kPhiloxChunk;  // 64 columns: a whole number of Philox blocks
+
 // Random streams of one op call: stream 0 holds the sampling uniforms (column 0 for the
 // inverse-CDF draw, column i for the Gumbel of category i); GR-MCK's r-th conditional draw
 // uses stream 1 + r.
 constexpr uint32_t kSampleStream = 0;
 constexpr uint32_t kRaoStream0 = 1;
 
-template <typename A>
-PYALGO_HD A gumbel_from_uniform(A u) { return -hd_log(-hd_log(u)); }
-
-// Largest logit of the row. Returns false when the row cannot define a distribution:
-// a NaN or +inf anywhere, or every entry -inf (or C == 0).
-template <typename T, typename A>
-PYALGO_HD bool valid_row_max(Row<const T> x, int64_t C, A* max_out) {
-  A m = -hd_inf<A>();
-  bool finite = true;
-  for (int64_t i = 0; i < C; ++i) {
-    A v = static_cast<A>(x[i]);
-    if (hd_isnan(v) || v == hd_inf<A>()) finite = false;
-    m = v > m ? v : m;
-  }
-  *max_out = m;
-  return finite && m > -hd_inf<A>();
+PYALGO_HD int chunk_size(int64_t C, int64_t i0) {
+  return C - i0 < kChunk ? static_cast<int>(C - i0) : kChunk;
 }
 
-template <typename T, typename A>
-PYALGO_HD void fill_row(Row<T> y, int64_t C, A value) {
+// u[j] = uniform at (row, col0 + j, stream) for j < kChunk; col0 is a multiple of kChunk. The same
+// numbers as philox_uniform<A>(key, row, col0 + j, stream). Written structure-of-arrays (word w
+// of block g goes to column w * blocks + g) so that the Philox rounds vectorise across blocks.
+template <typename A>
+PYALGO_HD void uniform_chunk(PhiloxKey key, int64_t row, int64_t col0, uint32_t stream, A* u) {
+  constexpr int per = Uniform<A>::per_block, blocks = kChunk / per;
+  const int64_t first = (col0 / kChunk) * blocks;
+  PYALGO_SIMD
+  for (int b = 0; b < blocks; ++b) {
+    Uniform<A>::store_block(philox_block(key, row, first + b, stream), u, b, blocks);
+  }
+}
+
+template <typename A>
+PYALGO_HD A chunk_max(const A* buf, int n) {
+  A m = -hd_inf<A>();
+  PYALGO_SIMD_REDUCE(max : m)
+  for (int j = 0; j < n; ++j) m = buf[j] > m ? buf[j] : m;
+  return m;
+}
+
+// Largest logit of the row. Returns false when the row cannot define a distribution:
+// a NaN or +inf anywhere, or every entry -inf.
+template <typename T, typename A, bool U>
+PYALGO_HD bool valid_row_max(Row<const T, U> x, int64_t C, A* max_out) {
+  A m = -hd_inf<A>();
+  int bad = 0;
+  PYALGO_SIMD_REDUCE(max : m)
+  for (int64_t i = 0; i < C; ++i) {
+    A v = static_cast<A>(x[i]);
+    m = v > m ? v : m;
+  }
+  PYALGO_SIMD_REDUCE(| : bad)
+  for (int64_t i = 0; i < C; ++i) {
+    A v = static_cast<A>(x[i]);
+    bad |= static_cast<int>(hd_isnan(v)) | static_cast<int>(v == hd_inf<A>());
+  }
+  *max_out = m;
+  return bad == 0 && m > -hd_inf<A>();
+}
+
+template <typename T, typename A, bool U>
+PYALGO_HD A row_max(Row<const T, U> x, int64_t C) {
+  A m = -hd_inf<A>();
+  PYALGO_SIMD_REDUCE(max : m)
+  for (int64_t i = 0; i < C; ++i) {
+    A v = static_cast<A>(x[i]);
+    m = v > m ? v : m;
+  }
+  return m;
+}
+
+// Σ_i exp(x_i − m)
+template <typename T, typename A, bool U>
+PYALGO_HD A row_exp_sum(Row<const T, U> x, int64_t C, A m) {
+  A Z = 0;
+  PYALGO_SIMD_REDUCE(+ : Z)
+  for (int64_t i = 0; i < C; ++i) Z += exp_nonpos(static_cast<A>(x[i]) - m);
+  return Z;
+}
+
+template <typename T, typename A, bool U>
+PYALGO_HD void fill_row(Row<T, U> y, int64_t C, A value) {
+  PYALGO_SIMD
   for (int64_t i = 0; i < C; ++i) y[i] = static_cast<T>(value);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Forward: k ~ Cat(softmax(x)) by inverse CDF on one uniform (stream 0, column 0), written as
-// an exactly one-hot row; optionally also writes softmax(x). Two reads of x, one write per
-// output. Returns k, or -1 for an invalid row (outputs are then NaN).
-// A category with probability 0 (logit -inf, or exp underflow) is never returned.
-template <typename T, typename A>
-PYALGO_HD int32_t categorical_sample_row(Row<const T> x, int64_t C, PhiloxKey key, int64_t row,
-                                         Row<T> one_hot, Row<T> probs /* p == nullptr: skip */) {
-  A m;
-  if (!valid_row_max<T, A>(x, C, &m)) {
-    fill_row<T, A>(one_hot, C, hd_nan<A>());
-    if (probs.p) fill_row<T, A>(probs, C, hd_nan<A>());
-    return -1;
-  }
-  A Z = 0;
-  for (int64_t i = 0; i < C; ++i) Z += hd_exp(static_cast<A>(x[i]) - m);
-  const A target = philox_uniform<A>(key, row, 0, kSampleStream) * Z;
-  const A inv_Z = A(1) / Z;
-  A cum = 0;
-  int32_t k = -1, last_positive = 0;
-  for (int64_t i = 0; i < C; ++i) {
-    A e = hd_exp(static_cast<A>(x[i]) - m);
-    cum += e;
-    if (e > 0) last_positive = static_cast<int32_t>(i);
-    if (k < 0 && cum > target) k = static_cast<int32_t>(i);
-    one_hot[i] = static_cast<T>(A(0));
-    if (probs.p) probs[i] = static_cast<T>(e * inv_Z);
-  }
-  if (k < 0) k = last_positive;  // target rounded up to the total: take the last live category
-  one_hot[k] = static_cast<T>(A(1));
-  return k;
-}
+// ---- chunk producers: fill(i0, n, buf) writes the logits z of columns [i0, i0 + n) ----------
 
-// Gumbel-softmax forward (Jang et al. 2017): z = (x + G)/τ with G_i = −log(−log u_i),
-// k = argmax z (distributed as Cat(softmax(x)) for any τ). Writes softmax(z) (soft) or
-// one_hot(k) (hard). Returns k, or -1 for an invalid row.
-template <typename T, typename A>
-PYALGO_HD int32_t gumbel_softmax_row(Row<const T> x, int64_t C, A inv_tau, bool hard,
-                                     PhiloxKey key, int64_t row, Row<T> y) {
-  RowUniforms<A> u(key, row, kSampleStream);
-  A m = -hd_inf<A>(), Z = 0;
-  int32_t k = -1;
-  bool finite = true;
-  for (int64_t i = 0; i < C; ++i) {
-    A v = static_cast<A>(x[i]);
-    if (hd_isnan(v) || v == hd_inf<A>()) finite = false;
-    A z = (v + gumbel_from_uniform(u(i))) * inv_tau;
-    if (z > m) {
-      Z = Z * hd_exp(m - z) + A(1);
-      m = z;
-      k = static_cast<int32_t>(i);
-    } else if (z > -hd_inf<A>()) {
-      Z += hd_exp(z - m);
-    }
-  }
-  if (!finite || k < 0) {
-    fill_row<T, A>(y, C, hd_nan<A>());
-    return -1;
-  }
-  if (hard) {
-    fill_row<T, A>(y, C, A(0));
-    y[k] = static_cast<T>(A(1));
-  } else {
-    const A inv_Z = A(1) / Z;
-    for (int64_t i = 0; i < C; ++i) {
-      A z = (static_cast<A>(x[i]) + gumbel_from_uniform(u(i))) * inv_tau;
-      y[i] = static_cast<T>(hd_exp(z - m) * inv_Z);
-    }
-  }
-  return k;
-}
-
-// ---------------------------------------------------------------------------------------------
-// out (+)= scale · J(softmax(z)) g for logits z_i = zf(i), in two passes (online max/normalizer,
-// then write). Every ST-family backward is this with a different z.
-template <typename T, typename O, typename A, typename ZF>
-PYALGO_HD void softmax_vjp_row(ZF& zf, Row<const T> g, int64_t C, A scale, bool accumulate,
-                               Row<O> out) {
-  A m = -hd_inf<A>(), Z = 0, S = 0;
-  for (int64_t i = 0; i < C; ++i) {
-    A z = zf(i), gi = static_cast<A>(g[i]);
-    if (z > m) {
-      A c = hd_exp(m - z);
-      Z = Z * c + A(1);
-      S = S * c + gi;
-      m = z;
-    } else if (z > -hd_inf<A>()) {
-      A e = hd_exp(z - m);
-      Z += e;
-      S += e * gi;
-    }
-  }
-  const A inv_Z = A(1) / Z, mean_g = S * inv_Z;
-  for (int64_t i = 0; i < C; ++i) {
-    A z = zf(i);
-    A p = z > -hd_inf<A>() ? hd_exp(z - m) * inv_Z : A(0);
-    A v = scale * p * (static_cast<A>(g[i]) - mean_g);
-    out[i] = static_cast<O>(accumulate ? static_cast<A>(out[i]) + v : v);
-  }
-}
-
-// z = x/τ: straight-through (ST) backward, (1/τ) J(softmax(x/τ)) g.
-template <typename T, typename A>
+// z = x · scale (scale = 1/τ for ST; 1 for ReinMax).
+template <typename T, typename A, bool U>
 struct ScaledLogits {
-  Row<const T> x;
-  A inv_tau;
-  PYALGO_HD A operator()(int64_t i) const { return static_cast<A>(x[i]) * inv_tau; }
+  Row<const T, U> x;
+  A scale;
+  PYALGO_HD void fill(int64_t i0, int n, A* buf) {
+    PYALGO_SIMD
+    for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(x[i0 + j]) * scale;
+  }
 };
 
-// z = (x + G)/τ with the forward's Gumbels regenerated from the seed (ST-GS / GS backward).
-template <typename T, typename A>
+// z = (x + G)/τ, G_i = −log(−log u_i) from stream 0: the Gumbel-softmax logits, regenerated
+// identically in forward and backward.
+template <typename T, typename A, bool U>
 struct GumbelLogits {
-  Row<const T> x;
+  Row<const T, U> x;
   A inv_tau;
-  RowUniforms<A> u;
-  PYALGO_HD A operator()(int64_t i) { return (static_cast<A>(x[i]) + gumbel_from_uniform(u(i))) * inv_tau; }
+  PhiloxKey key;
+  int64_t row;
+  PYALGO_HD void fill(int64_t i0, int n, A* buf) {
+    uniform_chunk<A>(key, row, i0, kSampleStream, buf);
+    PYALGO_SIMD
+    for (int j = 0; j < n; ++j)
+      buf[j] = (static_cast<A>(x[i0 + j]) - log_pos(-log_pos(buf[j]))) * inv_tau;
+  }
 };
 
-// Gapped ST (Fan et al. 2022): the sampled logit raised to the max m, every other logit capped
-// at m − gap; z = that / τ. (θ + move − move2 in the spec, written per entry.)
-template <typename T, typename A>
+// Gapped ST (Fan et al. 2022): the sampled logit raised to the row max m, every other logit
+// capped at m − gap; z = that / τ. (θ + move − move2 in the spec, written per entry.)
+template <typename T, typename A, bool U>
 struct GappedLogits {
-  Row<const T> x;
+  Row<const T, U> x;
   A inv_tau, max, gap;
   int32_t k;
-  PYALGO_HD A operator()(int64_t i) const {
-    A v = static_cast<A>(x[i]), cap = max - gap;
-    return (i == k ? max : (v < cap ? v : cap)) * inv_tau;
+  PYALGO_HD void fill(int64_t i0, int n, A* buf) {
+    const A cap = max - gap;
+    PYALGO_SIMD
+    for (int j = 0; j < n; ++j) {
+      A v = static_cast<A>(x[i0 + j]);
+      buf[j] = (v < cap ? v : cap) * inv_tau;
+    }
+    if (k >= i0 && k < i0 + n) buf[k - i0] = max * inv_tau;
   }
 };
 
 // Gumbel-Rao (Paulus et al. 2021) r-th conditional draw given argmax = k, shifted by −m:
-// z_k = log Z' − log E_k, z_j = −log(E_j e^{m−x_j} + E_k / Z'), with Z' = Σ e^{x_j − m},
-// E ~ Exp(1) from stream 1 + r; then divided by τ.
-template <typename T, typename A>
+// z_k = log Z' − log E_k, z_j = −log(E_j e^{m−x_j} + E_k / Z'), Z' = Σ e^{x_j − m},
+// E = −log u ~ Exp(1) from stream 1 + r; then divided by τ.
+template <typename T, typename A, bool U>
 struct RaoLogits {
-  Row<const T> x;
-  A inv_tau, max, log_Z, inv_Z, Ek;
+  Row<const T, U> x;
+  A inv_tau, max, inv_Z, z_k, Ek;
   int32_t k;
-  RowUniforms<A> u;
-  PYALGO_HD A operator()(int64_t i) {
-    A E = -hd_log(u(i));
-    if (i == k) return (log_Z - hd_log(Ek)) * inv_tau;
-    return -hd_log(E * hd_exp(max - static_cast<A>(x[i])) + Ek * inv_Z) * inv_tau;
+  PhiloxKey key;
+  int64_t row;
+  uint32_t stream;
+  PYALGO_HD void fill(int64_t i0, int n, A* buf) {
+    uniform_chunk<A>(key, row, i0, stream, buf);
+    PYALGO_SIMD
+    for (int j = 0; j < n; ++j) {
+      A E = -log_pos(buf[j]);
+      buf[j] = -log_pos(E / exp_nonpos(static_cast<A>(x[i0 + j]) - max) + Ek * inv_Z) * inv_tau;
+    }
+    if (k >= i0 && k < i0 + n) buf[k - i0] = z_k;
   }
 };
 
-template <typename T, typename A>
-PYALGO_HD void st_backward_row(Row<const T> x, Row<const T> g, int64_t C, A inv_tau, Row<T> out) {
-  ScaledLogits<T, A> zf{x, inv_tau};
-  softmax_vjp_row<T, T, A>(zf, g, C, inv_tau, false, out);
+// The inverse-CDF draw over exp(x_i − m) held in e[0..n): the first index where the running sum
+// passes target; a category with e = 0 can never be it. If rounding leaves the target beyond the
+// sum, the last category with e > 0.
+template <typename A>
+PYALGO_HD int32_t inverse_cdf_pick(const A* e, int n, A target, A* cum) {
+  for (int j = 0; j < n; ++j) {
+    *cum += e[j];
+    if (*cum > target) return j;
+  }
+  return -1;
 }
 
-template <typename T, typename A>
-PYALGO_HD void gumbel_softmax_backward_row(Row<const T> x, Row<const T> g, int64_t C, A inv_tau,
-                                           PhiloxKey key, int64_t row, Row<T> out) {
-  GumbelLogits<T, A> zf{x, inv_tau, RowUniforms<A>(key, row, kSampleStream)};
-  softmax_vjp_row<T, T, A>(zf, g, C, inv_tau, false, out);
+// categorical_sample_row for C <= kChunk: the row is read once and exp is taken once per entry.
+template <typename T, typename A, bool U>
+PYALGO_HD int32_t categorical_sample_short_row(Row<const T, U> x, int n, PhiloxKey key, int64_t row,
+                                               Row<T, U> one_hot, Row<T, U> probs) {
+  A e[kChunk];
+  A m = -hd_inf<A>();
+  int bad = 0;
+  PYALGO_SIMD_REDUCE2(max : m, | : bad)
+  for (int j = 0; j < n; ++j) {
+    const A v = static_cast<A>(x[j]);
+    e[j] = v;
+    m = v > m ? v : m;
+    bad |= static_cast<int>(hd_isnan(v)) | static_cast<int>(v == hd_inf<A>());
+  }
+  if (bad || !(m > -hd_inf<A>())) {
+    fill_row<T, A, U>(one_hot, n, hd_nan<A>());
+    if (probs.p) fill_row<T, A, U>(probs, n, hd_nan<A>());
+    return -1;
+  }
+  A Z = 0;
+  PYALGO_SIMD_REDUCE(+ : Z)
+  for (int j = 0; j < n; ++j) {
+    e[j] = exp_nonpos(e[j] - m);
+    Z += e[j];
+  }
+  A cum = 0;
+  int32_t k = inverse_cdf_pick(e, n, philox_uniform<A>(key, row, 0, kSampleStream) * Z, &cum);
+  if (k < 0) {
+    k = n - 1;
+    while (k > 0 && !(e[k] > A(0))) --k;
+  }
+  const A inv_Z = A(1) / Z;
+  if (probs.p) {
+    PYALGO_SIMD
+    for (int j = 0; j < n; ++j) probs[j] = static_cast<T>(e[j] * inv_Z);
+  }
+  fill_row<T, A, U>(one_hot, n, A(0));
+  one_hot[k] = static_cast<T>(A(1));
+  return k;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward: k ~ Cat(softmax(x)) by inverse CDF on one uniform (stream 0, column 0), written as
+// an exactly one-hot row; optionally also softmax(x). Returns k, or -1 for an invalid row
+// (outputs are then NaN). A category of probability 0 (logit -inf, or exp underflow) is never
+// returned: k is the first index where the running sum, which only grows at categories of
+// positive probability, passes the target.
+template <typename T, typename A, bool U>
+PYALGO_HD int32_t categorical_sample_row(Row<const T, U> x, int64_t C, PhiloxKey key, int64_t row,
+                                         Row<T, U> one_hot, Row<T, U> probs /* p == nullptr: skip */) {
+  if (C <= kChunk) return categorical_sample_short_row<T, A, U>(x, static_cast<int>(C), key, row, one_hot, probs);
+  A m;
+  if (!valid_row_max<T, A, U>(x, C, &m)) {
+    fill_row<T, A, U>(one_hot, C, hd_nan<A>());
+    if (probs.p) fill_row<T, A, U>(probs, C, hd_nan<A>());
+    return -1;
+  }
+  const A Z = row_exp_sum<T, A, U>(x, C, m);
+  const A target = philox_uniform<A>(key, row, 0, kSampleStream) * Z;
+  A buf[kChunk];
+  A cum = 0;
+  int32_t k = -1;
+  for (int64_t i0 = 0; i0 < C && k < 0; i0 += kChunk) {
+    const int n = chunk_size(C, i0);
+    A cs = 0;
+    PYALGO_SIMD_REDUCE(+ : cs)
+    for (int j = 0; j < n; ++j) {
+      buf[j] = exp_nonpos(static_cast<A>(x[i0 + j]) - m);
+      cs += buf[j];
+    }
+    if (cum + cs <= target) {
+      cum += cs;
+      continue;
+    }
+    const int32_t j = inverse_cdf_pick(buf, n, target, &cum);
+    if (j >= 0) k = static_cast<int32_t>(i0 + j);
+  }
+  if (k < 0) {  // target rounded up to the total: take the last category of positive probability
+    k = static_cast<int32_t>(C - 1);
+    while (k > 0 && !(exp_nonpos(static_cast<A>(x[k]) - m) > A(0))) --k;
+  }
+  const A inv_Z = A(1) / Z;
+  if (probs.p) {
+    PYALGO_SIMD
+    for (int64_t i = 0; i < C; ++i) probs[i] = static_cast<T>(exp_nonpos(static_cast<A>(x[i]) - m) * inv_Z);
+  }
+  fill_row<T, A, U>(one_hot, C, A(0));
+  one_hot[k] = static_cast<T>(A(1));
+  return k;
+}
+
+// Gumbel-softmax forward (Jang et al. 2017): z = (x + G)/τ, k = argmax z (first on ties;
+// distributed as Cat(softmax(x)) for any τ). Writes softmax(z) (soft) or one_hot(k) (hard).
+// Returns k, or -1 for an invalid row.
+template <typename T, typename A, bool U>
+PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bool hard,
+                                     PhiloxKey key, int64_t row, Row<T, U> y) {
+  A xmax;
+  if (!valid_row_max<T, A, U>(x, C, &xmax)) {
+    fill_row<T, A, U>(y, C, hd_nan<A>());
+    return -1;
+  }
+  GumbelLogits<T, A, U> zf{x, inv_tau, key, row};
+  A buf[kChunk];
+  A m = -hd_inf<A>(), Z = 0;
+  int32_t k = -1;
+  for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
+    const int n = chunk_size(C, i0);
+    zf.fill(i0, n, buf);
+    const A cm = chunk_max(buf, n);
+    if (cm > m) {
+      if (m > -hd_inf<A>()) Z *= exp_nonpos(m - cm);
+      m = cm;
+      int j = 0;
+      while (buf[j] != cm) ++j;
+      k = static_cast<int32_t>(i0 + j);
+    }
+    if (!(m > -hd_inf<A>())) continue;
+    A cz = 0;
+    PYALGO_SIMD_REDUCE(+ : cz)
+    for (int j = 0; j < n; ++j) cz += exp_nonpos(buf[j] - m);
+    Z += cz;
+  }
+  if (hard) {
+    fill_row<T, A, U>(y, C, A(0));
+    y[k] = static_cast<T>(A(1));
+    return k;
+  }
+  const A inv_Z = A(1) / Z;
+  for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
+    const int n = chunk_size(C, i0);
+    zf.fill(i0, n, buf);
+    PYALGO_SIMD
+    for (int j = 0; j < n; ++j) y[i0 + j] = static_cast<T>(exp_nonpos(buf[j] - m) * inv_Z);
+  }
+  return k;
+}
+
+// ---------------------------------------------------------------------------------------------
+// out (+)= scale · J(softmax(z)) g for logits z produced chunk by chunk by zf: one pass for the
+// (online, per-chunk) max, normaliser and ⟨e, g⟩, one pass to write. Every ST-family backward
+// is this with a different z.
+template <typename T, typename O, typename A, bool U, typename ZF>
+PYALGO_HD void softmax_vjp_row(ZF& zf, Row<const T, U> g, int64_t C, A scale, bool accumulate,
+                               Row<O, U> out) {
+  A buf[kChunk];
+  A m = -hd_inf<A>(), Z = 0, S = 0;
+  for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
+    const int n = chunk_size(C, i0);
+    zf.fill(i0, n, buf);
+    const A cm = chunk_max(buf, n);
+    if (cm > m) {
+      if (m > -hd_inf<A>()) {
+        const A c = exp_nonpos(m - cm);
+        Z *= c;
+        S *= c;
+      }
+      m = cm;
+    }
+    if (!(m > -hd_inf<A>())) continue;
+    A cz = 0, cs = 0;
+    PYALGO_SIMD_REDUCE(+ : cz, cs)
+    for (int j = 0; j < n; ++j) {
+      const A e = exp_nonpos(buf[j] - m);
+      cz += e;
+      cs += e * static_cast<A>(g[i0 + j]);
+    }
+    Z += cz;
+    S += cs;
+  }
+  const A inv_Z = A(1) / Z, mean_g = S * inv_Z;
+  for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
+    const int n = chunk_size(C, i0);
+    zf.fill(i0, n, buf);
+    PYALGO_SIMD
+    for (int j = 0; j < n; ++j) {
+      const A p = exp_nonpos(buf[j] - m) * inv_Z;
+      const A v = scale * p * (static_cast<A>(g[i0 + j]) - mean_g);
+      out[i0 + j] = static_cast<O>(accumulate ? static_cast<A>(out[i0 + j]) + v : v);
+    }
+  }
+}
+
+// ST backward: (1/τ) J(softmax(x/τ)) g.
+template <typename T, typename A, bool U>
+PYALGO_HD void st_backward_row(Row<const T, U> x, Row<const T, U> g, int64_t C, A inv_tau, Row<T, U> out) {
+  ScaledLogits<T, A, U> zf{x, inv_tau};
+  softmax_vjp_row<T, T, A, U>(zf, g, C, inv_tau, false, out);
+}
+
+// ST-GS / GS backward: (1/τ) J(softmax((x + G)/τ)) g with the forward's Gumbels regenerated.
+template <typename T, typename A, bool U>
+PYALGO_HD void gumbel_softmax_backward_row(Row<const T, U> x, Row<const T, U> g, int64_t C, A inv_tau,
+                                           PhiloxKey key, int64_t row, Row<T, U> out) {
+  GumbelLogits<T, A, U> zf{x, inv_tau, key, row};
+  softmax_vjp_row<T, T, A, U>(zf, g, C, inv_tau, false, out);
 }
 
 // GST backward: (1/τ) J(softmax(θ̃/τ)) g. gap_is_p selects GST-p, gap = −log(1 − π_k)/π_k.
-template <typename T, typename A>
-PYALGO_HD void gst_backward_row(Row<const T> x, Row<const T> g, int64_t C, int32_t k, A inv_tau,
-                                A gap, bool gap_is_p, Row<T> out) {
-  A m = -hd_inf<A>();
-  for (int64_t i = 0; i < C; ++i) {
-    A v = static_cast<A>(x[i]);
-    m = v > m ? v : m;
-  }
+template <typename T, typename A, bool U>
+PYALGO_HD void gst_backward_row(Row<const T, U> x, Row<const T, U> g, int64_t C, int32_t k, A inv_tau,
+                                A gap, bool gap_is_p, Row<T, U> out) {
   if (k < 0 || k >= C) {
-    fill_row<T, A>(out, C, hd_nan<A>());
+    fill_row<T, A, U>(out, C, hd_nan<A>());
     return;
   }
+  const A m = row_max<T, A, U>(x, C);
   if (gap_is_p) {
-    A Z = 0;
-    for (int64_t i = 0; i < C; ++i) Z += hd_exp(static_cast<A>(x[i]) - m);
-    A pk = hd_exp(static_cast<A>(x[k]) - m) / Z;
+    const A pk = exp_nonpos(static_cast<A>(x[k]) - m) / row_exp_sum<T, A, U>(x, C, m);
     gap = pk < A(1) ? -hd_log1p(-pk) / pk : hd_inf<A>();
   }
-  GappedLogits<T, A> zf{x, inv_tau, m, gap, k};
-  softmax_vjp_row<T, T, A>(zf, g, C, inv_tau, false, out);
+  GappedLogits<T, A, U> zf{x, inv_tau, m, gap, k};
+  softmax_vjp_row<T, T, A, U>(zf, g, C, inv_tau, false, out);
 }
 
 // GR-MCK backward: (1/(Kτ)) Σ_r J(softmax(z^{(r)})) g, accumulated in O (the accumulation type
 // for half inputs).
-template <typename T, typename O, typename A>
-PYALGO_HD void gumbel_rao_backward_row(Row<const T> x, Row<const T> g, int64_t C, int32_t k,
+template <typename T, typename O, typename A, bool U>
+PYALGO_HD void gumbel_rao_backward_row(Row<const T, U> x, Row<const T, U> g, int64_t C, int32_t k,
                                        A inv_tau, int64_t draws, PhiloxKey key, int64_t row,
-                                       Row<O> out) {
+                                       Row<O, U> out) {
   if (k < 0 || k >= C) {
-    fill_row<O, A>(out, C, hd_nan<A>());
+    fill_row<O, A, U>(out, C, hd_nan<A>());
     return;
   }
-  A m = -hd_inf<A>();
-  for (int64_t i = 0; i < C; ++i) {
-    A v = static_cast<A>(x[i]);
-    m = v > m ? v : m;
-  }
-  A Z = 0;
-  for (int64_t i = 0; i < C; ++i) Z += hd_exp(static_cast<A>(x[i]) - m);
-  const A log_Z = hd_log(Z), inv_Z = A(1) / Z, scale = inv_tau / static_cast<A>(draws);
+  const A m = row_max<T, A, U>(x, C);
+  const A Z = row_exp_sum<T, A, U>(x, C, m);
+  const A log_Z = log_pos(Z), inv_Z = A(1) / Z, scale = inv_tau / static_cast<A>(draws);
   for (int64_t r = 0; r < draws; ++r) {
-    RowUniforms<A> u(key, row, kRaoStream0 + static_cast<uint32_t>(r));
-    A Ek = -hd_log(u(k));
-    RaoLogits<T, A> zf{x, inv_tau, m, log_Z, inv_Z, Ek, k, u};
-    softmax_vjp_row<T, O, A>(zf, g, C, scale, r > 0, out);
+    const uint32_t stream = kRaoStream0 + static_cast<uint32_t>(r);
+    const A Ek = -log_pos(philox_uniform<A>(key, row, k, stream));
+    RaoLogits<T, A, U> zf{x, inv_tau, m, inv_Z, (log_Z - log_pos(Ek)) * inv_tau, Ek, k, key, row, stream};
+    softmax_vjp_row<T, O, A, U>(zf, g, C, scale, r > 0, out);
   }
+}
+
+// reinmax_backward_row for C <= kChunk (same formula): both softmaxes are computed once and kept.
+template <typename T, typename A, bool U, bool kHasGp>
+PYALGO_HD void reinmax_backward_short_row(Row<const T, U> x, Row<const T, U> g, Row<const T, U> gp, int n,
+                                          int32_t k, A inv_tau, Row<T, U> out) {
+  A p0[kChunk], pt[kChunk];
+  A m = -hd_inf<A>();
+  PYALGO_SIMD_REDUCE(max : m)
+  for (int j = 0; j < n; ++j) {
+    p0[j] = static_cast<A>(x[j]);
+    m = p0[j] > m ? p0[j] : m;
+  }
+  const bool same_tau = inv_tau == A(1);
+  A Z0 = 0, H0 = 0, Zt = 0, St = 0;
+  PYALGO_SIMD_REDUCE(+ : Z0, H0, Zt, St)
+  for (int j = 0; j < n; ++j) {
+    const A gj = static_cast<A>(g[j]);
+    const A hj = (kHasGp ? static_cast<A>(gp[j]) : A(0)) - A(0.5) * gj;
+    const A d = p0[j] - m;
+    const A e0 = exp_nonpos(d), et = same_tau ? e0 : exp_nonpos(d * inv_tau);
+    p0[j] = e0;
+    pt[j] = et;
+    Z0 += e0;
+    H0 += e0 * hj;
+    Zt += et;
+    St += et * gj;
+  }
+  const A inv_Z0 = A(1) / Z0, inv_Zt = A(1) / Zt;
+  const A t0 = H0 * inv_Z0, gk = static_cast<A>(g[k]);
+  const A half = A(0.5) * (gk + St * inv_Zt);
+  A grad[kChunk];
+  A sum = 0;
+  PYALGO_SIMD_REDUCE(+ : sum)
+  for (int j = 0; j < n; ++j) {
+    const A gj = static_cast<A>(g[j]);
+    const A hj = (kHasGp ? static_cast<A>(gp[j]) : A(0)) - A(0.5) * gj;
+    grad[j] = pt[j] * inv_Zt * (gj - half) + p0[j] * inv_Z0 * (hj - t0);
+    sum += grad[j];
+  }
+  grad[k] += gk - half;
+  sum += gk - half;
+  const A mean = sum / static_cast<A>(n);
+  PYALGO_SIMD
+  for (int j = 0; j < n; ++j) out[j] = static_cast<T>(grad[j] - mean);
 }
 
 // ReinMax backward (Liu et al. 2023, Algorithm 2), fused closed form (spec §1.2):
 //   grad_i = [i=k] g_k + π_τ,i g_i − ([i=k] + π_τ,i)(g_k + s_τ)/2 + π_0,i (h_i − ⟨π_0, h⟩),
 //   s_τ = ⟨π_τ, g⟩, h = g_p − g/2, π_0 = softmax(x), π_τ = softmax(x/τ);
-// then grad −= mean(grad) as the official package does. gp.p == nullptr means g_p = 0.
-template <typename T, typename A>
-PYALGO_HD void reinmax_backward_row(Row<const T> x, Row<const T> g, Row<const T> gp, int64_t C,
-                                    int32_t k, A inv_tau, Row<T> out) {
+// then grad −= mean(grad) as the official package does. kHasGp = false means g_p = 0.
+template <typename T, typename A, bool U, bool kHasGp>
+PYALGO_HD void reinmax_backward_row(Row<const T, U> x, Row<const T, U> g, Row<const T, U> gp, int64_t C,
+                                    int32_t k, A inv_tau, Row<T, U> out) {
   if (k < 0 || k >= C) {
-    fill_row<T, A>(out, C, hd_nan<A>());
+    fill_row<T, A, U>(out, C, hd_nan<A>());
+    return;
+  }
+  if (C <= kChunk) {
+    reinmax_backward_short_row<T, A, U, kHasGp>(x, g, gp, static_cast<int>(C), k, inv_tau, out);
     return;
   }
   const bool same_tau = inv_tau == A(1);
+  A buf[kChunk];
   A m = -hd_inf<A>(), Z0 = 0, H0 = 0, Zt = 0, St = 0;
-  for (int64_t i = 0; i < C; ++i) {
-    A v = static_cast<A>(x[i]), gi = static_cast<A>(g[i]);
-    A hi = (gp.p ? static_cast<A>(gp[i]) : A(0)) - A(0.5) * gi;
-    if (v > m) {
-      A c0 = hd_exp(m - v), ct = same_tau ? c0 : hd_exp((m - v) * inv_tau);
-      Z0 = Z0 * c0 + A(1);
-      H0 = H0 * c0 + hi;
-      Zt = Zt * ct + A(1);
-      St = St * ct + gi;
-      m = v;
-    } else if (v > -hd_inf<A>()) {
-      A e0 = hd_exp(v - m), et = same_tau ? e0 : hd_exp((v - m) * inv_tau);
-      Z0 += e0;
-      H0 += e0 * hi;
-      Zt += et;
-      St += et * gi;
+  for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
+    const int n = chunk_size(C, i0);
+    PYALGO_SIMD
+    for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(x[i0 + j]);
+    const A cm = chunk_max(buf, n);
+    if (cm > m) {
+      if (m > -hd_inf<A>()) {
+        const A c0 = exp_nonpos(m - cm), ct = same_tau ? c0 : exp_nonpos((m - cm) * inv_tau);
+        Z0 *= c0;
+        H0 *= c0;
+        Zt *= ct;
+        St *= ct;
+      }
+      m = cm;
     }
+    if (!(m > -hd_inf<A>())) continue;
+    A z0 = 0, h0 = 0, zt = 0, st = 0;
+    PYALGO_SIMD_REDUCE(+ : z0, h0, zt, st)
+    for (int j = 0; j < n; ++j) {
+      const A gi = static_cast<A>(g[i0 + j]);
+      const A hi = (kHasGp ? static_cast<A>(gp[i0 + j]) : A(0)) - A(0.5) * gi;
+      const A d = buf[j] - m;
+      const A e0 = exp_nonpos(d), et = same_tau ? e0 : exp_nonpos(d * inv_tau);
+      z0 += e0;
+      h0 += e0 * hi;
+      zt += et;
+      st += et * gi;
+    }
+    Z0 += z0;
+    H0 += h0;
+    Zt += zt;
+    St += st;
   }
   const A inv_Z0 = A(1) / Z0, inv_Zt = A(1) / Zt;
   const A t0 = H0 * inv_Z0, gk = static_cast<A>(g[k]);
   const A half = A(0.5) * (gk + St * inv_Zt);
+  // The [i = k] terms are added at k after the loop, which keeps the loop branch-free.
   A sum = 0;
+  PYALGO_SIMD_REDUCE(+ : sum)
   for (int64_t i = 0; i < C; ++i) {
-    A v = static_cast<A>(x[i]), gi = static_cast<A>(g[i]);
-    A hi = (gp.p ? static_cast<A>(gp[i]) : A(0)) - A(0.5) * gi;
-    A p0 = 0, pt = 0;
-    if (v > -hd_inf<A>()) {
-      A e0 = hd_exp(v - m);
-      p0 = e0 * inv_Z0;
-      pt = (same_tau ? e0 : hd_exp((v - m) * inv_tau)) * inv_Zt;
-    }
-    A hot = i == k ? A(1) : A(0);
-    A grad = hot * gk + pt * gi - (hot + pt) * half + p0 * (hi - t0);
+    const A gi = static_cast<A>(g[i]);
+    const A hi = (kHasGp ? static_cast<A>(gp[i]) : A(0)) - A(0.5) * gi;
+    const A d = static_cast<A>(x[i]) - m;
+    const A e0 = exp_nonpos(d);
+    const A p0 = e0 * inv_Z0, pt = (same_tau ? e0 : exp_nonpos(d * inv_tau)) * inv_Zt;
+    const A grad = pt * (gi - half) + p0 * (hi - t0);
     out[i] = static_cast<T>(grad);
     sum += grad;
   }
+  const A grad_k = static_cast<A>(out[k]) + gk - half;
+  out[k] = static_cast<T>(grad_k);
+  sum += gk - half;
   const A mean = sum / static_cast<A>(C);
+  PYALGO_SIMD
   for (int64_t i = 0; i < C; ++i) out[i] = static_cast<T>(static_cast<A>(out[i]) - mean);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Per-row entry points over a whole tensor. Both launchers call exactly these.
-template <typename T, typename A>
+template <typename T, typename A, bool U>
 PYALGO_HD void categorical_sample_at(const T* x, T* one_hot, T* probs, int32_t* index,
                                      RowLayout L, PhiloxKey key, int64_t r) {
-  Row<T> probs_row = probs ? row_at(probs, L, r) : Row<T>{nullptr, 0};
-  index[r] = categorical_sample_row<T, A>(row_at(x, L, r), L.C, key, r, row_at(one_hot, L, r), probs_row);
+  Row<T, U> probs_row = probs ? row_at<U>(probs, L, r) : Row<T, U>{nullptr, 0};
+  index[r] = categorical_sample_row<T, A, U>(row_at<U>(x, L, r), L.C, key, r,
+                                             row_at<U>(one_hot, L, r), probs_row);
 }
 
-template <typename T, typename A>
+template <typename T, typename A, bool U>
 PYALGO_HD void gumbel_softmax_at(const T* x, T* y, int32_t* index, RowLayout L, A inv_tau,
                                  bool hard, PhiloxKey key, int64_t r) {
-  index[r] = gumbel_softmax_row<T, A>(row_at(x, L, r), L.C, inv_tau, hard, key, r, row_at(y, L, r));
+  index[r] = gumbel_softmax_row<T, A, U>(row_at<U>(x, L, r), L.C, inv_tau, hard, key, r,
+                                         row_at<U>(y, L, r));
 }
 
-template <typename T, typename A>
+template <typename T, typename A, bool U>
 PYALGO_HD void reinmax_backward_at(const T* x, const int32_t* index, const T* g, const T* gp,
                                    T* out, RowLayout L, A inv_tau, int64_t r) {
-  Row<const T> gp_row = gp ? row_at(gp, L, r) : Row<const T>{nullptr, 0};
-  reinmax_backward_row<T, A>(row_at(x, L, r), row_at(g, L, r), gp_row, L.C, index[r], inv_tau,
-                             row_at(out, L, r));
+  if (gp)
+    reinmax_backward_row<T, A, U, true>(row_at<U>(x, L, r), row_at<U>(g, L, r), row_at<U>(gp, L, r),
+                                        L.C, index[r], inv_tau, row_at<U>(out, L, r));
+  else
+    reinmax_backward_row<T, A, U, false>(row_at<U>(x, L, r), row_at<U>(g, L, r),
+                                         Row<const T, U>{nullptr, 0}, L.C, index[r], inv_tau,
+                                         row_at<U>(out, L, r));
 }
 
-template <typename T, typename A>
+template <typename T, typename A, bool U>
 PYALGO_HD void st_backward_at(const T* x, const T* g, T* out, RowLayout L, A inv_tau, int64_t r) {
-  st_backward_row<T, A>(row_at(x, L, r), row_at(g, L, r), L.C, inv_tau, row_at(out, L, r));
+  st_backward_row<T, A, U>(row_at<U>(x, L, r), row_at<U>(g, L, r), L.C, inv_tau, row_at<U>(out, L, r));
 }
 
-template <typename T, typename A>
+template <typename T, typename A, bool U>
 PYALGO_HD void gumbel_softmax_backward_at(const T* x, const T* g, T* out, RowLayout L, A inv_tau,
                                           PhiloxKey key, int64_t r) {
-  gumbel_softmax_backward_row<T, A>(row_at(x, L, r), row_at(g, L, r), L.C, inv_tau, key, r,
-                                    row_at(out, L, r));
+  gumbel_softmax_backward_row<T, A, U>(row_at<U>(x, L, r), row_at<U>(g, L, r), L.C, inv_tau, key, r,
+                                       row_at<U>(out, L, r));
 }
 
-template <typename T, typename A>
+template <typename T, typename A, bool U>
 PYALGO_HD void gst_backward_at(const T* x, const int32_t* index, const T* g, T* out, RowLayout L,
                                A inv_tau, A gap, bool gap_is_p, int64_t r) {
-  gst_backward_row<T, A>(row_at(x, L, r), row_at(g, L, r), L.C, index[r], inv_tau, gap, gap_is_p,
-                         row_at(out, L, r));
+  gst_backward_row<T, A, U>(row_at<U>(x, L, r), row_at<U>(g, L, r), L.C, index[r], inv_tau, gap,
+                            gap_is_p, row_at<U>(out, L, r));
 }
 
-template <typename T, typename O, typename A>
+template <typename T, typename O, typename A, bool U>
 PYALGO_HD void gumbel_rao_backward_at(const T* x, const int32_t* index, const T* g, O* out,
                                       RowLayout L, A inv_tau, int64_t draws, PhiloxKey key,
                                       int64_t r) {
-  gumbel_rao_backward_row<T, O, A>(row_at(x, L, r), row_at(g, L, r), L.C, index[r], inv_tau, draws,
-                                   key, r, row_at(out, L, r));
+  gumbel_rao_backward_row<T, O, A, U>(row_at<U>(x, L, r), row_at<U>(g, L, r), L.C, index[r], inv_tau,
+                                      draws, key, r, row_at<U>(out, L, r));
 }
 
 // The raw stream, for tests and users: out[r, c] = uniform(row r, column c, stream).
 template <typename A>
 PYALGO_HD void philox_uniform_at(A* out, int64_t cols, PhiloxKey key, uint32_t stream, int64_t r) {
-  RowUniforms<A> u(key, r, stream);
-  for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = u(c);
+  A buf[kChunk];
+  for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+    uniform_chunk<A>(key, r, c0, stream, buf);
+    const int n = chunk_size(cols, c0);
+    for (int j = 0; j < n; ++j) out[r * cols + c0 + j] = buf[j];
+  }
 }
 
 }  // namespace discrete

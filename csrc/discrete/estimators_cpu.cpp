@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <type_traits>
 
 #include "checks.h"
 #include "estimators.h"
@@ -16,12 +17,75 @@ namespace pyalgo {
 namespace discrete {
 namespace {
 
+// Calls f(std::true_type) when rows are contiguous (dim = -1), so the bodies are compiled with
+// a unit stride and vectorise, else f(std::false_type).
 template <typename F>
-void for_each_row(const RowLayout& L, const F& body) {
+void with_unit_stride(const RowLayout& L, const F& f) {
+  if (L.inner == 1)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
+}
+
+// Splits the rows over threads; every row is computed by exactly one thread.
+template <typename F>
+void for_each_row_range(const RowLayout& L, const F& rows) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(L.C, 1));
-  at::parallel_for(0, L.rows(), grain, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) body(r);
-  });
+  at::parallel_for(0, L.rows(), grain, [&](int64_t begin, int64_t end) { rows(begin, end); });
+}
+
+// Row loops over the bodies of estimators.h. On x86-64 each is compiled twice, for AVX2+FMA
+// (x86-64-v3) and for the baseline, and the loader picks the version the CPU supports (no
+// -march=native in wheels). Results are deterministic on a machine and independent of the
+// thread count; across ISAs the last bit may differ (FMA contraction).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PYALGO_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PYALGO_CPU_CLONES
+#endif
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void sample_rows(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L,
+                                   PhiloxKey key, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) categorical_sample_at<T, A, U>(x, one_hot, probs, index, L, key, r);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void gumbel_softmax_rows(const T* x, T* y, int32_t* index, RowLayout L, A inv_tau,
+                                           bool hard, PhiloxKey key, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) gumbel_softmax_at<T, A, U>(x, y, index, L, inv_tau, hard, key, r);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void reinmax_backward_rows(const T* x, const int32_t* index, const T* g, const T* gp,
+                                             T* out, RowLayout L, A inv_tau, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) reinmax_backward_at<T, A, U>(x, index, g, gp, out, L, inv_tau, r);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void st_backward_rows(const T* x, const T* g, T* out, RowLayout L, A inv_tau,
+                                        int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) st_backward_at<T, A, U>(x, g, out, L, inv_tau, r);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void gumbel_softmax_backward_rows(const T* x, const T* g, T* out, RowLayout L,
+                                                    A inv_tau, PhiloxKey key, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) gumbel_softmax_backward_at<T, A, U>(x, g, out, L, inv_tau, key, r);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void gst_backward_rows(const T* x, const int32_t* index, const T* g, T* out, RowLayout L,
+                                         A inv_tau, A gap, bool gap_is_p, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) gst_backward_at<T, A, U>(x, index, g, out, L, inv_tau, gap, gap_is_p, r);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void gumbel_rao_backward_rows(const T* x, const int32_t* index, const T* g, A* out,
+                                                RowLayout L, A inv_tau, int64_t draws, PhiloxKey key,
+                                                int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r)
+    gumbel_rao_backward_at<T, A, A, U>(x, index, g, out, L, inv_tau, draws, key, r);
 }
 
 // The forward bodies mark a row they cannot sample from with index -1; on CPU that is an error
@@ -65,8 +129,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sample_cpu(const char* fn, const 
     scalar_t* oh = one_hot.data_ptr<scalar_t>();
     scalar_t* pr = with_probs ? probs.data_ptr<scalar_t>() : nullptr;
     int32_t* idx = index.data_ptr<int32_t>();
-    for_each_row(rt.layout, [&](int64_t r) {
-      categorical_sample_at<scalar_t, A>(x, oh, pr, idx, rt.layout, key, r);
+    with_unit_stride(rt.layout, [&](auto unit) {
+      for_each_row_range(rt.layout, [&](int64_t b, int64_t e) {
+        sample_rows<scalar_t, A, decltype(unit)::value>(x, oh, pr, idx, rt.layout, key, b, e);
+      });
     });
   });
   raise_on_invalid_rows(fn, index);
@@ -119,8 +185,10 @@ std::tuple<at::Tensor, at::Tensor> gumbel_softmax_cpu(const at::Tensor& logits, 
     scalar_t* yp = y.data_ptr<scalar_t>();
     int32_t* idx = index.data_ptr<int32_t>();
     const A inv_tau = static_cast<A>(1.0 / tau);
-    for_each_row(rt.layout, [&](int64_t r) {
-      gumbel_softmax_at<scalar_t, A>(x, yp, idx, rt.layout, inv_tau, hard, key, r);
+    with_unit_stride(rt.layout, [&](auto unit) {
+      for_each_row_range(rt.layout, [&](int64_t b, int64_t e) {
+        gumbel_softmax_rows<scalar_t, A, decltype(unit)::value>(x, yp, idx, rt.layout, inv_tau, hard, key, b, e);
+      });
     });
   });
   raise_on_invalid_rows(fn, index);
@@ -145,11 +213,14 @@ at::Tensor reinmax_backward_cpu(const at::Tensor& logits, const at::Tensor& inde
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, rt.x.scalar_type(), "pyalgo_discrete", [&] {
     using A = at::opmath_type<scalar_t>;
     const scalar_t* gpp = gp.defined() ? gp.data_ptr<scalar_t>() : nullptr;
+    const scalar_t *x = rt.x.data_ptr<scalar_t>(), *gv = g.data_ptr<scalar_t>();
+    const int32_t* ip = idx.data_ptr<int32_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
     const A inv_tau = static_cast<A>(1.0 / tau);
-    for_each_row(rt.layout, [&](int64_t r) {
-      reinmax_backward_at<scalar_t, A>(rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(),
-                                       g.data_ptr<scalar_t>(), gpp, out.data_ptr<scalar_t>(),
-                                       rt.layout, inv_tau, r);
+    with_unit_stride(rt.layout, [&](auto unit) {
+      for_each_row_range(rt.layout, [&](int64_t b, int64_t e) {
+        reinmax_backward_rows<scalar_t, A, decltype(unit)::value>(x, ip, gv, gpp, o, rt.layout, inv_tau, b, e);
+      });
     });
   });
   return out;
@@ -165,10 +236,13 @@ at::Tensor straight_through_backward_cpu(const at::Tensor& logits, const at::Ten
   if (rt.x.numel() == 0) return out;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, rt.x.scalar_type(), "pyalgo_discrete", [&] {
     using A = at::opmath_type<scalar_t>;
+    const scalar_t *x = rt.x.data_ptr<scalar_t>(), *gv = g.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
     const A inv_tau = static_cast<A>(1.0 / tau);
-    for_each_row(rt.layout, [&](int64_t r) {
-      st_backward_at<scalar_t, A>(rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
-                                  out.data_ptr<scalar_t>(), rt.layout, inv_tau, r);
+    with_unit_stride(rt.layout, [&](auto unit) {
+      for_each_row_range(rt.layout, [&](int64_t b, int64_t e) {
+        st_backward_rows<scalar_t, A, decltype(unit)::value>(x, gv, o, rt.layout, inv_tau, b, e);
+      });
     });
   });
   return out;
@@ -187,11 +261,14 @@ at::Tensor gst_backward_cpu(const at::Tensor& logits, const at::Tensor& index,
   if (rt.x.numel() == 0) return out;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, rt.x.scalar_type(), "pyalgo_discrete", [&] {
     using A = at::opmath_type<scalar_t>;
+    const scalar_t *x = rt.x.data_ptr<scalar_t>(), *gv = g.data_ptr<scalar_t>();
+    const int32_t* ip = idx.data_ptr<int32_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
     const A inv_tau = static_cast<A>(1.0 / tau), gap_a = static_cast<A>(gap);
-    for_each_row(rt.layout, [&](int64_t r) {
-      gst_backward_at<scalar_t, A>(rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(),
-                                   g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rt.layout,
-                                   inv_tau, gap_a, gap_is_p, r);
+    with_unit_stride(rt.layout, [&](auto unit) {
+      for_each_row_range(rt.layout, [&](int64_t b, int64_t e) {
+        gst_backward_rows<scalar_t, A, decltype(unit)::value>(x, ip, gv, o, rt.layout, inv_tau, gap_a, gap_is_p, b, e);
+      });
     });
   });
   return out;
@@ -214,11 +291,14 @@ at::Tensor gumbel_rao_backward_cpu(const at::Tensor& logits, const at::Tensor& i
   const PhiloxKey key = key_from_cpu_seed(seed);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, rt.x.scalar_type(), "pyalgo_discrete", [&] {
     using A = at::opmath_type<scalar_t>;
+    const scalar_t *x = rt.x.data_ptr<scalar_t>(), *gv = g.data_ptr<scalar_t>();
+    const int32_t* ip = idx.data_ptr<int32_t>();
+    A* o = out.data_ptr<A>();
     const A inv_tau = static_cast<A>(1.0 / tau);
-    for_each_row(rt.layout, [&](int64_t r) {
-      gumbel_rao_backward_at<scalar_t, A, A>(rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(),
-                                             g.data_ptr<scalar_t>(), out.data_ptr<A>(), rt.layout,
-                                             inv_tau, k, key, r);
+    with_unit_stride(rt.layout, [&](auto unit) {
+      for_each_row_range(rt.layout, [&](int64_t b, int64_t e) {
+        gumbel_rao_backward_rows<scalar_t, A, decltype(unit)::value>(x, ip, gv, o, rt.layout, inv_tau, k, key, b, e);
+      });
     });
   });
   return out.to(rt.x.scalar_type());
@@ -236,10 +316,13 @@ at::Tensor gumbel_softmax_backward_cpu(const at::Tensor& logits, const at::Tenso
   const PhiloxKey key = key_from_cpu_seed(seed);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, rt.x.scalar_type(), "pyalgo_discrete", [&] {
     using A = at::opmath_type<scalar_t>;
+    const scalar_t *x = rt.x.data_ptr<scalar_t>(), *gv = g.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
     const A inv_tau = static_cast<A>(1.0 / tau);
-    for_each_row(rt.layout, [&](int64_t r) {
-      gumbel_softmax_backward_at<scalar_t, A>(rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
-                                              out.data_ptr<scalar_t>(), rt.layout, inv_tau, key, r);
+    with_unit_stride(rt.layout, [&](auto unit) {
+      for_each_row_range(rt.layout, [&](int64_t b, int64_t e) {
+        gumbel_softmax_backward_rows<scalar_t, A, decltype(unit)::value>(x, gv, o, rt.layout, inv_tau, key, b, e);
+      });
     });
   });
   return out;

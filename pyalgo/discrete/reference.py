@@ -1,0 +1,202 @@
+"""Pure-torch references of the categorical gradient estimators (shared/specs/reinmax.md §1.2-1.3).
+
+Written for clarity, not speed: each function is the paper's (or the paper code's) equation
+transcribed with autograd doing the differentiation. The categorical dimension is the LAST one.
+Tests and benchmarks compare the fused ops of `pyalgo.discrete.ops` against these.
+
+Every reference can be given its randomness explicitly (`index=` for the sample, `gumbels=` /
+`exp_noise=` for the Gumbel noise) so that it can be fed exactly what a fused op drew;
+`philox_gumbels` and `philox_exp_noise` rebuild that noise from the op's seed.
+
+Notation: θ = logits (..., C), π₀ = softmax(θ), π_τ = softmax(θ/τ), D = one-hot sample,
+sg = stop-gradient (`detach`), J(p) = diag(p) − ppᵀ.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import torch
+
+
+def _sg(x: torch.Tensor) -> torch.Tensor:
+    return x.detach()
+
+
+def sample_index(logits: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """k ~ Cat(softmax(logits)) along the last dim, with torch.multinomial.
+
+    logits (..., C) -> LongTensor (...). tau never enters the sample.
+    """
+    C = logits.shape[-1]
+    probs = _sg(logits).softmax(-1).reshape(-1, C)
+    if probs.shape[0] == 0:
+        return torch.zeros(logits.shape[:-1], dtype=torch.long, device=logits.device)
+    k = torch.multinomial(probs, 1, replacement=True, generator=generator)
+    return k.reshape(logits.shape[:-1])
+
+
+def _one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Float one-hot D of shape like.shape for an index of shape like.shape[:-1]."""
+    index = index.to(device=like.device, dtype=torch.long)
+    if index.shape != like.shape[:-1]:
+        raise ValueError(f"index must have shape {tuple(like.shape[:-1])} (logits without the last "
+                         f"dim), got {tuple(index.shape)}")
+    return torch.zeros_like(like).scatter_(-1, index.unsqueeze(-1), 1.0)
+
+
+def _sample(logits, index, generator):
+    if index is None:
+        index = sample_index(logits, generator)
+    return index, _one_hot(index, logits)
+
+
+def reinmax_ref(logits: torch.Tensor, tau: float = 1.0, index: Optional[torch.Tensor] = None,
+                generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """ReinMax, Algorithm 2 of Liu et al. (NeurIPS 2023), literally (spec §1.2).
+
+    logits (..., C) -> (y_hard, y_soft), both (..., C):
+        π₀ = softmax(θ);  D = one_hot(k), k ~ Cat(π₀)  (or k = `index`, shape (...));
+        π_τ = softmax(θ/τ);  π₁ = (D + π_τ)/2;  π₁ ← softmax(sg(ln π₁ − θ) + θ);
+        π₂ = 2π₁ − ½π₀;  y_hard = π₂ − sg(π₂) + D  (value exactly D);  y_soft = π₀.
+    Backward: ∂L/∂θ = 2 J(π₁) g − ½ J(π₀) g + J(π₀) g_soft (the package also row-centres it,
+    which changes nothing analytically).
+    """
+    index, D = _sample(logits, index, generator)
+    pi0 = logits.softmax(-1)
+    pi_tau = (logits / tau).softmax(-1)
+    pi1 = (D + pi_tau) / 2
+    pi1 = (_sg(pi1.log() - logits) + logits).softmax(-1)
+    pi2 = 2 * pi1 - 0.5 * pi0
+    y_hard = pi2 - _sg(pi2) + D
+    return y_hard, pi0
+
+
+def straight_through_ref(logits: torch.Tensor, tau: float = 1.0, index: Optional[torch.Tensor] = None,
+                         generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Straight-through (Bengio et al. 2013), as in the ReinMax paper code (spec §1.3).
+
+    logits (..., C) -> y (..., C): y = D − sg(π_τ) + π_τ with D ~ Cat(softmax θ) (or `index`),
+    so ∂L/∂θ = (1/τ) J(π_τ) g.
+    """
+    index, D = _sample(logits, index, generator)
+    pi_tau = (logits / tau).softmax(-1)
+    return D - _sg(pi_tau) + pi_tau
+
+
+def gumbel_softmax_ref(logits: torch.Tensor, tau: float = 1.0, hard: bool = False,
+                       gumbels: Optional[torch.Tensor] = None,
+                       generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Gumbel-softmax / ST-GS (Jang et al. 2017), as `torch.nn.functional.gumbel_softmax`.
+
+    logits (..., C), gumbels G (..., C) (drawn as −log Exp(1) when None) -> y (..., C):
+        y_soft = softmax((θ + G)/τ);  hard: y = one_hot(argmax y_soft) − sg(y_soft) + y_soft.
+    ∂L/∂θ = (1/τ) J(y_soft) g in both cases.
+    """
+    if gumbels is None:
+        E = torch.empty_like(logits, memory_format=torch.legacy_contiguous_format)
+        gumbels = -E.exponential_(generator=generator).log()
+    elif gumbels.shape != logits.shape:
+        raise ValueError(f"gumbels must have the logits' shape {tuple(logits.shape)}, got {tuple(gumbels.shape)}")
+    y_soft = ((logits + gumbels) / tau).softmax(-1)
+    if not hard:
+        return y_soft
+    y_hard = _one_hot(y_soft.argmax(-1), y_soft)
+    return y_hard - _sg(y_soft) + y_soft
+
+
+def gst_ref(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0,
+            index: Optional[torch.Tensor] = None,
+            generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Gapped straight-through GST-1.0 / GST-p (Fan et al., ICML 2022; `gst_mover`, spec §1.3).
+
+    logits (..., C) -> y (..., C). With θ̄ = sg(θ), m = max θ̄, D = one_hot(k):
+        move = (m − θ̄)⊙D;  move2_i = max(0, θ̄_i + gap − m) for i ≠ k, 0 at k;
+        θ̃ = θ + move − move2, centred;  p = softmax(θ̃/τ);  y = D − sg(p) + p.
+    gap="p" (GST-p) uses gap = −log(1 − π_k)/π_k, π = softmax(θ̄). ∂L/∂θ = (1/τ) J(p) g.
+    """
+    index, D = _sample(logits, index, generator)
+    theta_bar = _sg(logits)
+    m = theta_bar.max(-1, keepdim=True).values
+    if isinstance(gap, str):
+        if gap != "p":
+            raise ValueError(f'gap must be a number >= 0 or "p", got {gap!r}')
+        pi_k = theta_bar.softmax(-1).gather(-1, index.long().unsqueeze(-1))
+        gap = -torch.log1p(-pi_k) / pi_k
+    move = (m - theta_bar) * D
+    move2 = torch.where(D.bool(), 0.0, (theta_bar + gap - m).clamp_min(0))
+    theta_tilde = logits + move - move2
+    theta_tilde = theta_tilde - theta_tilde.mean(-1, keepdim=True)
+    p = (theta_tilde / tau).softmax(-1)
+    return D - _sg(p) + p
+
+
+def gumbel_rao_ref(logits: torch.Tensor, tau: float = 1.0, k: int = 100,
+                   index: Optional[torch.Tensor] = None, exp_noise: Optional[torch.Tensor] = None,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Gumbel-Rao Monte Carlo, GR-MCK (Paulus et al., ICLR 2021; `rao_gumbel`, spec §1.3).
+
+    logits (..., C), exp_noise E (..., K, C) of Exp(1) draws (drawn when None) -> y (..., C).
+    Given the sample s (D = one_hot(s)) and Z = Σ_j exp θ̄_j, the r-th conditional Gumbel draw is
+        θ_s + G_s = −log(E_s / Z),   θ_j + G_j = −log(E_j e^{−θ̄_j} + E_s / Z)  (j ≠ s),
+    G detached; p = (1/K) Σ_r softmax((θ + G^{(r)})/τ);  y = D − sg(p) + p.
+    ∂L/∂θ = (1/(Kτ)) Σ_r J(p_r) g.
+    """
+    index, D = _sample(logits, index, generator)
+    if exp_noise is None:
+        shape = (*logits.shape[:-1], k, logits.shape[-1])
+        exp_noise = torch.empty(shape, dtype=logits.dtype, device=logits.device).exponential_(generator=generator)
+    elif exp_noise.shape[:-2] != logits.shape[:-1] or exp_noise.shape[-1] != logits.shape[-1]:
+        raise ValueError(f"exp_noise must have shape (*logits.shape[:-1], K, C) = "
+                         f"{(*logits.shape[:-1], 'K', logits.shape[-1])}, got {tuple(exp_noise.shape)}")
+    theta_bar = _sg(logits).unsqueeze(-2)                        # (..., 1, C)
+    log_Z = theta_bar.logsumexp(-1, keepdim=True)                # (..., 1, 1)
+    hot = D.unsqueeze(-2).bool()                                 # (..., 1, C)
+    log_E = exp_noise.to(logits.dtype).log()                     # (..., K, C)
+    log_Es = log_E.gather(-1, index.long()[..., None, None].expand(*log_E.shape[:-1], 1))
+    # −log(E_j e^{−θ̄_j} + E_s/Z) as a logaddexp, which cannot overflow.
+    perturbed = torch.where(hot, log_Z - log_Es, -torch.logaddexp(log_E - theta_bar, log_Es - log_Z))
+    G = perturbed - theta_bar
+    p = ((logits.unsqueeze(-2) + G) / tau).softmax(-1).mean(-2)
+    return D - _sg(p) + p
+
+
+# ---- the fused ops' noise, rebuilt from their seed ---------------------------------------------
+
+def _noise_dtype(logits: torch.Tensor) -> torch.dtype:
+    return torch.float64 if logits.dtype == torch.float64 else torch.float32
+
+
+def philox_gumbels(seed: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """The Gumbels G (shape of `logits`, last dim categorical) that `pyalgo.gumbel_softmax` draws
+    for `seed` (= `pyalgo._rng.draw_seed(generator, device)` with the generator in the state
+    the op saw): G = −log(−log U), U = philox_uniform(seed, rows, C, stream=0)."""
+    from .._rng import philox_uniform
+
+    C = logits.shape[-1]
+    rows = logits.numel() // C if C else 0
+    u = philox_uniform(seed, rows, C, 0, _noise_dtype(logits))
+    return (-(-u.log()).log()).reshape(logits.shape)
+
+
+def philox_exp_noise(seed: torch.Tensor, logits: torch.Tensor, k: int) -> torch.Tensor:
+    """The Exp(1) draws E (shape (*logits.shape[:-1], k, C)) that `pyalgo.gumbel_rao` uses for
+    `seed`: E[row, r, c] = −log U, U = philox_uniform(seed, rows, C, stream=1 + r)."""
+    from .._rng import philox_uniform
+
+    C = logits.shape[-1]
+    rows = logits.numel() // C if C else 0
+    dtype = _noise_dtype(logits)
+    E = torch.stack([-philox_uniform(seed, rows, C, 1 + r, dtype).log() for r in range(k)], dim=1)
+    return E.reshape(*logits.shape[:-1], k, C)
+
+
+REFERENCES = {
+    "reinmax": reinmax_ref,
+    "st": straight_through_ref,
+    "gumbel_softmax": gumbel_softmax_ref,
+    "gst": gst_ref,
+    "gumbel_rao": gumbel_rao_ref,
+}
+
+__all__ = ["sample_index", "reinmax_ref", "straight_through_ref", "gumbel_softmax_ref", "gst_ref",
+           "gumbel_rao_ref", "philox_gumbels", "philox_exp_noise", "REFERENCES"]
