@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "../common/hd.h"
-#include "../common/philox.h"
 
 namespace pyalgo {
 namespace discrete {
@@ -52,13 +51,6 @@ inline void check_seed(const char* fn, const at::Tensor& seed, const at::Tensor&
               seed.scalar_type(), " of shape ", seed.sizes());
   TORCH_CHECK(seed.device() == like.device(), fn, ": seed must be on the logits' device (",
               like.device(), "), got ", seed.device());
-}
-
-// The Philox key of a CPU call (CUDA kernels read the seed tensor on the device instead).
-inline PhiloxKey key_from_cpu_seed(const at::Tensor& seed) {
-  auto s = seed.contiguous();
-  const int64_t* p = s.data_ptr<int64_t>();
-  return philox_key(p[0], p[1]);
 }
 
 inline at::Tensor prepare_index(const char* fn, const at::Tensor& index, const RowTensor& rt) {
