@@ -25,4 +25,5 @@ def build_info() -> dict:
         "torch_built_against": _C.torch_version(),
         "cuda_kernels": has_cuda(),
         "cuda_archs": _C.cuda_archs(),
+        "cpu_kernels": _C.cpu_kernels(),
     }

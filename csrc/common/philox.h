@@ -16,9 +16,9 @@ PYALGO_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
   const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
   uint32_t x = ctr.x, y = ctr.y, z = ctr.z, w = ctr.w;
   // Plain scalars and a fully unrolled loop: g++ then vectorises Philox across blocks.
-#if defined(__CUDACC__)
+#if defined(__CUDA_ARCH__)
 #pragma unroll
-#else
+#elif defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
 #pragma GCC unroll 10
 #endif
   for (int round = 0; round < 10; ++round) {

@@ -30,15 +30,17 @@ PYALGO_HD int chunk_size(int64_t C, int64_t i0) {
   return C - i0 < kChunk ? static_cast<int>(C - i0) : kChunk;
 }
 
-// u[j] = uniform at (row, col0 + j, stream) for j < kChunk; col0 is a multiple of kChunk. The same
-// numbers as philox_uniform<A>(key, row, col0 + j, stream). Written structure-of-arrays (word w
-// of block g goes to column w * blocks + g) so that the Philox rounds vectorise across blocks.
+// u[j] = uniform at (row, col0 + j, stream) for j < n (at least); col0 is a multiple of kChunk.
+// The same numbers as philox_uniform<A>(key, row, col0 + j, stream). Written structure-of-arrays
+// (word w of block b goes to column w * blocks + b) so that the Philox rounds vectorise across
+// blocks; columns below n need only the first min(n, blocks) blocks.
 template <typename A>
-PYALGO_HD void uniform_chunk(PhiloxKey key, int64_t row, int64_t col0, uint32_t stream, A* u) {
+PYALGO_HD void uniform_chunk(PhiloxKey key, int64_t row, int64_t col0, int n, uint32_t stream, A* u) {
   constexpr int per = Uniform<A>::per_block, blocks = kChunk / per;
   const int64_t first = (col0 / kChunk) * blocks;
+  const int used = n < blocks ? n : blocks;
   PYALGO_SIMD
-  for (int b = 0; b < blocks; ++b) {
+  for (int b = 0; b < used; ++b) {
     Uniform<A>::store_block(philox_block(key, row, first + b, stream), u, b, blocks);
   }
 }
@@ -119,7 +121,7 @@ struct GumbelLogits {
   PhiloxKey key;
   int64_t row;
   PYALGO_HD void fill(int64_t i0, int n, A* buf) {
-    uniform_chunk<A>(key, row, i0, kSampleStream, buf);
+    uniform_chunk<A>(key, row, i0, n, kSampleStream, buf);
     PYALGO_SIMD
     for (int j = 0; j < n; ++j)
       buf[j] = (static_cast<A>(x[i0 + j]) - log_pos(-log_pos(buf[j]))) * inv_tau;
@@ -156,7 +158,7 @@ struct RaoLogits {
   int64_t row;
   uint32_t stream;
   PYALGO_HD void fill(int64_t i0, int n, A* buf) {
-    uniform_chunk<A>(key, row, i0, stream, buf);
+    uniform_chunk<A>(key, row, i0, n, stream, buf);
     PYALGO_SIMD
     for (int j = 0; j < n; ++j) {
       A E = -log_pos(buf[j]);
@@ -595,8 +597,8 @@ template <typename A>
 PYALGO_HD void philox_uniform_at(A* out, int64_t cols, PhiloxKey key, uint32_t stream, int64_t r) {
   A buf[kChunk];
   for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
-    uniform_chunk<A>(key, r, c0, stream, buf);
     const int n = chunk_size(cols, c0);
+    uniform_chunk<A>(key, r, c0, n, stream, buf);
     for (int j = 0; j < n; ++j) out[r * cols + c0 + j] = buf[j];
   }
 }

@@ -100,7 +100,7 @@ def reinmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = True, dim: int 
     fn = "pyalgo.reinmax"
     _check_logits(fn, logits, dim)
     tau = _check_tau(fn, tau)
-    if tau < 1.0:
+    if tau < 1.0 and not torch.compiler.is_compiling():
         warnings.warn(f"{fn}: tau={tau} < 1; the ReinMax authors recommend tau >= 1", stacklevel=2)
     y_hard, y_soft, _ = _ops.reinmax(logits, tau, dim, draw_seed(generator, logits.device))
     return y_hard, y_soft
@@ -207,6 +207,11 @@ def _philox_uniform_fake(seed, rows, cols, stream, dtype):
 # ---- autograd ---------------------------------------------------------------------------------
 # Only the logits and the int32 index (plus the 2-element seed where noise is regenerated) are
 # saved. Grads are not materialised: an unused output costs nothing in backward.
+#
+# Double backward (create_graph=True, e.g. gradient penalties): the fused backward ops have no
+# derivative of their own, so under create_graph the backward is recomputed once with the
+# pure-torch reference fed the same sample and noise, and differentiated by autograd. First-order
+# backward always runs the fused kernel.
 
 def _setup(ctx, inputs, output, *, save_index: bool, save_seed: bool, **params):
     logits = inputs[0]
@@ -225,10 +230,34 @@ def _none_grads(n):
     return (None,) * n
 
 
+def _reference_backward(logits, dim, grads, forward):
+    """d(outputs)/d(logits)·grads through `forward(x)` (x = logits with `dim` last), keeping the
+    graph so that the result can be differentiated again."""
+    from . import reference  # noqa: F401  (lazy: only double backward needs it)
+
+    outputs = forward(logits.movedim(dim, -1))
+    if isinstance(outputs, torch.Tensor):
+        outputs = (outputs,)
+    pairs = [(o, g.movedim(dim, -1)) for o, g in zip(outputs, grads) if g is not None]
+    (grad,) = torch.autograd.grad([o for o, _ in pairs], logits, [g for _, g in pairs],
+                                  create_graph=True, allow_unused=True)
+    return grad if grad is not None else torch.zeros_like(logits)
+
+
+def _double_backward_wanted(logits, *grads) -> bool:
+    return torch.is_grad_enabled() and (logits.requires_grad or any(
+        g is not None and g.requires_grad for g in grads))
+
+
 def _reinmax_backward(ctx, grad_hard, grad_soft, _grad_index):
     logits, index = ctx.saved_tensors
     if grad_hard is None and grad_soft is None:
         return _none_grads(4)
+    if _double_backward_wanted(logits, grad_hard, grad_soft):
+        from .reference import reinmax_ref
+        grad = _reference_backward(logits, ctx.dim, (grad_hard, grad_soft),
+                                   lambda x: reinmax_ref(x, ctx.tau, index=index))
+        return grad, None, None, None
     if grad_hard is None:
         grad_hard = torch.zeros_like(logits)
     grad = _ops.reinmax_backward(logits, index, grad_hard, grad_soft, ctx.tau, ctx.dim)
@@ -245,6 +274,12 @@ def _straight_through_backward(ctx, grad, _grad_index):
     if grad is None:
         return _none_grads(4)
     (logits,) = ctx.saved_tensors
+    if _double_backward_wanted(logits, grad):
+        from .reference import straight_through_ref
+        index = torch.zeros(logits.movedim(ctx.dim, -1).shape[:-1], dtype=torch.long, device=logits.device)
+        out = _reference_backward(logits, ctx.dim, (grad,),
+                                  lambda x: straight_through_ref(x, ctx.tau, index=index))
+        return out, None, None, None
     return _ops.straight_through_backward(logits, grad, ctx.tau, ctx.dim), None, None, None
 
 
@@ -258,6 +293,11 @@ def _gst_backward(ctx, grad, _grad_index):
     if grad is None:
         return _none_grads(6)
     logits, index = ctx.saved_tensors
+    if _double_backward_wanted(logits, grad):
+        from .reference import gst_ref
+        gap = "p" if ctx.gap_is_p else ctx.gap
+        out = _reference_backward(logits, ctx.dim, (grad,), lambda x: gst_ref(x, ctx.tau, gap, index=index))
+        return out, None, None, None, None, None
     out = _ops.gst_backward(logits, index, grad, ctx.tau, ctx.gap, ctx.gap_is_p, ctx.dim)
     return out, None, None, None, None, None
 
@@ -273,6 +313,11 @@ def _gumbel_rao_backward(ctx, grad, _grad_index):
     if grad is None:
         return _none_grads(5)
     logits, index, seed = ctx.saved_tensors
+    if _double_backward_wanted(logits, grad):
+        from .reference import gumbel_rao_ref, philox_exp_noise
+        out = _reference_backward(logits, ctx.dim, (grad,), lambda x: gumbel_rao_ref(
+            x, ctx.tau, ctx.k, index=index, exp_noise=philox_exp_noise(seed, x.detach(), ctx.k)))
+        return out, None, None, None, None
     out = _ops.gumbel_rao_backward(logits, index, grad, ctx.tau, ctx.k, ctx.dim, seed)
     return out, None, None, None, None
 
@@ -288,6 +333,11 @@ def _gumbel_softmax_backward(ctx, grad, _grad_index):
     if grad is None:
         return _none_grads(5)
     logits, seed = ctx.saved_tensors
+    if _double_backward_wanted(logits, grad):
+        from .reference import gumbel_softmax_ref, philox_gumbels
+        out = _reference_backward(logits, ctx.dim, (grad,), lambda x: gumbel_softmax_ref(
+            x, ctx.tau, hard=False, gumbels=philox_gumbels(seed, x.detach())))
+        return out, None, None, None, None
     out = _ops.gumbel_softmax_backward(logits, grad, ctx.tau, ctx.dim, seed)
     return out, None, None, None, None
 
