@@ -729,6 +729,30 @@ def test_reinmax_unused_y_soft_equals_explicit_zero_grad():
     torch.testing.assert_close(xr.grad, gx_none, atol=0, rtol=0)
 
 
+def test_reinmax_unused_y_soft_gradient_is_not_materialised(monkeypatch):
+    """With only y_hard in the loss, the backward kernel receives grad_soft=None (no zeros tensor
+    is allocated and read), as the spec's pitfall 3 asks."""
+    from pyalgo.discrete import ops as discrete_ops
+
+    seen = []
+    real = torch.ops.pyalgo
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        @staticmethod
+        def reinmax_backward(logits, index, grad_hard, grad_soft, tau, dim):
+            seen.append(grad_soft)
+            return real.reinmax_backward(logits, index, grad_hard, grad_soft, tau, dim)
+
+    monkeypatch.setattr(discrete_ops, "_ops", Spy())
+    x = randn((4, 6), 67).requires_grad_(True)
+    y_hard, _ = pyalgo.reinmax(x, 1.5, generator=gen(0))
+    y_hard.sum().backward()
+    assert seen == [None]
+
+
 def test_out_of_range_index_poisons_only_its_row():
     """The backward ops do not validate index values; an index outside [0, C) yields NaN in that
     row (the marker the forward kernels use for invalid rows) and leaves the other rows alone."""

@@ -104,6 +104,7 @@ PYALGO_HD void fill_row(Row<T, U> y, int64_t C, A value) {
 // z = x · scale (scale = 1/τ for ST; 1 for ReinMax).
 template <typename T, typename A, bool U>
 struct ScaledLogits {
+  static constexpr bool kCostly = false;
   Row<const T, U> x;
   A scale;
   PYALGO_HD void fill(int64_t i0, int n, A* buf) {
@@ -116,6 +117,7 @@ struct ScaledLogits {
 // identically in forward and backward.
 template <typename T, typename A, bool U>
 struct GumbelLogits {
+  static constexpr bool kCostly = true;  // Philox + two logs per entry: worth caching
   Row<const T, U> x;
   A inv_tau;
   PhiloxKey key;
@@ -132,6 +134,7 @@ struct GumbelLogits {
 // capped at m − gap; z = that / τ. (θ + move − move2 in the spec, written per entry.)
 template <typename T, typename A, bool U>
 struct GappedLogits {
+  static constexpr bool kCostly = false;
   Row<const T, U> x;
   A inv_tau, max, gap;
   int32_t k;
@@ -151,6 +154,7 @@ struct GappedLogits {
 // E = −log u ~ Exp(1) from stream 1 + r; then divided by τ.
 template <typename T, typename A, bool U>
 struct RaoLogits {
+  static constexpr bool kCostly = false;
   Row<const T, U> x;
   A inv_tau, max, inv_Z, z_k, Ek;
   int32_t k;
@@ -286,9 +290,15 @@ PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bo
   A buf[kChunk];
   A m = -hd_inf<A>(), Z = 0;
   int32_t k = -1;
+  // Soft outputs of the accumulation type hold z between the passes (generated once).
+  const bool park = !hard && sizeof(T) == sizeof(A);
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
     zf.fill(i0, n, buf);
+    if (park) {
+      PYALGO_SIMD
+      for (int j = 0; j < n; ++j) y[i0 + j] = static_cast<T>(buf[j]);
+    }
     const A cm = chunk_max(buf, n);
     if (cm > m) {
       if (m > -hd_inf<A>()) Z *= exp_nonpos(m - cm);
@@ -311,7 +321,12 @@ PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bo
   const A inv_Z = A(1) / Z;
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
-    zf.fill(i0, n, buf);
+    if (park) {
+      PYALGO_SIMD
+      for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(y[i0 + j]);
+    } else {
+      zf.fill(i0, n, buf);
+    }
     PYALGO_SIMD
     for (int j = 0; j < n; ++j) y[i0 + j] = static_cast<T>(exp_nonpos(buf[j] - m) * inv_Z);
   }
@@ -325,11 +340,18 @@ PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bo
 template <typename T, typename O, typename A, bool U, typename ZF>
 PYALGO_HD void softmax_vjp_row(ZF& zf, Row<const T, U> g, int64_t C, A scale, bool accumulate,
                                Row<O, U> out) {
+  // Costly logits (regenerated noise) are parked in `out` between the passes when it holds the
+  // accumulation type exactly and is not accumulating, so they are generated once, not twice.
+  const bool park = ZF::kCostly && sizeof(O) == sizeof(A) && !accumulate;
   A buf[kChunk];
   A m = -hd_inf<A>(), Z = 0, S = 0;
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
     zf.fill(i0, n, buf);
+    if (park) {
+      PYALGO_SIMD
+      for (int j = 0; j < n; ++j) out[i0 + j] = static_cast<O>(buf[j]);
+    }
     const A cm = chunk_max(buf, n);
     if (cm > m) {
       if (m > -hd_inf<A>()) {
@@ -353,7 +375,12 @@ PYALGO_HD void softmax_vjp_row(ZF& zf, Row<const T, U> g, int64_t C, A scale, bo
   const A inv_Z = A(1) / Z, mean_g = S * inv_Z;
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
-    zf.fill(i0, n, buf);
+    if (park) {
+      PYALGO_SIMD
+      for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(out[i0 + j]);
+    } else {
+      zf.fill(i0, n, buf);
+    }
     PYALGO_SIMD
     for (int j = 0; j < n; ++j) {
       const A p = exp_nonpos(buf[j] - m) * inv_Z;
