@@ -50,7 +50,11 @@ cpu_sources = rel(
 )
 cuda_sources = rel(glob.glob(os.path.join(ROOT, "csrc", "*", "*_cuda.cpp")) + glob.glob(os.path.join(ROOT, "csrc", "*", "*.cu")))
 
-cxx_flags = ["-O3", "-fopenmp-simd", "-fno-trapping-math", f'-DPYALGO_VERSION="{VERSION}"']
+# -fopenmp: at::parallel_for is an inline OpenMP region in torch's headers; without the flag it
+# silently runs on one thread. -fno-trapping-math lets g++ if-convert and vectorise the row loops
+# (pyalgo never reads floating-point exception flags).
+cxx_flags = ["-O3", "-fopenmp", "-fno-trapping-math", f'-DPYALGO_VERSION="{VERSION}"']
+link_flags = ["-fopenmp"]
 if want_cuda():
     archs = os.environ.setdefault("TORCH_CUDA_ARCH_LIST", DEFAULT_CUDA_ARCHS)
     ext = CUDAExtension(
@@ -60,9 +64,11 @@ if want_cuda():
             "cxx": cxx_flags + ["-DPYALGO_WITH_CUDA", f'-DPYALGO_CUDA_ARCHS="{archs}"'],
             "nvcc": ["-O3", "-DPYALGO_WITH_CUDA"],
         },
+        extra_link_args=link_flags,
     )
 else:
-    ext = CppExtension("pyalgo._C", cpu_sources, extra_compile_args={"cxx": cxx_flags})
+    ext = CppExtension("pyalgo._C", cpu_sources, extra_compile_args={"cxx": cxx_flags},
+                       extra_link_args=link_flags)
 
 setup(
     version=VERSION,

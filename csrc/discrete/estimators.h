@@ -307,7 +307,7 @@ PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bo
       while (buf[j] != cm) ++j;
       k = static_cast<int32_t>(i0 + j);
     }
-    if (!(m > -hd_inf<A>())) continue;
+    if (hard || !(m > -hd_inf<A>())) continue;  // the hard sample needs only the argmax
     A cz = 0;
     PYALGO_SIMD_REDUCE(+ : cz)
     for (int j = 0; j < n; ++j) cz += exp_nonpos(buf[j] - m);
