@@ -15,7 +15,7 @@ PYALGO_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
   const uint64_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
   const uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
   uint32_t x = ctr.x, y = ctr.y, z = ctr.z, w = ctr.w;
-  // Plain scalars and a fully unrolled loop: g++ then vectorises Philox across blocks.
+  // Plain scalars and a fully unrolled loop.
 #if defined(__CUDA_ARCH__)
 #pragma unroll
 #elif defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
@@ -81,12 +81,12 @@ struct Uniform<float> {
     return (static_cast<float>(static_cast<int32_t>(w >> 9)) + 0.5f) * 1.1920928955078125e-7f;  // 2^-23
   }
   PYALGO_HD static float from_block(const Philox4& b, int i) { return from_word(philox_word(b, i)); }
-  // Numbers 0..3 of block b of a chunk, stored structure-of-arrays (see philox_uniform).
-  PYALGO_HD static void store_block(Philox4 bits, float* u, int b, int blocks) {
-    u[b] = from_word(bits.x);
-    u[blocks + b] = from_word(bits.y);
-    u[2 * blocks + b] = from_word(bits.z);
-    u[3 * blocks + b] = from_word(bits.w);
+  // The four numbers of one block, in column order.
+  PYALGO_HD static void store_block(Philox4 bits, float* u) {
+    u[0] = from_word(bits.x);
+    u[1] = from_word(bits.y);
+    u[2] = from_word(bits.z);
+    u[3] = from_word(bits.w);
   }
 };
 
@@ -101,23 +101,18 @@ struct Uniform<double> {
   PYALGO_HD static double from_block(const Philox4& b, int i) {
     return from_words(philox_word(b, 2 * i), philox_word(b, 2 * i + 1));
   }
-  PYALGO_HD static void store_block(Philox4 bits, double* u, int b, int blocks) {
-    u[b] = from_words(bits.x, bits.y);
-    u[blocks + b] = from_words(bits.z, bits.w);
+  PYALGO_HD static void store_block(Philox4 bits, double* u) {
+    u[0] = from_words(bits.x, bits.y);
+    u[1] = from_words(bits.z, bits.w);
   }
 };
 
-// The uniform at (row, col, stream), the definition every kernel follows. Columns come in
-// chunks of 64; inside a chunk, column w * (64 / n) + b is number w of Philox block b (n numbers
-// per block), so a chunk is 64 / n consecutive blocks laid out structure-of-arrays.
-constexpr int kPhiloxChunk = 64;
-
+// The uniform at (row, col, stream), the definition every kernel follows: number col % n of
+// Philox block col / n, with n = 4 floats or 2 doubles per block.
 template <typename A>
 PYALGO_HD A philox_uniform(PhiloxKey key, int64_t row, int64_t col, uint32_t stream) {
-  const int blocks = kPhiloxChunk / Uniform<A>::per_block;
-  const int64_t in_chunk = col % kPhiloxChunk;
-  const int64_t block = (col / kPhiloxChunk) * blocks + in_chunk % blocks;
-  return Uniform<A>::from_block(philox_block(key, row, block, stream), static_cast<int>(in_chunk / blocks));
+  const int n = Uniform<A>::per_block;
+  return Uniform<A>::from_block(philox_block(key, row, col / n, stream), static_cast<int>(col % n));
 }
 
 }  // namespace pyalgo

@@ -18,7 +18,7 @@
 namespace pyalgo {
 namespace discrete {
 
-constexpr int kChunk = kPhiloxChunk;  // 64 columns: a whole number of Philox blocks
+constexpr int kChunk = 64;  // columns per chunk: a whole number of Philox blocks (4 floats, 2 doubles)
 
 // Random streams of one op call: stream 0 holds the sampling uniforms (column 0 for the
 // inverse-CDF draw, column i for the Gumbel of category i); GR-MCK's r-th conditional draw
@@ -30,19 +30,14 @@ PYALGO_HD int chunk_size(int64_t C, int64_t i0) {
   return C - i0 < kChunk ? static_cast<int>(C - i0) : kChunk;
 }
 
-// u[j] = uniform at (row, col0 + j, stream) for j < n (at least); col0 is a multiple of kChunk.
-// The same numbers as philox_uniform<A>(key, row, col0 + j, stream). Written structure-of-arrays
-// (word w of block b goes to column w * blocks + b) so that the Philox rounds vectorise across
-// blocks; columns below n need only the first min(n, blocks) blocks.
+// u[j] = uniform at (row, col0 + j, stream) for j < n (the buffer holds kChunk entries); col0 is a
+// multiple of kChunk. The same numbers as philox_uniform<A>(key, row, col0 + j, stream): one
+// Philox block per 4 floats (2 doubles), so a short row needs only ceil(n / 4) blocks.
 template <typename A>
 PYALGO_HD void uniform_chunk(PhiloxKey key, int64_t row, int64_t col0, int n, uint32_t stream, A* u) {
-  constexpr int per = Uniform<A>::per_block, blocks = kChunk / per;
-  const int64_t first = (col0 / kChunk) * blocks;
-  const int used = n < blocks ? n : blocks;
-  PYALGO_SIMD
-  for (int b = 0; b < used; ++b) {
-    Uniform<A>::store_block(philox_block(key, row, first + b, stream), u, b, blocks);
-  }
+  constexpr int per = Uniform<A>::per_block;
+  const int64_t first = col0 / per;
+  for (int b = 0; b * per < n; ++b) Uniform<A>::store_block(philox_block(key, row, first + b, stream), u + b * per);
 }
 
 template <typename A>

@@ -758,11 +758,11 @@ def run(quick: bool = True, out_dir: str = "reproduce_out/discrete", seeds: Opti
     waits for the descheduled thread (measured: 40× slower VAE steps).
 
     Cost is dominated by GR-MCK, whose backward regenerates K conditional Gumbel draws per row
-    (≈1.5 µs per row and draw on one core at the time of writing, vs ≈0.2 µs per row for ST):
-    the full polynomial protocol is 8192 rows × K = 100 per step for 240k GR-MCK steps. Measured on
-    one core of a shared 2-core machine: quick ≈ 75 s of CPU (≈ 2 min wall); full ≈ 76 h for the
-    poly GR-MCK runs (1.1 s per step), ≈ 1.6 h for the other poly runs, ≈ 6 h for the VAE. To
-    shrink, pass e.g. `poly=PolyConfig(gr_draws=10)` (changes GR-MCK's variance, not its bias) or
+    (≈0.28 µs per row and draw at C = 2 on one core, vs ≈0.05 µs per row for ST; measured with
+    `torch.utils.benchmark` on the 2-core CI machine): the full polynomial protocol is 8192 rows ×
+    K = 100 per step for 240k GR-MCK steps, ≈ 15 h, plus a few hours for the rest (estimated from
+    the per-step costs; the full run was not executed here). Quick takes ≈ 65 s. To shrink, pass
+    e.g. `poly=PolyConfig(gr_draws=10)` (changes GR-MCK's variance, not its bias) or
     `poly=PolyConfig(estimators=(...))`.
 
     Returns {"poly": ..., "vae": ..., "gradients": ..., "files": [...], "seconds": {...}} with the
