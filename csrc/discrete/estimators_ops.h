@@ -28,6 +28,15 @@ void with_unit_stride(const RowLayout& L, const F& f) {
 #define PYALGO_DISPATCH_FLOATS(dtype, ...) \
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "pyalgo_discrete", __VA_ARGS__)
 
+// Calls f(T{}, A{}, unit) for the logits' dtype T, its accumulation type A and the row stride
+// (std::true_type when rows are contiguous): the one dispatch every op goes through.
+template <typename F>
+void dispatch_rows(const RowTensor& rt, const F& f) {
+  PYALGO_DISPATCH_FLOATS(rt.x.scalar_type(), [&] {
+    with_unit_stride(rt.layout, [&](auto unit) { f(scalar_t{}, at::opmath_type<scalar_t>{}, unit); });
+  });
+}
+
 template <typename Launch>
 struct EstimatorOps {
   static at::Tensor empty_index(const RowTensor& rt) {
@@ -45,13 +54,12 @@ struct EstimatorOps {
     auto probs = with_probs ? at::empty_like(rt.x) : at::Tensor();
     auto index = empty_index(rt);
     if (rt.x.numel() == 0) return {one_hot, probs, index};
-    PYALGO_DISPATCH_FLOATS(rt.x.scalar_type(), [&] {
-      using A = at::opmath_type<scalar_t>;
-      with_unit_stride(rt.layout, [&](auto unit) {
-        Launch::template sample<scalar_t, A, decltype(unit)::value>(
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template sample<scalar_t, A, decltype(unit)::value>(
             rt.x.data_ptr<scalar_t>(), one_hot.data_ptr<scalar_t>(),
             with_probs ? probs.data_ptr<scalar_t>() : nullptr, index.data_ptr<int32_t>(), rt.layout, seed);
-      });
     });
     Launch::check_rows(fn, index);
     return {one_hot, probs, index};
@@ -96,13 +104,12 @@ struct EstimatorOps {
     auto y = at::empty_like(rt.x);
     auto index = empty_index(rt);
     if (rt.x.numel() == 0) return {y, index};
-    PYALGO_DISPATCH_FLOATS(rt.x.scalar_type(), [&] {
-      using A = at::opmath_type<scalar_t>;
-      with_unit_stride(rt.layout, [&](auto unit) {
-        Launch::template gumbel_softmax<scalar_t, A, decltype(unit)::value>(
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template gumbel_softmax<scalar_t, A, decltype(unit)::value>(
             rt.x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), index.data_ptr<int32_t>(), rt.layout,
             static_cast<A>(1.0 / tau), hard, seed);
-      });
     });
     Launch::check_rows(fn, index);
     return {y, index};
@@ -123,14 +130,13 @@ struct EstimatorOps {
     if (grad_soft.has_value() && grad_soft->defined()) gp = prepare_grad(fn, "grad_soft", *grad_soft, rt);
     auto out = at::empty_like(rt.x);
     if (rt.x.numel() == 0) return out;
-    PYALGO_DISPATCH_FLOATS(rt.x.scalar_type(), [&] {
-      using A = at::opmath_type<scalar_t>;
-      with_unit_stride(rt.layout, [&](auto unit) {
-        Launch::template reinmax_backward<scalar_t, A, decltype(unit)::value>(
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template reinmax_backward<scalar_t, A, decltype(unit)::value>(
             rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(),
             gp.defined() ? gp.data_ptr<scalar_t>() : nullptr, out.data_ptr<scalar_t>(), rt.layout,
             static_cast<A>(1.0 / tau));
-      });
     });
     return out;
   }
@@ -144,13 +150,12 @@ struct EstimatorOps {
     auto g = prepare_grad(fn, "grad", grad, rt);
     auto out = at::empty_like(rt.x);
     if (rt.x.numel() == 0) return out;
-    PYALGO_DISPATCH_FLOATS(rt.x.scalar_type(), [&] {
-      using A = at::opmath_type<scalar_t>;
-      with_unit_stride(rt.layout, [&](auto unit) {
-        Launch::template st_backward<scalar_t, A, decltype(unit)::value>(
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template st_backward<scalar_t, A, decltype(unit)::value>(
             rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rt.layout,
             static_cast<A>(1.0 / tau));
-      });
     });
     return out;
   }
@@ -166,13 +171,12 @@ struct EstimatorOps {
     auto g = prepare_grad(fn, "grad", grad, rt);
     auto out = at::empty_like(rt.x);
     if (rt.x.numel() == 0) return out;
-    PYALGO_DISPATCH_FLOATS(rt.x.scalar_type(), [&] {
-      using A = at::opmath_type<scalar_t>;
-      with_unit_stride(rt.layout, [&](auto unit) {
-        Launch::template gst_backward<scalar_t, A, decltype(unit)::value>(
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template gst_backward<scalar_t, A, decltype(unit)::value>(
             rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(),
             out.data_ptr<scalar_t>(), rt.layout, static_cast<A>(1.0 / tau), static_cast<A>(gap), gap_is_p);
-      });
     });
     return out;
   }
@@ -190,13 +194,12 @@ struct EstimatorOps {
     // The K draws are summed in the accumulation type and rounded once.
     auto out = at::empty(rt.x.sizes(), rt.x.options().dtype(at::toOpMathType(rt.x.scalar_type())));
     if (rt.x.numel() == 0) return out.to(rt.x.scalar_type());
-    PYALGO_DISPATCH_FLOATS(rt.x.scalar_type(), [&] {
-      using A = at::opmath_type<scalar_t>;
-      with_unit_stride(rt.layout, [&](auto unit) {
-        Launch::template gumbel_rao_backward<scalar_t, A, decltype(unit)::value>(
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template gumbel_rao_backward<scalar_t, A, decltype(unit)::value>(
             rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(), out.data_ptr<A>(),
             rt.layout, static_cast<A>(1.0 / tau), k, seed);
-      });
     });
     return out.to(rt.x.scalar_type());
   }
@@ -211,13 +214,12 @@ struct EstimatorOps {
     auto g = prepare_grad(fn, "grad", grad, rt);
     auto out = at::empty_like(rt.x);
     if (rt.x.numel() == 0) return out;
-    PYALGO_DISPATCH_FLOATS(rt.x.scalar_type(), [&] {
-      using A = at::opmath_type<scalar_t>;
-      with_unit_stride(rt.layout, [&](auto unit) {
-        Launch::template gumbel_softmax_backward<scalar_t, A, decltype(unit)::value>(
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template gumbel_softmax_backward<scalar_t, A, decltype(unit)::value>(
             rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rt.layout,
             static_cast<A>(1.0 / tau), seed);
-      });
     });
     return out;
   }
