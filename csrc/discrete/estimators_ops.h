@@ -58,8 +58,8 @@ struct EstimatorOps {
       using scalar_t = decltype(t);
       using A = decltype(a);
       Launch::template sample<scalar_t, A, decltype(unit)::value>(
-            rt.x.data_ptr<scalar_t>(), one_hot.data_ptr<scalar_t>(),
-            with_probs ? probs.data_ptr<scalar_t>() : nullptr, index.data_ptr<int32_t>(), rt.layout, seed);
+          rt.x.data_ptr<scalar_t>(), one_hot.data_ptr<scalar_t>(),
+          with_probs ? probs.data_ptr<scalar_t>() : nullptr, index.data_ptr<int32_t>(), rt.layout, seed);
     });
     Launch::check_rows(fn, index);
     return {one_hot, probs, index};
@@ -108,8 +108,8 @@ struct EstimatorOps {
       using scalar_t = decltype(t);
       using A = decltype(a);
       Launch::template gumbel_softmax<scalar_t, A, decltype(unit)::value>(
-            rt.x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), index.data_ptr<int32_t>(), rt.layout,
-            static_cast<A>(1.0 / tau), hard, seed);
+          rt.x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), index.data_ptr<int32_t>(), rt.layout,
+          static_cast<A>(1.0 / tau), hard, seed);
     });
     Launch::check_rows(fn, index);
     return {y, index};
@@ -134,9 +134,9 @@ struct EstimatorOps {
       using scalar_t = decltype(t);
       using A = decltype(a);
       Launch::template reinmax_backward<scalar_t, A, decltype(unit)::value>(
-            rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(),
-            gp.defined() ? gp.data_ptr<scalar_t>() : nullptr, out.data_ptr<scalar_t>(), rt.layout,
-            static_cast<A>(1.0 / tau));
+          rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(),
+          gp.defined() ? gp.data_ptr<scalar_t>() : nullptr, out.data_ptr<scalar_t>(), rt.layout,
+          static_cast<A>(1.0 / tau));
     });
     return out;
   }
@@ -154,8 +154,8 @@ struct EstimatorOps {
       using scalar_t = decltype(t);
       using A = decltype(a);
       Launch::template st_backward<scalar_t, A, decltype(unit)::value>(
-            rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rt.layout,
-            static_cast<A>(1.0 / tau));
+          rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rt.layout,
+          static_cast<A>(1.0 / tau));
     });
     return out;
   }
@@ -175,8 +175,8 @@ struct EstimatorOps {
       using scalar_t = decltype(t);
       using A = decltype(a);
       Launch::template gst_backward<scalar_t, A, decltype(unit)::value>(
-            rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(),
-            out.data_ptr<scalar_t>(), rt.layout, static_cast<A>(1.0 / tau), static_cast<A>(gap), gap_is_p);
+          rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(),
+          out.data_ptr<scalar_t>(), rt.layout, static_cast<A>(1.0 / tau), static_cast<A>(gap), gap_is_p);
     });
     return out;
   }
@@ -198,8 +198,8 @@ struct EstimatorOps {
       using scalar_t = decltype(t);
       using A = decltype(a);
       Launch::template gumbel_rao_backward<scalar_t, A, decltype(unit)::value>(
-            rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(), out.data_ptr<A>(),
-            rt.layout, static_cast<A>(1.0 / tau), k, seed);
+          rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(), out.data_ptr<A>(),
+          rt.layout, static_cast<A>(1.0 / tau), k, seed);
     });
     return out.to(rt.x.scalar_type());
   }
@@ -218,8 +218,8 @@ struct EstimatorOps {
       using scalar_t = decltype(t);
       using A = decltype(a);
       Launch::template gumbel_softmax_backward<scalar_t, A, decltype(unit)::value>(
-            rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rt.layout,
-            static_cast<A>(1.0 / tau), seed);
+          rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rt.layout,
+          static_cast<A>(1.0 / tau), seed);
     });
     return out;
   }
@@ -236,7 +236,7 @@ struct EstimatorOps {
     if (out.numel() == 0) return out;
     AT_DISPATCH_FLOATING_TYPES(dtype, "pyalgo_philox_uniform", [&] {
       Launch::template philox_uniform<scalar_t>(out.data_ptr<scalar_t>(), rows, cols,
-                                                static_cast<uint32_t>(stream), seed);
+                                              static_cast<uint32_t>(stream), seed);
     });
     return out;
   }
