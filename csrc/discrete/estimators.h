@@ -40,6 +40,19 @@ PYALGO_HD void uniform_chunk(PhiloxKey key, int64_t row, int64_t col0, int n, ui
   for (int b = 0; b * per < n; ++b) Uniform<A>::store_block(philox_block(key, row, first + b, stream), u + b * per);
 }
 
+// Chunk <-> row copies (used to park regenerated logits in an output row between passes).
+template <typename T, typename A, bool U>
+PYALGO_HD void store_chunk(Row<T, U> row, int64_t i0, int n, const A* buf) {
+  PYALGO_SIMD
+  for (int j = 0; j < n; ++j) row[i0 + j] = static_cast<T>(buf[j]);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_HD void load_chunk(Row<T, U> row, int64_t i0, int n, A* buf) {
+  PYALGO_SIMD
+  for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(row[i0 + j]);
+}
+
 template <typename A>
 PYALGO_HD A chunk_max(const A* buf, int n) {
   A m = -hd_inf<A>();
@@ -290,10 +303,7 @@ PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bo
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
     zf.fill(i0, n, buf);
-    if (park) {
-      PYALGO_SIMD
-      for (int j = 0; j < n; ++j) y[i0 + j] = static_cast<T>(buf[j]);
-    }
+    if (park) store_chunk(y, i0, n, buf);
     const A cm = chunk_max(buf, n);
     if (cm > m) {
       if (m > -hd_inf<A>()) Z *= exp_nonpos(m - cm);
@@ -316,12 +326,10 @@ PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bo
   const A inv_Z = A(1) / Z;
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
-    if (park) {
-      PYALGO_SIMD
-      for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(y[i0 + j]);
-    } else {
+    if (park)
+      load_chunk(y, i0, n, buf);
+    else
       zf.fill(i0, n, buf);
-    }
     PYALGO_SIMD
     for (int j = 0; j < n; ++j) y[i0 + j] = static_cast<T>(exp_nonpos(buf[j] - m) * inv_Z);
   }
@@ -343,10 +351,7 @@ PYALGO_HD void softmax_vjp_row(ZF& zf, Row<const T, U> g, int64_t C, A scale, bo
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
     zf.fill(i0, n, buf);
-    if (park) {
-      PYALGO_SIMD
-      for (int j = 0; j < n; ++j) out[i0 + j] = static_cast<O>(buf[j]);
-    }
+    if (park) store_chunk(out, i0, n, buf);
     const A cm = chunk_max(buf, n);
     if (cm > m) {
       if (m > -hd_inf<A>()) {
@@ -370,12 +375,10 @@ PYALGO_HD void softmax_vjp_row(ZF& zf, Row<const T, U> g, int64_t C, A scale, bo
   const A inv_Z = A(1) / Z, mean_g = S * inv_Z;
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
-    if (park) {
-      PYALGO_SIMD
-      for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(out[i0 + j]);
-    } else {
+    if (park)
+      load_chunk(out, i0, n, buf);
+    else
       zf.fill(i0, n, buf);
-    }
     PYALGO_SIMD
     for (int j = 0; j < n; ++j) {
       const A p = exp_nonpos(buf[j] - m) * inv_Z;
@@ -503,8 +506,7 @@ PYALGO_HD void reinmax_backward_row(Row<const T, U> x, Row<const T, U> g, Row<co
   A m = -hd_inf<A>(), Z0 = 0, H0 = 0, Zt = 0, St = 0;
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
-    PYALGO_SIMD
-    for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(x[i0 + j]);
+    load_chunk(x, i0, n, buf);
     const A cm = chunk_max(buf, n);
     if (cm > m) {
       if (m > -hd_inf<A>()) {
