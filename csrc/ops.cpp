@@ -21,4 +21,20 @@ TORCH_LIBRARY(pyalgo, m) {
   m.def("gumbel_rao_backward(Tensor logits, Tensor index, Tensor grad, float tau, int k, int dim, Tensor seed) -> Tensor");
   m.def("gumbel_softmax(Tensor logits, float tau, bool hard, int dim, Tensor seed) -> (Tensor y, Tensor index)");
   m.def("gumbel_softmax_backward(Tensor logits, Tensor grad, float tau, int dim, Tensor seed) -> Tensor");
+
+  // ---- wireless power control (pyalgo/wireless) -------------------------------------------
+  // SISO: gains (B, K, K), H[b, i, j] = power gain from transmitter j to receiver i; p_max,
+  // noise, weights, p_init (B, K). Returns p, u, w (B, K), iterations (B,) int32 and, when
+  // `record`, the objective (B, max_iter + 1) and power trajectory (B, max_iter + 1, K)
+  // (otherwise (B, 0) and (B, 0, K)).
+  m.def("wmmse_siso(Tensor gains, Tensor p_max, Tensor noise, Tensor weights, Tensor p_init, int max_iter, float tol, bool record) -> (Tensor p, Tensor u, Tensor w, Tensor iterations, Tensor objective, Tensor trajectory)");
+  // Per-user rates log2(1 + SINR) (B, K) and their gradient (grad_gains is (0,) unless asked for).
+  m.def("siso_rates(Tensor gains, Tensor p, Tensor noise) -> Tensor");
+  m.def("siso_rates_backward(Tensor gains, Tensor p, Tensor noise, Tensor grad, bool gains_grad) -> (Tensor grad_gains, Tensor grad_p, Tensor grad_noise)");
+  // MISO downlink: channels complex (B, K, N) (row i = user i's channel), p_max (B,), noise and
+  // weights (B, K), v_init complex (B, K, N). Returns V, u (complex), w, iterations, objective,
+  // trajectory (B, max_iter + 1, K, N) as above.
+  m.def("wmmse_miso(Tensor channels, Tensor p_max, Tensor noise, Tensor weights, Tensor v_init, int max_iter, float tol, float bisection_tol, bool record) -> (Tensor v, Tensor u, Tensor w, Tensor iterations, Tensor objective, Tensor trajectory)");
+  m.def("miso_rates(Tensor channels, Tensor v, Tensor noise) -> Tensor");
+  m.def("miso_rates_backward(Tensor channels, Tensor v, Tensor noise, Tensor grad, bool channels_grad) -> (Tensor grad_channels, Tensor grad_v, Tensor grad_noise)");
 }

@@ -1,0 +1,146 @@
+// CPU launcher of the wireless ops: an at::parallel_for over problem instances, each solved by
+// one thread with the bodies of wmmse.h / miso.h (a SerialTeam). Every instance is computed by
+// exactly one thread in a fixed order, so results do not depend on the thread count.
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "wireless_ops.h"
+
+namespace pyalgo {
+namespace wireless {
+namespace {
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PYALGO_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PYALGO_CPU_CLONES
+#endif
+
+// Instances per task: enough work per task (~64k flops) to amortise scheduling.
+template <typename F>
+void for_each_instance(int64_t B, int64_t cost_per_instance, const F& body) {
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(cost_per_instance, 1));
+  at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
+}
+
+template <typename A>
+PYALGO_CPU_CLONES void wmmse_siso_range(const A* g, const A* p_max, const A* noise, const A* alpha, A* p, A* u,
+                                        A* w, int32_t* iters, A* objective, A* trajectory, int K, int max_iter,
+                                        A tol, int64_t begin, int64_t end) {
+  std::vector<A> scratch(2 * static_cast<size_t>(K));
+  const int64_t KK = static_cast<int64_t>(K) * K, T = max_iter + 1;
+  for (int64_t b = begin; b < end; ++b) {
+    const SisoProblem<A> pr{g + b * KK, K, K, p_max + b * K, noise + b * K, alpha + b * K};
+    A* v = p + b * K;  // amplitudes in place of the powers while iterating
+    const SisoState<A> s{v, u + b * K, w + b * K, scratch.data(), scratch.data() + K};
+    for (int k = 0; k < K; ++k) v[k] = hd_sqrt(v[k]);
+    const SisoRecord<A> rec{objective ? objective + b * T : nullptr, trajectory ? trajectory + b * T * K : nullptr};
+    iters[b] = wmmse_siso_solve(SerialTeam{}, pr, s, max_iter, tol, rec);
+    for (int k = 0; k < K; ++k) v[k] = v[k] * v[k];
+  }
+}
+
+template <typename A>
+PYALGO_CPU_CLONES void siso_rates_range(const A* g, const A* p, const A* noise, A* out, int K, int64_t begin,
+                                        int64_t end) {
+  const int64_t KK = static_cast<int64_t>(K) * K;
+  for (int64_t b = begin; b < end; ++b)
+    for (int k = 0; k < K; ++k) out[b * K + k] = siso_rate_at(g + b * KK, p + b * K, noise + b * K, K, k);
+}
+
+template <typename A>
+PYALGO_CPU_CLONES void siso_rates_backward_range(const A* g, const A* p, const A* noise, const A* grad, A* grad_g,
+                                                 A* grad_p, A* grad_noise, A* direct, int K, int64_t begin,
+                                                 int64_t end) {
+  const int64_t KK = static_cast<int64_t>(K) * K;
+  for (int64_t b = begin; b < end; ++b) {
+    const A *gb = g + b * KK, *pb = p + b * K;
+    for (int i = 0; i < K; ++i)
+      siso_rate_coef_at(gb, pb, noise + b * K, grad + b * K, grad_noise + b * K, direct + b * K, K, i);
+    for (int j = 0; j < K; ++j)
+      siso_rate_grad_at(gb, pb, grad_noise + b * K, direct + b * K, grad_p + b * K,
+                        grad_g ? grad_g + b * KK : nullptr, K, j);
+  }
+}
+
+template <typename A>
+void wmmse_miso_range(const Cx<A>* h, const A* p_max, const A* noise, const A* alpha, Cx<A>* V, Cx<A>* u, A* w,
+                      int32_t* iters, A* objective, Cx<A>* trajectory, int K, int N, int max_iter, A tol,
+                      A bisection_tol, int64_t begin, int64_t end) {
+  std::vector<Cx<A>> scratch(static_cast<size_t>(MisoWork<A>::size(K, N)));
+  const MisoWork<A> ws{scratch.data(), scratch.data() + N * N, scratch.data() + 2 * N * N};
+  const int64_t KN = static_cast<int64_t>(K) * N, T = max_iter + 1;
+  for (int64_t b = begin; b < end; ++b) {
+    const MisoProblem<A> pr{h + b * KN, K, N, p_max[b], noise + b * K, alpha + b * K};
+    const MisoRecord<A> rec{objective ? objective + b * T : nullptr, trajectory ? trajectory + b * T * KN : nullptr};
+    iters[b] = wmmse_miso_solve(pr, ws, V + b * KN, u + b * K, w + b * K, max_iter, tol, bisection_tol, rec);
+  }
+}
+
+struct CpuLaunch {
+  template <typename A>
+  static void wmmse_siso(const A* g, const A* p_max, const A* noise, const A* alpha, A* p, A* u, A* w,
+                         int32_t* iters, A* objective, A* trajectory, int64_t B, int K, int max_iter, A tol) {
+    for_each_instance(B, 40 * static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
+      wmmse_siso_range(g, p_max, noise, alpha, p, u, w, iters, objective, trajectory, K, max_iter, tol, begin, end);
+    });
+  }
+
+  template <typename A>
+  static void siso_rates(const A* g, const A* p, const A* noise, A* out, int64_t B, int K) {
+    for_each_instance(B, static_cast<int64_t>(K) * K,
+                      [&](int64_t begin, int64_t end) { siso_rates_range(g, p, noise, out, K, begin, end); });
+  }
+
+  template <typename A>
+  static void siso_rates_backward(const A* g, const A* p, const A* noise, const A* grad, A* grad_g, A* grad_p,
+                                  A* grad_noise, A* direct, int64_t B, int K) {
+    for_each_instance(B, 3 * static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
+      siso_rates_backward_range(g, p, noise, grad, grad_g, grad_p, grad_noise, direct, K, begin, end);
+    });
+  }
+
+  template <typename A>
+  static void wmmse_miso(const Cx<A>* h, const A* p_max, const A* noise, const A* alpha, Cx<A>* V, Cx<A>* u, A* w,
+                         int32_t* iters, A* objective, Cx<A>* trajectory, int64_t B, int K, int N, int max_iter,
+                         A tol, A bisection_tol) {
+    const int64_t cost = 20 * (static_cast<int64_t>(N) * N * N + static_cast<int64_t>(K) * K * N);
+    for_each_instance(B, cost, [&](int64_t begin, int64_t end) {
+      wmmse_miso_range(h, p_max, noise, alpha, V, u, w, iters, objective, trajectory, K, N, max_iter, tol,
+                       bisection_tol, begin, end);
+    });
+  }
+
+  template <typename A>
+  static void miso_rates(const Cx<A>* h, const Cx<A>* V, const A* noise, A* out, int64_t B, int K, int N) {
+    const int64_t KN = static_cast<int64_t>(K) * N;
+    for_each_instance(B, K * KN, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b)
+        for (int i = 0; i < K; ++i) out[b * K + i] = miso_rate_at(h + b * KN, V + b * KN, noise + b * K, K, N, i);
+    });
+  }
+
+  template <typename A>
+  static void miso_rates_backward(const Cx<A>* h, const Cx<A>* V, const A* noise, const A* grad, Cx<A>* grad_h,
+                                  Cx<A>* grad_v, A* grad_noise, Cx<A>* coef, int64_t B, int K, int N) {
+    const int64_t KN = static_cast<int64_t>(K) * N, KK = static_cast<int64_t>(K) * K;
+    for_each_instance(B, 3 * K * KN, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        for (int i = 0; i < K; ++i)
+          miso_rate_coef_at(h + b * KN, V + b * KN, noise + b * K, grad + b * K, grad_noise + b * K,
+                            grad_h ? grad_h + b * KN : nullptr, coef + b * KK, K, N, i);
+        for (int j = 0; j < K; ++j) miso_rate_grad_at(h + b * KN, coef + b * KK, grad_v + b * KN, K, N, j);
+      }
+    });
+  }
+};
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(pyalgo, CPU, m) { PYALGO_REGISTER_WIRELESS_OPS(m, CpuLaunch); }
+
+}  // namespace wireless
+}  // namespace pyalgo

@@ -1,0 +1,229 @@
+// The torch side of every wireless op, written once and templated on a launcher (CpuLaunch in
+// wireless_cpu.cpp, CudaLaunch in wireless_cuda.cpp): shape/dtype checks, output allocation and
+// dtype dispatch. Value checks (negative or non-finite gains, noise <= 0, ...) are done by the
+// Python wrappers in pyalgo/wireless/ops.py, which every public function goes through.
+#pragma once
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+
+#include <tuple>
+
+#include "miso.h"
+
+namespace pyalgo {
+namespace wireless {
+
+using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+using Tensors6 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+inline void check_batch_matrix(const char* fn, const char* name, const at::Tensor& x, bool square) {
+  TORCH_CHECK(x.dim() == 3, fn, ": ", name, " must have shape (B, K, ", square ? "K" : "N", "), got ", x.sizes());
+  TORCH_CHECK(!square || x.size(1) == x.size(2), fn, ": ", name, " must be square in its last two dims, got ",
+              x.sizes());
+  TORCH_CHECK(x.size(1) <= (1 << 20), fn, ": ", name, " has too many users (K = ", x.size(1), ")");
+}
+
+inline void check_real(const char* fn, const char* name, const at::Tensor& x) {
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, fn, ": ", name,
+              " must be float32 or float64, got ", x.scalar_type());
+}
+
+inline void check_complex(const char* fn, const char* name, const at::Tensor& x) {
+  TORCH_CHECK(x.scalar_type() == at::kComplexFloat || x.scalar_type() == at::kComplexDouble, fn, ": ", name,
+              " must be complex64 or complex128, got ", x.scalar_type());
+}
+
+// `x` must have exactly `shape`, the dtype `dtype` and the device of `like`; returns it contiguous.
+inline at::Tensor checked(const char* fn, const char* name, const at::Tensor& x, at::IntArrayRef shape,
+                          at::ScalarType dtype, const at::Tensor& like) {
+  TORCH_CHECK(x.sizes() == shape, fn, ": ", name, " must have shape ", shape, ", got ", x.sizes());
+  TORCH_CHECK(x.scalar_type() == dtype, fn, ": ", name, " must have dtype ", dtype, ", got ", x.scalar_type());
+  TORCH_CHECK(x.device() == like.device(), fn, ": ", name, " must be on ", like.device(), ", got ", x.device());
+  return x.contiguous();
+}
+
+inline void check_iterations(const char* fn, int64_t max_iter, double tol) {
+  TORCH_CHECK(max_iter >= 1 && max_iter <= (1 << 24), fn, ": max_iter must be in [1, 2^24], got ", max_iter);
+  TORCH_CHECK(std::isfinite(tol), fn, ": tol must be finite, got ", tol);
+}
+
+template <typename A>
+Cx<A>* cx(const at::Tensor& t) {
+  return reinterpret_cast<Cx<A>*>(t.data_ptr());
+}
+
+template <typename Launch>
+struct WirelessOps {
+  // ---- SISO --------------------------------------------------------------------------------
+  static Tensors6 wmmse_siso(const at::Tensor& gains, const at::Tensor& p_max, const at::Tensor& noise,
+                             const at::Tensor& weights, const at::Tensor& p_init, int64_t max_iter, double tol,
+                             bool record) {
+    const char* fn = "pyalgo.wmmse";
+    check_batch_matrix(fn, "H", gains, true);
+    check_real(fn, "H", gains);
+    check_iterations(fn, max_iter, tol);
+    const at::OptionalDeviceGuard guard(at::device_of(gains));
+    const int64_t B = gains.size(0), K = gains.size(1);
+    const auto dt = gains.scalar_type();
+    auto g = gains.contiguous();
+    auto pm = checked(fn, "p_max", p_max, {B, K}, dt, gains);
+    auto nz = checked(fn, "noise", noise, {B, K}, dt, gains);
+    auto al = checked(fn, "weights", weights, {B, K}, dt, gains);
+    auto p = checked(fn, "p_init", p_init, {B, K}, dt, gains).clone();
+    auto u = at::empty({B, K}, g.options());
+    auto w = at::empty({B, K}, g.options());
+    auto iters = at::zeros({B}, g.options().dtype(at::kInt));
+    const int64_t T = record ? max_iter + 1 : 0;
+    auto objective = at::empty({B, T}, g.options());
+    auto trajectory = at::empty({B, T, K}, g.options());
+    if (B == 0 || K == 0) return {p, u, w, iters, objective, trajectory};
+    AT_DISPATCH_FLOATING_TYPES(dt, "pyalgo_wmmse", [&] {
+      Launch::template wmmse_siso<scalar_t>(
+          g.data_ptr<scalar_t>(), pm.data_ptr<scalar_t>(), nz.data_ptr<scalar_t>(), al.data_ptr<scalar_t>(),
+          p.data_ptr<scalar_t>(), u.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), iters.data_ptr<int32_t>(),
+          record ? objective.data_ptr<scalar_t>() : nullptr, record ? trajectory.data_ptr<scalar_t>() : nullptr, B,
+          static_cast<int>(K), static_cast<int>(max_iter), static_cast<scalar_t>(tol));
+    });
+    return {p, u, w, iters, objective, trajectory};
+  }
+
+  static at::Tensor siso_rates(const at::Tensor& gains, const at::Tensor& p, const at::Tensor& noise) {
+    const char* fn = "pyalgo.sum_rate";
+    check_batch_matrix(fn, "H", gains, true);
+    check_real(fn, "H", gains);
+    const at::OptionalDeviceGuard guard(at::device_of(gains));
+    const int64_t B = gains.size(0), K = gains.size(1);
+    auto g = gains.contiguous();
+    auto pc = checked(fn, "p", p, {B, K}, g.scalar_type(), g);
+    auto nz = checked(fn, "noise", noise, {B, K}, g.scalar_type(), g);
+    auto out = at::empty({B, K}, g.options());
+    if (out.numel() == 0) return out;
+    AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pyalgo_sum_rate", [&] {
+      Launch::template siso_rates<scalar_t>(g.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(),
+                                            nz.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), B, static_cast<int>(K));
+    });
+    return out;
+  }
+
+  static Tensors3 siso_rates_backward(const at::Tensor& gains, const at::Tensor& p, const at::Tensor& noise,
+                                      const at::Tensor& grad, bool gains_grad) {
+    const char* fn = "pyalgo.sum_rate_backward";
+    check_batch_matrix(fn, "H", gains, true);
+    check_real(fn, "H", gains);
+    const at::OptionalDeviceGuard guard(at::device_of(gains));
+    const int64_t B = gains.size(0), K = gains.size(1);
+    auto g = gains.contiguous();
+    auto pc = checked(fn, "p", p, {B, K}, g.scalar_type(), g);
+    auto nz = checked(fn, "noise", noise, {B, K}, g.scalar_type(), g);
+    auto gr = checked(fn, "grad", grad, {B, K}, g.scalar_type(), g);
+    auto grad_g = gains_grad ? at::empty({B, K, K}, g.options()) : at::empty({0}, g.options());
+    auto grad_p = at::empty({B, K}, g.options());
+    auto grad_noise = at::empty({B, K}, g.options());
+    if (grad_p.numel() == 0) return {grad_g, grad_p, grad_noise};
+    auto direct = at::empty({B, K}, g.options());
+    AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pyalgo_sum_rate_backward", [&] {
+      Launch::template siso_rates_backward<scalar_t>(
+          g.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), nz.data_ptr<scalar_t>(), gr.data_ptr<scalar_t>(),
+          gains_grad ? grad_g.data_ptr<scalar_t>() : nullptr, grad_p.data_ptr<scalar_t>(),
+          grad_noise.data_ptr<scalar_t>(), direct.data_ptr<scalar_t>(), B, static_cast<int>(K));
+    });
+    return {grad_g, grad_p, grad_noise};
+  }
+
+  // ---- MISO --------------------------------------------------------------------------------
+  static Tensors6 wmmse_miso(const at::Tensor& channels, const at::Tensor& p_max, const at::Tensor& noise,
+                             const at::Tensor& weights, const at::Tensor& v_init, int64_t max_iter, double tol,
+                             double bisection_tol, bool record) {
+    const char* fn = "pyalgo.wmmse_miso";
+    check_batch_matrix(fn, "H", channels, false);
+    check_complex(fn, "H", channels);
+    check_iterations(fn, max_iter, tol);
+    TORCH_CHECK(bisection_tol > 0 && bisection_tol < 1, fn, ": bisection_tol must be in (0, 1), got ",
+                bisection_tol);
+    const at::OptionalDeviceGuard guard(at::device_of(channels));
+    const int64_t B = channels.size(0), K = channels.size(1), N = channels.size(2);
+    TORCH_CHECK(N >= 1 && N <= 4096, fn, ": H must have 1 to 4096 antennas, got ", N);
+    auto h = channels.contiguous();
+    const auto real_dt = c10::toRealValueType(h.scalar_type());
+    auto pm = checked(fn, "p_max", p_max, {B}, real_dt, h);
+    auto nz = checked(fn, "noise", noise, {B, K}, real_dt, h);
+    auto al = checked(fn, "weights", weights, {B, K}, real_dt, h);
+    auto v = checked(fn, "v_init", v_init, {B, K, N}, h.scalar_type(), h).clone();
+    auto u = at::empty({B, K}, h.options());
+    auto w = at::empty({B, K}, h.options().dtype(real_dt));
+    auto iters = at::zeros({B}, h.options().dtype(at::kInt));
+    const int64_t T = record ? max_iter + 1 : 0;
+    auto objective = at::empty({B, T}, w.options());
+    auto trajectory = at::empty({B, T, K, N}, h.options());
+    if (B == 0 || K == 0) return {v, u, w, iters, objective, trajectory};
+    AT_DISPATCH_FLOATING_TYPES(real_dt, "pyalgo_wmmse_miso", [&] {
+      Launch::template wmmse_miso<scalar_t>(
+          cx<scalar_t>(h), pm.data_ptr<scalar_t>(), nz.data_ptr<scalar_t>(), al.data_ptr<scalar_t>(), cx<scalar_t>(v),
+          cx<scalar_t>(u), w.data_ptr<scalar_t>(), iters.data_ptr<int32_t>(),
+          record ? objective.data_ptr<scalar_t>() : nullptr, record ? cx<scalar_t>(trajectory) : nullptr, B,
+          static_cast<int>(K), static_cast<int>(N), static_cast<int>(max_iter), static_cast<scalar_t>(tol),
+          static_cast<scalar_t>(bisection_tol));
+    });
+    return {v, u, w, iters, objective, trajectory};
+  }
+
+  static at::Tensor miso_rates(const at::Tensor& channels, const at::Tensor& v, const at::Tensor& noise) {
+    const char* fn = "pyalgo.sum_rate_miso";
+    check_batch_matrix(fn, "H", channels, false);
+    check_complex(fn, "H", channels);
+    const at::OptionalDeviceGuard guard(at::device_of(channels));
+    const int64_t B = channels.size(0), K = channels.size(1), N = channels.size(2);
+    auto h = channels.contiguous();
+    const auto real_dt = c10::toRealValueType(h.scalar_type());
+    auto vc = checked(fn, "V", v, {B, K, N}, h.scalar_type(), h);
+    auto nz = checked(fn, "noise", noise, {B, K}, real_dt, h);
+    auto out = at::empty({B, K}, h.options().dtype(real_dt));
+    if (out.numel() == 0) return out;
+    if (N == 0) return out.zero_();
+    AT_DISPATCH_FLOATING_TYPES(real_dt, "pyalgo_sum_rate_miso", [&] {
+      Launch::template miso_rates<scalar_t>(cx<scalar_t>(h), cx<scalar_t>(vc), nz.data_ptr<scalar_t>(),
+                                            out.data_ptr<scalar_t>(), B, static_cast<int>(K), static_cast<int>(N));
+    });
+    return out;
+  }
+
+  static Tensors3 miso_rates_backward(const at::Tensor& channels, const at::Tensor& v, const at::Tensor& noise,
+                                      const at::Tensor& grad, bool channels_grad) {
+    const char* fn = "pyalgo.sum_rate_miso_backward";
+    check_batch_matrix(fn, "H", channels, false);
+    check_complex(fn, "H", channels);
+    const at::OptionalDeviceGuard guard(at::device_of(channels));
+    const int64_t B = channels.size(0), K = channels.size(1), N = channels.size(2);
+    auto h = channels.contiguous();
+    const auto real_dt = c10::toRealValueType(h.scalar_type());
+    auto vc = checked(fn, "V", v, {B, K, N}, h.scalar_type(), h);
+    auto nz = checked(fn, "noise", noise, {B, K}, real_dt, h);
+    auto gr = checked(fn, "grad", grad, {B, K}, real_dt, h);
+    auto grad_h = channels_grad ? at::zeros({B, K, N}, h.options()) : at::empty({0}, h.options());
+    auto grad_v = at::zeros({B, K, N}, h.options());
+    auto grad_noise = at::zeros({B, K}, gr.options());
+    if (B == 0 || K == 0 || N == 0) return {grad_h, grad_v, grad_noise};
+    auto coef = at::empty({B, K, K}, h.options());
+    AT_DISPATCH_FLOATING_TYPES(real_dt, "pyalgo_sum_rate_miso_backward", [&] {
+      Launch::template miso_rates_backward<scalar_t>(
+          cx<scalar_t>(h), cx<scalar_t>(vc), nz.data_ptr<scalar_t>(), gr.data_ptr<scalar_t>(),
+          channels_grad ? cx<scalar_t>(grad_h) : nullptr, cx<scalar_t>(grad_v), grad_noise.data_ptr<scalar_t>(),
+          cx<scalar_t>(coef), B, static_cast<int>(K), static_cast<int>(N));
+    });
+    return {grad_h, grad_v, grad_noise};
+  }
+};
+
+#define PYALGO_REGISTER_WIRELESS_OPS(m, Launch)                       \
+  do {                                                               \
+    using Ops = ::pyalgo::wireless::WirelessOps<Launch>;             \
+    m.impl("wmmse_siso", &Ops::wmmse_siso);                         \
+    m.impl("siso_rates", &Ops::siso_rates);                         \
+    m.impl("siso_rates_backward", &Ops::siso_rates_backward);       \
+    m.impl("wmmse_miso", &Ops::wmmse_miso);                         \
+    m.impl("miso_rates", &Ops::miso_rates);                         \
+    m.impl("miso_rates_backward", &Ops::miso_rates_backward);       \
+  } while (0)
+
+}  // namespace wireless
+}  // namespace pyalgo

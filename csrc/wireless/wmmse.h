@@ -1,0 +1,177 @@
+// SISO power control bodies, torch-free and __host__ __device__: the batched WMMSE teacher
+// (Shi et al. 2011; Sun et al. 2018, spec wmmse.md §2a) and the per-user rates with their
+// gradient. The CPU launcher runs them with a SerialTeam, the CUDA kernels with a warp segment
+// or a block per instance (team.h).
+//
+// Convention: g[k * ld + j] is the power gain from transmitter j to receiver k (row = receiver).
+// v_k = sqrt(p_k) is user k's amplitude, u_k its MMSE receiver, w_k = 1 + SINR_k its MSE weight.
+#pragma once
+#include "../common/team.h"
+
+namespace pyalgo {
+namespace wireless {
+
+template <typename A>
+PYALGO_HD A hd_sqrt(A x) { return sqrt(x); }
+template <typename A>
+PYALGO_HD A hd_log2(A x) { return log2(x); }
+template <typename A>
+PYALGO_HD A hd_min(A a, A b) { return b < a ? b : a; }
+
+constexpr double kLn2 = 0.693147180559945309417232121458176568;
+
+// sum_{j != k} row[j] * x[j]: the interference at receiver k. The diagonal is skipped rather than
+// subtracted from the full sum, which would cancel catastrophically at high SINR (spec §2a).
+template <typename A>
+PYALGO_HD A offdiag_dot(const A* row, const A* x, int k, int K) {
+  A acc = 0;
+  PYALGO_SIMD_REDUCE(+ : acc)
+  for (int j = 0; j < k; ++j) acc += row[j] * x[j];
+  A acc2 = 0;
+  PYALGO_SIMD_REDUCE(+ : acc2)
+  for (int j = k + 1; j < K; ++j) acc2 += row[j] * x[j];
+  return acc + acc2;
+}
+
+// One instance's inputs. p_max, noise and alpha (the rate weights) have K entries.
+template <typename A>
+struct SisoProblem {
+  const A* g;
+  int64_t ld;
+  int K;
+  const A* p_max;
+  const A* noise;
+  const A* alpha;
+};
+
+// Length-K vectors every lane of the team can read: v, u, w (the WMMSE state) and two scratch
+// vectors x, y.
+template <typename A>
+struct SisoState {
+  A* v;
+  A* u;
+  A* w;
+  A* x;
+  A* y;
+};
+
+// u and w at the current v; returns the weighted sum rate sum_k alpha_k log2(w_k) (bits).
+// w_k = 1 + S_k / I_k with S_k = g_kk v_k^2, I_k = sum_{j != k} g_kj v_j^2 + noise_k: the form
+// 1 / (1 - u_k h_kk v_k) loses ~2 digits in fp32 at SINR 1e4 (spec §2a, numerics).
+template <typename A, typename Team>
+PYALGO_HD A siso_refresh(const Team& t, const SisoProblem<A>& pr, const SisoState<A>& s) {
+  const int K = pr.K;
+  for (int k = t.lane(); k < K; k += t.size()) s.x[k] = s.v[k] * s.v[k];
+  t.sync();
+  A local = 0;
+  for (int k = t.lane(); k < K; k += t.size()) {
+    const A* row = pr.g + k * pr.ld;
+    const A interference = offdiag_dot(row, s.x, k, K) + pr.noise[k];
+    const A signal = row[k] * s.x[k];
+    s.u[k] = hd_sqrt(row[k]) * s.v[k] / (interference + signal);
+    s.w[k] = A(1) + signal / interference;
+    local += pr.alpha[k] * hd_log2(s.w[k]);
+  }
+  t.sync();
+  return t.sum(local);
+}
+
+// The Jacobi v-update: v_k = clip(alpha_k w_k u_k h_kk / sum_j alpha_j w_j u_j^2 g_jk, 0, sqrt(Pmax_k)).
+// A user whose numerator is 0 (no direct gain, zero weight, or switched off) gets v_k = 0; this
+// also covers the 0/0 of an all-zero channel.
+template <typename A, typename Team>
+PYALGO_HD void siso_update(const Team& t, const SisoProblem<A>& pr, const SisoState<A>& s) {
+  const int K = pr.K;
+  for (int k = t.lane(); k < K; k += t.size()) s.x[k] = pr.alpha[k] * s.w[k] * s.u[k] * s.u[k];
+  t.sync();
+  col_sums(t, pr.g, pr.ld, K, s.x, s.y);
+  for (int k = t.lane(); k < K; k += t.size()) {
+    const A num = pr.alpha[k] * s.w[k] * s.u[k] * hd_sqrt(pr.g[k * pr.ld + k]);
+    s.v[k] = num > A(0) ? hd_min(num / s.y[k], hd_sqrt(pr.p_max[k])) : A(0);
+  }
+  t.sync();
+}
+
+// Optional per-iteration record of one instance: objective[t] (max_iter + 1 entries) and the
+// powers trajectory[t * K + k]; null pointers when not requested.
+template <typename A>
+struct SisoRecord {
+  A* objective;
+  A* trajectory;
+};
+
+template <typename A, typename Team>
+PYALGO_HD void siso_record(const Team& t, const SisoState<A>& s, const SisoRecord<A>& rec, int K, int step, A obj) {
+  if (rec.objective != nullptr && t.lane() == 0) rec.objective[step] = obj;
+  if (rec.trajectory != nullptr)
+    for (int k = t.lane(); k < K; k += t.size()) rec.trajectory[static_cast<int64_t>(step) * K + k] = s.v[k] * s.v[k];
+}
+
+// WMMSE from the amplitudes in s.v (sqrt of the initial powers) until the weighted sum rate
+// grows by <= tol after an update (Sun et al.'s rule; tol <= 0: exactly max_iter updates).
+// Leaves the final v, u, w in s and returns the number of updates done. The stop decision is
+// made from t.sum, so it is the same on every lane and no lane waits for another instance.
+template <typename A, typename Team>
+PYALGO_HD int wmmse_siso_solve(const Team& t, const SisoProblem<A>& pr, const SisoState<A>& s, int max_iter,
+                               A tol, const SisoRecord<A>& rec) {
+  A obj = siso_refresh(t, pr, s);
+  siso_record(t, s, rec, pr.K, 0, obj);
+  int it = 0;
+  while (it < max_iter) {
+    siso_update(t, pr, s);
+    const A next = siso_refresh(t, pr, s);
+    ++it;
+    siso_record(t, s, rec, pr.K, it, next);
+    const bool converged = tol > A(0) && next - obj <= tol;
+    obj = next;
+    if (converged) break;
+  }
+  for (int step = it + 1; step <= max_iter; ++step) siso_record(t, s, rec, pr.K, step, obj);
+  return it;
+}
+
+// ---- per-user rates and their gradient --------------------------------------------------------
+// rate_k = log2(1 + g_kk p_k / I_k), I_k = sum_{j != k} g_kj p_j + noise_k. `g` points to the
+// instance's K x K gains (ld = K), `p` and `noise` to its K entries.
+template <typename A>
+PYALGO_HD A siso_rate_at(const A* g, const A* p, const A* noise, int K, int k) {
+  const A* row = g + static_cast<int64_t>(k) * K;
+  const A interference = offdiag_dot(row, p, k, K) + noise[k];
+  return log1p(row[k] * p[k] / interference) / A(kLn2);
+}
+
+// Backward, first half (per user i): with T_i = I_i + S_i and upstream gradient grad_i,
+//   d/dI_i = -grad_i S_i / (ln2 T_i I_i) =: e_i   (also the noise gradient),
+//   d/dS_i = grad_i / (ln2 T_i) =: a_i.
+// Writes e_i to grad_noise[i] and a_i to direct[i].
+template <typename A>
+PYALGO_HD void siso_rate_coef_at(const A* g, const A* p, const A* noise, const A* grad, A* grad_noise,
+                                 A* direct, int K, int i) {
+  const A* row = g + static_cast<int64_t>(i) * K;
+  const A interference = offdiag_dot(row, p, i, K) + noise[i];
+  const A signal = row[i] * p[i];
+  const A total = interference + signal;
+  const A scale = grad[i] / (A(kLn2) * total);
+  direct[i] = scale;
+  grad_noise[i] = -scale * signal / interference;
+}
+
+// Backward, second half (per user j), from the coefficients of all users:
+//   grad_p_j = g_jj a_j + sum_{i != j} g_ij e_i,
+//   grad_g_jk = p_k e_j (k != j), p_j a_j (k = j)      (row j of the gain gradient, if wanted).
+template <typename A>
+PYALGO_HD void siso_rate_grad_at(const A* g, const A* p, const A* e, const A* a, A* grad_p, A* grad_g, int K,
+                                 int j) {
+  A acc = 0;
+  for (int i = 0; i < K; ++i) acc += i == j ? A(0) : g[static_cast<int64_t>(i) * K + j] * e[i];
+  grad_p[j] = acc + g[static_cast<int64_t>(j) * K + j] * a[j];
+  if (grad_g != nullptr) {
+    A* row = grad_g + static_cast<int64_t>(j) * K;
+    PYALGO_SIMD
+    for (int k = 0; k < K; ++k) row[k] = p[k] * e[j];
+    row[j] = p[j] * a[j];
+  }
+}
+
+}  // namespace wireless
+}  // namespace pyalgo

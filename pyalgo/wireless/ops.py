@@ -1,0 +1,444 @@
+"""Fused wireless power-control ops (shared/specs/wmmse.md): the batched WMMSE teacher for SISO
+power control and MISO beamforming, and the differentiable sum rate used as the unsupervised
+loss. Kernels in csrc/wireless/ (one body for CPU and CUDA); schemas in csrc/ops.cpp.
+
+Conventions
+- SISO `H`: real (B, K, K); **H[b, i, j] is the power gain |h|² from transmitter j to receiver i**
+  (row = receiver, as in Sun et al.'s code, which stores amplitudes: pass ``amplitude=True``).
+- MISO `H`: complex (B, K, N); row H[b, i] is user i's channel, y_i = Σ_j (H[b, i] · V[b, j]) x_j + n_i
+  (plain product, no conjugation), so the total transmit power is Σ_j ‖V[b, j]‖².
+- `p_max`, `noise` (σ²) and `weights` (α) are numbers or tensors: (B,) per instance, or any
+  shape that broadcasts to (B, K) (e.g. (1, K) per user). For MISO, p_max is per instance.
+- Rates are in bits/s/Hz.
+
+Value checks (negative/non-finite gains, noise <= 0, ...) run in the wrappers on every device;
+on CUDA they cost one host synchronisation per call (``validate=False`` skips them).
+"""
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple, Optional, Union
+
+import torch
+
+from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
+
+_ops = torch.ops.pyalgo
+Value = Union[float, torch.Tensor]
+
+
+class WMMSEResult(NamedTuple):
+    """Output of `wmmse(..., return_state=True or return_trajectory=True)`.
+
+    p (B, K) powers; u, w (B, K) the final MMSE receivers and weights (w = 1 + SINR) when
+    `return_state`; iterations (B,) int32 updates done per instance; objective (B, max_iter + 1)
+    weighted sum rate after each update and trajectory (B, max_iter + 1, K) the powers, both
+    repeating the final value after an instance stopped, when `return_trajectory`.
+    """
+    p: torch.Tensor
+    u: Optional[torch.Tensor]
+    w: Optional[torch.Tensor]
+    iterations: torch.Tensor
+    objective: Optional[torch.Tensor]
+    trajectory: Optional[torch.Tensor]
+
+
+class MISOResult(NamedTuple):
+    """Output of `wmmse_miso` with state or trajectory: V (B, K, N) complex beamformers, u (B, K)
+    complex receivers, w (B, K) weights, iterations (B,), objective (B, T+1), trajectory
+    (B, T+1, K, N)."""
+    V: torch.Tensor
+    u: Optional[torch.Tensor]
+    w: Optional[torch.Tensor]
+    iterations: torch.Tensor
+    objective: Optional[torch.Tensor]
+    trajectory: Optional[torch.Tensor]
+
+
+# ---- argument checks -------------------------------------------------------------------------
+
+def _checking(validate: bool) -> bool:
+    return validate and not torch.compiler.is_compiling()
+
+
+def _check_channels(fn: str, H, complex_: bool, validate: bool) -> None:
+    if not isinstance(H, torch.Tensor):
+        raise TypeError(f"{fn}: H must be a torch.Tensor, got {type(H).__name__}")
+    if complex_:
+        if H.dtype not in (torch.complex64, torch.complex128):
+            raise TypeError(f"{fn}: H must be complex64 or complex128 (B, K, N), got {H.dtype}")
+        if H.dim() != 3:
+            raise ValueError(f"{fn}: H must have shape (B, K, N), got {tuple(H.shape)}")
+        if H.shape[2] == 0:
+            raise ValueError(f"{fn}: H must have at least one antenna (N >= 1), got shape {tuple(H.shape)}")
+    else:
+        if H.is_complex():
+            raise TypeError(f"{fn}: H must be real power gains; for complex channels use |h|**2 "
+                            f"(or the MISO functions), got {H.dtype}")
+        if H.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"{fn}: H must be float32 or float64, got {H.dtype}")
+        if H.dim() != 3 or H.shape[1] != H.shape[2]:
+            raise ValueError(f"{fn}: H must have shape (B, K, K), got {tuple(H.shape)}")
+    if H.shape[1] == 0:
+        raise ValueError(f"{fn}: H must have at least one user (K >= 1), got shape {tuple(H.shape)}")
+    if _checking(validate) and H.numel():
+        if not bool(torch.isfinite(H).all()):
+            raise ValueError(f"{fn}: H must be finite (found NaN or inf)")
+        if not complex_ and bool((H < 0).any()):
+            raise ValueError(f"{fn}: H holds power gains and must be >= 0 (found a negative entry)")
+
+
+def _per_user(fn: str, name: str, value, B: int, K: int, dtype, device, *, positive: bool,
+              validate: bool, per_instance_only: bool = False) -> torch.Tensor:
+    """A number or tensor ((B,) per instance, or broadcastable to (B, K)) as a (B, K) tensor
+    (or (B,) when `per_instance_only`)."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, torch.Tensor)):
+        raise TypeError(f"{fn}: {name} must be a number or a tensor, got {type(value).__name__}")
+    if isinstance(value, torch.Tensor):
+        if value.is_complex() or not value.is_floating_point():
+            raise TypeError(f"{fn}: {name} must be a real floating tensor, got {value.dtype}")
+        t = value.to(device=device, dtype=dtype)
+        target = (B,) if per_instance_only else (B, K)
+        if not per_instance_only and t.dim() == 1 and t.shape[0] == B:
+            t = t.unsqueeze(1)
+        try:
+            t = torch.broadcast_to(t, target)
+        except RuntimeError:
+            allowed = "a number or shape (B,)" if per_instance_only else "a number, shape (B,) or a shape broadcastable to (B, K)"
+            raise ValueError(f"{fn}: {name} must be {allowed} with B={B}, K={K}, got shape {tuple(value.shape)}") from None
+    else:
+        t = torch.full((B,) if per_instance_only else (B, K), float(value), dtype=dtype, device=device)
+    if _checking(validate) and t.numel():
+        ok = torch.isfinite(t).all() & ((t > 0).all() if positive else (t >= 0).all())
+        if not bool(ok):
+            raise ValueError(f"{fn}: {name} must be finite and {'> 0' if positive else '>= 0'}")
+    return t.contiguous()
+
+
+def _check_iterations(fn: str, max_iter, tol) -> None:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"{fn}: max_iter must be an int >= 1, got {max_iter!r}")
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not torch.isfinite(torch.tensor(float(tol))):
+        raise ValueError(f"{fn}: tol must be a finite number (<= 0 runs exactly max_iter updates), got {tol!r}")
+
+
+def _gains(H: torch.Tensor, amplitude: bool) -> torch.Tensor:
+    return H * H if amplitude else H
+
+
+# ---- SISO ------------------------------------------------------------------------------------
+
+def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Optional[Value] = None,
+          max_iter: int = 100, tol: float = 1e-3, init: Union[str, torch.Tensor] = "full",
+          amplitude: bool = False, return_state: bool = False, return_trajectory: bool = False,
+          generator: Optional[torch.Generator] = None, validate: bool = True):
+    """Batched WMMSE power control (Shi et al. 2011; Sun et al. 2018 Sec. IV), fused per instance.
+
+    Maximises Σ_k α_k log2(1 + H_kk p_k / (Σ_{j≠k} H_kj p_j + σ_k²)) over 0 <= p <= p_max by
+    Jacobi WMMSE updates (spec wmmse.md §2a) with w = 1 + SINR in its stable form, stopping an
+    instance once an update raises the rate by <= `tol` bits (Sun et al.'s rule; other instances
+    go on; ``tol <= 0`` runs exactly `max_iter` updates).
+
+    H: (B, K, K) gains (``amplitude=True``: amplitudes |h|). init: "full" (p = p_max, the
+    standard), "random" (U(0, p_max) from `generator`) or a (B, K) tensor in [0, p_max].
+    Returns p (B, K), or a `WMMSEResult` when `return_state` / `return_trajectory`. Not
+    differentiable (a teacher): the inputs are detached.
+    """
+    fn = "pyalgo.wmmse"
+    _check_channels(fn, H, False, validate)
+    _check_iterations(fn, max_iter, tol)
+    B, K = H.shape[0], H.shape[1]
+    H = _gains(H.detach(), amplitude)
+    args = dict(B=B, K=K, dtype=H.dtype, device=H.device, validate=validate)
+    p_max_t = _per_user(fn, "p_max", p_max.detach() if isinstance(p_max, torch.Tensor) else p_max, positive=True, **args)
+    noise_t = _per_user(fn, "noise", noise.detach() if isinstance(noise, torch.Tensor) else noise, positive=True, **args)
+    alpha = _per_user(fn, "weights", 1.0 if weights is None else (
+        weights.detach() if isinstance(weights, torch.Tensor) else weights), positive=False, **args)
+    p0 = _initial_powers(fn, init, p_max_t, generator, validate)
+    p, u, w, iterations, objective, trajectory = _ops.wmmse_siso(
+        H, p_max_t, noise_t, alpha, p0, int(max_iter), float(tol), bool(return_trajectory))
+    if not (return_state or return_trajectory):
+        return p
+    return WMMSEResult(p, u if return_state else None, w if return_state else None, iterations,
+                       objective if return_trajectory else None, trajectory if return_trajectory else None)
+
+
+def _initial_powers(fn, init, p_max, generator, validate) -> torch.Tensor:
+    if isinstance(init, str):
+        if init == "full":
+            return p_max
+        if init == "random":
+            u = torch.rand(p_max.shape, dtype=p_max.dtype, device=p_max.device, generator=generator)
+            return u * p_max
+        raise ValueError(f'{fn}: init must be "full", "random" or a (B, K) tensor, got {init!r}')
+    if not isinstance(init, torch.Tensor):
+        raise TypeError(f'{fn}: init must be "full", "random" or a (B, K) tensor, got {type(init).__name__}')
+    if init.shape != p_max.shape:
+        raise ValueError(f"{fn}: init must have shape {tuple(p_max.shape)}, got {tuple(init.shape)}")
+    p0 = init.detach().to(dtype=p_max.dtype, device=p_max.device).contiguous()
+    if _checking(validate) and p0.numel() and not bool((torch.isfinite(p0) & (p0 >= 0) & (p0 <= p_max)).all()):
+        raise ValueError(f"{fn}: init powers must be finite and in [0, p_max]")
+    return p0
+
+
+def sum_rate(H: torch.Tensor, p: torch.Tensor, noise: Value = 1.0, weights: Optional[Value] = None,
+             amplitude: bool = False, per_user: bool = False, validate: bool = True) -> torch.Tensor:
+    """Weighted sum rate Σ_k α_k log2(1 + H_kk p_k / (Σ_{j≠k} H_kj p_j + σ_k²)) in bits/s/Hz.
+
+    H: (B, K, K) gains, p: (B, K) powers >= 0. Returns (B,) (``per_user=True``: the weighted
+    per-user rates (B, K)). Differentiable w.r.t. H, p, noise and weights with a fused backward
+    (the unsupervised loss of Sun et al. / Ma et al. eq. 3 is ``-sum_rate(H, p).mean()``).
+    """
+    fn = "pyalgo.sum_rate"
+    _check_channels(fn, H, False, validate)
+    B, K = H.shape[0], H.shape[1]
+    p = _check_powers(fn, p, B, K, H, validate)
+    G = _gains(H, amplitude)
+    noise_t = _per_user(fn, "noise", noise, B, K, H.dtype, H.device, positive=True, validate=validate)
+    rates = _ops.siso_rates(G, p, noise_t)
+    return _weighted(fn, rates, weights, B, K, H, validate, per_user)
+
+
+def _check_powers(fn, p, B, K, H, validate) -> torch.Tensor:
+    if not isinstance(p, torch.Tensor):
+        raise TypeError(f"{fn}: p must be a torch.Tensor, got {type(p).__name__}")
+    if p.shape != (B, K):
+        raise ValueError(f"{fn}: p must have shape {(B, K)} to match H, got {tuple(p.shape)}")
+    if p.dtype != H.dtype or p.device != H.device:
+        raise TypeError(f"{fn}: p must have H's dtype and device ({H.dtype}, {H.device}), got {p.dtype}, {p.device}")
+    if _checking(validate) and p.numel() and not bool((torch.isfinite(p) & (p >= 0)).all()):
+        raise ValueError(f"{fn}: p must be finite and >= 0")
+    return p
+
+
+def _weighted(fn, rates, weights, B, K, like, validate, per_user) -> torch.Tensor:
+    if weights is not None:
+        dtype = rates.dtype
+        rates = rates * _per_user(fn, "weights", weights, B, K, dtype, like.device, positive=False, validate=validate)
+    return rates if per_user else rates.sum(-1)
+
+
+# ---- MISO ------------------------------------------------------------------------------------
+
+def mrt_init(H: torch.Tensor, p_max: Value = 1.0) -> torch.Tensor:
+    """Maximum-ratio transmission V_i = conj(H_i), scaled to total power p_max: (B, K, N)."""
+    V = H.conj().resolve_conj()
+    total = (V.abs() ** 2).sum(dim=(1, 2))
+    P = p_max if not isinstance(p_max, torch.Tensor) else p_max.to(total)
+    scale = torch.where(total > 0, torch.sqrt(P / total.clamp_min(torch.finfo(total.dtype).tiny)), torch.zeros_like(total))
+    return V * scale[:, None, None].to(V.dtype)
+
+
+def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Optional[Value] = None,
+               max_iter: int = 100, tol: float = 1e-4, bisection_tol: float = 1e-4,
+               init: Union[str, torch.Tensor] = "mrt", return_state: bool = False,
+               return_trajectory: bool = False, validate: bool = True):
+    """Batched single-cell MISO WMMSE beamforming (Shi et al. 2011 §III, spec wmmse.md §2b).
+
+    H: (B, K, N) complex channels. Each update solves V_i = (A + μI)⁻¹ α_i w_i u_i conj(H_i),
+    A = Σ_i α_i w_i |u_i|² conj(H_i)ᵀ H_i, with μ = 0 if that meets Σ‖V_i‖² <= p_max, else μ by
+    bisection until the power is within a factor (1 - bisection_tol) of p_max (never above).
+    Stops as `wmmse`. init: "mrt" (conjugate channels at full power) or a (B, K, N) tensor.
+    Returns V (B, K, N), or a `MISOResult`. Not differentiable.
+    """
+    fn = "pyalgo.wmmse_miso"
+    _check_channels(fn, H, True, validate)
+    _check_iterations(fn, max_iter, tol)
+    if isinstance(bisection_tol, bool) or not isinstance(bisection_tol, numbers.Real) or not 0 < bisection_tol < 1:
+        raise ValueError(f"{fn}: bisection_tol must be a number in (0, 1), got {bisection_tol!r}")
+    H = H.detach()
+    B, K, N = H.shape
+    real = H.real.dtype
+    detach = lambda x: x.detach() if isinstance(x, torch.Tensor) else x  # noqa: E731
+    p_max_t = _per_user(fn, "p_max", detach(p_max), B, K, real, H.device, positive=True, validate=validate,
+                        per_instance_only=True)
+    noise_t = _per_user(fn, "noise", detach(noise), B, K, real, H.device, positive=True, validate=validate)
+    alpha = _per_user(fn, "weights", 1.0 if weights is None else detach(weights), B, K, real, H.device,
+                      positive=False, validate=validate)
+    if isinstance(init, str):
+        if init != "mrt":
+            raise ValueError(f'{fn}: init must be "mrt" or a (B, K, N) complex tensor, got {init!r}')
+        V0 = mrt_init(H, p_max_t)
+    elif isinstance(init, torch.Tensor):
+        if init.shape != H.shape or not init.is_complex():
+            raise ValueError(f"{fn}: init must be a complex tensor of shape {tuple(H.shape)}, got "
+                             f"{init.dtype} {tuple(init.shape)}")
+        V0 = init.detach().to(dtype=H.dtype, device=H.device)
+        if _checking(validate) and V0.numel():
+            power = (V0.abs() ** 2).sum(dim=(1, 2))
+            if not bool((torch.isfinite(power) & (power <= p_max_t * (1 + 1e-6))).all()):
+                raise ValueError(f"{fn}: init must be finite with total power <= p_max")
+    else:
+        raise TypeError(f'{fn}: init must be "mrt" or a tensor, got {type(init).__name__}')
+    V, u, w, iterations, objective, trajectory = _ops.wmmse_miso(
+        H, p_max_t, noise_t, alpha, V0.contiguous(), int(max_iter), float(tol), float(bisection_tol),
+        bool(return_trajectory))
+    if not (return_state or return_trajectory):
+        return V
+    return MISOResult(V, u if return_state else None, w if return_state else None, iterations,
+                      objective if return_trajectory else None, trajectory if return_trajectory else None)
+
+
+def sum_rate_miso(H: torch.Tensor, V: torch.Tensor, noise: Value = 1.0, weights: Optional[Value] = None,
+                  per_user: bool = False, validate: bool = True) -> torch.Tensor:
+    """Weighted MISO sum rate Σ_i α_i log2(1 + |H_i·V_i|² / (Σ_{j≠i} |H_i·V_j|² + σ_i²)) in bits.
+
+    H, V: (B, K, N) complex. Returns (B,) or, with ``per_user``, (B, K). Differentiable w.r.t.
+    H, V (torch's complex-gradient convention), noise and weights, with a fused backward.
+    """
+    fn = "pyalgo.sum_rate_miso"
+    _check_channels(fn, H, True, validate)
+    if not isinstance(V, torch.Tensor):
+        raise TypeError(f"{fn}: V must be a torch.Tensor, got {type(V).__name__}")
+    if V.shape != H.shape or V.dtype != H.dtype or V.device != H.device:
+        raise ValueError(f"{fn}: V must match H's shape, dtype and device {tuple(H.shape)} {H.dtype} {H.device}, "
+                         f"got {tuple(V.shape)} {V.dtype} {V.device}")
+    if _checking(validate) and V.numel() and not bool(torch.isfinite(V).all()):
+        raise ValueError(f"{fn}: V must be finite")
+    B, K, _ = H.shape
+    noise_t = _per_user(fn, "noise", noise, B, K, H.real.dtype, H.device, positive=True, validate=validate)
+    rates = _ops.miso_rates(H, V, noise_t)
+    return _weighted(fn, rates, weights, B, K, H, validate, per_user)
+
+
+# ---- fake kernels ----------------------------------------------------------------------------
+
+@torch.library.register_fake("pyalgo::wmmse_siso")
+def _wmmse_siso_fake(gains, p_max, noise, weights, p_init, max_iter, tol, record):
+    B, K = gains.shape[0], gains.shape[1]
+    T = max_iter + 1 if record else 0
+    e = lambda *s: gains.new_empty(s)  # noqa: E731
+    return e(B, K), e(B, K), e(B, K), gains.new_empty((B,), dtype=torch.int32), e(B, T), e(B, T, K)
+
+
+@torch.library.register_fake("pyalgo::siso_rates")
+def _siso_rates_fake(gains, p, noise):
+    return gains.new_empty(p.shape)
+
+
+@torch.library.register_fake("pyalgo::siso_rates_backward")
+def _siso_rates_backward_fake(gains, p, noise, grad, gains_grad):
+    return gains.new_empty(gains.shape if gains_grad else (0,)), gains.new_empty(p.shape), gains.new_empty(p.shape)
+
+
+@torch.library.register_fake("pyalgo::wmmse_miso")
+def _wmmse_miso_fake(channels, p_max, noise, weights, v_init, max_iter, tol, bisection_tol, record):
+    B, K, N = channels.shape
+    T = max_iter + 1 if record else 0
+    real = noise.dtype
+    return (channels.new_empty((B, K, N)), channels.new_empty((B, K)), noise.new_empty((B, K), dtype=real),
+            channels.new_empty((B,), dtype=torch.int32), noise.new_empty((B, T)), channels.new_empty((B, T, K, N)))
+
+
+@torch.library.register_fake("pyalgo::miso_rates")
+def _miso_rates_fake(channels, v, noise):
+    return noise.new_empty(noise.shape)
+
+
+@torch.library.register_fake("pyalgo::miso_rates_backward")
+def _miso_rates_backward_fake(channels, v, noise, grad, channels_grad):
+    return (channels.new_empty(channels.shape if channels_grad else (0,)), channels.new_empty(channels.shape),
+            noise.new_empty(noise.shape))
+
+
+# ---- autograd --------------------------------------------------------------------------------
+# First-order backward runs the fused kernels. Under create_graph (double backward) the rates are
+# recomputed with the pure-torch reference and differentiated by autograd.
+
+def _rates_setup(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)
+    ctx.set_materialize_grads(False)
+
+
+def _double_backward_wanted(*tensors) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _reference_rates_grad(inputs, grad, rates_fn):
+    """Gradients of Σ grad·rates_fn(*inputs) w.r.t. the inputs that require grad, differentiable."""
+    wrt = [i for i, x in enumerate(inputs) if x.requires_grad]
+    with torch.enable_grad():
+        rates = rates_fn(*inputs)
+        grads = torch.autograd.grad(rates, [inputs[i] for i in wrt], grad, create_graph=True, allow_unused=True)
+    out = [None] * len(inputs)
+    for i, g in zip(wrt, grads):
+        out[i] = g
+    return tuple(out)
+
+
+def _siso_rates_backward_fake(gains, p, noise, grad, gains_grad):
+    return gains.new_empty(gains.shape if gains_grad else (0,)), gains.new_empty(p.shape), gains.new_empty(p.shape)
+
+
+@torch.library.register_fake("pyalgo::wmmse_miso")
+def _wmmse_miso_fake(channels, p_max, noise, weights, v_init, max_iter, tol, bisection_tol, record):
+    B, K, N = channels.shape
+    T = max_iter + 1 if record else 0
+    real = noise.dtype
+    return (channels.new_empty((B, K, N)), channels.new_empty((B, K)), noise.new_empty((B, K), dtype=real),
+            channels.new_empty((B,), dtype=torch.int32), noise.new_empty((B, T)), channels.new_empty((B, T, K, N)))
+
+
+@torch.library.register_fake("pyalgo::miso_rates")
+def _miso_rates_fake(channels, v, noise):
+    return noise.new_empty(noise.shape)
+
+
+@torch.library.register_fake("pyalgo::miso_rates_backward")
+def _miso_rates_backward_fake(channels, v, noise, grad, channels_grad):
+    return (channels.new_empty(channels.shape if channels_grad else (0,)), channels.new_empty(channels.shape),
+            noise.new_empty(noise.shape))
+
+
+# ---- autograd --------------------------------------------------------------------------------
+# First-order backward runs the fused kernels. Under create_graph (double backward) the rates are
+# recomputed with the pure-torch reference and differentiated by autograd.
+
+def _rates_setup(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)
+    ctx.set_materialize_grads(False)
+
+
+def _double_backward_wanted(*tensors) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _reference_rates_grad(inputs, grad, rates_fn):
+    leaves = [x.detach().requires_grad_(True) for x in inputs]
+    with torch.enable_grad():
+        rates = rates_fn(*leaves)
+    wanted = [x for x in inputs]
+    grads = torch.autograd.grad(rates, leaves, grad, create_graph=True, allow_unused=True)
+    del wanted
+    return grads
+
+
+def _siso_rates_backward(ctx, grad):
+    if grad is None:
+        return None, None, None
+    gains, p, noise = ctx.saved_tensors
+    if _double_backward_wanted(gains, p, noise, grad):
+        from .reference import sum_rate_ref
+        return _reference_rates_grad((gains, p, noise), grad,
+                                     lambda g, q, n: sum_rate_ref(g, q, n, per_user=True))
+    grad_g, grad_p, grad_noise = _ops.siso_rates_backward(gains, p, noise, grad.contiguous(), ctx.needs_input_grad[0])
+    return (grad_g if ctx.needs_input_grad[0] else None, grad_p, grad_noise if ctx.needs_input_grad[2] else None)
+
+
+torch.library.register_autograd("pyalgo::siso_rates", _siso_rates_backward, setup_context=_rates_setup)
+
+
+def _miso_rates_backward(ctx, grad):
+    if grad is None:
+        return None, None, None
+    channels, v, noise = ctx.saved_tensors
+    if _double_backward_wanted(channels, v, noise, grad):
+        from .reference import sum_rate_miso_ref
+        return _reference_rates_grad((channels, v, noise), grad,
+                                     lambda h, x, n: sum_rate_miso_ref(h, x, n, per_user=True))
+    grad_h, grad_v, grad_noise = _ops.miso_rates_backward(channels, v, noise, grad.contiguous(),
+                                                          ctx.needs_input_grad[0])
+    return (grad_h if ctx.needs_input_grad[0] else None, grad_v, grad_noise if ctx.needs_input_grad[2] else None)
+
+
+torch.library.register_autograd("pyalgo::miso_rates", _miso_rates_backward, setup_context=_rates_setup)
