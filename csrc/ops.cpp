@@ -38,3 +38,10 @@ TORCH_LIBRARY(pyalgo, m) {
   m.def("miso_rates(Tensor channels, Tensor v, Tensor noise) -> Tensor");
   m.def("miso_rates_backward(Tensor channels, Tensor v, Tensor noise, Tensor grad, bool channels_grad) -> (Tensor grad_channels, Tensor grad_v, Tensor grad_noise)");
 }
+
+// The WMMSE teachers are not differentiable: autograd falls through to the kernels and their
+// outputs never require grad (the wrappers also detach the inputs).
+TORCH_LIBRARY_IMPL(pyalgo, Autograd, m) {
+  m.impl("wmmse_siso", torch::CppFunction::makeFallthrough());
+  m.impl("wmmse_miso", torch::CppFunction::makeFallthrough());
+}

@@ -39,7 +39,7 @@ PYALGO_CPU_CLONES void wmmse_siso_range(const A* g, const A* p_max, const A* noi
     for (int k = 0; k < K; ++k) v[k] = hd_sqrt(v[k]);
     const SisoRecord<A> rec{objective ? objective + b * T : nullptr, trajectory ? trajectory + b * T * K : nullptr};
     iters[b] = wmmse_siso_solve(SerialTeam{}, pr, s, max_iter, tol, rec);
-    for (int k = 0; k < K; ++k) v[k] = v[k] * v[k];
+    for (int k = 0; k < K; ++k) v[k] = siso_power(v[k], pr.p_max[k]);
   }
 }
 

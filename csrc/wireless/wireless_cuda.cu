@@ -79,7 +79,7 @@ __device__ void wmmse_siso_instance(const Team& t, const A* g, const A* p_max, c
   const SisoRecord<A> rec{objective ? objective + b * T : nullptr, trajectory ? trajectory + b * T * K : nullptr};
   const int it = wmmse_siso_solve(t, pr, s, max_iter, tol, rec);
   for (int k = t.lane(); k < K; k += t.size()) {
-    p[b * K + k] = s.v[k] * s.v[k];
+    p[b * K + k] = siso_power(s.v[k], pr.p_max[k]);
     u[b * K + k] = s.u[k];
     w[b * K + k] = s.w[k];
   }

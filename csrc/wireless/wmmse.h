@@ -92,6 +92,11 @@ PYALGO_HD void siso_update(const Team& t, const SisoProblem<A>& pr, const SisoSt
   t.sync();
 }
 
+// The power of amplitude v; the min only removes the rounding of sqrt(p_max)^2, so that
+// p <= p_max holds exactly.
+template <typename A>
+PYALGO_HD A siso_power(A v, A p_max) { return hd_min(v * v, p_max); }
+
 // Optional per-iteration record of one instance: objective[t] (max_iter + 1 entries) and the
 // powers trajectory[t * K + k]; null pointers when not requested.
 template <typename A>

@@ -16,6 +16,7 @@ on CUDA they cost one host synchronisation per call (``validate=False`` skips th
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import NamedTuple, Optional, Union
 
@@ -118,7 +119,7 @@ def _per_user(fn: str, name: str, value, B: int, K: int, dtype, device, *, posit
 def _check_iterations(fn: str, max_iter, tol) -> None:
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"{fn}: max_iter must be an int >= 1, got {max_iter!r}")
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not torch.isfinite(torch.tensor(float(tol))):
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol):
         raise ValueError(f"{fn}: tol must be a finite number (<= 0 runs exactly max_iter updates), got {tol!r}")
 
 
@@ -364,53 +365,6 @@ def _reference_rates_grad(inputs, grad, rates_fn):
     for i, g in zip(wrt, grads):
         out[i] = g
     return tuple(out)
-
-
-def _siso_rates_backward_fake(gains, p, noise, grad, gains_grad):
-    return gains.new_empty(gains.shape if gains_grad else (0,)), gains.new_empty(p.shape), gains.new_empty(p.shape)
-
-
-@torch.library.register_fake("pyalgo::wmmse_miso")
-def _wmmse_miso_fake(channels, p_max, noise, weights, v_init, max_iter, tol, bisection_tol, record):
-    B, K, N = channels.shape
-    T = max_iter + 1 if record else 0
-    real = noise.dtype
-    return (channels.new_empty((B, K, N)), channels.new_empty((B, K)), noise.new_empty((B, K), dtype=real),
-            channels.new_empty((B,), dtype=torch.int32), noise.new_empty((B, T)), channels.new_empty((B, T, K, N)))
-
-
-@torch.library.register_fake("pyalgo::miso_rates")
-def _miso_rates_fake(channels, v, noise):
-    return noise.new_empty(noise.shape)
-
-
-@torch.library.register_fake("pyalgo::miso_rates_backward")
-def _miso_rates_backward_fake(channels, v, noise, grad, channels_grad):
-    return (channels.new_empty(channels.shape if channels_grad else (0,)), channels.new_empty(channels.shape),
-            noise.new_empty(noise.shape))
-
-
-# ---- autograd --------------------------------------------------------------------------------
-# First-order backward runs the fused kernels. Under create_graph (double backward) the rates are
-# recomputed with the pure-torch reference and differentiated by autograd.
-
-def _rates_setup(ctx, inputs, output):
-    ctx.save_for_backward(*inputs)
-    ctx.set_materialize_grads(False)
-
-
-def _double_backward_wanted(*tensors) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
-def _reference_rates_grad(inputs, grad, rates_fn):
-    leaves = [x.detach().requires_grad_(True) for x in inputs]
-    with torch.enable_grad():
-        rates = rates_fn(*leaves)
-    wanted = [x for x in inputs]
-    grads = torch.autograd.grad(rates, leaves, grad, create_graph=True, allow_unused=True)
-    del wanted
-    return grads
 
 
 def _siso_rates_backward(ctx, grad):
