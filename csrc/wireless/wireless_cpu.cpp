@@ -30,12 +30,18 @@ template <typename A>
 PYALGO_CPU_CLONES void wmmse_siso_range(const A* g, const A* p_max, const A* noise, const A* alpha, A* p, A* u,
                                         A* w, int32_t* iters, A* objective, A* trajectory, int K, int max_iter,
                                         A tol, int64_t begin, int64_t end) {
-  std::vector<A> scratch(2 * static_cast<size_t>(K));
   const int64_t KK = static_cast<int64_t>(K) * K, T = max_iter + 1;
+  const int64_t vectors = SisoState<A>::kVectors - 3;  // v, u, w live in the outputs
+  std::vector<A> scratch(vectors * K + KK);
+  A* x = scratch.data();
+  A* gt = x + vectors * K;
   for (int64_t b = begin; b < end; ++b) {
-    const SisoProblem<A> pr{g + b * KK, K, K, p_max + b * K, noise + b * K, alpha + b * K};
+    const A* gb = g + b * KK;
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) gt[j * K + i] = i == j ? A(0) : gb[i * K + j];
+    const SisoProblem<A> pr{gb, K, K, p_max + b * K, noise + b * K, alpha + b * K, gt};
     A* v = p + b * K;  // amplitudes in place of the powers while iterating
-    const SisoState<A> s{v, u + b * K, w + b * K, scratch.data(), scratch.data() + K};
+    const SisoState<A> s{v, u + b * K, w + b * K, x, x + K, x + 2 * K, x + 3 * K, x + 4 * K};
     for (int k = 0; k < K; ++k) v[k] = hd_sqrt(v[k]);
     const SisoRecord<A> rec{objective ? objective + b * T : nullptr, trajectory ? trajectory + b * T * K : nullptr};
     iters[b] = wmmse_siso_solve(SerialTeam{}, pr, s, max_iter, tol, rec);

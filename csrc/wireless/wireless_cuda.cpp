@@ -21,10 +21,11 @@ struct CudaLaunch {
   template <typename A>
   static void wmmse_siso(const A* g, const A* p_max, const A* noise, const A* alpha, A* p, A* u, A* w,
                          int32_t* iters, A* objective, A* trajectory, int64_t B, int K, int max_iter, A tol) {
-    // A block per instance keeps five K-vectors (and 32 partial sums) in 48 KiB of shared memory.
-    TORCH_CHECK((32 + 5 * static_cast<int64_t>(K)) * static_cast<int64_t>(sizeof(A)) <= 48 * 1024,
-                "pyalgo.wmmse: on CUDA K must be at most ", (48 * 1024 / sizeof(A) - 32) / 5, " for this dtype, got ",
-                K);
+    // A block per instance keeps its state vectors (and 32 partial sums) in 48 KiB of shared memory.
+    constexpr int64_t kVectors = SisoState<A>::kVectors;
+    TORCH_CHECK((32 + kVectors * static_cast<int64_t>(K)) * static_cast<int64_t>(sizeof(A)) <= 48 * 1024,
+                "pyalgo.wmmse: on CUDA K must be at most ", (48 * 1024 / static_cast<int64_t>(sizeof(A)) - 32) / kVectors,
+                " for this dtype, got ", K);
     TORCH_CHECK(B <= 0x7fffffff, "pyalgo.wmmse: on CUDA the batch must be below 2^31 instances, got ", B);
     check_launch(launch_wmmse_siso<A>(g, p_max, noise, alpha, p, u, w, iters, objective, trajectory, B, K, max_iter,
                                       tol, current_stream()));

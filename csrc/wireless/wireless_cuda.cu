@@ -51,10 +51,10 @@ struct SisoArgs {
   int K, max_iter;
 };
 
-// Shared memory of one instance: the gains (K x (K + 1), when staged) then v, u, w, x, y.
+// Shared memory of one instance: the gains (K x (K + 1), when staged) then the state vectors.
 template <typename A>
-__device__ SisoState<A> state_in(A* vectors, int K) {
-  return SisoState<A>{vectors, vectors + K, vectors + 2 * K, vectors + 3 * K, vectors + 4 * K};
+__device__ SisoState<A> state_in(A* v, int K) {
+  return SisoState<A>{v, v + K, v + 2 * K, v + 3 * K, v + 4 * K, v + 5 * K, v + 6 * K, v + 7 * K};
 }
 
 // Runs one instance with team `t`; `sg` is the staged copy of the gains or null to read them
@@ -71,7 +71,7 @@ __device__ void wmmse_siso_instance(const Team& t, const A* g, const A* p_max, c
     gb = sg;
     ld = K + 1;
   }
-  const SisoProblem<A> pr{gb, ld, K, p_max + b * K, noise + b * K, alpha + b * K};
+  const SisoProblem<A> pr{gb, ld, K, p_max + b * K, noise + b * K, alpha + b * K, nullptr};
   const SisoState<A> s = state_in(vectors, K);
   for (int k = t.lane(); k < K; k += t.size()) s.v[k] = sqrt(p[b * K + k]);
   t.sync();
@@ -94,7 +94,7 @@ __global__ void wmmse_siso_warp_kernel(const A* g, const A* p_max, const A* nois
   const int segment = threadIdx.x / width, lane = threadIdx.x % width;
   const int64_t b = static_cast<int64_t>(blockIdx.x) * (blockDim.x / width) + segment;
   if (b >= a.B) return;  // whole segments leave together
-  const int per_instance = a.K * (a.K + 1) + 5 * a.K;
+  const int per_instance = a.K * (a.K + 1) + SisoState<A>::kVectors * a.K;
   A* mine = smem + static_cast<int64_t>(segment) * per_instance;
   const unsigned base_mask = width == 32 ? 0xffffffffu : ((1u << width) - 1u);
   const WarpSegmentTeam team{lane, width, base_mask << ((threadIdx.x % 32) / width * width)};
@@ -110,7 +110,7 @@ __global__ void wmmse_siso_block_kernel(const A* g, const A* p_max, const A* noi
   A* smem = reinterpret_cast<A*>(smem_raw);
   const BlockTeam<A> team{smem};
   A* vectors = smem + 32;
-  A* sg = stage ? vectors + 5 * a.K : nullptr;
+  A* sg = stage ? vectors + SisoState<A>::kVectors * a.K : nullptr;
   wmmse_siso_instance(team, g, p_max, noise, alpha, p, u, w, iters, objective, trajectory,
                       static_cast<int64_t>(blockIdx.x), a.K, a.max_iter, tol, sg, vectors);
 }
@@ -204,13 +204,13 @@ cudaError_t launch_wmmse_siso(const A* g, const A* p_max, const A* noise, const 
   if (K <= 32) {
     const int width = next_pow2(K);
     const int per_block = kThreads / width;
-    const size_t smem = static_cast<size_t>(per_block) * (K * (K + 1) + 5 * K) * sizeof(A);
+    const size_t smem = static_cast<size_t>(per_block) * (K * (K + 1) + SisoState<A>::kVectors * K) * sizeof(A);
     const dim3 grid(static_cast<unsigned>((B + per_block - 1) / per_block));
     wmmse_siso_warp_kernel<A><<<grid, kThreads, smem, stream>>>(g, p_max, noise, alpha, p, u, w, iters, objective,
                                                                 trajectory, args, tol, width);
   } else {
     const int threads = K >= kMaxBlockTeam ? kMaxBlockTeam : (K + 31) / 32 * 32;
-    const size_t vectors = (32 + 5 * static_cast<size_t>(K)) * sizeof(A);
+    const size_t vectors = (32 + SisoState<A>::kVectors * static_cast<size_t>(K)) * sizeof(A);
     const size_t staged = static_cast<size_t>(K) * (K + 1) * sizeof(A);
     const bool stage = vectors + staged <= kStaticSharedLimit;
     wmmse_siso_block_kernel<A><<<dim3(static_cast<unsigned>(B)), threads, vectors + (stage ? staged : 0), stream>>>(

@@ -13,8 +13,8 @@ namespace wireless {
 
 template <typename A>
 PYALGO_HD A hd_sqrt(A x) { return sqrt(x); }
-template <typename A>
-PYALGO_HD A hd_log2(A x) { return log2(x); }
+PYALGO_HD double hd_log2(double x) { return log2(x); }
+PYALGO_HD float hd_log2(float x) { return log_pos(x) * 1.44269504088896341f; }  // branch-free: vectorises
 template <typename A>
 PYALGO_HD A hd_min(A a, A b) { return b < a ? b : a; }
 
@@ -33,7 +33,9 @@ PYALGO_HD A offdiag_dot(const A* row, const A* x, int k, int K) {
   return acc + acc2;
 }
 
-// One instance's inputs. p_max, noise and alpha (the rate weights) have K entries.
+// One instance's inputs. p_max, noise and alpha (the rate weights) have K entries. `gt`, when
+// not null, is the transpose of g with a zero diagonal (K x K, ld K): with it a serial team
+// computes the interference by contiguous, vectorised column sums instead of K short row dots.
 template <typename A>
 struct SisoProblem {
   const A* g;
@@ -42,10 +44,22 @@ struct SisoProblem {
   const A* p_max;
   const A* noise;
   const A* alpha;
+  const A* gt;
 };
 
-// Length-K vectors every lane of the team can read: v, u, w (the WMMSE state) and two scratch
-// vectors x, y.
+// y_k = sum_{j != k} g_kj x_j for the team's users.
+template <typename A, typename Team>
+PYALGO_HD void interference_sums(const Team& t, const SisoProblem<A>& pr, const A* x, A* y) {
+  if (pr.gt != nullptr) {
+    col_sums(t, pr.gt, pr.K, pr.K, x, y);
+    return;
+  }
+  for (int k = t.lane(); k < pr.K; k += t.size()) y[k] = offdiag_dot(pr.g + k * pr.ld, x, k, pr.K);
+}
+
+// Length-K vectors every lane of the team can read: v, u, w (the WMMSE state), two scratch
+// vectors x, y, and the instance's constants g_kk, h_kk = sqrt(g_kk), v_max = sqrt(p_max) (set
+// once by siso_prepare, so the iterations read them contiguously and take no square roots).
 template <typename A>
 struct SisoState {
   A* v;
@@ -53,7 +67,21 @@ struct SisoState {
   A* w;
   A* x;
   A* y;
+  A* g_diag;
+  A* h_diag;
+  A* v_max;
+  static constexpr int kVectors = 8;
 };
+
+template <typename A, typename Team>
+PYALGO_HD void siso_prepare(const Team& t, const SisoProblem<A>& pr, const SisoState<A>& s) {
+  for (int k = t.lane(); k < pr.K; k += t.size()) {
+    s.g_diag[k] = pr.g[k * pr.ld + k];
+    s.h_diag[k] = hd_sqrt(s.g_diag[k]);
+    s.v_max[k] = hd_sqrt(pr.p_max[k]);
+  }
+  t.sync();
+}
 
 // u and w at the current v; returns the weighted sum rate sum_k alpha_k log2(w_k) (bits).
 // w_k = 1 + S_k / I_k with S_k = g_kk v_k^2, I_k = sum_{j != k} g_kj v_j^2 + noise_k: the form
@@ -63,15 +91,17 @@ PYALGO_HD A siso_refresh(const Team& t, const SisoProblem<A>& pr, const SisoStat
   const int K = pr.K;
   for (int k = t.lane(); k < K; k += t.size()) s.x[k] = s.v[k] * s.v[k];
   t.sync();
-  A local = 0;
+  interference_sums(t, pr, s.x, s.y);
+  PYALGO_SIMD
   for (int k = t.lane(); k < K; k += t.size()) {
-    const A* row = pr.g + k * pr.ld;
-    const A interference = offdiag_dot(row, s.x, k, K) + pr.noise[k];
-    const A signal = row[k] * s.x[k];
-    s.u[k] = hd_sqrt(row[k]) * s.v[k] / (interference + signal);
+    const A interference = s.y[k] + pr.noise[k];
+    const A signal = s.g_diag[k] * s.x[k];
+    s.u[k] = s.h_diag[k] * s.v[k] / (interference + signal);
     s.w[k] = A(1) + signal / interference;
-    local += pr.alpha[k] * hd_log2(s.w[k]);
+    s.y[k] = pr.alpha[k] * hd_log2(s.w[k]);  // user k's weighted rate
   }
+  A local = 0;
+  for (int k = t.lane(); k < K; k += t.size()) local += s.y[k];
   t.sync();
   return t.sum(local);
 }
@@ -85,9 +115,10 @@ PYALGO_HD void siso_update(const Team& t, const SisoProblem<A>& pr, const SisoSt
   for (int k = t.lane(); k < K; k += t.size()) s.x[k] = pr.alpha[k] * s.w[k] * s.u[k] * s.u[k];
   t.sync();
   col_sums(t, pr.g, pr.ld, K, s.x, s.y);
+  PYALGO_SIMD
   for (int k = t.lane(); k < K; k += t.size()) {
-    const A num = pr.alpha[k] * s.w[k] * s.u[k] * hd_sqrt(pr.g[k * pr.ld + k]);
-    s.v[k] = num > A(0) ? hd_min(num / s.y[k], hd_sqrt(pr.p_max[k])) : A(0);
+    const A num = pr.alpha[k] * s.w[k] * s.u[k] * s.h_diag[k];
+    s.v[k] = num > A(0) ? hd_min(num / s.y[k], s.v_max[k]) : A(0);
   }
   t.sync();
 }
@@ -119,6 +150,7 @@ PYALGO_HD void siso_record(const Team& t, const SisoState<A>& s, const SisoRecor
 template <typename A, typename Team>
 PYALGO_HD int wmmse_siso_solve(const Team& t, const SisoProblem<A>& pr, const SisoState<A>& s, int max_iter,
                                A tol, const SisoRecord<A>& rec) {
+  siso_prepare(t, pr, s);
   A obj = siso_refresh(t, pr, s);
   siso_record(t, s, rec, pr.K, 0, obj);
   int it = 0;
