@@ -1,12 +1,13 @@
 """pyalgo: fused CPU/CUDA PyTorch kernels for recent ML methods.
 
 Discrete gradient estimators (ReinMax and peers) live in `pyalgo.discrete` and are re-exported
-here.
+here; the WMMSE teacher, sum rate and distillation trainer live in `pyalgo.wireless`.
 """
 from .version import __version__
 from ._ext import has_cuda, build_info
 from ._rng import philox_uniform
 from .discrete import reinmax, straight_through, gumbel_softmax, gst, gumbel_rao
+from . import wireless
 
 __all__ = [
     "__version__",
@@ -18,4 +19,5 @@ __all__ = [
     "gumbel_softmax",
     "gst",
     "gumbel_rao",
+    "wireless",
 ]

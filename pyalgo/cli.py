@@ -17,6 +17,7 @@ from pathlib import Path
 # name -> (module with run(quick, out_dir), benchmark script name)
 METHODS = {
     "discrete": ("pyalgo.discrete.reproduce", "bench_discrete.py"),
+    "wireless": ("pyalgo.wireless.reproduce", "bench_wireless.py"),
 }
 
 

@@ -257,9 +257,9 @@ OPCHECK_OPS = ["reinmax", "reinmax_backward", "straight_through", "straight_thro
 _SHORT = {"straight_through": "st"}
 
 
-def test_opcheck_covers_every_registered_op():
+def test_opcheck_covers_every_discrete_op():
     registered = {n.split("::")[1] for n in torch._C._dispatch_get_all_op_names() if n.startswith("pyalgo::")}
-    assert registered == set(OPCHECK_OPS)
+    assert set(OPCHECK_OPS) <= registered  # tests/test_wireless_ops.py checks that all ops are covered
 
 
 def _opcheck_args(op, dtype, dim):

@@ -24,6 +24,14 @@
 #define PYALGO_SIMD_REDUCE2(a, b) PYALGO_PRAGMA(omp simd reduction(a) reduction(b))
 #endif
 
+// CPU instance/row loops are compiled twice, for AVX2+FMA (x86-64-v3) and the baseline; the
+// loader picks the version the CPU supports (no -march=native in wheels).
+#if !defined(__CUDACC__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PYALGO_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PYALGO_CPU_CLONES
+#endif
+
 namespace pyalgo {
 
 template <typename To, typename From>

@@ -18,11 +18,6 @@ namespace {
 // (x86-64-v3) and for the baseline, and the loader picks the version the CPU supports (no
 // -march=native in wheels). Results are deterministic on a machine and independent of the
 // thread count; across ISAs the last bit may differ (FMA contraction).
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define PYALGO_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PYALGO_CPU_CLONES
-#endif
 
 template <typename T, typename A, bool U>
 PYALGO_CPU_CLONES void sample_rows(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L,

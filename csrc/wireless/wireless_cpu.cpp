@@ -13,12 +13,6 @@ namespace pyalgo {
 namespace wireless {
 namespace {
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define PYALGO_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PYALGO_CPU_CLONES
-#endif
-
 // Instances per task: enough work per task (~64k flops) to amortise scheduling.
 template <typename F>
 void for_each_instance(int64_t B, int64_t cost_per_instance, const F& body) {

@@ -367,32 +367,23 @@ def _reference_rates_grad(inputs, grad, rates_fn):
     return tuple(out)
 
 
-def _siso_rates_backward(ctx, grad):
-    if grad is None:
-        return None, None, None
-    gains, p, noise = ctx.saved_tensors
-    if _double_backward_wanted(gains, p, noise, grad):
-        from .reference import sum_rate_ref
-        return _reference_rates_grad((gains, p, noise), grad,
-                                     lambda g, q, n: sum_rate_ref(g, q, n, per_user=True))
-    grad_g, grad_p, grad_noise = _ops.siso_rates_backward(gains, p, noise, grad.contiguous(), ctx.needs_input_grad[0])
-    return (grad_g if ctx.needs_input_grad[0] else None, grad_p, grad_noise if ctx.needs_input_grad[2] else None)
+def _rates_backward(fused_backward, reference_name: str):
+    """Backward of a rates op (channels, powers or beamformers, noise) -> (B, K) rates."""
+    def backward(ctx, grad):
+        if grad is None:
+            return None, None, None
+        inputs = ctx.saved_tensors
+        if _double_backward_wanted(*inputs, grad):
+            from . import reference
+            rates_ref = getattr(reference, reference_name)
+            return _reference_rates_grad(inputs, grad, lambda h, x, n: rates_ref(h, x, n, per_user=True))
+        want_h, _, want_noise = ctx.needs_input_grad
+        grad_h, grad_x, grad_noise = fused_backward(*inputs, grad.contiguous(), want_h)
+        return grad_h if want_h else None, grad_x, grad_noise if want_noise else None
+    return backward
 
 
-torch.library.register_autograd("pyalgo::siso_rates", _siso_rates_backward, setup_context=_rates_setup)
-
-
-def _miso_rates_backward(ctx, grad):
-    if grad is None:
-        return None, None, None
-    channels, v, noise = ctx.saved_tensors
-    if _double_backward_wanted(channels, v, noise, grad):
-        from .reference import sum_rate_miso_ref
-        return _reference_rates_grad((channels, v, noise), grad,
-                                     lambda h, x, n: sum_rate_miso_ref(h, x, n, per_user=True))
-    grad_h, grad_v, grad_noise = _ops.miso_rates_backward(channels, v, noise, grad.contiguous(),
-                                                          ctx.needs_input_grad[0])
-    return (grad_h if ctx.needs_input_grad[0] else None, grad_v, grad_noise if ctx.needs_input_grad[2] else None)
-
-
-torch.library.register_autograd("pyalgo::miso_rates", _miso_rates_backward, setup_context=_rates_setup)
+torch.library.register_autograd("pyalgo::siso_rates", _rates_backward(_ops.siso_rates_backward, "sum_rate_ref"),
+                                setup_context=_rates_setup)
+torch.library.register_autograd("pyalgo::miso_rates", _rates_backward(_ops.miso_rates_backward, "sum_rate_miso_ref"),
+                                setup_context=_rates_setup)

@@ -1,0 +1,337 @@
+"""Distillation trainer (pyalgo.wireless.distill): students, β schedules, the five training modes,
+teacher-label caching, checkpoint resume, and a 2-rank torchrun run. Tiny problems (K = 4)."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from pyalgo.wireless import distill
+from pyalgo.wireless._ddp_check import problem as ddp_problem
+from pyalgo.wireless.channels import d2d, rayleigh
+from pyalgo.wireless.distill import (GNNStudent, MLPStudent, StudentOutput, TeacherLabels, assist_loss, beta_at,
+                                     evaluate_student, teacher_labels, train_student)
+from pyalgo.wireless.ops import sum_rate, wmmse
+
+K = 4
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny models: a second thread only adds synchronisation (and contention on a busy machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    train, evaluation = rayleigh(256, K, generator=g), rayleigh(256, K, generator=g)
+    random_rate = sum_rate(evaluation, torch.rand(256, K, generator=g)).mean().item()
+    return train, evaluation, random_rate
+
+
+def _student(kind="mlp", seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return MLPStudent(K, hidden=(64, 64), **kwargs) if kind == "mlp" else GNNStudent(hidden=16, layers=2, **kwargs)
+
+
+# ---- students -----------------------------------------------------------------------------------
+
+def test_mlp_student_shapes_range_and_heads():
+    G = rayleigh(5, K, generator=torch.Generator().manual_seed(1))
+    student = MLPStudent(K, p_max=2.5, weighted=True, state_head=True, trajectory_heads=True)
+    out = student(G, torch.rand(5, K), return_aux=True)
+    assert out.p.shape == (5, K) and out.state.shape == (5, K, 2) and out.iterates.shape == (5, 3, K)
+    for p in (out.p, out.iterates):
+        assert bool(((p >= 0) & (p <= 2.5)).all())
+    assert bool(((out.state[..., 0] >= 0) & (out.state[..., 0] <= 1)).all()) and bool((out.state[..., 1] >= 0).all())
+    plain = MLPStudent(K, inputs="log")(G)
+    assert plain.shape == (5, K) and plain.dtype == torch.float32
+
+
+def test_mlp_student_column_major_input():
+    # Sun et al. flatten H column-major: input x[j·K + i] = f(G[i, j]).
+    student = MLPStudent(2, hidden=(4,), inputs="gain")
+    with torch.no_grad():
+        student.layers[0].weight.zero_()
+        student.layers[0].weight[0, 1] = 1.0        # reads x[1] = G[1, 0]
+        student.layers[0].bias.zero_()
+    G = torch.tensor([[[0.0, 5.0], [3.0, 0.0]]])
+    student.layers[0].register_forward_hook(lambda m, i, o: captured.append(o[0, 0].item()))
+    captured = []
+    student(G)
+    assert captured == [3.0]
+
+
+@pytest.mark.parametrize("aggregation", ["max", "sum", "mean"])
+def test_gnn_permutation_equivariant_and_size_agnostic(aggregation):
+    g = torch.Generator().manual_seed(2)
+    torch.manual_seed(2)
+    student = GNNStudent(hidden=8, layers=3, aggregation=aggregation, state_head=True, trajectory_heads=True)
+    for k in (3, 7):
+        G, w = rayleigh(4, k, generator=g), torch.rand(4, k, generator=g)
+        adjacency = torch.rand(4, k, k, generator=g) < 0.6
+        perm = torch.randperm(k, generator=g)
+        out = student(G, w, adjacency, return_aux=True)
+        out_perm = student(G[:, perm][:, :, perm], w[:, perm], adjacency[:, perm][:, :, perm], return_aux=True)
+        torch.testing.assert_close(out_perm.p, out.p[:, perm], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(out_perm.state, out.state[:, perm], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(out_perm.iterates, out.iterates[:, :, perm], rtol=1e-5, atol=1e-6)
+        assert out.p.shape == (4, k) and out.iterates.shape == (4, 2, k)
+
+
+def test_gnn_adjacency_cuts_messages():
+    g = torch.Generator().manual_seed(3)
+    torch.manual_seed(3)
+    student = GNNStudent(hidden=8, aggregation="sum")
+    G = rayleigh(2, K, generator=g)
+    no_edges = torch.zeros(2, K, K, dtype=torch.bool)
+    other = G.clone()
+    other[:, 0, 1] *= 10.0                          # a non-edge's gain must not matter
+    torch.testing.assert_close(student(G, adjacency=no_edges), student(other, adjacency=no_edges))
+    assert not torch.allclose(student(G), student(other))
+
+
+# ---- β schedules and the assistance loss ------------------------------------------------------------
+
+def test_beta_schedules():
+    assert [beta_at("fixed", 2.0, t, 4) for t in range(4)] == [2.0] * 4
+    assert [beta_at("increasing", 2.0, t, 4) for t in range(4)] == [0.0, 0.5, 1.0, 1.5]
+    assert [beta_at("decreasing", 2.0, t, 4) for t in range(4)] == [2.0, 1.5, 1.0, 0.5]
+    assert distill.beta_decreasing(1.0, 5, 10) == 0.5 and distill.beta_increasing(1.0, 5, 10) == 0.5
+
+
+def test_assist_loss_parts():
+    B = 2
+    G = torch.tensor([[[4.0, 0.5], [0.5, 1.0]]] * B)
+    trajectory = torch.arange(B * 7 * K // 2, dtype=torch.float32).view(B, 7, K // 2) / 100
+    teacher = TeacherLabels(p=torch.rand(B, 2), u=torch.rand(B, 2), w=1 + torch.rand(B, 2),
+                            iterations=torch.tensor([6, 3], dtype=torch.int32), trajectory=trajectory)
+    # stages s = 1, 2 of S = 2 match iterates ⌈s·n/3⌉: n = 6 -> 2, 4; n = 3 -> 1, 2
+    iterates = torch.stack([trajectory[0, [2, 4]], trajectory[1, [1, 2]]])
+    state = torch.stack([teacher.u * torch.tensor([2.0, 1.0]), torch.log2(teacher.w)], dim=-1)
+    exact = StudentOutput(teacher.p, state, iterates)
+    assert assist_loss(exact, teacher, G, 1.0, "final+state+trajectory").item() == pytest.approx(0.0, abs=1e-6)
+    off = StudentOutput(teacher.p + 0.1, state, iterates + 0.2)
+    assert assist_loss(off, teacher, G, 2.0, "final").item() == pytest.approx(2 * 0.01 / 4, rel=1e-5)
+    assert assist_loss(off, teacher, G, 2.0, "final+trajectory").item() == pytest.approx(
+        (2 * 0.01 + 2 * 0.04) / 4, rel=1e-5)
+
+
+# ---- training modes --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", distill.MODES)
+def test_each_mode_learns(data, mode):
+    train, evaluation, random_rate = data
+    history = train_student(_student(), mode, channels=train, epochs=5, batch_size=32, lr=1e-2,
+                            eval_channels=evaluation, progress=False)
+    assert len(history["epoch"]) == 5
+    if mode == "rl":     # the actor's loss −Q moves with the critic: check the critic and the rate
+        assert history["critic_loss"][-1] < 0.5 * history["critic_loss"][0]
+        assert history["train_sum_rate"][-1] > history["train_sum_rate"][0]
+    else:
+        assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["eval_sum_rate"][-1] > 1.1 * random_rate
+    if mode != "unsupervised" and mode != "rl":   # with the teacher's help: well above max power too
+        assert history["eval_pct_teacher"][-1] > 80.0
+
+
+def test_supervised_imitates_teacher(data):
+    train, evaluation, _ = data
+    student = _student("gnn")
+    labels = teacher_labels(evaluation, progress=False)
+    before = ((student(evaluation) - labels.p) ** 2).mean().item()
+    history = train_student(student, "supervised", channels=train, epochs=6, batch_size=32, lr=1e-2,
+                            eval_channels=evaluation, progress=False)
+    after = ((student(evaluation) - labels.p) ** 2).mean().item()
+    assert after < 0.4 * before
+    assert history["eval_pct_teacher"][-1] > 90.0
+    result = evaluate_student(student, evaluation, teacher_p=labels.p, binarize=True)
+    assert result["teacher_sum_rate"] == pytest.approx(sum_rate(evaluation, labels.p).mean().item(), rel=1e-5)
+    assert result["pct_teacher"] > 80.0
+
+
+@pytest.mark.parametrize("kind", ["mlp", "gnn"])
+def test_intermediate_information_assist(data, kind):
+    train, evaluation, random_rate = data
+    student = _student(kind, state_head=True, trajectory_heads=True)
+    history = train_student(student, "unsupervised+assist", channels=train, assist="final+state+trajectory",
+                            beta_schedule="decreasing", epochs=4, batch_size=32, lr=1e-2,
+                            eval_channels=evaluation, progress=False)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["beta"][0] > history["beta"][-1]
+    assert history["eval_sum_rate"][-1] > 1.1 * random_rate
+
+
+def test_sampler_pattern_and_d2d_adjacency():
+    sampler = lambda batch, generator: d2d(batch, K, generator=generator)  # noqa: E731
+    evaluation = d2d(64, K, generator=torch.Generator().manual_seed(9))
+    history = train_student(_student("gnn"), "rl+assist", channels=sampler, steps_per_epoch=6, epochs=3,
+                            batch_size=32, lr=1e-2, eval_channels=evaluation, progress=False)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["eval_pct_teacher"][-1] > 80.0
+
+
+# ---- checkpoints and label cache -----------------------------------------------------------------------
+
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupt_after(epoch):
+    def callback(e, history, student):
+        if e == epoch:
+            raise _Interrupt
+    return callback
+
+
+@pytest.mark.parametrize("mode", ["rl+assist", "unsupervised+assist-sampler"])
+def test_resume_equals_uninterrupted(data, tmp_path, mode):
+    train, evaluation, _ = data
+    if mode.endswith("-sampler"):
+        mode = mode[:-len("-sampler")]
+        common = dict(channels=lambda b, g: rayleigh(b, K, generator=g), steps_per_epoch=3)
+    else:
+        common = dict(channels=train[:96])
+    common.update(epochs=4, batch_size=32, lr=1e-2, beta_schedule="decreasing", eval_channels=evaluation[:32],
+                  seed=5, progress=False)
+    reference = _student()
+    expected = train_student(reference, mode, checkpoint=str(tmp_path / "a.pt"), **common)
+
+    path = str(tmp_path / "b.pt")
+    with pytest.raises(_Interrupt):
+        train_student(_student(), mode, checkpoint=path, callback=_interrupt_after(2), **common)
+    resumed = _student(seed=123)                     # a fresh process would start from other weights
+    history = train_student(resumed, mode, checkpoint=path, resume=True, **common)
+
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    for key in expected:
+        if key != "seconds":
+            assert history[key] == expected[key], key
+    with pytest.raises(ValueError, match="other settings: lr=0.01"):
+        train_student(_student(), mode, checkpoint=path, resume=True, **{**common, "lr": 0.02})
+
+
+def test_label_cache_resumes_without_recomputing(monkeypatch, tmp_path):
+    G = rayleigh(40, K, generator=torch.Generator().manual_seed(4))
+    expected = teacher_labels(G, chunk=8, trajectory=True, progress=False)
+    calls = []
+
+    def counting_wmmse(H, *args, **kwargs):
+        calls.append(H.shape[0])
+        if fail_at is not None and len(calls) == fail_at:
+            raise _Interrupt
+        return wmmse(H, *args, **kwargs)
+
+    monkeypatch.setattr(distill, "wmmse", counting_wmmse)
+    cache = str(tmp_path / "labels")
+    fail_at = 3
+    with pytest.raises(_Interrupt):
+        teacher_labels(G, chunk=8, trajectory=True, cache_path=cache, progress=False)
+    assert sorted(f for f in os.listdir(cache) if f.startswith("chunk")) == ["chunk_000000.pt", "chunk_000001.pt"]
+
+    calls.clear()
+    fail_at = None
+    labels = teacher_labels(G, chunk=8, trajectory=True, cache_path=cache, progress=False)
+    assert calls == [8, 8, 8]                      # only the three missing chunks
+    for got, want in zip(labels, expected):
+        assert torch.equal(got, want)
+
+    calls.clear()
+    again = teacher_labels(G, chunk=8, trajectory=True, cache_path=cache, progress=False)
+    assert calls == [] and torch.equal(again.p, expected.p)
+    with pytest.raises(ValueError, match="holds labels for other channels or settings"):
+        teacher_labels(G * 2, chunk=8, trajectory=True, cache_path=cache, progress=False)
+    with pytest.raises(ValueError, match="holds labels for other channels or settings"):
+        teacher_labels(G, chunk=8, cache_path=cache, progress=False)
+
+
+def test_label_cache_used_by_train_student(data, tmp_path):
+    train, _, _ = data
+    cache = str(tmp_path / "labels")
+    train_student(_student(), "supervised", channels=train, label_cache=cache, epochs=1, progress=False)
+    assert torch.equal(teacher_labels(train, cache_path=cache, progress=False).p, wmmse(train))
+
+
+# ---- argument errors --------------------------------------------------------------------------------------
+
+def _errors(data):
+    train, _, _ = data
+    mlp, gnn = _student(), _student("gnn")
+    T = "pyalgo.wireless.train_student: "
+    return [
+        (lambda: train_student(mlp, "x", channels=train), T + "mode must be one of 'supervised'"),
+        (lambda: train_student(mlp, "unsupervised", channels=train, assist="final"), T + "assist applies"),
+        (lambda: train_student(mlp, "supervised", channels=train, assist="all"), T + "assist must be one of"),
+        (lambda: train_student(mlp, "supervised", channels=train, assist="final+state"), "state_head=True"),
+        (lambda: train_student(gnn, "supervised", channels=train, assist="final+trajectory"),
+         "trajectory_heads=True"),
+        (lambda: train_student(mlp, "supervised", channels=train, beta_schedule="cosine"), T + "beta_schedule"),
+        (lambda: train_student(mlp, "supervised", channels=train, beta=-1.0), T + "beta must be a finite"),
+        (lambda: train_student(mlp, "supervised", channels=train, epochs=0), T + "epochs must be an int >= 1"),
+        (lambda: train_student(mlp, "supervised", channels=train, batch_size=1.5), T + "batch_size"),
+        (lambda: train_student(mlp, "supervised", channels=train, lr=0), T + "lr must be a finite number > 0"),
+        (lambda: train_student(mlp, "supervised", channels=train, optimizer="lbfgs"), T + "optimizer"),
+        (lambda: train_student(mlp, "supervised", channels=train, noise=0.0), T + "noise"),
+        (lambda: train_student(mlp, "supervised", channels=train, resume=True), T + "resume=True needs"),
+        (lambda: train_student(mlp, "supervised", channels=train[:, :3, :3]), "K = 4 users"),
+        (lambda: train_student(mlp, "supervised", channels=train[:, 0]), T + "channels must have shape"),
+        (lambda: train_student(mlp, "supervised", channels=-train), T + "channels must hold finite gains"),
+        (lambda: train_student(mlp, "supervised", channels=train, weights=torch.ones(3)), T + "weights must be"),
+        (lambda: train_student(mlp, "supervised", channels=train, teacher=torch.ones(3, K)), T + "teacher must be"),
+        (lambda: train_student(mlp, "unsupervised", channels=train, teacher=torch.ones(256, K)),
+         T + "mode 'unsupervised' uses no teacher"),
+        (lambda: train_student(mlp, "unsupervised", channels=train, steps_per_epoch=3), T + "steps_per_epoch"),
+        (lambda: train_student(mlp, "unsupervised", channels=lambda b, g: train[:b]), "needs steps_per_epoch"),
+        (lambda: train_student(mlp, "unsupervised", channels=train, critic=mlp), T + "critic applies"),
+        (lambda: train_student(torch.nn.Linear(2, 2), "unsupervised", channels=train), T + "student must be"),
+        (lambda: beta_at("fixed", 1.0, 4, 4), "pyalgo.wireless.beta_at: t must be in [0, T)"),
+        (lambda: MLPStudent(K, inputs="db"), "pyalgo.wireless.MLPStudent: inputs must be one of"),
+        (lambda: MLPStudent(K, p_max=0), "pyalgo.wireless.MLPStudent: p_max"),
+        (lambda: mlp(train[:2], torch.ones(2, K)), "weighted=False"),
+        (lambda: GNNStudent(aggregation="min"), "pyalgo.wireless.GNNStudent: aggregation"),
+        (lambda: GNNStudent(layers=1, trajectory_heads=True), "pyalgo.wireless.GNNStudent: layers must be an int >= 2"),
+        (lambda: gnn(train[:2], adjacency=torch.ones(2, K, K)), "adjacency must be a bool tensor"),
+        (lambda: teacher_labels(train, chunk=0), "pyalgo.wireless.teacher_labels: chunk"),
+        (lambda: teacher_labels(train[:0]), "pyalgo.wireless.teacher_labels: channels must hold at least one"),
+        (lambda: distill.default_critic(torch.nn.Linear(2, 2)), "no default critic"),
+    ]
+
+
+def test_argument_errors(data):
+    for call, message in _errors(data):
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert message in str(info.value), (message, str(info.value))
+
+
+# ---- scale-out --------------------------------------------------------------------------------------------
+
+def test_torchrun_two_ranks_match_single_process(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])),
+               OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
+           "-m", "pyalgo.wireless._ddp_check", str(tmp_path)]
+    run = subprocess.run(cmd, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = torch.load(tmp_path / "result.pt", weights_only=True)
+    assert result["world"] == 2 and result["ranks_agree"]
+
+    train, evaluation = ddp_problem()
+    single = teacher_labels(train, chunk=16, progress=False)
+    for name, value in single._asdict().items():
+        if value is not None:
+            assert torch.equal(result["labels"][name], value), name
+    cached = teacher_labels(train, chunk=16, cache_path=str(tmp_path / "labels"), progress=False)
+    assert torch.equal(cached.p, single.p)         # rank 0 wrote every chunk
+
+    history = result["history"]
+    random_rate = sum_rate(evaluation, torch.rand(evaluation.shape[:2], generator=torch.Generator().manual_seed(0)))
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["eval_sum_rate"][-1] > 1.1 * random_rate.mean().item()
