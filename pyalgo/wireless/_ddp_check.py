@@ -48,6 +48,7 @@ def main(out_dir: str) -> None:
         torch.save(dict(world=dist.get_world_size(), labels=labels._asdict(), history=history,
                         ranks_agree=all(torch.equal(x, mine) for x in everyone)),
                    os.path.join(out_dir, "result.pt"))
+    dist.barrier()      # no rank tears gloo down while another still talks to it (a rare SIGABRT)
     dist.destroy_process_group()
 
 

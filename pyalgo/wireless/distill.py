@@ -808,13 +808,17 @@ def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[Non
     for each of `steps_per_epoch` steps (the online pattern; the teacher then runs per minibatch).
     `weights` α: None, (K,), or (N, K) with a dataset. The teacher for a dataset is `teacher`
     ((N, K) powers or `TeacherLabels`), else `teacher_labels(channels, cache_path=label_cache)`.
-    p_max is the student's; `noise` is σ² (float).
+    p_max is the student's; `noise` is σ² (float). `eval_channels` (like a dataset, with
+    `eval_weights`, default `weights` unless those are per instance) is scored after every epoch
+    against its own teacher labels.
 
     Loss. `assist` (modes with a teacher only; default "final") picks the parts of `assist_loss`.
     β_t = `beta_at(beta_schedule, beta, t, T)` weighs it in the "+assist" modes; "supervised"
-    uses A alone (β would only rescale the learning rate). RL: the critic (default
+    uses A alone (β would only rescale the learning rate). RL, per batch: the critic (default
     `default_critic(student)`, initialised from `seed`) takes one `optimizer` step (lr
-    `critic_lr`, default `lr`) per batch, then the actor one (`_critic_step_and_actor_loss`).
+    `critic_lr`, default `lr`) on (Q(G, a) − R(G, a))² for explored actions
+    a = clip(p + N(0, (explore_std·p_max)²), 0, p_max), then the student one on −Q(G, p)
+    (+ β_t·A) through the updated critic, whose weights are held fixed for it.
 
     Reproducibility and checkpoints. Shuffling, exploration and sampled channels come from
     generators seeded by `seed`; the student's initial weights are the caller's. With `checkpoint`
