@@ -3,10 +3,10 @@
     python -m torch.distributed.run --nproc-per-node 2 --standalone -m pyalgo.wireless._ddp_check OUT_DIR
 
 Every rank runs the single-process code unchanged: cached teacher labels (chunks shared by rank,
-rank 0 writes OUT_DIR/labels), unsupervised+assist training of a small MLP, and rl+assist training
-of a small GNN (a DDP critic, and a student head the loss leaves unused). Rank 0 writes
-OUT_DIR/result.pt with the world size, the labels, the MLP's history, and whether every rank ended
-with the same labels and the same weights of both students.
+rank 0 writes OUT_DIR/labels), unsupervised+assist training of a small MLP (checkpoint
+OUT_DIR/mlp.pt), and rl+assist training of a small GNN (a DDP critic, and a student head the loss
+leaves unused). Rank 0 writes OUT_DIR/result.pt with the world size, the labels, the MLP's history,
+and whether every rank ended with the same labels and the same weights of both students.
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def main(out_dir: str) -> None:
     torch.manual_seed(0)
     student = MLPStudent(K, hidden=(32, 32))
     history = train_student(student, "unsupervised+assist", channels=train, teacher=labels, epochs=6,
-                            batch_size=16, lr=1e-2, eval_channels=evaluation, progress=False)
+                            batch_size=16, lr=1e-2, eval_channels=evaluation, progress=False,
+                            checkpoint=os.path.join(out_dir, "mlp.pt"))
     torch.manual_seed(0)
     gnn = GNNStudent(hidden=8, layers=2, state_head=True)     # RL: a DDP critic too; an unused head
     train_student(gnn, "rl+assist", channels=train, teacher=labels, epochs=2, batch_size=16, lr=1e-2,

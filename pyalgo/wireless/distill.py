@@ -229,7 +229,8 @@ def _neighbour_mask(G: torch.Tensor, adjacency: Optional[torch.Tensor], fn: str)
     off_diagonal = ~torch.eye(K, dtype=torch.bool, device=G.device)
     if adjacency is None:
         return off_diagonal.expand(B, K, K)
-    if not (isinstance(adjacency, torch.Tensor) and adjacency.dtype == torch.bool and adjacency.shape == G.shape):
+    is_mask = isinstance(adjacency, torch.Tensor) and adjacency.dtype == torch.bool
+    if not (is_mask and adjacency.shape == G.shape):
         got = (f"{adjacency.dtype} {tuple(adjacency.shape)}" if isinstance(adjacency, torch.Tensor)
                else type(adjacency).__name__)
         raise ValueError(f"{fn}: adjacency must be a bool tensor of G's shape {tuple(G.shape)}, got {got}")
@@ -533,8 +534,8 @@ def _chunk_file(cache_path: str, c: int) -> str:
 
 
 def teacher_labels(channels: torch.Tensor, *, p_max: float = 1.0, noise: float = 1.0, weights: Weights = None,
-                   max_iter: int = TEACHER_MAX_ITER, tol: float = TEACHER_TOL, trajectory: bool = False, chunk: int = 4096,
-                   cache_path: Optional[str] = None, progress: bool = True) -> TeacherLabels:
+                   max_iter: int = TEACHER_MAX_ITER, tol: float = TEACHER_TOL, trajectory: bool = False,
+                   chunk: int = 4096, cache_path: Optional[str] = None, progress: bool = True) -> TeacherLabels:
     """WMMSE teacher labels (spec §7: 100 iterations, ε = 1e-3, p⁰ = p_max) for channels (N, K, K).
 
     Runs `wmmse` over chunks of `chunk` instances with a progress bar. With `cache_path` (a folder)
@@ -565,7 +566,8 @@ def teacher_labels(channels: torch.Tensor, *, p_max: float = 1.0, noise: float =
     else:
         settings = dict(p_max=p_max, noise=noise, max_iter=max_iter, tol=tol, trajectory=bool(trajectory),
                         chunk=chunk)
-        status = _cache_status(cache_path, _fingerprint(channels, weights, settings), n_chunks) if rank == 0 else None
+        fingerprint = _fingerprint(channels, weights, settings)
+        status = _cache_status(cache_path, fingerprint, n_chunks) if rank == 0 else None
         status = _broadcast_from_rank0(status, world)
         if isinstance(status, str):
             raise ValueError(f"{fn}: {status}")
@@ -598,8 +600,8 @@ def assist_loss(out: StudentOutput, teacher: TeacherLabels, G: torch.Tensor, p_m
     """The assistance term A (a scalar), a sum of equally weighted parts chosen by `assist`:
 
     final       mean_b Σ_k (p_k − p_T,k)² / p_max²                      (spec §7, the paper's ℓ_AD)
-    state       mean_b Σ_k [(û_k − u_k√G_kk)² + (ℓ̂_k − log2 w_k)²]     (WMMSE state at p_T; u√G_kk =
-                S/T ∈ [0, 1) and log2 w = user k's rate, both dimensionless)
+    state       mean_b Σ_k [(û_k − u_k√G_kk)² + (ℓ̂_k − log2 w_k)²]  (the WMMSE state at p_T;
+                u√G_kk = S/T ∈ [0, 1) and log2 w = user k's rate, both dimensionless)
     trajectory  mean_s mean_b Σ_k (p⁽ˢ⁾_k − p_T^(t_bs),k)² / p_max²  for the S intermediate
                 estimates, t_bs = ⌈s·n_b/(S + 1)⌉ with n_b the teacher's iteration count: the
                 student's stages are spread evenly along the teacher's own path to convergence.
@@ -734,7 +736,8 @@ class _TrainingData:
                 G, adjacency = _unpack_channels("pyalgo.wireless.train_student", "the sampler's output",
                                                 self.sampler(self.batch_size, rank_gen))
                 teacher = None if self.assist is None else _run_teacher(
-                    G, self.p_max, self.noise, self.weights, TEACHER_MAX_ITER, TEACHER_TOL, "trajectory" in self.assist)
+                    G, self.p_max, self.noise, self.weights, TEACHER_MAX_ITER, TEACHER_TOL,
+                    "trajectory" in self.assist)
                 yield _Batch(G, self.weights, adjacency, teacher)
             return
         N = self.gains.shape[0]
@@ -765,9 +768,10 @@ def _aux_needs(student: nn.Module, assist: Optional[str]) -> Tuple[bool, bool]:
     unused, which DistributedDataParallel must be told about)."""
     uses_state = assist is not None and "state" in assist
     uses_trajectory = assist is not None and "trajectory" in assist
-    unused_state = getattr(student, "state_head", None) is not None and not uses_state
-    unused_trajectory = isinstance(getattr(student, "trajectory_heads", None), nn.Module) and not uses_trajectory
-    return uses_state or uses_trajectory, unused_state or unused_trajectory
+    has_state = getattr(student, "state_head", None) is not None
+    has_trajectory = isinstance(getattr(student, "trajectory_heads", None), nn.Module)  # GNN: no weights
+    unused = (has_state and not uses_state) or (has_trajectory and not uses_trajectory)
+    return uses_state or uses_trajectory, unused
 
 
 def _critic_step_and_actor_loss(critic: nn.Module, critic_model: nn.Module, critic_opt: torch.optim.Optimizer,
@@ -790,8 +794,9 @@ def _critic_step_and_actor_loss(critic: nn.Module, critic_model: nn.Module, crit
     return -q.mean(), float(critic_loss.detach())
 
 
-def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[None, torch.Tensor, TeacherLabels] = None,
-                  label_cache: Optional[str] = None, weights: Weights = None, noise: float = 1.0,
+def train_student(student: nn.Module, mode: str, *, channels,
+                  teacher: Union[None, torch.Tensor, TeacherLabels] = None, label_cache: Optional[str] = None,
+                  weights: Weights = None, noise: float = 1.0,
                   assist: Optional[str] = None, beta: float = 1.0, beta_schedule: str = "fixed",
                   epochs: int = 10, batch_size: int = 256, steps_per_epoch: Optional[int] = None,
                   lr: float = 1e-3, optimizer: str = "adam", critic: Optional[nn.Module] = None,
@@ -829,7 +834,8 @@ def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[Non
     Scale-out. Under torchrun every rank calls this unchanged: the process group comes from the
     environment, the student (and critic) are wrapped in DistributedDataParallel, the dataset is
     sharded by rank each epoch like DistributedSampler (`batch_size` per rank), the labels are
-    gathered onto every rank, metrics are averaged over ranks, rank 0 writes the files.
+    gathered onto every rank, metrics are averaged over ranks, rank 0 writes the files. (Checked
+    with gloo on CPU; on GPUs put each rank's student on cuda:LOCAL_RANK and set that device.)
 
     Returns a dict of per-epoch lists: "epoch", "train_loss", "train_sum_rate" (the student's
     mean sum rate on its training batches), "beta" (β_t at the epoch's last step, "+assist" modes),
@@ -873,8 +879,8 @@ def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[Non
     rank, world = _distributed(device)
 
     data = _TrainingData(fn, channels, steps_per_epoch=steps_per_epoch, weights=weights, teacher=teacher,
-                         label_cache=label_cache, assist=assist, p_max=p_max, noise=noise, batch_size=batch_size,
-                         rank=rank, world=world, progress=progress)
+                         label_cache=label_cache, assist=assist, p_max=p_max, noise=noise,
+                         batch_size=batch_size, rank=rank, world=world, progress=progress)
     total_steps = epochs * data.steps
     if eval_channels is not None:
         eval_gains, _ = _unpack_channels(fn, "eval_channels", eval_channels)
@@ -896,7 +902,8 @@ def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[Non
     rank_gen = torch.Generator().manual_seed(_rank_seed(seed, rank))
     config = dict(mode=mode, assist=assist, beta=beta, beta_schedule=beta_schedule, epochs=epochs,
                   batch_size=batch_size, steps=data.steps, lr=lr, critic_lr=critic_lr, optimizer=optimizer,
-                  noise=noise, explore_std=explore_std, seed=seed, world=world, eval=eval_channels is not None)
+                  noise=noise, explore_std=explore_std, seed=seed, world=world,
+                  eval=eval_channels is not None)
     keys = ["epoch", "train_loss", "train_sum_rate", "seconds"]
     keys += ["beta"] if mode.endswith("+assist") else []
     keys += ["critic_loss"] if rl else []
@@ -906,7 +913,8 @@ def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[Non
     if resume and os.path.exists(checkpoint):
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         saved = state["config"]
-        changed = ", ".join(f"{k}={saved.get(k)!r} (now {v!r})" for k, v in config.items() if saved.get(k) != v)
+        changed = ", ".join(f"{k}={saved.get(k)!r} (now {v!r})" for k, v in config.items()
+                            if saved.get(k) != v)
         if changed:
             raise ValueError(f"{fn}: checkpoint {checkpoint!r} was made with other settings: {changed}")
         student.load_state_dict(state["student"])
@@ -935,7 +943,10 @@ def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[Non
             b = b.to(device, dtype)
             beta_t = beta_at(beta_schedule, beta, epoch * data.steps + step, total_steps)
             kwargs = _student_kwargs(b.weights, b.adjacency)
-            out = model(b.G, **kwargs, return_aux=True) if needs_aux else StudentOutput(model(b.G, **kwargs), None, None)
+            if needs_aux:
+                out = model(b.G, **kwargs, return_aux=True)
+            else:
+                out = StudentOutput(model(b.G, **kwargs), None, None)
             teacher_term = 0.0 if assist is None else assist_loss(out, b.teacher, b.G, p_max, assist)
             critic_loss = 0.0
             if mode.startswith("unsupervised"):
@@ -969,7 +980,8 @@ def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[Non
             history["critic_loss"].append(float(sums[2] / sums[3]))
         postfix = {"loss": f"{history['train_loss'][-1]:.4g}"}
         if eval_channels is not None:
-            result = evaluate_student(student, eval_channels, noise=noise, weights=eval_weights, teacher_p=eval_teacher)
+            result = evaluate_student(student, eval_channels, noise=noise, weights=eval_weights,
+                                      teacher_p=eval_teacher)
             history["eval_sum_rate"].append(result["sum_rate"])
             history["eval_pct_teacher"].append(result["pct_teacher"])
             postfix["eval"] = f"{result['pct_teacher']:.1f}%"
@@ -989,8 +1001,9 @@ def train_student(student: nn.Module, mode: str, *, channels, teacher: Union[Non
     return history
 
 
-def _dataset_labels(fn: str, teacher, label_cache: Optional[str], gains: torch.Tensor, p_max: float, noise: float,
-                    weights: Weights, trajectory: bool, assist: str, progress: bool) -> TeacherLabels:
+def _dataset_labels(fn: str, teacher, label_cache: Optional[str], gains: torch.Tensor, p_max: float,
+                    noise: float, weights: Weights, trajectory: bool, assist: str,
+                    progress: bool) -> TeacherLabels:
     """The teacher labels of a dataset: given (powers or TeacherLabels) or computed/cached."""
     N, K = gains.shape[0], gains.shape[-1]
     if teacher is None:
@@ -998,16 +1011,13 @@ def _dataset_labels(fn: str, teacher, label_cache: Optional[str], gains: torch.T
                               cache_path=label_cache, progress=progress)
     if label_cache is not None:
         raise ValueError(f"{fn}: give either teacher or label_cache, not both")
-    if isinstance(teacher, TeacherLabels):
-        if teacher.p.shape != (N, K):
-            raise ValueError(f"{fn}: teacher.p must have shape (N, K) = ({N}, {K}), got {tuple(teacher.p.shape)}")
-        if trajectory and teacher.trajectory is None:
-            raise ValueError(f"{fn}: assist {assist!r} needs teacher labels with a trajectory "
-                             "(teacher_labels(..., trajectory=True))")
-        return teacher
-    if not isinstance(teacher, torch.Tensor) or teacher.shape != (N, K):
-        shape = tuple(teacher.shape) if isinstance(teacher, torch.Tensor) else type(teacher).__name__
-        raise ValueError(f"{fn}: teacher must be None, TeacherLabels or powers (N, K) = ({N}, {K}), got {shape}")
-    if assist != "final":
-        raise ValueError(f"{fn}: assist {assist!r} needs TeacherLabels (teacher_labels(...)), not bare powers")
-    return TeacherLabels(teacher, None, None, None, None)
+    if isinstance(teacher, torch.Tensor):
+        teacher = TeacherLabels(teacher, None, None, None, None)
+    if not isinstance(teacher, TeacherLabels) or teacher.p.shape != (N, K):
+        got = tuple(teacher.p.shape) if isinstance(teacher, TeacherLabels) else type(teacher).__name__
+        raise ValueError(f"{fn}: teacher must be None, TeacherLabels or powers of shape (N, K) = ({N}, {K}), "
+                         f"got {got}")
+    if ("state" in assist and teacher.u is None) or (trajectory and teacher.trajectory is None):
+        raise ValueError(f"{fn}: assist {assist!r} needs the teacher's state/trajectory: pass "
+                         "teacher_labels(..., trajectory=True) or teacher=None")
+    return teacher
