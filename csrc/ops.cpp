@@ -37,6 +37,16 @@ TORCH_LIBRARY(pyalgo, m) {
   m.def("wmmse_miso(Tensor channels, Tensor p_max, Tensor noise, Tensor weights, Tensor v_init, int max_iter, float tol, float bisection_tol, bool record) -> (Tensor v, Tensor u, Tensor w, Tensor iterations, Tensor objective, Tensor trajectory)");
   m.def("miso_rates(Tensor channels, Tensor v, Tensor noise) -> Tensor");
   m.def("miso_rates_backward(Tensor channels, Tensor v, Tensor noise, Tensor grad, bool channels_grad) -> (Tensor grad_channels, Tensor grad_v, Tensor grad_noise)");
+  // ---- energy models (pyalgo/energy) -------------------------------------------------------
+  // Uniform samples of the min-min loss's reference distribution, exactly as the fused losses
+  // draw them for the same seed = (seed, offset): bits uint8 (B, m, k), permutations of
+  // 0..n-1 int64 (B, m, n). The device is the seed's.
+  m.def("energy_sample_bits(Tensor seed, int batch, int num_samples, int k) -> Tensor");
+  m.def("energy_sample_perms(Tensor seed, int batch, int num_samples, int n) -> Tensor");
+  // Min-min loss (B,) with uniform sampling fused in; alpha = 1 logistic, 2 sparsemax, > 1
+  // entmax. With compute_grad the gradients come from the same pass (else they are (0,)).
+  m.def("minmin_bits(Tensor unary, Tensor? pairwise, Tensor tau, Tensor y, int num_samples, float alpha, bool compute_grad, Tensor seed) -> (Tensor loss, Tensor grad_unary, Tensor grad_pairwise, Tensor grad_tau)");
+  m.def("minmin_perms(Tensor theta, Tensor tau, Tensor y, int num_samples, float alpha, bool compute_grad, Tensor seed) -> (Tensor loss, Tensor grad_theta, Tensor grad_tau)");
 }
 
 // The WMMSE teachers are not differentiable: autograd falls through to the kernels and their

@@ -45,6 +45,8 @@ PYALGO_HD float hd_exp(float x) { return expf(x); }
 PYALGO_HD double hd_exp(double x) { return exp(x); }
 PYALGO_HD float hd_log(float x) { return logf(x); }
 PYALGO_HD double hd_log(double x) { return log(x); }
+PYALGO_HD float hd_pow(float x, float y) { return powf(x, y); }
+PYALGO_HD double hd_pow(double x, double y) { return pow(x, y); }
 PYALGO_HD float hd_log1p(float x) { return log1pf(x); }
 PYALGO_HD double hd_log1p(double x) { return log1p(x); }
 

@@ -1,0 +1,264 @@
+// The min-min loss of Sander et al. (ICML 2025) for one example, fused with uniform sampling
+// (torch-free; the CPU and CUDA launchers call these bodies).
+//
+//   loss = τ + (1/m) Σ_j f*(g(y'_j) − τ) − g(y),    y'_j ~ uniform, f*(s) = e^s − 1 (α = 1) or the
+//   Tsallis-α conjugate ([1 + (α−1)s]_+^{α/(α−1)} − 1)/α (α = 2: sparsemax),
+//
+// with the gradient computed in the same pass: ∂τ = 1 − (1/m) Σ_j w_j and ∂θ = (1/m) Σ_j w_j φ(y'_j)
+// − φ(y), w = (f*)'(g − τ). Samples are generated from Philox words, used and forgotten: nothing of
+// size (m, k) is ever stored.
+//
+// Random layout (the same in the samplers and the losses, on every device): sample j of row b
+// reads words j·W … j·W + W − 1 of the row's word stream, word c being word c % 4 of Philox block
+// (key, row b, group c / 4, stream). Bits: W = ceil(k / 32), bit i of sample j is bit i % 32 of
+// its word i / 32. Permutations of n items: W = n − 1 words drive a Fisher–Yates shuffle of
+// (0, …, n−1); word t picks r = ⌊word · (i + 1) / 2^32⌋ ∈ [0, i] for i = n − 1 − t (bias < n/2^32).
+//
+// Overflow guard (α = 1): with L = log((1/m) Σ_j e^{g_j − τ}) the term E[e^{g−τ}] = e^L is
+// continued linearly above L = c (c = 80 in float, 700 in double): φ(L) = e^c (1 + L − c). The
+// loss and its gradient stay finite and point to the same optimum, and they equal the exact
+// values whenever those are representable. Sums are taken relative to τ; if some g_j − τ
+// exceeds kShiftLimit the pass is redone relative to max_j (g_j − τ), so nothing overflows.
+#pragma once
+#include "../common/philox.h"
+
+namespace pyalgo {
+namespace energy {
+
+constexpr uint32_t kBitsStream = 0xB175u;
+constexpr uint32_t kPermsStream = 0x9E53u;
+constexpr int kMaxBits = 4096;   // labels per example (multilabel)
+constexpr int kMaxWords = kMaxBits / 32;
+constexpr int kMaxItems = 256;  // items per permutation
+
+template <typename A>
+struct Limits;
+template <>
+struct Limits<float> {
+  static constexpr float clamp = 80.0f;       // c of the linear continuation
+  static constexpr float shift_limit = 50.0f; // e^50 · 2^40 samples stays finite
+};
+template <>
+struct Limits<double> {
+  static constexpr double clamp = 700.0;
+  static constexpr double shift_limit = 600.0;
+};
+
+// Word c of one row's stream; walking c in order computes each Philox block once.
+struct WordCursor {
+  PhiloxKey key;
+  int64_t row;
+  uint32_t stream;
+  int64_t cached;
+  Philox4 block;
+  PYALGO_HD WordCursor(PhiloxKey k, int64_t r, uint32_t s) : key(k), row(r), stream(s), cached(-1), block{0, 0, 0, 0} {}
+  PYALGO_HD uint32_t operator()(int64_t c) {
+    const int64_t g = c >> 2;
+    if (g != cached) {
+      block = philox_block(key, row, g, stream);
+      cached = g;
+    }
+    return philox_word(block, static_cast<int>(c & 3));
+  }
+};
+
+PYALGO_HD int bits_words(int k) { return (k + 31) / 32; }
+
+PYALGO_HD void load_bits(WordCursor& cur, int64_t j, int words, uint32_t* y) {
+  for (int w = 0; w < words; ++w) y[w] = cur(j * words + w);
+}
+
+PYALGO_HD int bit_at(const uint32_t* y, int i) { return static_cast<int>((y[i >> 5] >> (i & 31)) & 1u); }
+
+// Sample j of a row: a uniform permutation of (0, …, n−1) into perm.
+PYALGO_HD void load_perm(WordCursor& cur, int64_t j, int n, uint8_t* perm) {
+  for (int i = 0; i < n; ++i) perm[i] = static_cast<uint8_t>(i);
+  const int64_t first = j * (n - 1);
+  for (int t = 0; t < n - 1; ++t) {
+    const int i = n - 1 - t;
+    const uint32_t r = static_cast<uint32_t>((static_cast<uint64_t>(cur(first + t)) * static_cast<uint64_t>(i + 1)) >> 32);
+    const uint8_t tmp = perm[i];
+    perm[i] = perm[r];
+    perm[r] = tmp;
+  }
+}
+
+// ---- energies ------------------------------------------------------------------------------
+
+// g(y) = ⟨u, y⟩ + ½ yᵀ U y for bits y (U may be null).
+template <typename A>
+PYALGO_HD A bits_energy(const A* u, const A* U, int k, const uint32_t* y) {
+  A g = 0;
+  for (int i = 0; i < k; ++i) g += bit_at(y, i) ? u[i] : A(0);
+  if (U) {
+    A quad = 0;
+    for (int a = 0; a < k; ++a) {
+      if (!bit_at(y, a)) continue;
+      const A* Ua = U + static_cast<int64_t>(a) * k;
+      for (int b = 0; b < k; ++b) quad += bit_at(y, b) ? Ua[b] : A(0);
+    }
+    g += A(0.5) * quad;
+  }
+  return g;
+}
+
+// The same for a dense 0/1 vector (the observed label y).
+template <typename A>
+PYALGO_HD A dense_bits_energy(const A* u, const A* U, int k, const A* y) {
+  A g = 0;
+  for (int i = 0; i < k; ++i) g += u[i] * y[i];
+  if (U) {
+    A quad = 0;
+    for (int a = 0; a < k; ++a)
+      for (int b = 0; b < k; ++b) quad += y[a] * U[static_cast<int64_t>(a) * k + b] * y[b];
+    g += A(0.5) * quad;
+  }
+  return g;
+}
+
+// Permutahedron g = Σ_i θ_i (π_i + 1); Birkhoff g = Σ_i Θ[i, π_i].
+template <typename A, typename I>
+PYALGO_HD A perm_energy(const A* theta, bool birkhoff, int n, const I* perm) {
+  A g = 0;
+  for (int i = 0; i < n; ++i)
+    g += birkhoff ? theta[static_cast<int64_t>(i) * n + perm[i]] : theta[i] * static_cast<A>(perm[i] + 1);
+  return g;
+}
+
+// ---- per-sample loss terms -------------------------------------------------------------------
+
+// Running sums of one row (or of one lane's share of it).
+template <typename A>
+struct Sums {
+  A weight;  // Σ_j w_j (α = 1: Σ e^{s_j − shift})
+  A conj;    // Σ_j f*(s_j) (α > 1)
+  A max_s;   // max_j s_j (α = 1)
+};
+
+template <typename A>
+PYALGO_HD Sums<A> zero_sums() {
+  return Sums<A>{A(0), A(0), -hd_inf<A>()};
+}
+
+template <typename A>
+PYALGO_HD void add_sums(Sums<A>& a, const Sums<A>& b) {
+  a.weight += b.weight;
+  a.conj += b.conj;
+  a.max_s = a.max_s > b.max_s ? a.max_s : b.max_s;
+}
+
+// w = (f*)'(s) (scaled by e^{−shift} for α = 1), adding f*(s) to the sums for α > 1.
+template <typename A>
+PYALGO_HD A sample_weight(A s, A alpha, A shift, Sums<A>& sums) {
+  if (alpha == A(1)) {
+    sums.max_s = s > sums.max_s ? s : sums.max_s;
+    const A w = hd_exp(s - shift);
+    sums.weight += w;
+    return w;
+  }
+  const A z = A(1) + (alpha - A(1)) * s;
+  const A zp = z > A(0) ? z : A(0);
+  A w, conj;
+  if (alpha == A(2)) {
+    w = zp;
+    conj = A(0.5) * (zp * zp - A(1));
+  } else {
+    w = zp > A(0) ? hd_pow(zp, A(1) / (alpha - A(1))) : A(0);
+    conj = (w * zp - A(1)) / alpha;  // [z]_+^{α/(α−1)} = w·z
+  }
+  sums.weight += w;
+  sums.conj += conj;
+  return w;
+}
+
+// One pass over samples [j0, j1) of a multilabel row: adds the sample weights to `sums` and, if
+// grad_u is given, w·y' to grad_u (k) and ½w·y'y'ᵀ to grad_U (k×k, if U is given) through add(p, v).
+template <typename A, typename G, class Add>
+PYALGO_HD void bits_pass(const A* u, const A* U, int k, A tau, A alpha, A shift, WordCursor& cur, int64_t j0,
+                         int64_t j1, Sums<A>& sums, G* grad_u, G* grad_U, const Add& add) {
+  const int words = bits_words(k);
+  uint32_t y[kMaxWords];
+  for (int64_t j = j0; j < j1; ++j) {
+    load_bits(cur, j, words, y);
+    const A w = sample_weight(bits_energy(u, U, k, y) - tau, alpha, shift, sums);
+    if (!grad_u || w == A(0)) continue;
+    for (int a = 0; a < k; ++a) {
+      if (!bit_at(y, a)) continue;
+      add(grad_u + a, static_cast<G>(w));
+      if (U) {
+        G* row = grad_U + static_cast<int64_t>(a) * k;
+        const G half_w = static_cast<G>(A(0.5) * w);
+        for (int b = 0; b < k; ++b)
+          if (bit_at(y, b)) add(row + b, half_w);
+      }
+    }
+  }
+}
+
+// The same for permutations: grad_theta gets w·(π + 1) (permutahedron) or w at (i, π_i) (Birkhoff).
+template <typename A, typename G, class Add>
+PYALGO_HD void perms_pass(const A* theta, bool birkhoff, int n, A tau, A alpha, A shift, WordCursor& cur,
+                          int64_t j0, int64_t j1, Sums<A>& sums, G* grad_theta, const Add& add) {
+  uint8_t perm[kMaxItems];
+  for (int64_t j = j0; j < j1; ++j) {
+    load_perm(cur, j, n, perm);
+    const A w = sample_weight(perm_energy(theta, birkhoff, n, perm) - tau, alpha, shift, sums);
+    if (!grad_theta || w == A(0)) continue;
+    for (int i = 0; i < n; ++i) {
+      if (birkhoff)
+        add(grad_theta + static_cast<int64_t>(i) * n + perm[i], static_cast<G>(w));
+      else
+        add(grad_theta + i, static_cast<G>(w * static_cast<A>(perm[i] + 1)));
+    }
+  }
+}
+
+// α = 1: whether the pass taken relative to τ (shift 0) must be redone relative to max s.
+template <typename A>
+PYALGO_HD bool needs_shift(A alpha, const Sums<A>& sums) {
+  return alpha == A(1) && sums.max_s > Limits<A>::shift_limit;
+}
+
+// Loss, ∂τ and the factor that turns the accumulated weights into the gradient's E_w[φ(y')] term.
+template <typename A>
+struct RowResult {
+  A loss, grad_tau, factor;
+};
+
+template <typename A>
+PYALGO_HD RowResult<A> finish_row(const Sums<A>& sums, A tau, A g_true, A alpha, A shift, int64_t m) {
+  const A inv_m = A(1) / static_cast<A>(m);
+  if (alpha != A(1)) return RowResult<A>{tau + sums.conj * inv_m - g_true, A(1) - sums.weight * inv_m, inv_m};
+  if (!(sums.weight > A(0))) return RowResult<A>{tau - A(1) - g_true, A(1), A(0)};  // every e^{s} underflowed
+  const A c = Limits<A>::clamp;
+  const A L = shift + hd_log(sums.weight * inv_m);
+  const A Lc = L < c ? L : c;
+  const A mean_exp = L <= c ? hd_exp(L) : hd_exp(c) * (A(1) + L - c);
+  return RowResult<A>{tau + mean_exp - A(1) - g_true, A(1) - hd_exp(Lc), hd_exp(Lc) / sums.weight};
+}
+
+// Accumulators → gradients, for indices lane, lane + stride, … (one thread: 0, 1).
+// grad_u = factor·acc_u − y, grad_U = factor·acc_U − ½ y yᵀ.
+template <typename A, typename G>
+PYALGO_HD void finish_bits_grad(const G* acc_u, const G* acc_U, const A* y, int k, A factor, A* grad_u, A* grad_U,
+                                int lane, int stride) {
+  for (int i = lane; i < k; i += stride) grad_u[i] = factor * static_cast<A>(acc_u[i]) - y[i];
+  if (!grad_U) return;
+  const int64_t kk = static_cast<int64_t>(k) * k;
+  for (int64_t idx = lane; idx < kk; idx += stride)
+    grad_U[idx] = factor * static_cast<A>(acc_U[idx]) - A(0.5) * y[idx / k] * y[idx % k];
+}
+
+// grad = factor·acc − φ(y): φ(y) = y + 1 (permutahedron) or the permutation matrix (Birkhoff).
+template <typename A, typename G>
+PYALGO_HD void finish_perm_grad(const G* acc, const int64_t* y, bool birkhoff, int n, A factor, A* grad, int lane,
+                                int stride) {
+  const int64_t size = birkhoff ? static_cast<int64_t>(n) * n : n;
+  for (int64_t idx = lane; idx < size; idx += stride) {
+    const A target = birkhoff ? (y[idx / n] == idx % n ? A(1) : A(0)) : static_cast<A>(y[idx] + 1);
+    grad[idx] = factor * static_cast<A>(acc[idx]) - target;
+  }
+}
+
+}  // namespace energy
+}  // namespace pyalgo

@@ -1,0 +1,441 @@
+"""Data loaders for the min-min EBM experiments (spec ebm_partition.md §4).
+
+Everything is read from the copies bundled in ``pyalgo/energy/datasets/`` (see the README there for the
+attribution); nothing is downloaded at run time. A user's own files load through the same functions by path.
+
+- Multilabel (§4a): mulan ARFF train/test files + label XML → :class:`MultilabelData`, features standardised
+  with train-split statistics, labels float {0,1} in ARFF attribute order.
+- Label ranking (§4b): scikit-lr CSV (header ``n_samples,n_features,n_labels``) → :class:`RankingData`,
+  ``ranks`` (1 = most preferred) and ``perms`` = k − ranks (the package convention's ``y``).
+- :func:`kfold_indices`: seeded k-fold splits (the label-ranking files have no train/test split).
+- :func:`synthetic_ising`: exact samples from a ground-truth Ising EBM (§4c, §6.6) with known parameters.
+"""
+from __future__ import annotations
+
+import math
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = [
+    "MULTILABEL",
+    "LABEL_RANKING",
+    "DATASETS_DIR",
+    "MultilabelData",
+    "RankingData",
+    "SyntheticIsing",
+    "load_multilabel",
+    "load_label_ranking",
+    "kfold_indices",
+    "standardize",
+    "synthetic_ising",
+]
+
+MULTILABEL = ("yeast", "emotions", "scene")
+LABEL_RANKING = ("iris", "wine", "glass", "vehicle", "stock", "authorship")
+DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
+
+_STD_FLOOR = 1e-12  # features with a smaller train std are only centred (constant columns stay 0, not nan)
+
+
+def _err(fn, msg):
+    return ValueError(f"pyalgo.energy.{fn}: {msg}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# standardisation
+# ----------------------------------------------------------------------------------------------------------
+def standardize(train, *others):
+    """Z-score columns with the mean/std of ``train`` only: returns ``(train_z, *others_z)``.
+
+    train (N, d), others (N_i, d); numpy arrays or torch tensors (returned as the same kind and dtype).
+    std is the population std (ddof 0); columns whose train std is ~0 are only centred.
+    """
+    arrays = (train,) + others
+    for a in arrays:
+        if a.ndim != 2 or a.shape[1] != train.shape[1]:
+            raise ValueError(f"pyalgo.energy.standardize: every array must be 2-D with {train.shape[-1]} "
+                             f"columns (like train), got shape {tuple(a.shape)}")
+    if isinstance(train, torch.Tensor):
+        if not all(isinstance(a, torch.Tensor) for a in arrays):
+            raise TypeError("pyalgo.energy.standardize: train and others must all be torch tensors or all "
+                            "numpy arrays, got a mix")
+        mean = train.double().mean(dim=0)
+        std = train.double().std(dim=0, unbiased=False)
+        std = torch.where(std > _STD_FLOOR, std, torch.ones_like(std))
+        out = tuple(((a.double() - mean) / std).to(a.dtype) for a in arrays)
+    else:
+        arrays = tuple(np.asarray(a) for a in arrays)
+        mean = arrays[0].astype(np.float64).mean(axis=0)
+        std = arrays[0].astype(np.float64).std(axis=0)
+        std = np.where(std > _STD_FLOOR, std, 1.0)
+        out = tuple(((a.astype(np.float64) - mean) / std).astype(a.dtype if a.dtype.kind == "f" else np.float64)
+                    for a in arrays)
+    return out
+
+
+_standardize = standardize  # load_multilabel's `standardize` argument shadows the helper
+
+
+# ----------------------------------------------------------------------------------------------------------
+# multilabel (ARFF + mulan XML)
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class MultilabelData:
+    """A multilabel train/test split (§4a).
+
+    x_train (N, d) / x_test (M, d): float32 features (standardised with train stats if requested).
+    y_train (N, k) / y_test (M, k): float32 in {0, 1}, columns in ARFF attribute order (= ``label_names``).
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    feature_names: list
+    label_names: list
+    name: str
+
+    @property
+    def num_features(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def num_labels(self) -> int:
+        return self.y_train.shape[1]
+
+
+def _read_arff(path, fn, arg):
+    from scipy.io import arff
+
+    try:
+        with open(path, "r", encoding="utf-8") as fh:
+            data, meta = arff.loadarff(fh)
+    except (ValueError, NotImplementedError, arff.ArffError) as e:  # scipy reports bad nominal values etc.
+        raise _err(fn, f"{arg} is not a readable dense ARFF file ({path}): {e}") from e
+    return data, meta
+
+
+def _read_label_xml(path, fn):
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as e:
+        raise _err(fn, f"labels_xml is not valid XML ({path}): {e}") from e
+    names = [el.get("name") for el in root.iter() if el.tag.split("}")[-1] == "label"]
+    if not names or any(n is None for n in names):
+        raise _err(fn, f"labels_xml must list <label name=\"...\"> elements, got {names!r} in {path}")
+    if len(set(names)) != len(names):
+        raise _err(fn, f"labels_xml lists a label twice: {names!r}")
+    return names
+
+
+def _trailing_binary_attributes(meta):
+    """Names of the trailing attributes whose nominal domain is exactly {0, 1} (labels when no XML is given)."""
+    names = meta.names()
+    labels = []
+    for name in reversed(names):
+        kind, domain = meta[name]
+        if kind == "nominal" and set(domain) == {"0", "1"}:
+            labels.append(name)
+        else:
+            break
+    return labels[::-1]
+
+
+def _split_arff(data, meta, label_names, fn, arg, path):
+    """Structured ARFF array → (features float64 (N, d), labels int64 (N, k), feature names)."""
+    names = meta.names()
+    label_set = set(label_names)
+    feature_names = [n for n in names if n not in label_set]
+    for n in feature_names:
+        if meta[n][0] != "numeric":
+            raise _err(fn, f"{arg} attribute {n!r} is {meta[n][0]}; only numeric features are supported "
+                           f"(labels are {label_names!r}) in {path}")
+    x = np.empty((len(data), len(feature_names)), dtype=np.float64)
+    for j, n in enumerate(feature_names):
+        x[:, j] = data[n]
+    if np.isnan(x).any():
+        raise _err(fn, f"{arg} has missing feature values ('?') in {path}")
+    ordered_labels = [n for n in names if n in label_set]  # canonical order = ARFF attribute order
+    y = np.empty((len(data), len(ordered_labels)), dtype=np.int64)
+    for j, n in enumerate(ordered_labels):
+        col = data[n]
+        try:
+            vals = col.astype(np.float64) if col.dtype.kind != "S" else np.array(
+                [float(v) if v != b"?" else np.nan for v in col])
+        except ValueError as e:
+            raise _err(fn, f"{arg} label {n!r} must take values in {{0, 1}}, got non-numeric values in {path}") from e
+        bad = ~np.isin(vals, (0.0, 1.0))
+        if bad.any():
+            raise _err(fn, f"{arg} label {n!r} must take values in {{0, 1}}, got {vals[bad][0]:g} "
+                           f"(row {int(np.argmax(bad))}) in {path}")
+        y[:, j] = vals.astype(np.int64)
+    return x, y, feature_names, ordered_labels
+
+
+def load_multilabel(name_or_train_path, test_path=None, labels_xml=None, standardize=True) -> MultilabelData:
+    """Load a multilabel dataset (§4a): a bundled name (``"yeast"``, ``"emotions"``, ``"scene"``) or the path of
+    a user's own dense ARFF train file (``test_path``: optional ARFF test file with the same attributes;
+    ``labels_xml``: optional mulan label XML).
+
+    Labels are selected by name from the XML; without an XML they are the trailing attributes whose nominal
+    domain is {0, 1}. Label columns are ordered as in the ARFF header (for yeast the XML order differs; the
+    ARFF order Class1..Class14 is used). Without ``test_path`` the test split is empty (0 rows); use
+    :func:`kfold_indices`. ``standardize=True`` z-scores features with train-split statistics only.
+    Returns float32 tensors.
+    """
+    fn = "load_multilabel"
+    if standardize not in (True, False):
+        raise TypeError(f"pyalgo.energy.{fn}: standardize must be a bool, got {standardize!r}")
+    if isinstance(name_or_train_path, str) and name_or_train_path in MULTILABEL:
+        if test_path is not None or labels_xml is not None:
+            raise _err(fn, f"test_path and labels_xml must be None for the bundled dataset "
+                           f"{name_or_train_path!r}, got test_path={test_path!r}, labels_xml={labels_xml!r}")
+        name = name_or_train_path
+        base = DATASETS_DIR / "multilabel"
+        train_path, test_path, labels_xml = base / f"{name}-train.arff", base / f"{name}-test.arff", base / f"{name}.xml"
+    else:
+        if not isinstance(name_or_train_path, (str, os.PathLike)):
+            raise TypeError(f"pyalgo.energy.{fn}: name_or_train_path must be one of {MULTILABEL} or a path, "
+                            f"got {type(name_or_train_path).__name__}")
+        train_path = Path(name_or_train_path)
+        if not train_path.is_file():
+            raise _err(fn, f"name_or_train_path must be one of {MULTILABEL} or an existing ARFF file, "
+                           f"got {str(name_or_train_path)!r}")
+        name = train_path.stem[:-6] if train_path.stem.endswith("-train") else train_path.stem
+    for arg, p in (("test_path", test_path), ("labels_xml", labels_xml)):
+        if p is not None and not Path(p).is_file():
+            raise _err(fn, f"{arg} must be an existing file, got {str(p)!r}")
+
+    data_tr, meta_tr = _read_arff(train_path, fn, "name_or_train_path")
+    if labels_xml is not None:
+        label_names = _read_label_xml(labels_xml, fn)
+        missing = [n for n in label_names if n not in meta_tr.names()]
+        if missing:
+            raise _err(fn, f"labels_xml names labels absent from the ARFF attributes of {train_path}: {missing!r}")
+    else:
+        label_names = _trailing_binary_attributes(meta_tr)
+        if not label_names:
+            raise _err(fn, f"labels_xml is None and {train_path} has no trailing {{0,1}} nominal attributes "
+                           f"to use as labels; pass labels_xml")
+    if len(label_names) == len(meta_tr.names()):
+        raise _err(fn, f"name_or_train_path has no feature attributes besides the labels ({train_path})")
+    x_tr, y_tr, feature_names, label_names = _split_arff(data_tr, meta_tr, label_names, fn, "name_or_train_path",
+                                                         train_path)
+
+    if test_path is not None:
+        data_te, meta_te = _read_arff(test_path, fn, "test_path")
+        if meta_te.names() != meta_tr.names():
+            raise _err(fn, f"test_path must have the same attributes as the train file, in the same order; "
+                           f"got {len(meta_te.names())} attributes vs {len(meta_tr.names())} ({test_path})")
+        x_te, y_te, _, _ = _split_arff(data_te, meta_te, label_names, fn, "test_path", test_path)
+    else:
+        x_te = np.empty((0, x_tr.shape[1]))
+        y_te = np.empty((0, y_tr.shape[1]), dtype=np.int64)
+
+    if standardize:
+        x_tr, x_te = _standardize(x_tr, x_te)
+    return MultilabelData(
+        x_train=torch.from_numpy(x_tr.astype(np.float32)),
+        y_train=torch.from_numpy(y_tr.astype(np.float32)),
+        x_test=torch.from_numpy(x_te.astype(np.float32)),
+        y_test=torch.from_numpy(y_te.astype(np.float32)),
+        feature_names=list(feature_names),
+        label_names=list(label_names),
+        name=name,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# label ranking (scikit-lr CSV)
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class RankingData:
+    """A label-ranking dataset (§4b). x (N, d) float32 as in the file (already scaled); ranks (N, k) int64,
+    ranks[i, j] = rank of label j, 1 = most preferred."""
+
+    x: torch.Tensor
+    ranks: torch.Tensor
+    name: str
+
+    @property
+    def perms(self) -> torch.Tensor:
+        """y (N, k) int64 = k − ranks: score position of each label, k−1 = most preferred (package convention)."""
+        return self.ranks.shape[1] - self.ranks
+
+    @property
+    def num_features(self) -> int:
+        return self.x.shape[1]
+
+    @property
+    def num_labels(self) -> int:
+        return self.ranks.shape[1]
+
+
+def load_label_ranking(name_or_path) -> RankingData:
+    """Load a label-ranking CSV (§4b): a bundled name (one of ``LABEL_RANKING``) or a path.
+
+    Format: line 1 ``n_samples,n_features,n_labels``; then n_samples rows of n_features floats followed by
+    n_labels integer ranks, each row a permutation of 1..n_labels. Features are returned unchanged (the
+    bundled files are already min-max or z-scored).
+    """
+    fn = "load_label_ranking"
+    if isinstance(name_or_path, str) and name_or_path in LABEL_RANKING:
+        path, name = DATASETS_DIR / "label_ranking" / f"{name_or_path}.csv", name_or_path
+    else:
+        if not isinstance(name_or_path, (str, os.PathLike)):
+            raise TypeError(f"pyalgo.energy.{fn}: name_or_path must be one of {LABEL_RANKING} or a path, "
+                            f"got {type(name_or_path).__name__}")
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise _err(fn, f"name_or_path must be one of {LABEL_RANKING} or an existing CSV file, "
+                           f"got {str(name_or_path)!r}")
+        name = path.stem
+    with open(path, "r", encoding="utf-8") as fh:
+        header = fh.readline().strip()
+    try:
+        n_samples, n_features, n_labels = (int(v) for v in header.split(","))
+    except ValueError as e:
+        raise _err(fn, f"name_or_path first line must be 'n_samples,n_features,n_labels' (three integers), "
+                       f"got {header[:80]!r} in {path}") from e
+    if n_samples < 0 or n_features < 0 or n_labels < 1:
+        raise _err(fn, f"name_or_path header counts must be n_samples >= 0, n_features >= 0, n_labels >= 1, "
+                       f"got {header!r} in {path}")
+    try:
+        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
+    except ValueError as e:
+        raise _err(fn, f"name_or_path rows must be comma-separated numbers ({path}): {e}") from e
+    if n_samples == 0:
+        table = table.reshape(0, n_features + n_labels)
+    if table.shape != (n_samples, n_features + n_labels):
+        raise _err(fn, f"name_or_path header says {n_samples} rows of {n_features} features + {n_labels} ranks, "
+                       f"got a table of shape {table.shape} in {path}")
+    x, r = table[:, :n_features], table[:, n_features:]
+    if not np.isfinite(table).all():
+        raise _err(fn, f"name_or_path must contain only finite numbers, got nan/inf in {path}")
+    if (r != np.round(r)).any():
+        raise _err(fn, f"name_or_path ranks must be integers, got non-integer ranks in {path}")
+    ranks = r.astype(np.int64)
+    bad = ~(np.sort(ranks, axis=1) == np.arange(1, n_labels + 1)).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise _err(fn, f"name_or_path rank rows must be permutations of 1..{n_labels}, got {ranks[i].tolist()} "
+                       f"in data row {i + 1} of {path}")
+    return RankingData(x=torch.from_numpy(x.astype(np.float32)), ranks=torch.from_numpy(ranks), name=name)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# k-fold splits
+# ----------------------------------------------------------------------------------------------------------
+def kfold_indices(n, folds=10, seed=0):
+    """Seeded k-fold CV splits: list of ``folds`` pairs (train_idx, test_idx), int64 numpy arrays, each sorted.
+
+    A permutation of range(n) from ``np.random.default_rng(seed)`` is cut into ``folds`` nearly equal parts
+    (np.array_split); the test folds are disjoint and cover range(n); train = complement.
+    """
+    fn = "kfold_indices"
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise _err(fn, f"n must be an int >= 1, got {n!r}")
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not 2 <= folds <= n:
+        raise _err(fn, f"folds must be an int with 2 <= folds <= n = {n}, got {folds!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise _err(fn, f"seed must be an int, got {seed!r}")
+    order = np.random.default_rng(seed).permutation(int(n))
+    splits = []
+    for test in np.array_split(order, int(folds)):
+        in_test = np.zeros(int(n), dtype=bool)
+        in_test[test] = True
+        splits.append((np.flatnonzero(~in_test).astype(np.int64), np.sort(test).astype(np.int64)))
+    return splits
+
+
+# ----------------------------------------------------------------------------------------------------------
+# synthetic ground-truth Ising EBM
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class SyntheticIsing:
+    """Samples from a known conditional Ising EBM (§4c, §6.6).
+
+    p(y | x) ∝ exp(g(x, y)), g = ⟨u(x), y⟩ + ½ yᵀ U(x) y, y ∈ {0,1}^k, with linear maps
+    u(x) = x @ unary_weight (d,k) → (N,k) and U(x) = einsum("nd,dij->nij", x, pairwise_weight) → (N,k,k),
+    symmetric with zero diagonal. x_* (N, d), y_* (N, k) {0,1}, all in ``dtype``.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    unary_weight: torch.Tensor
+    pairwise_weight: torch.Tensor
+    seed: int = 0
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_labels(self) -> int:
+        return self.unary_weight.shape[1]
+
+    def true_parameters(self, x):
+        """(unary (N,k), pairwise (N,k,k)) of the ground-truth EBM at x (N,d); feed to reference.exact_lse_bits."""
+        x = x.to(self.unary_weight.dtype)
+        return x @ self.unary_weight, torch.einsum("nd,dij->nij", x, self.pairwise_weight)
+
+
+def synthetic_ising(num_train, num_test, k=8, d=20, seed=0, dtype=torch.float64, *,
+                    unary_scale=2.0, pairwise_scale=1.0) -> SyntheticIsing:
+    """Exact samples from a random ground-truth Ising EBM (spec §4c / §6.6 toy).
+
+    Generator (one torch.Generator seeded with ``seed``; draws in this order):
+      unary_weight (d,k) ~ N(0, unary_scale²/d), so u_j(x) ~ N(0, unary_scale²) for x ~ N(0, I_d);
+      pairwise_weight (d,k,k) = (A + Aᵀ)/√2 with A ~ N(0, pairwise_scale²/d), diagonal zeroed, so the
+      off-diagonal U_ij(x) ~ N(0, pairwise_scale²);
+      x_train ~ N(0, I_d), then y_train, then x_test, then y_test, with y ~ p(y|x) ∝ exp(⟨u,y⟩ + ½yᵀUy) drawn exactly by enumerating all 2^k
+      states (torch.multinomial). With the defaults (k=8, d=20) std over x of the exact LSE is a few nats and
+      p(y|x) is neither uniform nor deterministic. k ≤ 12.
+    """
+    fn = "synthetic_ising"
+    for arg, v, lo in (("num_train", num_train, 0), ("num_test", num_test, 0), ("k", k, 1), ("d", d, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise _err(fn, f"{arg} must be an int >= {lo}, got {v!r}")
+    if k > 12:
+        raise _err(fn, f"k must be <= 12 (exact enumeration of 2^k states), got {k}")
+    if dtype not in (torch.float32, torch.float64):
+        raise _err(fn, f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    for arg, v in (("unary_scale", unary_scale), ("pairwise_scale", pairwise_scale)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise _err(fn, f"{arg} must be a finite number >= 0, got {v!r}")
+
+    from .reference import all_bits, energy_bits  # the owner of the energy math (lazy: reference imports data-free)
+
+    gen = torch.Generator().manual_seed(int(seed))
+    f64 = torch.float64
+    unary_weight = torch.randn(d, k, generator=gen, dtype=f64) * (unary_scale / math.sqrt(d))
+    a = torch.randn(d, k, k, generator=gen, dtype=f64) * (pairwise_scale / math.sqrt(d))
+    pairwise_weight = (a + a.transpose(1, 2)) / math.sqrt(2.0)
+    pairwise_weight = pairwise_weight * (1.0 - torch.eye(k, dtype=f64))
+    states = all_bits(k).to(f64)  # (2^k, k)
+
+    def sample(x):
+        y = torch.empty(x.shape[0], k, dtype=f64)
+        chunk = max(1, (1 << 22) // (states.shape[0] * k))
+        for s in range(0, x.shape[0], chunk):
+            xs = x[s:s + chunk]
+            u = xs @ unary_weight
+            pw = torch.einsum("nd,dij->nij", xs, pairwise_weight)
+            g = energy_bits(u, states.expand(xs.shape[0], -1, -1), pw)  # (n, 2^k)
+            idx = torch.multinomial(torch.softmax(g, dim=1), 1, generator=gen).squeeze(1)
+            y[s:s + chunk] = states[idx]
+        return y
+
+    x_train = torch.randn(num_train, d, generator=gen, dtype=f64)
+    y_train = sample(x_train)
+    x_test = torch.randn(num_test, d, generator=gen, dtype=f64)  # after the train draws: train data does not
+    y_test = sample(x_test)                                        # depend on num_test
+    return SyntheticIsing(
+        x_train=x_train.to(dtype), y_train=y_train.to(dtype), x_test=x_test.to(dtype), y_test=y_test.to(dtype),
+        unary_weight=unary_weight.to(dtype), pairwise_weight=pairwise_weight.to(dtype), seed=int(seed),
+        meta={"k": k, "d": d, "unary_scale": unary_scale, "pairwise_scale": pairwise_scale},
+    )

@@ -1,0 +1,76 @@
+"""Evaluation metrics (spec §2): multilabel F1 (example-based and micro, ×100) and Hamming loss; label-ranking
+Kendall τ (×100, mean over instances). Inputs are torch tensors or array-likes; rows are instances.
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["f1_example", "f1_micro", "hamming_loss", "kendall_tau"]
+
+
+def _as_pair(fn: str, y_true, y_pred, binary: bool):
+    t = torch.as_tensor(y_true).detach().cpu()
+    p = torch.as_tensor(y_pred).detach().cpu()
+    if t.dim() != 2:
+        raise ValueError(f"pyalgo.energy.{fn}: y_true must be 2-D (B, k), got shape {tuple(t.shape)}")
+    if p.shape != t.shape:
+        raise ValueError(f"pyalgo.energy.{fn}: y_pred must have the shape of y_true {tuple(t.shape)}, "
+                         f"got {tuple(p.shape)}")
+    if binary:
+        for name, x in (("y_true", t), ("y_pred", p)):
+            if not bool(((x == 0) | (x == 1)).all()):
+                raise ValueError(f"pyalgo.energy.{fn}: {name} must hold only 0/1 labels, got values "
+                                 f"{torch.unique(x)[:6].tolist()}")
+        t, p = t.to(torch.bool), p.to(torch.bool)
+    return t, p
+
+
+def f1_example(y_true, y_pred) -> float:
+    """Example-based F1 ×100: mean_i 2|t_i ∧ p_i| / (|t_i| + |p_i|); a row with no true and no predicted label
+    scores 1 (= sklearn f1_score(average='samples', zero_division=1))."""
+    t, p = _as_pair("f1_example", y_true, y_pred, binary=True)
+    if t.shape[0] == 0:
+        raise ValueError("pyalgo.energy.f1_example: y_true must have at least one row, got 0")
+    tp = (t & p).sum(1).double()
+    denom = t.sum(1).double() + p.sum(1).double()
+    per_row = torch.where(denom > 0, 2.0 * tp / torch.clamp(denom, min=1.0), torch.ones_like(denom))
+    return 100.0 * float(per_row.mean())
+
+
+def f1_micro(y_true, y_pred) -> float:
+    """Micro-averaged F1 ×100: 2TP / (2TP + FP + FN) over all entries (100 if there are no labels at all)."""
+    t, p = _as_pair("f1_micro", y_true, y_pred, binary=True)
+    tp = float((t & p).sum())
+    denom = float(t.sum()) + float(p.sum())
+    return 100.0 if denom == 0 else 100.0 * 2.0 * tp / denom
+
+
+def hamming_loss(y_true, y_pred) -> float:
+    """Fraction of label entries that differ (not ×100)."""
+    t, p = _as_pair("hamming_loss", y_true, y_pred, binary=True)
+    if t.numel() == 0:
+        raise ValueError(f"pyalgo.energy.hamming_loss: y_true must be non-empty, got shape {tuple(t.shape)}")
+    return float((t != p).double().mean())
+
+
+def kendall_tau(y_true, y_pred) -> float:
+    """Kendall rank correlation ×100, averaged over rows (vectorised τ-b, = scipy.stats.kendalltau per row).
+
+    y_true, y_pred (B, n): permutations (score positions) or any scores; only the order within a row matters.
+    τ_b = (C − D) / sqrt((P − T_t)(P − T_p)) over the P = n(n−1)/2 item pairs. A row that is constant in either
+    argument (scipy returns NaN) counts 0.
+    """
+    fn = "kendall_tau"
+    t, p = _as_pair(fn, y_true, y_pred, binary=False)
+    B, n = t.shape
+    if B == 0 or n < 2:
+        raise ValueError(f"pyalgo.energy.{fn}: y_true must have shape (B, n) with B >= 1 and n >= 2, "
+                         f"got {tuple(t.shape)}")
+    t, p = t.double(), p.double()
+    i, j = torch.triu_indices(n, n, offset=1)
+    st = torch.sign(t[:, i] - t[:, j])
+    sp = torch.sign(p[:, i] - p[:, j])
+    concordance = (st * sp).sum(1)
+    denom = torch.sqrt((st != 0).sum(1).double() * (sp != 0).sum(1).double())
+    tau = torch.where(denom > 0, concordance / torch.clamp(denom, min=1.0), torch.zeros_like(denom))
+    return 100.0 * float(tau.mean())

@@ -1,0 +1,333 @@
+"""Fused min-min losses and uniform samplers (Sander et al., ICML 2025; shared/specs/ebm_partition.md).
+
+The loss of one example (x, y) with affinity g, log-partition estimate τ and uniform prior q:
+
+    ℓ = τ + E_{y'~q}[f*(g(y') − τ)] − g(y),     f*(s) = e^s − 1           (kind="logistic", spec §1)
+                                                 f*(s) = ½[1+s]_+² − ½      (kind="sparsemax", α = 2)
+                                                 ([1+(α−1)s]_+^{α/(α−1)} − 1)/α   (kind="entmax", α > 1)
+
+with E_q replaced by the mean over `num_samples` fresh uniform samples: an unbiased estimate of the
+loss and of its gradients (the loss is linear in E_q). The kernels (csrc/energy/) draw each sample
+from a Philox stream, evaluate its energy and add its weight w = (f*)'(g − τ) to the gradient in
+the same pass: no (B, m, k) tensor is ever formed. Minimising over τ gives τ* = log E_q e^g (the
+q-normalised log-partition, = logsumexp_y g − log|Y|) for the logistic loss.
+
+Overflow (logistic): with L = log((1/m) Σ_j e^{g_j − τ}) computed in log space, e^L is continued
+linearly above L = c (c = 80 in float32, 700 in float64): the loss is τ + e^c(1 + L − c) − 1 − g(y),
+finite and convex in τ with the same optimum, and ∂ℓ/∂τ = 1 − e^{min(L, c)}. Below c it is exact.
+
+Conventions: multilabel y ∈ {0,1}^k, g = ⟨u, y⟩ + ½ yᵀUy (U used as given). A ranking y is an int64
+(B, n) permutation of 0..n−1, y[i] = score position of item i (n − 1 = most preferred; from
+1-based ranks, y = n − rank); permutahedron g = Σ_i θ_i (y_i + 1), Birkhoff g = Σ_i Θ[i, y_i].
+Samples come from the caller's `generator` (the default generator when None): `sample_bits` /
+`sample_perms` called with a generator in the same state return exactly the samples a loss call
+draws, whatever the device or thread count.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Optional
+
+import torch
+
+from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
+from .._rng import draw_seed
+
+_ops = torch.ops.pyalgo
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+KINDS = ("logistic", "sparsemax", "entmax")
+
+
+# ---- argument checks -------------------------------------------------------------------------
+
+def _checking(validate: bool) -> bool:
+    return validate and not torch.compiler.is_compiling()
+
+
+def _count(fn: str, name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _alpha_of(fn: str, kind, alpha) -> float:
+    if kind not in KINDS:
+        raise ValueError(f"{fn}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "entmax":
+        if alpha is None or isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) \
+                or not math.isfinite(alpha) or alpha <= 1:
+            raise ValueError(f"{fn}: kind='entmax' needs a finite alpha > 1, got {alpha!r}")
+        return float(alpha)
+    implied = 1.0 if kind == "logistic" else 2.0
+    if alpha is not None and alpha != implied:
+        raise ValueError(f"{fn}: kind={kind!r} means alpha = {implied:g}, got alpha={alpha!r} "
+                         "(use kind='entmax' for other values)")
+    return implied
+
+
+def _float_tensor(fn: str, name: str, x, dims: tuple[int, ...]) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{fn}: {name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype not in _FLOATS:
+        raise TypeError(f"{fn}: {name} must be a floating tensor (float16/bfloat16/float32/float64), got {x.dtype}")
+    if x.dim() not in dims:
+        raise ValueError(f"{fn}: {name} must have {' or '.join(str(d) for d in dims)} dimensions, got shape "
+                         f"{tuple(x.shape)}")
+
+
+def _check_tau(fn: str, tau, B: int, device) -> None:
+    _float_tensor(fn, "tau", tau, (1,))
+    if tau.shape[0] != B:
+        raise ValueError(f"{fn}: tau must have shape (B,) = ({B},), got {tuple(tau.shape)}")
+    if tau.device != device:
+        raise ValueError(f"{fn}: tau must be on {device}, got {tau.device}")
+
+
+def _check_finite(fn: str, **tensors) -> None:
+    for name, x in tensors.items():
+        if x is not None and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{fn}: {name} must be finite (no NaN or inf energies)")
+
+
+def _labels(fn: str, y, B: int, k: int, device) -> torch.Tensor:
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{fn}: y must be a torch.Tensor, got {type(y).__name__}")
+    if tuple(y.shape) != (B, k):
+        raise ValueError(f"{fn}: y must have shape (B, k) = ({B}, {k}) like unary, got {tuple(y.shape)}")
+    if y.is_complex():
+        raise TypeError(f"{fn}: y must hold 0/1 labels, got {y.dtype}")
+    if y.device != device:
+        raise ValueError(f"{fn}: y must be on {device}, got {y.device}")
+    return y.detach()
+
+
+def _compute_dtype(*tensors) -> torch.dtype:
+    dt = tensors[0].dtype
+    for t in tensors[1:]:
+        if t is not None:
+            dt = torch.promote_types(dt, t.dtype)
+    # half precision is computed in float32 (the loss is returned in the input dtype)
+    return torch.float32 if dt in (torch.float16, torch.bfloat16) else dt
+
+
+# ---- samplers --------------------------------------------------------------------------------
+
+def _sampler_device(generator, device) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.Generator] = None,
+                device=None) -> torch.Tensor:
+    """Uniform label sets: uint8 (batch, num_samples, k) of iid fair bits — the samples `minmin_loss`
+    draws when called with `generator` in the same state."""
+    fn = "pyalgo.energy.sample_bits"
+    batch = _count(fn, "batch", batch, 0)
+    num_samples = _count(fn, "num_samples", num_samples, 1)
+    k = _count(fn, "k", k, 1)
+    dev = _sampler_device(generator, device)
+    return _ops.energy_sample_bits(draw_seed(generator, dev), batch, num_samples, k)
+
+
+def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch.Generator] = None,
+                 device=None) -> torch.Tensor:
+    """Uniform permutations of 0..n−1 (Fisher–Yates): int64 (batch, num_samples, n) — the samples
+    `minmin_loss_ranking` draws when called with `generator` in the same state."""
+    fn = "pyalgo.energy.sample_perms"
+    batch = _count(fn, "batch", batch, 0)
+    num_samples = _count(fn, "num_samples", num_samples, 1)
+    n = _count(fn, "n", n, 1)
+    dev = _sampler_device(generator, device)
+    return _ops.energy_sample_perms(draw_seed(generator, dev), batch, num_samples, n)
+
+
+# ---- losses ----------------------------------------------------------------------------------
+
+def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_samples: int,
+                pairwise: Optional[torch.Tensor] = None, kind: str = "logistic", alpha: Optional[float] = None,
+                generator: Optional[torch.Generator] = None, validate: bool = True) -> torch.Tensor:
+    """Per-example min-min loss for multilabel energies g = ⟨u, y⟩ + ½ yᵀUy (spec §1, §5.3).
+
+    unary (B, k), tau (B,), y (B, k) 0/1 labels (any real or bool dtype), pairwise (B, k, k) or None
+    -> loss (B,), differentiable w.r.t. unary, pairwise and tau (fused gradient; double backward
+    through the materialised reference on the same samples). `num_samples` = m uniform samples
+    per example. `validate=False` skips the value checks (y binary, finite energies), which cost
+    a host synchronisation on CUDA.
+    """
+    fn = "pyalgo.energy.minmin_loss"
+    _float_tensor(fn, "unary", unary, (2,))
+    B, k = unary.shape
+    if k == 0:
+        raise ValueError(f"{fn}: unary must have at least one label (k >= 1), got shape {tuple(unary.shape)}")
+    _check_tau(fn, tau, B, unary.device)
+    labels = _labels(fn, y, B, k, unary.device)
+    if pairwise is not None:
+        _float_tensor(fn, "pairwise", pairwise, (3,))
+        if tuple(pairwise.shape) != (B, k, k):
+            raise ValueError(f"{fn}: pairwise must have shape (B, k, k) = ({B}, {k}, {k}), got {tuple(pairwise.shape)}")
+        if pairwise.device != unary.device:
+            raise ValueError(f"{fn}: pairwise must be on {unary.device}, got {pairwise.device}")
+    m = _count(fn, "num_samples", num_samples, 1)
+    a = _alpha_of(fn, kind, alpha)
+    if _checking(validate):
+        if not bool(((labels == 0) | (labels == 1)).all()):
+            raise ValueError(f"{fn}: y must be binary (every entry 0 or 1)")
+        _check_finite(fn, unary=unary.detach(), pairwise=None if pairwise is None else pairwise.detach(),
+                      tau=tau.detach())
+    out_dtype = torch.promote_types(unary.dtype, tau.dtype) if pairwise is None else \
+        torch.promote_types(torch.promote_types(unary.dtype, tau.dtype), pairwise.dtype)
+    dt = _compute_dtype(unary, tau, pairwise)
+    grad = torch.is_grad_enabled() and (unary.requires_grad or tau.requires_grad or
+                                        (pairwise is not None and pairwise.requires_grad))
+    seed = draw_seed(generator, unary.device)
+    loss = _ops.minmin_bits(unary.to(dt), None if pairwise is None else pairwise.to(dt), tau.to(dt),
+                            labels.to(dt), m, a, grad, seed)[0]
+    return loss.to(out_dtype)
+
+
+def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_samples: int,
+                        kind: str = "logistic", alpha: Optional[float] = None,
+                        generator: Optional[torch.Generator] = None, validate: bool = True) -> torch.Tensor:
+    """Per-example min-min loss over permutations (spec §2): theta (B, n) gives the permutahedron
+    energy ⟨θ, y + 1⟩, theta (B, n, n) the Birkhoff energy ⟨Θ, P_y⟩; tau (B,); y int (B, n), each row a
+    permutation of 0..n−1 -> loss (B,), differentiable w.r.t. theta and tau."""
+    fn = "pyalgo.energy.minmin_loss_ranking"
+    _float_tensor(fn, "theta", theta, (2, 3))
+    B, n = theta.shape[0], theta.shape[1]
+    if theta.dim() == 3 and theta.shape[2] != n:
+        raise ValueError(f"{fn}: theta must be (B, n) or square (B, n, n), got {tuple(theta.shape)}")
+    if n == 0:
+        raise ValueError(f"{fn}: theta must have at least one item (n >= 1), got shape {tuple(theta.shape)}")
+    _check_tau(fn, tau, B, theta.device)
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{fn}: y must be a torch.Tensor, got {type(y).__name__}")
+    if y.dtype.is_floating_point or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"{fn}: y must be an integer tensor (a permutation of 0..n-1 per row), got {y.dtype}")
+    if tuple(y.shape) != (B, n):
+        raise ValueError(f"{fn}: y must have shape (B, n) = ({B}, {n}), got {tuple(y.shape)}")
+    if y.device != theta.device:
+        raise ValueError(f"{fn}: y must be on {theta.device}, got {y.device}")
+    m = _count(fn, "num_samples", num_samples, 1)
+    a = _alpha_of(fn, kind, alpha)
+    perm = y.detach().to(torch.int64).contiguous()
+    if _checking(validate):
+        if B > 0 and not bool((perm.sort(dim=1).values == torch.arange(n, device=perm.device)).all()):
+            raise ValueError(f"{fn}: y must hold a permutation of 0..n-1 in every row")
+        _check_finite(fn, theta=theta.detach(), tau=tau.detach())
+    out_dtype = torch.promote_types(theta.dtype, tau.dtype)
+    dt = _compute_dtype(theta, tau)
+    grad = torch.is_grad_enabled() and (theta.requires_grad or tau.requires_grad)
+    seed = draw_seed(generator, theta.device)
+    loss = _ops.minmin_perms(theta.to(dt), tau.to(dt), perm, m, a, grad, seed)[0]
+    return loss.to(out_dtype)
+
+
+# ---- fake kernels ----------------------------------------------------------------------------
+
+@torch.library.register_fake("pyalgo::energy_sample_bits")
+def _sample_bits_fake(seed, batch, num_samples, k):
+    return seed.new_empty((batch, num_samples, k), dtype=torch.uint8)
+
+
+@torch.library.register_fake("pyalgo::energy_sample_perms")
+def _sample_perms_fake(seed, batch, num_samples, n):
+    return seed.new_empty((batch, num_samples, n), dtype=torch.int64)
+
+
+@torch.library.register_fake("pyalgo::minmin_bits")
+def _minmin_bits_fake(unary, pairwise, tau, y, num_samples, alpha, compute_grad, seed):
+    torch._check(unary.dim() == 2, lambda: "pyalgo.energy.minmin_loss: unary must have shape (B, k)")
+    B, k = unary.shape
+    torch._check(num_samples >= 1, lambda: "pyalgo.energy.minmin_loss: num_samples must be >= 1")
+    grad_u = unary.new_empty((B, k) if compute_grad else (0,))
+    grad_U = unary.new_empty((B, k, k) if compute_grad and pairwise is not None else (0,))
+    return unary.new_empty((B,)), grad_u, grad_U, unary.new_empty((B,) if compute_grad else (0,))
+
+
+@torch.library.register_fake("pyalgo::minmin_perms")
+def _minmin_perms_fake(theta, tau, y, num_samples, alpha, compute_grad, seed):
+    torch._check(theta.dim() in (2, 3), lambda: "pyalgo.energy.minmin_loss_ranking: theta must be (B, n) or (B, n, n)")
+    torch._check(num_samples >= 1, lambda: "pyalgo.energy.minmin_loss_ranking: num_samples must be >= 1")
+    B = theta.shape[0]
+    grad_th = theta.new_empty(theta.shape if compute_grad else (0,))
+    return theta.new_empty((B,)), grad_th, theta.new_empty((B,) if compute_grad else (0,))
+
+
+# ---- autograd --------------------------------------------------------------------------------
+# The forward pass already computed the per-example gradients (compute_grad): backward scales
+# them by the incoming gradient. For double backward, the loss is recomputed with the
+# materialised reference on the very same samples (regenerated from the saved seed).
+
+def _double_backward_wanted(*tensors) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _reference_grads(inputs, grad_loss, loss_fn):
+    """Differentiable gradients of Σ grad_loss·loss_fn(*inputs) w.r.t. the inputs that require grad."""
+    wrt = [i for i, x in enumerate(inputs) if x is not None and x.requires_grad]
+    with torch.enable_grad():
+        loss = loss_fn(*inputs)
+        grads = torch.autograd.grad(loss, [inputs[i] for i in wrt], grad_loss, create_graph=True, allow_unused=True)
+    out = [None] * len(inputs)
+    for i, g in zip(wrt, grads):
+        out[i] = g
+    return out
+
+
+def _scaled(grad_loss, saved, wanted):
+    if not wanted or saved.numel() == 0:
+        return None
+    return grad_loss.reshape((-1,) + (1,) * (saved.dim() - 1)) * saved
+
+
+def _bits_setup(ctx, inputs, output):
+    unary, pairwise, tau, y, num_samples, alpha, compute_grad, seed = inputs
+    _, grad_u, grad_U, grad_t = output
+    ctx.num_samples, ctx.alpha = num_samples, alpha
+    ctx.save_for_backward(grad_u, grad_U, grad_t, unary, pairwise, tau, y, seed)
+
+
+def _bits_backward(ctx, grad_loss, *_unused):
+    none = (None,) * 5
+    if grad_loss is None:
+        return (None, None, None) + none
+    grad_u, grad_U, grad_t, unary, pairwise, tau, y, seed = ctx.saved_tensors
+    if _double_backward_wanted(unary, pairwise, tau, grad_loss) or (grad_u.numel() == 0 and unary.numel() > 0):
+        from .reference import minmin_loss_ref
+        samples = _ops.energy_sample_bits(seed, unary.shape[0], ctx.num_samples, unary.shape[1])
+        g = _reference_grads([unary, pairwise, tau], grad_loss,
+                             lambda u, U, t: minmin_loss_ref(u, t, y, samples, U, ctx.alpha))
+        return (g[0], g[1], g[2]) + none
+    want_u, want_U, want_t = ctx.needs_input_grad[:3]
+    return (_scaled(grad_loss, grad_u, want_u), _scaled(grad_loss, grad_U, want_U),
+            _scaled(grad_loss, grad_t, want_t)) + none
+
+
+def _perms_setup(ctx, inputs, output):
+    theta, tau, y, num_samples, alpha, compute_grad, seed = inputs
+    _, grad_th, grad_t = output
+    ctx.num_samples, ctx.alpha = num_samples, alpha
+    ctx.save_for_backward(grad_th, grad_t, theta, tau, y, seed)
+
+
+def _perms_backward(ctx, grad_loss, *_unused):
+    none = (None,) * 5
+    if grad_loss is None:
+        return (None, None) + none
+    grad_th, grad_t, theta, tau, y, seed = ctx.saved_tensors
+    if _double_backward_wanted(theta, tau, grad_loss) or (grad_th.numel() == 0 and theta.numel() > 0):
+        from .reference import minmin_loss_ranking_ref
+        perms = _ops.energy_sample_perms(seed, theta.shape[0], ctx.num_samples, theta.shape[1])
+        g = _reference_grads([theta, tau], grad_loss,
+                             lambda th, t: minmin_loss_ranking_ref(th, t, y, perms, ctx.alpha))
+        return (g[0], g[1]) + none
+    want_th, want_t = ctx.needs_input_grad[:2]
+    return (_scaled(grad_loss, grad_th, want_th), _scaled(grad_loss, grad_t, want_t)) + none
+
+
+torch.library.register_autograd("pyalgo::minmin_bits", _bits_backward, setup_context=_bits_setup)
+torch.library.register_autograd("pyalgo::minmin_perms", _perms_backward, setup_context=_perms_setup)

@@ -1,0 +1,130 @@
+"""Prediction oracles: the mode argmax_y g(y) of each output space (spec §2, §5.5). With q uniform the mode
+of p_g is argmax_y g.
+
+- unary multilabel: threshold, y_i = 1[u_i ≥ 0] (exact);
+- Ising multilabel: projected gradient ascent on the relaxation over [0,1]^k, rounding, then greedy
+  single-bit flips on the exact energy (a local optimum; never worse than the rounded point);
+- permutahedron: argmax_y ⟨θ, y + 1⟩ = the ranks of θ (exact, rearrangement inequality);
+- Birkhoff: Hungarian algorithm (scipy `linear_sum_assignment`, maximise; exact).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from .reference import _bit_energy_chunks, _check_bits_args, _check_tensor, _enum_bits_check, _err
+
+__all__ = ["predict_unary", "predict_pairwise", "predict_permutahedron", "predict_birkhoff", "mode_bits_exact"]
+
+
+def predict_unary(unary: torch.Tensor) -> torch.Tensor:
+    """Mode of g = ⟨u, y⟩: y_i = 1[u_i ≥ 0]. unary (B, k) -> float (B, k) in {0, 1} (unary's dtype)."""
+    _check_tensor("predict_unary", "unary", unary, 2, floating=True)
+    return (unary >= 0).to(unary.dtype)
+
+
+def _flip_gains(unary, pairwise, y):
+    """Exact change of g = ⟨u,y⟩ + ½yᵀUy when flipping bit i alone, for every i -> (B, k).
+
+    g(y ± e_i) − g(y) = d_i (u_i + ½((U + Uᵀ)y)_i) + ½U_ii with d_i = 1 − 2y_i.
+    """
+    d = 1.0 - 2.0 * y
+    sym_y = torch.einsum("bij,bj->bi", pairwise + pairwise.transpose(1, 2), y)
+    return d * (unary + 0.5 * sym_y) + 0.5 * torch.diagonal(pairwise, dim1=1, dim2=2)
+
+
+def predict_pairwise(unary: torch.Tensor, pairwise: Optional[torch.Tensor], steps: int = 100,
+                     lr: Optional[float] = None) -> torch.Tensor:
+    """Approximate mode of the Ising energy g = ⟨u, y⟩ + ½ yᵀUy -> float (B, k) in {0, 1}.
+
+    1. projected gradient ascent on ⟨u, μ⟩ + ½ μᵀUμ over μ ∈ [0,1]^k from μ = sigmoid(u), `steps` steps of size
+       `lr` (default 1/‖½(U + Uᵀ)‖₂ per example, the Lipschitz constant of the gradient, so each step ascends);
+    2. rounding μ ≥ ½;
+    3. greedy single-bit flips (largest exact gain first) until no flip increases g.
+    pairwise = None gives predict_unary.
+    """
+    fn = "predict_pairwise"
+    if pairwise is None:
+        return predict_unary(unary)
+    _check_bits_args(fn, unary, pairwise)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise _err(fn, f"steps must be an int >= 0, got {steps!r}")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0):
+        raise _err(fn, f"lr must be None or a finite number > 0, got {lr!r}")
+    B, k = unary.shape
+    with torch.no_grad():
+        u = unary.detach().double()
+        U = pairwise.detach().double()
+        sym = 0.5 * (U + U.transpose(1, 2))
+        if lr is None:
+            lipschitz = torch.linalg.matrix_norm(sym, ord=2) if k > 0 else torch.zeros(B, dtype=u.dtype)
+            step = 1.0 / torch.clamp(lipschitz, min=1e-6)
+        else:
+            step = torch.full((B,), float(lr), dtype=u.dtype, device=u.device)
+        mu = torch.sigmoid(u)
+        for _ in range(steps):
+            grad = u + torch.einsum("bij,bj->bi", sym, mu)
+            mu = torch.clamp(mu + step[:, None] * grad, 0.0, 1.0)
+        y = (mu >= 0.5).to(u.dtype)
+        rows = torch.arange(B, device=u.device)
+        for _ in range(10 * k + 10):     # each accepted flip strictly increases g, so this terminates early
+            if k == 0:
+                break
+            gains = _flip_gains(u, U, y)
+            best_gain, best = gains.max(dim=1)
+            improve = best_gain > 1e-12 * (1.0 + u.abs().sum(1) + U.abs().sum((1, 2)))
+            if not bool(improve.any()):
+                break
+            flipped = y[rows, best]
+            y[rows, best] = torch.where(improve, 1.0 - flipped, flipped)
+    return y.to(unary.dtype)
+
+
+def predict_permutahedron(theta: torch.Tensor) -> torch.Tensor:
+    """argmax_y ⟨θ, y + 1⟩ over permutations: y_i = rank of θ_i (0 = smallest θ, n−1 = largest).
+
+    theta (B, n) -> int64 (B, n). Ties are broken by item index (stable sort).
+    """
+    _check_tensor("predict_permutahedron", "theta", theta, 2, floating=True)
+    order = torch.sort(theta.detach(), dim=1, stable=True).indices
+    return torch.argsort(order, dim=1)
+
+
+def predict_birkhoff(theta: torch.Tensor) -> torch.Tensor:
+    """argmax_σ Σ_i Θ[i, σ_i] by the Hungarian algorithm (scipy, maximize=True). Θ (B, n, n) -> int64 (B, n)."""
+    fn = "predict_birkhoff"
+    _check_tensor(fn, "theta", theta, 3, floating=True)
+    if theta.shape[1] != theta.shape[2]:
+        raise _err(fn, f"theta must be square (B, n, n), got {tuple(theta.shape)}")
+    B, n = theta.shape[0], theta.shape[1]
+    scores = theta.detach().to("cpu", torch.float64).numpy()
+    if not np.isfinite(scores).all():
+        raise _err(fn, "theta must be finite")
+    out = np.empty((B, n), dtype=np.int64)
+    for b in range(B):
+        rows, cols = linear_sum_assignment(scores[b], maximize=True)
+        out[b, rows] = cols
+    return torch.from_numpy(out).to(theta.device)
+
+
+def mode_bits_exact(unary: torch.Tensor, pairwise: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """argmax_y g(y) by enumeration of all 2^k configurations (k ≤ 20; for tests) -> float (B, k) in {0, 1}."""
+    fn = "mode_bits_exact"
+    _enum_bits_check(fn, unary, pairwise)
+    B, k = unary.shape
+    with torch.no_grad():
+        best_val = torch.full((B,), -math.inf, dtype=unary.dtype, device=unary.device)
+        best_idx = torch.zeros(B, dtype=torch.int64, device=unary.device)
+        offset = 0
+        for g in _bit_energy_chunks(unary.detach(), None if pairwise is None else pairwise.detach()):
+            val, idx = g.max(dim=1)
+            better = val > best_val
+            best_val = torch.where(better, val, best_val)
+            best_idx = torch.where(better, idx + offset, best_idx)
+            offset += g.shape[1]
+        shifts = torch.arange(k, device=unary.device)
+        return ((best_idx[:, None] >> shifts) & 1).to(unary.dtype)
