@@ -27,6 +27,8 @@ void for_each_row(int64_t B, int64_t cost_per_row, const F& body) {
   at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
 }
 
+using CpuCursor = WordCursor<16>;  // 64 words per refill
+
 PhiloxKey key_of(const int64_t* seed) { return philox_key(seed[0], seed[1]); }
 
 // One example's loss: a pass relative to τ, redone relative to max (g − τ) if that is too large.
@@ -48,13 +50,12 @@ RowResult<A> run_row(A tau, A g_true, A alpha, int64_t m, std::vector<double>& a
 struct CpuLaunch {
   static void sample_bits(const int64_t* seed, uint8_t* out, int64_t B, int64_t m, int k) {
     const PhiloxKey key = key_of(seed);
-    const int words = bits_words(k);
     for_each_row(B, m * k, [&](int64_t begin, int64_t end) {
       uint32_t y[kMaxWords];
       for (int64_t b = begin; b < end; ++b) {
-        WordCursor cur(key, b, kBitsStream);
+        CpuCursor cur(key, b, kBitsStream);
         for (int64_t j = 0; j < m; ++j) {
-          load_bits(cur, j, words, y);
+          load_bits(cur, j, k, y);
           uint8_t* o = out + (b * m + j) * k;
           for (int i = 0; i < k; ++i) o[i] = static_cast<uint8_t>(bit_at(y, i));
         }
@@ -67,7 +68,7 @@ struct CpuLaunch {
     for_each_row(B, m * n, [&](int64_t begin, int64_t end) {
       uint8_t perm[kMaxItems];
       for (int64_t b = begin; b < end; ++b) {
-        WordCursor cur(key, b, kPermsStream);
+        CpuCursor cur(key, b, kPermsStream);
         for (int64_t j = 0; j < m; ++j) {
           load_perm(cur, j, n, perm);
           int64_t* o = out + (b * m + j) * n;
@@ -82,26 +83,28 @@ struct CpuLaunch {
                           A* grad_u, A* grad_U, A* grad_tau, int64_t B, int k, int64_t m, A alpha) {
     const PhiloxKey key = key_of(seed);
     const bool grad = grad_u != nullptr;
-    const int64_t kk = static_cast<int64_t>(k) * k;
+    const int64_t kk = static_cast<int64_t>(k) * k, table_size = bits_bytes(k) * 256;
     for_each_row(B, m * (U ? kk / 4 + k : k), [&](int64_t begin, int64_t end) {
-      std::vector<double> acc(grad ? k + (U ? kk : 0) : 0);
-      double* acc_u = grad ? acc.data() : nullptr;
-      double* acc_U = grad && U ? acc.data() + k : nullptr;
+      std::vector<A> table(table_size);
+      std::vector<double> acc(grad ? table_size + (U ? kk : 0) : 0);  // byte histogram, then ½ E_w[y'y'ᵀ]
+      double* hist = grad ? acc.data() : nullptr;
+      double* acc_U = grad && U ? acc.data() + table_size : nullptr;
       for (int64_t b = begin; b < end; ++b) {
         const A* ub = u + b * k;
         const A* Ub = U ? U + b * kk : nullptr;
         const A* yb = y + b * k;
+        build_byte_table(ub, k, table.data(), 0, 1);
         const RowResult<A> r = run_row<A>(tau[b], dense_bits_energy(ub, Ub, k, yb), alpha, m, acc, grad,
                                           [&](A shift, Sums<A>& sums) {
-                                            WordCursor cur(key, b, kBitsStream);
-                                            bits_pass<A, double>(ub, Ub, k, tau[b], alpha, shift, cur, 0, m, sums,
-                                                                 acc_u, acc_U, SerialAdd{});
+                                            CpuCursor cur(key, b, kBitsStream);
+                                            bits_pass<A, double, CpuCursor>(ub, table.data(), Ub, k, tau[b], alpha, shift, cur,
+                                                                 0, m, sums, nullptr, hist, acc_U, SerialAdd{});
                                           });
         loss[b] = r.loss;
         if (!grad) continue;
         grad_tau[b] = r.grad_tau;
-        finish_bits_grad<A, double>(acc_u, acc_U, yb, k, r.factor, grad_u + b * k, grad_U ? grad_U + b * kk : nullptr,
-                                    0, 1);
+        finish_bits_grad<A, double>(nullptr, hist, acc_U, yb, k, r.factor, grad_u + b * k,
+                                    grad_U ? grad_U + b * kk : nullptr, 0, 1);
       }
     });
   }
@@ -119,8 +122,8 @@ struct CpuLaunch {
         const int64_t* yb = y + b * n;
         const RowResult<A> r = run_row<A>(tau[b], perm_energy(tb, birkhoff, n, yb), alpha, m, acc, grad,
                                           [&](A shift, Sums<A>& sums) {
-                                            WordCursor cur(key, b, kPermsStream);
-                                            perms_pass<A, double>(tb, birkhoff, n, tau[b], alpha, shift, cur, 0, m,
+                                            CpuCursor cur(key, b, kPermsStream);
+                                            perms_pass<A, double, CpuCursor>(tb, birkhoff, n, tau[b], alpha, shift, cur, 0, m,
                                                                   sums, grad ? acc.data() : nullptr, SerialAdd{});
                                           });
         loss[b] = r.loss;

@@ -11,6 +11,7 @@ namespace energy {
 namespace {
 
 constexpr int kThreads = 128;
+using GpuCursor = WordCursor<1>;
 constexpr size_t kSharedLimit = 48 * 1024;
 
 struct AtomicAdd {
@@ -70,35 +71,42 @@ __device__ RowResult<A> run_row(A tau, A g_true, A alpha, int64_t m, A* acc1, in
   return finish_row(total, tau, g_true, alpha, shift, m);
 }
 
+// Shared memory: [byte table | byte histogram] when `tables` (else the k label accumulators),
+// then the k×k pairwise accumulator when `shared_U` (else it lives in grad_U).
 template <typename A>
 __global__ void minmin_bits_kernel(const A* u, const A* U, const A* tau, const A* y, const int64_t* seed, A* loss,
-                                   A* grad_u, A* grad_U, A* grad_tau, int k, int64_t m, A alpha, bool shared_acc) {
+                                   A* grad_u, A* grad_U, A* grad_tau, int k, int64_t m, A alpha, bool tables,
+                                   bool shared_U) {
   extern __shared__ unsigned char shared_raw[];
   __shared__ Sums<A> red[32];
+  A* shared = reinterpret_cast<A*>(shared_raw);
   const int64_t b = blockIdx.x, kk = static_cast<int64_t>(k) * k;
+  const int table_size = bits_bytes(k) * 256;
   const bool grad = grad_u != nullptr;
-  A *acc_u = nullptr, *acc_U = nullptr;
-  if (grad) {
-    acc_u = shared_acc ? reinterpret_cast<A*>(shared_raw) : grad_u + b * k;
-    if (U) acc_U = shared_acc ? acc_u + k : grad_U + b * kk;
-  }
   const A *ub = u + b * k, *Ub = U ? U + b * kk : nullptr, *yb = y + b * k;
+  A* table = tables ? shared : nullptr;
+  A* first = tables ? shared + table_size : shared;  // histogram or label accumulators
+  const int64_t first_size = grad ? (tables ? table_size : k) : 0;
+  A* acc_U = grad && U ? (shared_U ? first + first_size : grad_U + b * kk) : nullptr;
+  if (tables) build_byte_table(ub, k, table, threadIdx.x, blockDim.x);
   const PhiloxKey key = philox_key(seed[0], seed[1]);
   int64_t j0, j1;
   thread_samples(m, &j0, &j1);
   const A tb = tau[b];
-  const RowResult<A> r = run_row<A>(tb, dense_bits_energy(ub, Ub, k, yb), alpha, m, acc_u, k, acc_U, kk, red,
-                                    [&](A shift, Sums<A>& sums) {
-                                      WordCursor cur(key, b, kBitsStream);
-                                      bits_pass<A, A>(ub, Ub, k, tb, alpha, shift, cur, j0, j1, sums, acc_u, acc_U,
-                                                      AtomicAdd{});
+  const RowResult<A> r = run_row<A>(tb, dense_bits_energy(ub, Ub, k, yb), alpha, m, grad ? first : nullptr,
+                                    first_size, acc_U, kk, red, [&](A shift, Sums<A>& sums) {
+                                      GpuCursor cur(key, b, kBitsStream);
+                                      bits_pass<A, A, GpuCursor>(ub, table, Ub, k, tb, alpha, shift, cur, j0, j1, sums,
+                                                      grad && !tables ? first : nullptr,
+                                                      grad && tables ? first : nullptr, acc_U, AtomicAdd{});
                                     });
   if (threadIdx.x == 0) {
     loss[b] = r.loss;
     if (grad) grad_tau[b] = r.grad_tau;
   }
-  if (grad) finish_bits_grad<A, A>(acc_u, acc_U, yb, k, r.factor, grad_u + b * k, U ? grad_U + b * kk : nullptr,
-                                   threadIdx.x, blockDim.x);
+  if (grad)
+    finish_bits_grad<A, A>(tables ? nullptr : first, tables ? first : nullptr, acc_U, yb, k, r.factor, grad_u + b * k,
+                           U ? grad_U + b * kk : nullptr, threadIdx.x, blockDim.x);
 }
 
 template <typename A>
@@ -118,8 +126,8 @@ __global__ void minmin_perms_kernel(const A* theta, bool birkhoff, const A* tau,
   const A tau_b = tau[b];
   const RowResult<A> r = run_row<A>(tau_b, perm_energy(tb, birkhoff, n, yb), alpha, m, acc, size, nullptr, 0, red,
                                     [&](A shift, Sums<A>& sums) {
-                                      WordCursor cur(key, b, kPermsStream);
-                                      perms_pass<A, A>(tb, birkhoff, n, tau_b, alpha, shift, cur, j0, j1, sums, acc,
+                                      GpuCursor cur(key, b, kPermsStream);
+                                      perms_pass<A, A, GpuCursor>(tb, birkhoff, n, tau_b, alpha, shift, cur, j0, j1, sums, acc,
                                                        AtomicAdd{});
                                     });
   if (threadIdx.x == 0) {
@@ -133,9 +141,9 @@ __global__ void sample_bits_kernel(const int64_t* seed, uint8_t* out, int64_t B,
   const int64_t s = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (s >= B * m) return;
   const int64_t b = s / m, j = s % m;
-  WordCursor cur(philox_key(seed[0], seed[1]), b, kBitsStream);
+  GpuCursor cur(philox_key(seed[0], seed[1]), b, kBitsStream);
   uint32_t y[kMaxWords];
-  load_bits(cur, j, bits_words(k), y);
+  load_bits(cur, j, k, y);
   for (int i = 0; i < k; ++i) out[s * k + i] = static_cast<uint8_t>(bit_at(y, i));
 }
 
@@ -143,7 +151,7 @@ __global__ void sample_perms_kernel(const int64_t* seed, int64_t* out, int64_t B
   const int64_t s = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (s >= B * m) return;
   const int64_t b = s / m, j = s % m;
-  WordCursor cur(philox_key(seed[0], seed[1]), b, kPermsStream);
+  GpuCursor cur(philox_key(seed[0], seed[1]), b, kPermsStream);
   uint8_t perm[kMaxItems];
   load_perm(cur, j, n, perm);
   for (int i = 0; i < n; ++i) out[s * n + i] = perm[i];
@@ -167,10 +175,15 @@ template <typename A>
 cudaError_t launch_minmin_bits(const A* u, const A* U, const A* tau, const A* y, const int64_t* seed, A* loss,
                                A* grad_u, A* grad_U, A* grad_tau, int64_t B, int k, int64_t m, A alpha,
                                cudaStream_t stream) {
-  const int64_t acc = grad_u ? k + (U ? static_cast<int64_t>(k) * k : 0) : 0;
-  const bool shared_acc = acc * sizeof(A) <= kSharedLimit;
-  minmin_bits_kernel<A><<<static_cast<unsigned>(B), kThreads, shared_acc ? acc * sizeof(A) : 0, stream>>>(
-      u, U, tau, y, seed, loss, grad_u, grad_U, grad_tau, k, m, alpha, shared_acc);
+  // Byte tables while table + histogram take at most half of the shared memory.
+  const size_t table_bytes = static_cast<size_t>(bits_bytes(k)) * 256 * sizeof(A);
+  const bool tables = 2 * table_bytes <= kSharedLimit / 2;
+  size_t bytes = tables ? (grad_u ? 2 : 1) * table_bytes : (grad_u ? k * sizeof(A) : 0);
+  const size_t pairwise_bytes = grad_u && U ? static_cast<size_t>(k) * k * sizeof(A) : 0;
+  const bool shared_U = pairwise_bytes > 0 && bytes + pairwise_bytes <= kSharedLimit;
+  if (shared_U) bytes += pairwise_bytes;
+  minmin_bits_kernel<A><<<static_cast<unsigned>(B), kThreads, bytes, stream>>>(
+      u, U, tau, y, seed, loss, grad_u, grad_U, grad_tau, k, m, alpha, tables, shared_U);
   return cudaGetLastError();
 }
 

@@ -44,34 +44,81 @@ struct Limits<double> {
   static constexpr double shift_limit = 600.0;
 };
 
-// Word c of one row's stream; walking c in order computes each Philox block once.
+// Word c of one row's stream. Words are made kBlocks Philox blocks at a time (a loop the CPU
+// compiler vectorises; one block on the GPU), so walking c in order computes each block once.
+template <int kBlocks>
 struct WordCursor {
   PhiloxKey key;
   int64_t row;
   uint32_t stream;
-  int64_t cached;
-  Philox4 block;
-  PYALGO_HD WordCursor(PhiloxKey k, int64_t r, uint32_t s) : key(k), row(r), stream(s), cached(-1), block{0, 0, 0, 0} {}
+  int64_t first;  // first block held in `words`
+  uint32_t words[4 * kBlocks];
+  PYALGO_HD WordCursor(PhiloxKey k, int64_t r, uint32_t s) : key(k), row(r), stream(s), first(-1) {}
   PYALGO_HD uint32_t operator()(int64_t c) {
-    const int64_t g = c >> 2;
-    if (g != cached) {
-      block = philox_block(key, row, g, stream);
-      cached = g;
+    const int64_t block = c >> 2, start = block - block % kBlocks;
+    if (start != first) {
+      PYALGO_SIMD
+      for (int i = 0; i < kBlocks; ++i) {
+        const Philox4 p = philox_block(key, row, start + i, stream);
+        words[4 * i] = p.x;
+        words[4 * i + 1] = p.y;
+        words[4 * i + 2] = p.z;
+        words[4 * i + 3] = p.w;
+      }
+      first = start;
     }
-    return philox_word(block, static_cast<int>(c & 3));
+    return words[4 * (block - start) + (c & 3)];
   }
 };
 
 PYALGO_HD int bits_words(int k) { return (k + 31) / 32; }
 
-PYALGO_HD void load_bits(WordCursor& cur, int64_t j, int words, uint32_t* y) {
+// Sample j's k bits into y[0 .. ceil(k/32)); the unused high bits of the last word are cleared.
+template <class Cursor>
+PYALGO_HD void load_bits(Cursor& cur, int64_t j, int k, uint32_t* y) {
+  const int words = bits_words(k);
   for (int w = 0; w < words; ++w) y[w] = cur(j * words + w);
+  if (k & 31) y[words - 1] &= (1u << (k & 31)) - 1u;
 }
 
 PYALGO_HD int bit_at(const uint32_t* y, int i) { return static_cast<int>((y[i >> 5] >> (i & 31)) & 1u); }
 
+PYALGO_HD int lowest_bit(uint32_t x) {
+#if defined(__CUDA_ARCH__)
+  return __ffs(x) - 1;
+#else
+  return __builtin_ctz(x);
+#endif
+}
+
+// Byte c of a sample's bits (labels 8c … 8c + 7).
+PYALGO_HD int byte_at(const uint32_t* y, int c) { return static_cast<int>((y[c >> 2] >> ((c & 3) * 8)) & 255u); }
+
+PYALGO_HD int bits_bytes(int k) { return (k + 7) / 8; }
+
+// Byte tables of one row, so that a sample's unary energy costs ceil(k/8) lookups:
+// table[256c + v] = Σ_{i: bit i of v} u[8c + i]. Built by indices lane, lane + stride, ….
+template <typename A>
+PYALGO_HD void build_byte_table(const A* u, int k, A* table, int lane, int stride) {
+  const int size = bits_bytes(k) * 256;
+  if (stride == 1) {  // one thread: each entry from the entry without its lowest bit
+    for (int idx = 0; idx < size; ++idx) {
+      const int c = idx >> 8, v = idx & 255;
+      table[idx] = v == 0 ? A(0) : table[idx & ~(v & -v)] + (8 * c + lowest_bit(v) < k ? u[8 * c + lowest_bit(v)] : A(0));
+    }
+    return;
+  }
+  for (int idx = lane; idx < size; idx += stride) {
+    const int c = idx >> 8, v = idx & 255;
+    A sum = 0;
+    for (int i = 0; i < 8 && 8 * c + i < k; ++i) sum += ((v >> i) & 1) ? u[8 * c + i] : A(0);
+    table[idx] = sum;
+  }
+}
+
 // Sample j of a row: a uniform permutation of (0, …, n−1) into perm.
-PYALGO_HD void load_perm(WordCursor& cur, int64_t j, int n, uint8_t* perm) {
+template <class Cursor>
+PYALGO_HD void load_perm(Cursor& cur, int64_t j, int n, uint8_t* perm) {
   for (int i = 0; i < n; ++i) perm[i] = static_cast<uint8_t>(i);
   const int64_t first = j * (n - 1);
   for (int t = 0; t < n - 1; ++t) {
@@ -85,18 +132,29 @@ PYALGO_HD void load_perm(WordCursor& cur, int64_t j, int n, uint8_t* perm) {
 
 // ---- energies ------------------------------------------------------------------------------
 
-// g(y) = ⟨u, y⟩ + ½ yᵀ U y for bits y (U may be null).
+// Calls f(i) for every set bit i of a sample, in increasing order.
+template <class F>
+PYALGO_HD void for_each_set_bit(const uint32_t* y, int words, const F& f) {
+  for (int w = 0; w < words; ++w)
+    for (uint32_t bits = y[w]; bits; bits &= bits - 1) f(32 * w + lowest_bit(bits));
+}
+
+// g(y) = ⟨u, y⟩ + ½ yᵀ U y for bits y (U may be null); ⟨u, y⟩ from the byte table when given.
 template <typename A>
-PYALGO_HD A bits_energy(const A* u, const A* U, int k, const uint32_t* y) {
+PYALGO_HD A bits_energy(const A* u, const A* table, const A* U, int k, const uint32_t* y) {
   A g = 0;
-  for (int i = 0; i < k; ++i) g += bit_at(y, i) ? u[i] : A(0);
+  if (table) {
+    for (int c = 0; c < bits_bytes(k); ++c) g += table[256 * c + byte_at(y, c)];
+  } else {
+    for (int i = 0; i < k; ++i) g += bit_at(y, i) ? u[i] : A(0);
+  }
   if (U) {
     A quad = 0;
-    for (int a = 0; a < k; ++a) {
-      if (!bit_at(y, a)) continue;
+    const int words = bits_words(k);
+    for_each_set_bit(y, words, [&](int a) {
       const A* Ua = U + static_cast<int64_t>(a) * k;
-      for (int b = 0; b < k; ++b) quad += bit_at(y, b) ? Ua[b] : A(0);
-    }
+      for_each_set_bit(y, words, [&](int b) { quad += Ua[b]; });
+    });
     g += A(0.5) * quad;
   }
   return g;
@@ -171,33 +229,38 @@ PYALGO_HD A sample_weight(A s, A alpha, A shift, Sums<A>& sums) {
   return w;
 }
 
-// One pass over samples [j0, j1) of a multilabel row: adds the sample weights to `sums` and, if
-// grad_u is given, w·y' to grad_u (k) and ½w·y'y'ᵀ to grad_U (k×k, if U is given) through add(p, v).
-template <typename A, typename G, class Add>
-PYALGO_HD void bits_pass(const A* u, const A* U, int k, A tau, A alpha, A shift, WordCursor& cur, int64_t j0,
-                         int64_t j1, Sums<A>& sums, G* grad_u, G* grad_U, const Add& add) {
-  const int words = bits_words(k);
+// One pass over samples [j0, j1) of a multilabel row: adds the sample weights to `sums` and, when
+// the accumulators are given, w·y' (to hist[256c + byte c of y'] with a byte table, else to
+// grad_u) and ½w·y'y'ᵀ to grad_U (k×k, if U is given), through add(p, v).
+template <typename A, typename G, class Cursor, class Add>
+PYALGO_HD void bits_pass(const A* u, const A* table, const A* U, int k, A tau, A alpha, A shift, Cursor& cur,
+                         int64_t j0, int64_t j1, Sums<A>& sums, G* grad_u, G* hist, G* grad_U, const Add& add) {
+  const int words = bits_words(k), bytes = bits_bytes(k);
+  const bool grad = grad_u || hist;
   uint32_t y[kMaxWords];
   for (int64_t j = j0; j < j1; ++j) {
-    load_bits(cur, j, words, y);
-    const A w = sample_weight(bits_energy(u, U, k, y) - tau, alpha, shift, sums);
-    if (!grad_u || w == A(0)) continue;
-    for (int a = 0; a < k; ++a) {
-      if (!bit_at(y, a)) continue;
-      add(grad_u + a, static_cast<G>(w));
-      if (U) {
+    load_bits(cur, j, k, y);
+    const A w = sample_weight(bits_energy(u, table, U, k, y) - tau, alpha, shift, sums);
+    if (!grad || w == A(0)) continue;
+    const G gw = static_cast<G>(w);
+    if (hist) {
+      for (int c = 0; c < bytes; ++c) add(hist + 256 * c + byte_at(y, c), gw);
+    } else {
+      for_each_set_bit(y, words, [&](int a) { add(grad_u + a, gw); });
+    }
+    if (U) {
+      const G half_w = static_cast<G>(A(0.5) * w);
+      for_each_set_bit(y, words, [&](int a) {
         G* row = grad_U + static_cast<int64_t>(a) * k;
-        const G half_w = static_cast<G>(A(0.5) * w);
-        for (int b = 0; b < k; ++b)
-          if (bit_at(y, b)) add(row + b, half_w);
-      }
+        for_each_set_bit(y, words, [&](int b) { add(row + b, half_w); });
+      });
     }
   }
 }
 
 // The same for permutations: grad_theta gets w·(π + 1) (permutahedron) or w at (i, π_i) (Birkhoff).
-template <typename A, typename G, class Add>
-PYALGO_HD void perms_pass(const A* theta, bool birkhoff, int n, A tau, A alpha, A shift, WordCursor& cur,
+template <typename A, typename G, class Cursor, class Add>
+PYALGO_HD void perms_pass(const A* theta, bool birkhoff, int n, A tau, A alpha, A shift, Cursor& cur,
                           int64_t j0, int64_t j1, Sums<A>& sums, G* grad_theta, const Add& add) {
   uint8_t perm[kMaxItems];
   for (int64_t j = j0; j < j1; ++j) {
@@ -238,11 +301,20 @@ PYALGO_HD RowResult<A> finish_row(const Sums<A>& sums, A tau, A g_true, A alpha,
 }
 
 // Accumulators → gradients, for indices lane, lane + stride, … (one thread: 0, 1).
-// grad_u = factor·acc_u − y, grad_U = factor·acc_U − ½ y yᵀ.
+// grad_u = factor·acc_u − y (acc_u summed from the byte histogram when given), grad_U = factor·acc_U − ½ y yᵀ.
 template <typename A, typename G>
-PYALGO_HD void finish_bits_grad(const G* acc_u, const G* acc_U, const A* y, int k, A factor, A* grad_u, A* grad_U,
-                                int lane, int stride) {
-  for (int i = lane; i < k; i += stride) grad_u[i] = factor * static_cast<A>(acc_u[i]) - y[i];
+PYALGO_HD void finish_bits_grad(const G* acc_u, const G* hist, const G* acc_U, const A* y, int k, A factor, A* grad_u,
+                                A* grad_U, int lane, int stride) {
+  for (int i = lane; i < k; i += stride) {
+    G acc = 0;
+    if (hist) {
+      const G* h = hist + 256 * (i >> 3);
+      for (int v = 0; v < 256; ++v) acc += ((v >> (i & 7)) & 1) ? h[v] : G(0);
+    } else {
+      acc = acc_u[i];
+    }
+    grad_u[i] = factor * static_cast<A>(acc) - y[i];
+  }
   if (!grad_U) return;
   const int64_t kk = static_cast<int64_t>(k) * k;
   for (int64_t idx = lane; idx < kk; idx += stride)
