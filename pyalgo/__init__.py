@@ -1,13 +1,15 @@
 """pyalgo: fused CPU/CUDA PyTorch kernels for recent ML methods.
 
 Discrete gradient estimators (ReinMax and peers) live in `pyalgo.discrete` and are re-exported
-here; the WMMSE teacher, sum rate and distillation trainer live in `pyalgo.wireless`.
+here; the WMMSE teacher, sum rate and distillation trainer live in `pyalgo.wireless`; the
+min-min energy-model losses, samplers and trainer in `pyalgo.energy`.
 """
 from .version import __version__
 from ._ext import has_cuda, build_info
 from ._rng import philox_uniform
 from .discrete import reinmax, straight_through, gumbel_softmax, gst, gumbel_rao
 from . import wireless
+from . import energy
 
 __all__ = [
     "__version__",
@@ -20,4 +22,5 @@ __all__ = [
     "gst",
     "gumbel_rao",
     "wireless",
+    "energy",
 ]

@@ -97,7 +97,7 @@ struct CpuLaunch {
         const RowResult<A> r = run_row<A>(tau[b], dense_bits_energy(ub, Ub, k, yb), alpha, m, acc, grad,
                                           [&](A shift, Sums<A>& sums) {
                                             CpuCursor cur(key, b, kBitsStream);
-                                            bits_pass<A, double, CpuCursor>(ub, table.data(), Ub, k, tau[b], alpha, shift, cur,
+                                            bits_pass<16, A, double, CpuCursor>(ub, table.data(), Ub, k, tau[b], alpha, shift, cur,
                                                                  0, m, sums, nullptr, hist, acc_U, SerialAdd{});
                                           });
         loss[b] = r.loss;

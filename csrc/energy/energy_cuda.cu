@@ -96,7 +96,7 @@ __global__ void minmin_bits_kernel(const A* u, const A* U, const A* tau, const A
   const RowResult<A> r = run_row<A>(tb, dense_bits_energy(ub, Ub, k, yb), alpha, m, grad ? first : nullptr,
                                     first_size, acc_U, kk, red, [&](A shift, Sums<A>& sums) {
                                       GpuCursor cur(key, b, kBitsStream);
-                                      bits_pass<A, A, GpuCursor>(ub, table, Ub, k, tb, alpha, shift, cur, j0, j1, sums,
+                                      bits_pass<1, A, A, GpuCursor>(ub, table, Ub, k, tb, alpha, shift, cur, j0, j1, sums,
                                                       grad && !tables ? first : nullptr,
                                                       grad && tables ? first : nullptr, acc_U, AtomicAdd{});
                                     });

@@ -229,31 +229,65 @@ PYALGO_HD A sample_weight(A s, A alpha, A shift, Sums<A>& sums) {
   return w;
 }
 
-// One pass over samples [j0, j1) of a multilabel row: adds the sample weights to `sums` and, when
-// the accumulators are given, w·y' (to hist[256c + byte c of y'] with a byte table, else to
-// grad_u) and ½w·y'y'ᵀ to grad_U (k×k, if U is given), through add(p, v).
-template <typename A, typename G, class Cursor, class Add>
+// e^x for the weights of a pass: x ≤ shift_limit unless the pass is about to be redone (then the
+// value is discarded), so float uses the branch-free polynomial of hd.h (it vectorises), clamped
+// to stay finite; double uses libm.
+PYALGO_HD float pass_exp(float x) { return exp_nonpos(x < 88.0f ? x : 88.0f); }
+PYALGO_HD double pass_exp(double x) { return hd_exp(x); }
+
+// Weights w_c = (f*)'(s_c) (α = 1: e^{s_c − shift}) of a chunk of samples, added to `sums`.
+template <typename A>
+PYALGO_HD void chunk_weights(const A* s, A* w, int n, A alpha, A shift, Sums<A>& sums) {
+  if (alpha != A(1)) {
+    for (int c = 0; c < n; ++c) w[c] = sample_weight(s[c], alpha, shift, sums);
+    return;
+  }
+  A total = 0, mx = sums.max_s;
+  PYALGO_SIMD_REDUCE2(+ : total, max : mx)
+  for (int c = 0; c < n; ++c) {
+    w[c] = pass_exp(s[c] - shift);
+    total += w[c];
+    mx = s[c] > mx ? s[c] : mx;
+  }
+  sums.weight += total;
+  sums.max_s = mx;
+}
+
+// One pass over samples [j0, j1) of a multilabel row, kChunk samples at a time (energies, then
+// their weights in one vectorisable loop, then the gradient): adds the sample weights to `sums`
+// and, when the accumulators are given, w·y' (to hist[256c + byte c of y'] with a byte table,
+// else to grad_u) and ½w·y'y'ᵀ to grad_U (k×k, if U is given), through add(p, v).
+template <int kChunk, typename A, typename G, class Cursor, class Add>
 PYALGO_HD void bits_pass(const A* u, const A* table, const A* U, int k, A tau, A alpha, A shift, Cursor& cur,
                          int64_t j0, int64_t j1, Sums<A>& sums, G* grad_u, G* hist, G* grad_U, const Add& add) {
   const int words = bits_words(k), bytes = bits_bytes(k);
   const bool grad = grad_u || hist;
-  uint32_t y[kMaxWords];
-  for (int64_t j = j0; j < j1; ++j) {
-    load_bits(cur, j, k, y);
-    const A w = sample_weight(bits_energy(u, table, U, k, y) - tau, alpha, shift, sums);
-    if (!grad || w == A(0)) continue;
-    const G gw = static_cast<G>(w);
-    if (hist) {
-      for (int c = 0; c < bytes; ++c) add(hist + 256 * c + byte_at(y, c), gw);
-    } else {
-      for_each_set_bit(y, words, [&](int a) { add(grad_u + a, gw); });
+  uint32_t ys[kChunk * kMaxWords];
+  A s[kChunk], w[kChunk];
+  for (int64_t first = j0; first < j1; first += kChunk) {
+    const int n = j1 - first < kChunk ? static_cast<int>(j1 - first) : kChunk;
+    for (int c = 0; c < n; ++c) {
+      load_bits(cur, first + c, k, ys + c * words);
+      s[c] = bits_energy(u, table, U, k, ys + c * words) - tau;
     }
-    if (U) {
-      const G half_w = static_cast<G>(A(0.5) * w);
-      for_each_set_bit(y, words, [&](int a) {
-        G* row = grad_U + static_cast<int64_t>(a) * k;
-        for_each_set_bit(y, words, [&](int b) { add(row + b, half_w); });
-      });
+    chunk_weights(s, w, n, alpha, shift, sums);
+    if (!grad) continue;
+    for (int c = 0; c < n; ++c) {
+      if (w[c] == A(0)) continue;
+      const uint32_t* y = ys + c * words;
+      const G gw = static_cast<G>(w[c]);
+      if (hist) {
+        for (int b = 0; b < bytes; ++b) add(hist + 256 * b + byte_at(y, b), gw);
+      } else {
+        for_each_set_bit(y, words, [&](int a) { add(grad_u + a, gw); });
+      }
+      if (U) {
+        const G half_w = static_cast<G>(A(0.5) * w[c]);
+        for_each_set_bit(y, words, [&](int a) {
+          G* row = grad_U + static_cast<int64_t>(a) * k;
+          for_each_set_bit(y, words, [&](int b) { add(row + b, half_w); });
+        });
+      }
     }
   }
 }

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._threads import torch_threads
 from .channels import d2d, rayleigh
 from .distill import GNNStudent, MLPStudent, evaluate_student, teacher_labels, train_student
 from .ops import sum_rate, wmmse
@@ -456,13 +457,8 @@ def run(quick: bool = True, out_dir: str = "reproduce_out/wireless", *, settings
     if unknown:
         raise ValueError(f"parts must be a subset of ('sun', 'gnn', 'intermediate', 'timing'), got {sorted(unknown)}")
     s = settings if settings is not None else (Settings.quick() if quick else Settings.full())
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return _run(quick, out_dir, s, parts, progress)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _run(quick: bool, out_dir: str, s: Settings, parts, progress: bool) -> dict:
