@@ -33,11 +33,8 @@ is faster), CSV rows appended to ``<out>/discrete.csv`` and a Markdown summary `
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,6 +45,9 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import OneHotCategoricalStraightThrough
 from torch.utils import benchmark
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import git_sha, machine, md_table, text_table, write_csv  # noqa: E402
 
 import pyalgo
 from pyalgo.discrete import reference as ref
@@ -252,28 +252,6 @@ def warm_up(key, fn, logits, g, shape, modes):
 
 # ---- environment / output ---------------------------------------------------------------------
 
-def git_sha():
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
-
-
 def shape_str(shape):
     return "x".join(str(s) for s in shape)
 
@@ -283,23 +261,6 @@ def parse_shape(text):
         return tuple(int(s) for s in text.lower().replace(",", "x").split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"shape must look like 4096x64, got {text!r}")
-
-
-def write_csv(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        with open(path, newline="") as f:
-            header = next(csv.reader(f), None)
-        if header != COLUMNS:  # an older layout: keep it aside rather than mixing columns
-            backup = path.with_name(path.name + ".old")
-            path.rename(backup)
-            print(f"note: {path} had other columns; moved to {backup}")
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -512,18 +473,6 @@ BANDWIDTH_HEADER = ["shape", "threads", "mode", "MB moved", "ms", "GB/s", "copy 
 TARGET_HEADER = ["target", "goal", "measured", "verdict"]
 
 
-def text_table(header, rows):
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
-
-
-def md_table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def report(results, table, shapes, threads_list, meta, command, runtime_s, load, warnings):
     ratios = ratio_tables(results, table, shapes, threads_list)
     targets = target_rows(results, threads_list)
@@ -638,7 +587,7 @@ def main(argv=None):
     warnings = [w for w in warnings if w]
 
     out = Path(args.out)
-    write_csv(out / "discrete.csv", results)
+    write_csv(out / "discrete.csv", results, COLUMNS)
     command = "python bench/bench_discrete.py" + ("" if not argv else " " + " ".join(argv))
     load = f"{load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     md = report(results, table, args.shapes, args.threads, meta, command, time.perf_counter() - start,

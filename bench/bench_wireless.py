@@ -41,11 +41,8 @@ single call is its measurement (runs = 1). Results: tables on stdout, CSV rows a
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,6 +51,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils import benchmark
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import git_sha, machine, md_table, text_table, write_csv  # noqa: E402
 
 import pyalgo
 import pyalgo.wireless as W
@@ -403,31 +403,6 @@ def student_case(rec, args, B, K, seed):
 
 # ---- environment / output -----------------------------------------------------------------------
 
-def git_sha():
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
-        sha = out.stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def machine():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
-
-
 def busy_cores_warning(threads):
     """A warning when a parallel region stalls (another process on a core): a 1 MB copy much
     slower on `threads` threads than on 1."""
@@ -445,23 +420,6 @@ def busy_cores_warning(threads):
 
 def shape_str(shape):
     return "x".join(str(s) for s in shape)
-
-
-def write_csv(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        with open(path, newline="") as f:
-            header = next(csv.reader(f), None)
-        if header != COLUMNS:  # an older layout: keep it aside rather than mixing columns
-            backup = path.with_name(path.name + ".old")
-            path.rename(backup)
-            print(f"note: {path} had other columns; moved to {backup}")
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
 
 
 # ---- report ---------------------------------------------------------------------------------------
@@ -616,18 +574,6 @@ def student_table(rec):
 TARGET_HEADER = ["target", "goal", "measured", "verdict"]
 
 
-def text_table(header, rows):
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
-
-
-def md_table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
-
 def report(rec, args, command, runtime_s, load, warnings):
     meta = rec.meta
     sections = []  # (title, note, header, rows)
@@ -770,7 +716,7 @@ def main(argv=None):
     warnings = [w for w in warnings if w]
 
     out = Path(args.out)
-    write_csv(out / "wireless.csv", rec.rows)
+    write_csv(out / "wireless.csv", rec.rows, COLUMNS)
     command = "python bench/bench_wireless.py" + ("" if not argv else " " + " ".join(argv))
     load = f"{load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     md = report(rec, args, command, time.perf_counter() - start, load, warnings)
