@@ -32,6 +32,7 @@ from typing import Optional
 import torch
 
 from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
+from .._autograd import double_backward_wanted, reference_grads
 from .._rng import draw_seed
 
 _ops = torch.ops.pyalgo
@@ -262,22 +263,6 @@ def _minmin_perms_fake(theta, tau, y, num_samples, alpha, compute_grad, seed):
 # them by the incoming gradient. For double backward, the loss is recomputed with the
 # materialised reference on the very same samples (regenerated from the saved seed).
 
-def _double_backward_wanted(*tensors) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
-def _reference_grads(inputs, grad_loss, loss_fn):
-    """Differentiable gradients of Σ grad_loss·loss_fn(*inputs) w.r.t. the inputs that require grad."""
-    wrt = [i for i, x in enumerate(inputs) if x is not None and x.requires_grad]
-    with torch.enable_grad():
-        loss = loss_fn(*inputs)
-        grads = torch.autograd.grad(loss, [inputs[i] for i in wrt], grad_loss, create_graph=True, allow_unused=True)
-    out = [None] * len(inputs)
-    for i, g in zip(wrt, grads):
-        out[i] = g
-    return out
-
-
 def _scaled(grad_loss, saved, wanted):
     if not wanted or saved.numel() == 0:
         return None
@@ -296,10 +281,10 @@ def _bits_backward(ctx, grad_loss, *_unused):
     if grad_loss is None:
         return (None, None, None) + none
     grad_u, grad_U, grad_t, unary, pairwise, tau, y, seed = ctx.saved_tensors
-    if _double_backward_wanted(unary, pairwise, tau, grad_loss) or (grad_u.numel() == 0 and unary.numel() > 0):
+    if double_backward_wanted(unary, pairwise, tau, grad_loss) or (grad_u.numel() == 0 and unary.numel() > 0):
         from .reference import minmin_loss_ref
         samples = _ops.energy_sample_bits(seed, unary.shape[0], ctx.num_samples, unary.shape[1])
-        g = _reference_grads([unary, pairwise, tau], grad_loss,
+        g = reference_grads([unary, pairwise, tau], grad_loss,
                              lambda u, U, t: minmin_loss_ref(u, t, y, samples, U, ctx.alpha))
         return (g[0], g[1], g[2]) + none
     want_u, want_U, want_t = ctx.needs_input_grad[:3]
@@ -319,10 +304,10 @@ def _perms_backward(ctx, grad_loss, *_unused):
     if grad_loss is None:
         return (None, None) + none
     grad_th, grad_t, theta, tau, y, seed = ctx.saved_tensors
-    if _double_backward_wanted(theta, tau, grad_loss) or (grad_th.numel() == 0 and theta.numel() > 0):
+    if double_backward_wanted(theta, tau, grad_loss) or (grad_th.numel() == 0 and theta.numel() > 0):
         from .reference import minmin_loss_ranking_ref
         perms = _ops.energy_sample_perms(seed, theta.shape[0], ctx.num_samples, theta.shape[1])
-        g = _reference_grads([theta, tau], grad_loss,
+        g = reference_grads([theta, tau], grad_loss,
                              lambda th, t: minmin_loss_ranking_ref(th, t, y, perms, ctx.alpha))
         return (g[0], g[1]) + none
     want_th, want_t = ctx.needs_input_grad[:2]

@@ -23,6 +23,7 @@ from typing import NamedTuple, Optional, Union
 import torch
 
 from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
+from .._autograd import double_backward_wanted, reference_grads
 
 _ops = torch.ops.pyalgo
 Value = Union[float, torch.Tensor]
@@ -351,32 +352,16 @@ def _rates_setup(ctx, inputs, output):
     ctx.set_materialize_grads(False)
 
 
-def _double_backward_wanted(*tensors) -> bool:
-    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-
-
-def _reference_rates_grad(inputs, grad, rates_fn):
-    """Gradients of Σ grad·rates_fn(*inputs) w.r.t. the inputs that require grad, differentiable."""
-    wrt = [i for i, x in enumerate(inputs) if x.requires_grad]
-    with torch.enable_grad():
-        rates = rates_fn(*inputs)
-        grads = torch.autograd.grad(rates, [inputs[i] for i in wrt], grad, create_graph=True, allow_unused=True)
-    out = [None] * len(inputs)
-    for i, g in zip(wrt, grads):
-        out[i] = g
-    return tuple(out)
-
-
 def _rates_backward(fused_backward, reference_name: str):
     """Backward of a rates op (channels, powers or beamformers, noise) -> (B, K) rates."""
     def backward(ctx, grad):
         if grad is None:
             return None, None, None
         inputs = ctx.saved_tensors
-        if _double_backward_wanted(*inputs, grad):
+        if double_backward_wanted(*inputs, grad):
             from . import reference
             rates_ref = getattr(reference, reference_name)
-            return _reference_rates_grad(inputs, grad, lambda h, x, n: rates_ref(h, x, n, per_user=True))
+            return tuple(reference_grads(inputs, grad, lambda h, x, n: rates_ref(h, x, n, per_user=True)))
         want_h, _, want_noise = ctx.needs_input_grad
         grad_h, grad_x, grad_noise = fused_backward(*inputs, grad.contiguous(), want_h)
         return grad_h if want_h else None, grad_x, grad_noise if want_noise else None
