@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils import benchmark
 
@@ -88,3 +89,18 @@ def md_table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
+
+
+def mode_call(fn, x, g, mode):
+    """The zero-argument callable that a Timer runs for `mode` ("forward", "backward" or
+    "forward+backward"); x requires grad, g is the upstream gradient."""
+    if mode == "forward":
+        return lambda: fn(x)
+    if mode == "backward":
+        y = fn(x)  # graph built once, outside the timing
+        return lambda: torch.autograd.grad(y, x, g, retain_graph=True)
+    return lambda: torch.autograd.grad(fn(x), x, g)
+
+
+def shape_str(shape):
+    return "x".join(str(s) for s in shape)

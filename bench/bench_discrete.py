@@ -47,7 +47,7 @@ from torch.distributions import OneHotCategoricalStraightThrough
 from torch.utils import benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import git_sha, machine, md_table, text_table, write_csv  # noqa: E402
+from _common import git_sha, machine, md_table, mode_call, shape_str, text_table, write_csv  # noqa: E402
 
 import pyalgo
 from pyalgo.discrete import reference as ref
@@ -141,16 +141,6 @@ def make_case(shape, seed=0):
     logits = torch.randn(shape, generator=gen).requires_grad_()
     grad = torch.randn(shape, generator=gen)
     return logits, grad
-
-
-def mode_call(fn, x, g, mode):
-    """The zero-argument callable that a Timer runs for `mode`."""
-    if mode == "forward":
-        return lambda: fn(x)
-    if mode == "backward":
-        y = fn(x)  # graph built once, outside the timing
-        return lambda: torch.autograd.grad(y, x, g, retain_graph=True)
-    return lambda: torch.autograd.grad(fn(x), x, g)
 
 
 def check_output(key, y, shape):
@@ -251,10 +241,6 @@ def warm_up(key, fn, logits, g, shape, modes):
 
 
 # ---- environment / output ---------------------------------------------------------------------
-
-def shape_str(shape):
-    return "x".join(str(s) for s in shape)
-
 
 def parse_shape(text):
     try:

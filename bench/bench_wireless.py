@@ -53,7 +53,7 @@ from torch import nn
 from torch.utils import benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import git_sha, machine, md_table, text_table, write_csv  # noqa: E402
+from _common import git_sha, machine, md_table, mode_call, shape_str, text_table, write_csv  # noqa: E402
 
 import pyalgo
 import pyalgo.wireless as W
@@ -275,16 +275,6 @@ def fixed_case(rec, args, B, K, seed):
 
 # ---- section 3: sum rate forward / backward ----------------------------------------------------
 
-def mode_call(fn, x, g, mode):
-    """The zero-argument callable that a Timer runs for `mode` (x requires grad)."""
-    if mode == "forward":
-        return lambda: fn(x)
-    if mode == "backward":
-        y = fn(x)  # graph built once, outside the timing
-        return lambda: torch.autograd.grad(y, x, g, retain_graph=True)
-    return lambda: torch.autograd.grad(fn(x), x, g)
-
-
 def sum_rate_case(rec, args, B, K, seed):
     gen = torch.Generator().manual_seed(seed)
     G = W.rayleigh(B, K, generator=gen, dtype=torch.float32)
@@ -416,10 +406,6 @@ def busy_cores_warning(threads):
     return (f"cores busy at {datetime.datetime.now():%H:%M:%S}: a 1 MB copy takes {one:.3f} ms on 1 "
             f"thread, {many:.3f} ms on {threads} (1-min load average {os.getloadavg()[0]:.1f}); "
             "multi-thread timings are dominated by scheduling stalls")
-
-
-def shape_str(shape):
-    return "x".join(str(s) for s in shape)
 
 
 # ---- report ---------------------------------------------------------------------------------------

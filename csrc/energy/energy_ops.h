@@ -8,6 +8,7 @@
 
 #include <tuple>
 
+#include "../common/checks.h"
 #include "minmin.h"
 
 namespace pyalgo {
@@ -34,14 +35,6 @@ inline void check_samples(const char* fn, int64_t batch, int64_t m, int64_t word
 inline void check_float(const char* fn, const char* name, const at::Tensor& x) {
   TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, fn, ": ", name,
               " must be float32 or float64, got ", x.scalar_type());
-}
-
-inline at::Tensor checked(const char* fn, const char* name, const at::Tensor& x, at::IntArrayRef shape,
-                          at::ScalarType dtype, const at::Tensor& like) {
-  TORCH_CHECK(x.sizes() == shape, fn, ": ", name, " must have shape ", shape, ", got ", x.sizes());
-  TORCH_CHECK(x.scalar_type() == dtype, fn, ": ", name, " must have dtype ", dtype, ", got ", x.scalar_type());
-  TORCH_CHECK(x.device() == like.device(), fn, ": ", name, " must be on ", like.device(), ", got ", x.device());
-  return x.contiguous();
 }
 
 inline void check_alpha(const char* fn, double alpha) {

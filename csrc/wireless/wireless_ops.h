@@ -8,6 +8,7 @@
 
 #include <tuple>
 
+#include "../common/checks.h"
 #include "miso.h"
 
 namespace pyalgo {
@@ -31,15 +32,6 @@ inline void check_real(const char* fn, const char* name, const at::Tensor& x) {
 inline void check_complex(const char* fn, const char* name, const at::Tensor& x) {
   TORCH_CHECK(x.scalar_type() == at::kComplexFloat || x.scalar_type() == at::kComplexDouble, fn, ": ", name,
               " must be complex64 or complex128, got ", x.scalar_type());
-}
-
-// `x` must have exactly `shape`, the dtype `dtype` and the device of `like`; returns it contiguous.
-inline at::Tensor checked(const char* fn, const char* name, const at::Tensor& x, at::IntArrayRef shape,
-                          at::ScalarType dtype, const at::Tensor& like) {
-  TORCH_CHECK(x.sizes() == shape, fn, ": ", name, " must have shape ", shape, ", got ", x.sizes());
-  TORCH_CHECK(x.scalar_type() == dtype, fn, ": ", name, " must have dtype ", dtype, ", got ", x.scalar_type());
-  TORCH_CHECK(x.device() == like.device(), fn, ": ", name, " must be on ", like.device(), ", got ", x.device());
-  return x.contiguous();
 }
 
 inline void check_iterations(const char* fn, int64_t max_iter, double tol) {
