@@ -104,3 +104,17 @@ def mode_call(fn, x, g, mode):
 
 def shape_str(shape):
     return "x".join(str(s) for s in shape)
+
+
+def run_main(argv, parse_args, run, report):
+    """The main() of a benchmark: parse, run, report; exit status 1 when a correctness check failed."""
+    import sys
+    import time
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    start = time.perf_counter()
+    rows, failures = run(args)
+    report(rows, args, failures, time.perf_counter() - start)
+    for f in failures:
+        print("CHECK FAILED:", f, file=sys.stderr)
+    return 1 if failures else 0

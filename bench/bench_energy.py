@@ -29,7 +29,6 @@ import argparse
 import datetime
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -177,7 +176,7 @@ def report(rows, args, failures, runtime_s):
                         "PASS" if mem >= TARGET_MEMORY else "MISS"])
     command = "python bench/bench_energy.py " + " ".join(args.argv)
     print("\n" + C.text_table(header, table) + "\n\n" + C.text_table(["target", "goal", "measured", "verdict"], targets))
-    md = [f"# Energy benchmark (min-min loss, float32, CPU)\n",
+    md = ["# Energy benchmark (min-min loss, float32, CPU)\n",
           f"`{command.strip()}` — {rows[0]['machine']}, torch {torch.__version__}, pyalgo {pyalgo.__version__} "
           f"({rows[0]['git_sha']}), {platform.python_version()}, {runtime_s:.0f} s.\n",
           "Forward+backward = loss summed over the batch, gradients to the energies and τ. `torch` draws the "
@@ -207,13 +206,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    start = time.perf_counter()
-    rows, failures = run(args)
-    report(rows, args, failures, time.perf_counter() - start)
-    for f in failures:
-        print("CHECK FAILED:", f, file=sys.stderr)
-    return 1 if failures else 0
+    return C.run_main(argv, parse_args, run, report)
 
 
 if __name__ == "__main__":

@@ -47,11 +47,21 @@ TORCH_LIBRARY(pyalgo, m) {
   // entmax. With compute_grad the gradients come from the same pass (else they are (0,)).
   m.def("minmin_bits(Tensor unary, Tensor? pairwise, Tensor tau, Tensor y, int num_samples, float alpha, bool compute_grad, Tensor seed) -> (Tensor loss, Tensor grad_unary, Tensor grad_pairwise, Tensor grad_tau)");
   m.def("minmin_perms(Tensor theta, Tensor tau, Tensor y, int num_samples, float alpha, bool compute_grad, Tensor seed) -> (Tensor loss, Tensor grad_theta, Tensor grad_tau)");
+
+  // ---- multi-task weighting (pyalgo/multitask) --------------------------------------------
+  // Host-only (CPU float64 vectors of the M task values; see csrc/multitask/go4align.h).
+  // Exact 1-D K-means labels (M,) int64, numbered by increasing centre.
+  m.def("kmeans_1d(Tensor values, int num_clusters) -> Tensor");
+  // One GO4Align step on the M losses: weights, groups, indicators γ, P, q and the updated log q
+  // (log_q itself is not modified). sum_scale = the official code's Eq. 5 variant.
+  m.def("go4align_weights(Tensor losses, Tensor log_q, int num_groups, float beta, bool sum_scale, float offset, float eps) -> (Tensor weights, Tensor groups, Tensor indicators, Tensor P, Tensor q, Tensor log_q_new)");
 }
 
-// The WMMSE teachers are not differentiable: autograd falls through to the kernels and their
+// The WMMSE teachers and the multi-task weight ops are not differentiable: autograd falls through to the kernels and their
 // outputs never require grad (the wrappers also detach the inputs).
 TORCH_LIBRARY_IMPL(pyalgo, Autograd, m) {
   m.impl("wmmse_siso", torch::CppFunction::makeFallthrough());
   m.impl("wmmse_miso", torch::CppFunction::makeFallthrough());
+  m.impl("kmeans_1d", torch::CppFunction::makeFallthrough());
+  m.impl("go4align_weights", torch::CppFunction::makeFallthrough());
 }

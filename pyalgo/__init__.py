@@ -2,7 +2,8 @@
 
 Discrete gradient estimators (ReinMax and peers) live in `pyalgo.discrete` and are re-exported
 here; the WMMSE teacher, sum rate and distillation trainer live in `pyalgo.wireless`; the
-min-min energy-model losses, samplers and trainer in `pyalgo.energy`.
+min-min energy-model losses, samplers and trainer in `pyalgo.energy`; GO4Align and the multi-task
+weighting baselines in `pyalgo.multitask`.
 """
 from .version import __version__
 from ._ext import has_cuda, build_info
@@ -10,6 +11,7 @@ from ._rng import philox_uniform
 from .discrete import reinmax, straight_through, gumbel_softmax, gst, gumbel_rao
 from . import wireless
 from . import energy
+from . import multitask
 
 __all__ = [
     "__version__",
@@ -23,4 +25,5 @@ __all__ = [
     "gumbel_rao",
     "wireless",
     "energy",
+    "multitask",
 ]

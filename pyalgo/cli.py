@@ -19,6 +19,7 @@ METHODS = {
     "discrete": ("pyalgo.discrete.reproduce", "bench_discrete.py"),
     "wireless": ("pyalgo.wireless.reproduce", "bench_wireless.py"),
     "energy": ("pyalgo.energy.reproduce", "bench_energy.py"),
+    "multitask": ("pyalgo.multitask.reproduce", "bench_multitask.py"),
 }
 # methods whose reproduction also runs on a user's dataset (`--dataset PATH`)
 TAKES_DATASET = {"energy"}
