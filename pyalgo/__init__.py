@@ -3,7 +3,8 @@
 Discrete gradient estimators (ReinMax and peers) live in `pyalgo.discrete` and are re-exported
 here; the WMMSE teacher, sum rate and distillation trainer live in `pyalgo.wireless`; the
 min-min energy-model losses, samplers and trainer in `pyalgo.energy`; GO4Align and the multi-task
-weighting baselines in `pyalgo.multitask`.
+weighting baselines in `pyalgo.multitask`; the edge AIGC Gymnasium environment and the ADSAC / D2SAC
+agents in `pyalgo.edge` (agents in `pyalgo.edge.agents`).
 """
 from .version import __version__
 from ._ext import has_cuda, build_info
@@ -12,6 +13,7 @@ from .discrete import reinmax, straight_through, gumbel_softmax, gst, gumbel_rao
 from . import wireless
 from . import energy
 from . import multitask
+from . import edge
 
 __all__ = [
     "__version__",
@@ -26,4 +28,5 @@ __all__ = [
     "wireless",
     "energy",
     "multitask",
+    "edge",
 ]

@@ -20,6 +20,7 @@ METHODS = {
     "wireless": ("pyalgo.wireless.reproduce", "bench_wireless.py"),
     "energy": ("pyalgo.energy.reproduce", "bench_energy.py"),
     "multitask": ("pyalgo.multitask.reproduce", "bench_multitask.py"),
+    "edge": ("pyalgo.edge.reproduce", "bench_edge.py"),
 }
 # methods whose reproduction also runs on a user's dataset (`--dataset PATH`)
 TAKES_DATASET = {"energy"}

@@ -22,14 +22,14 @@ the results do not depend on the number of processes.
 from __future__ import annotations
 
 import json
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .._parallel import run_jobs
 
 __all__ = ["run", "Settings", "HPARAMS", "METHOD_ORDER", "PAPER_NYUV2", "select_go4align"]
 
@@ -127,25 +127,8 @@ def _validation_split(split, fraction: float = 0.25):
 
 
 def _run_jobs(jobs: Dict[tuple, Tuple[str, tuple]], workers: Optional[int], progress: bool, desc: str) -> Dict[tuple, object]:
-    from tqdm.auto import tqdm
-
-    workers = workers or os.cpu_count() or 1
-    results: Dict[tuple, object] = {}
-    bar = tqdm(total=len(jobs), desc=desc, disable=not progress)
-    if workers == 1:
-        for key, (kind, args) in jobs.items():
-            results[key] = _job(kind, args)
-            bar.update()
-    else:
-        import multiprocessing
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_job, kind, args): key for key, (kind, args) in jobs.items()}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update()
-    bar.close()
-    return results
+    """{key: _job(kind, args)} for jobs {key: (kind, args)}, in worker processes (pyalgo._parallel)."""
+    return run_jobs(_job, {key: (kind, args) for key, (kind, args) in jobs.items()}, workers, progress, desc)
 
 
 # ---- selection ---------------------------------------------------------------------------------

@@ -1,0 +1,126 @@
+"""Native batched edge AIGC environment: N envs in one struct of arrays (spec adsac.md §4).
+
+`BatchedEdgeEnv` steps N copies of `EdgeAIGCEnv` at once through the same `core_step` /
+`build_obs` math (envs × servers × running slots; release via a finish-time array). Env i
+seeded with s_i gives exactly the trajectory of `EdgeAIGCEnv(config, world_seed, rng)` after
+`reset(seed=s_i)` (same world for every env). Finished envs auto-reset in the same step
+(their next episode continues that env's stream, like `reset()` without a seed); the last
+observation of the finished episode is in `info["final_obs"]` with mask `info["_final_obs"]`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+
+from .env import (SlotState, build_obs, check_action, core_step, obs_bounds, resolve_config,
+                  sample_episode, sample_world, step_info)
+
+__all__ = ["BatchedEdgeEnv"]
+
+NAME = "BatchedEdgeEnv"
+
+
+class BatchedEdgeEnv:
+    """N edge AIGC envs sharing one world.
+
+    Args: config, world_seed, rng ("numpy" | "legacy"), end_as_truncation as in EdgeAIGCEnv;
+    num_envs N; autoreset (same-step auto-reset of finished envs, default True).
+    """
+
+    def __init__(self, config="adsac", num_envs: int = 64, world_seed: int = 0, rng: str = "numpy",
+                 end_as_truncation: bool = False, autoreset: bool = True):
+        if rng not in ("numpy", "legacy"):
+            raise ValueError(f"{NAME}: rng must be 'numpy' or 'legacy', got {rng!r}")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"{NAME}: num_envs must be a positive integer, got {num_envs!r}")
+        self.config = resolve_config(config)
+        self.num_envs = int(num_envs)
+        self.world_seed = world_seed
+        self.rng_mode = rng
+        self.legacy = rng == "legacy"
+        self.end_as_truncation = bool(end_as_truncation)
+        self.autoreset = bool(autoreset)
+        self.world = sample_world(self.config, world_seed, rng)
+        lo, hi = obs_bounds(self.config, self.legacy)
+        self.single_observation_space = spaces.Box(lo, hi, dtype=np.float32)
+        self.single_action_space = spaces.Discrete(self.config.n_actions)
+        self.observation_space = spaces.Box(np.tile(lo, (self.num_envs, 1)), np.tile(hi, (self.num_envs, 1)),
+                                            dtype=np.float32)
+        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self.config.n_actions))
+        self._state = SlotState(self.config, self.world, self.num_envs, self.legacy)
+        self._gens = [None] * self.num_envs
+        self._done = np.ones(self.num_envs, bool)
+        self._zero = (np.zeros(self.num_envs, bool), np.zeros(self.num_envs), np.zeros(self.num_envs))
+
+    @property
+    def unwrapped(self):
+        return self
+
+    def _new_gen(self, seed):
+        if self.legacy:
+            return np.random.RandomState(0 if seed is None else seed)
+        gen, _ = seeding.np_random(seed)
+        return gen
+
+    def reset(self, *, seed=None, options=None):
+        """seed: None, an int s (env i gets s + i) or a sequence of N seeds."""
+        N = self.num_envs
+        if seed is None:
+            seeds = [None] * N
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(N)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != N:
+                raise ValueError(f"{NAME}: reset got {len(seeds)} seeds for {N} envs")
+        for i, s in enumerate(seeds):
+            if s is not None or self._gens[i] is None:
+                self._gens[i] = self._new_gen(s)
+            self._state.load(i, sample_episode(self.config, self._gens[i], self.legacy))
+        self._done[:] = False
+        return build_obs(self._state), step_info(self._state, *self._zero)
+
+    def _check_actions(self, actions):
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,):
+            raise ValueError(f"{NAME}: actions must have shape ({self.num_envs},), got {a.shape}")
+        if a.dtype == bool or not np.issubdtype(a.dtype, np.integer):
+            raise TypeError(f"{NAME}: actions must be integers, got dtype {a.dtype}")
+        bad = (a < 0) | (a >= self.config.n_actions)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            check_action(int(a[i]), self.config.n_actions, who=f"{NAME}[env {i}]")
+        return a.astype(np.int64)
+
+    def step(self, actions):
+        if self._done.any():
+            raise RuntimeError(f"{NAME}: step() called before reset() or on finished envs without autoreset")
+        a = self._check_actions(actions)
+        st = self._state
+        reward, crashed, penalty, util, term = core_step(st, a)
+        obs = build_obs(st)
+        info = step_info(st, crashed, penalty, util)
+        terminated = term & (not self.end_as_truncation)
+        truncated = term & self.end_as_truncation
+        if term.any():
+            if self.autoreset:
+                info["final_obs"] = obs.copy()
+                info["_final_obs"] = term.copy()
+                info["final_info"] = {k: np.copy(v) for k, v in info.items() if not k.startswith(("final", "_final"))}
+                for i in np.flatnonzero(term):
+                    st.load(i, sample_episode(self.config, self._gens[i], self.legacy))
+                obs = build_obs(st)
+                fresh = step_info(st, *self._zero)
+                for key, val in fresh.items():
+                    cur = info[key]
+                    if isinstance(cur, np.ndarray) and cur.shape[:1] == (self.num_envs,):
+                        cur = cur.copy()
+                        cur[term] = val[term]
+                        info[key] = cur
+            else:
+                self._done |= term
+        return obs, reward, terminated, truncated, info
+
+    def close(self):
+        pass

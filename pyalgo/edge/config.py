@@ -1,0 +1,175 @@
+"""Configuration of the edge AIGC environment (spec adsac.md §1, §4).
+
+`EdgeConfig` holds every constant of the system model; `EdgeConfig.preset(name)` gives the
+`adsac` preset ([ADSAC-code] env/config.py), the `d2sac` preset ([AGOD] env/config.py) and a
+CI-sized `small` preset. All value grids are stored exactly as the original code builds them
+(`np.arange(...)`), so the legacy mode draws bit-identical floats.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["EdgeConfig", "LAYOUTS", "PRESETS"]
+
+LAYOUTS = ("adsac", "d2sac")
+
+
+def _grid(start, stop, step):
+    return tuple(np.arange(start, stop, step).tolist())
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """All constants of the edge AIGC world and task process.
+
+    n_servers (E), n_models (M, models per server), n_types (K task types);
+    capacity_values: grid C_e is drawn from; demand_values: grid t_j is drawn from;
+    arrival_rate (λ) and horizon (H): N ~ Poisson(λH); crash_coef (κ); bonus_weight (β);
+    runtime_coefs (a, b, c, scale): τ(t) = (a·t² + b·t + c)·scale;
+    n_users: only consumed as one RNG draw per task in legacy mode;
+    bonus_values, ax_values, ay_values, bx_values, by_values: type-bonus / quality-curve grids;
+    layout: "adsac" (task part first, then [C/Cmax, avail/C, M] per server) or "d2sac"
+    (servers first as [C/Cmax, avail/C], then [t/tmax, τ/τmax]; every task is type 0; no type
+    bonus draw).
+    """
+
+    n_servers: int = 10
+    n_models: int = 4
+    n_types: int = 4
+    capacity_values: tuple = tuple(range(600, 1500, 100))
+    demand_values: tuple = tuple(range(100, 250, 10))
+    arrival_rate: float = 0.0015
+    horizon: int = 1_000_000
+    crash_coef: float = 2.0
+    bonus_weight: float = 1.0
+    runtime_coefs: tuple = (0.001, 2.5, -14.0, 60.0)
+    n_users: int = 1000
+    bonus_values: tuple = field(default_factory=lambda: _grid(0, 1, 0.1))
+    ax_values: tuple = tuple(range(0, 100, 10))
+    ay_values: tuple = field(default_factory=lambda: _grid(0.0, 0.5, 0.05))
+    bx_values: tuple = tuple(range(150, 250, 10))
+    by_values: tuple = field(default_factory=lambda: _grid(0.5, 1.0, 0.05))
+    layout: str = "adsac"
+
+    def __post_init__(self):
+        # normalise sequences to tuples (so the dataclass stays hashable and immutable)
+        for name in ("capacity_values", "demand_values", "runtime_coefs", "bonus_values",
+                     "ax_values", "ay_values", "bx_values", "by_values"):
+            val = getattr(self, name)
+            try:
+                tup = tuple(np.asarray(val).reshape(-1).tolist())
+            except Exception as exc:  # pragma: no cover - defensive
+                raise ValueError(f"EdgeConfig.{name} must be a sequence of numbers, got {val!r}") from exc
+            object.__setattr__(self, name, tup)
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        def _int(name, lo):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"EdgeConfig.{name} must be an integer, got {v!r}")
+            if v < lo:
+                raise ValueError(f"EdgeConfig.{name} must be >= {lo}, got {v!r}")
+
+        _int("n_servers", 1)
+        _int("n_models", 1)
+        _int("n_types", 1)
+        _int("n_users", 1)
+        _int("horizon", 1)
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"EdgeConfig.layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if not (np.isfinite(self.arrival_rate) and self.arrival_rate > 0):
+            raise ValueError(f"EdgeConfig.arrival_rate must be > 0, got {self.arrival_rate!r}")
+        if not (np.isfinite(self.crash_coef) and self.crash_coef >= 0):
+            raise ValueError(f"EdgeConfig.crash_coef must be >= 0, got {self.crash_coef!r}")
+        if not (np.isfinite(self.bonus_weight) and self.bonus_weight >= 0):
+            raise ValueError(f"EdgeConfig.bonus_weight must be >= 0, got {self.bonus_weight!r}")
+        for name in ("capacity_values", "demand_values", "ax_values", "bx_values"):
+            vals = getattr(self, name)
+            if len(vals) == 0:
+                raise ValueError(f"EdgeConfig.{name} must not be empty")
+            if any((not float(v).is_integer()) for v in vals):
+                raise ValueError(f"EdgeConfig.{name} must hold integers, got {vals!r}")
+        if min(self.capacity_values) <= 0:
+            raise ValueError(f"EdgeConfig.capacity_values must all be > 0, got {self.capacity_values!r}")
+        if min(self.demand_values) <= 0:
+            raise ValueError(f"EdgeConfig.demand_values must all be > 0, got {self.demand_values!r}")
+        for name in ("bonus_values", "ay_values", "by_values"):
+            vals = getattr(self, name)
+            if len(vals) == 0:
+                raise ValueError(f"EdgeConfig.{name} must not be empty")
+            if not all(np.isfinite(v) and v >= 0 for v in vals):
+                raise ValueError(f"EdgeConfig.{name} must be finite and >= 0, got {vals!r}")
+        if max(self.ax_values) >= min(self.bx_values):
+            raise ValueError("EdgeConfig.ax_values must all be < every bx_values entry (a_x < b_x)")
+        if max(self.ay_values) > min(self.by_values):
+            raise ValueError("EdgeConfig.ay_values must all be <= every by_values entry (a_y <= b_y)")
+        if len(self.runtime_coefs) != 4:
+            raise ValueError(f"EdgeConfig.runtime_coefs must be (a, b, c, scale), got {self.runtime_coefs!r}")
+        taus = self.runtime(np.asarray(self.demand_values, dtype=np.int64))
+        if not np.all(np.isfinite(taus) & (taus > 0)):
+            raise ValueError("EdgeConfig.runtime_coefs must give a positive runtime for every demand value")
+        if self.layout == "d2sac" and self.bonus_weight != 0:
+            raise ValueError("EdgeConfig.bonus_weight must be 0 for layout 'd2sac' (reward = Q only)")
+
+    # ------------------------------------------------------------------ derived quantities
+    @property
+    def n_actions(self) -> int:
+        return self.n_servers * self.n_models
+
+    @property
+    def obs_dim(self) -> int:
+        if self.layout == "adsac":
+            return self.n_types + 2 + 3 * self.n_servers
+        return 2 * self.n_servers + 2
+
+    @property
+    def max_running(self) -> int:
+        """Upper bound on tasks running at once on one server (slots in the batched env)."""
+        return int(max(self.capacity_values) // min(self.demand_values))
+
+    def runtime(self, t):
+        """τ(t) = (a·t² + b·t + c)·scale, evaluated in the original's operation order."""
+        a, b, c, s = self.runtime_coefs
+        return (a * t ** 2 + b * t + c) * s
+
+    def replace(self, **kw) -> "EdgeConfig":
+        return dataclasses.replace(self, **kw)
+
+    @classmethod
+    def preset(cls, name: str) -> "EdgeConfig":
+        try:
+            return PRESETS[name]()
+        except KeyError:
+            raise ValueError(f"unknown EdgeConfig preset {name!r}; choose from {sorted(PRESETS)}") from None
+
+
+def _adsac() -> EdgeConfig:
+    return EdgeConfig()
+
+
+def _d2sac() -> EdgeConfig:
+    # [AGOD] env/config.py: 20 flat ASPs, C in {400..900}, λ = 0.001, t in {100..250}, reward = Q only.
+    return EdgeConfig(
+        n_servers=20,
+        n_models=1,
+        n_types=5,
+        capacity_values=tuple(range(400, 1000, 100)),
+        demand_values=tuple(range(100, 260, 10)),
+        arrival_rate=0.001,
+        bonus_weight=0.0,
+        bonus_values=(0.0,),
+        layout="d2sac",
+    )
+
+
+def _small() -> EdgeConfig:
+    # CI-sized: 3 servers x 2 models, ~100 tasks per episode at ~80 % offered load.
+    return EdgeConfig(n_servers=3, n_models=2, horizon=200_000, arrival_rate=0.0005)
+
+
+PRESETS = {"adsac": _adsac, "d2sac": _d2sac, "small": _small}

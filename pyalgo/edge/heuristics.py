@@ -1,0 +1,84 @@
+"""Heuristic baselines (spec adsac.md §2 "Baselines", §7.7).
+
+Every policy has `act(obs, info)` for the single env (info of `EdgeAIGCEnv`) and
+`act_batch(obs, info)` for `BatchedEdgeEnv` (info arrays with a leading env axis).
+- RandomPolicy(seed): uniform joint action from its own Generator.
+- RoundRobin: a = num_steps mod |A| (steps taken in this episode).
+- CrashAvoid: the server with the most free capacity (first on ties), always model 0.
+- Prophet(env): oracle; the (e, m) with the highest immediate utility among servers with room,
+  first strict maximum in (e, m) order, action 0 if no utility is > 0 (as the original).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["RandomPolicy", "RoundRobin", "CrashAvoid", "Prophet", "POLICIES"]
+
+
+def _n_actions(env):
+    return int(env.unwrapped.config.n_actions) if env is not None else None
+
+
+class RandomPolicy:
+    def __init__(self, n_actions: int, seed=None):
+        self.n_actions = int(n_actions)
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs, info):
+        return int(self.rng.integers(self.n_actions))
+
+    def act_batch(self, obs, info):
+        return self.rng.integers(self.n_actions, size=len(info["num_steps"]))
+
+
+class RoundRobin:
+    def __init__(self, n_actions: int):
+        self.n_actions = int(n_actions)
+
+    def act(self, obs, info):
+        return int(info["num_steps"]) % self.n_actions
+
+    def act_batch(self, obs, info):
+        return np.asarray(info["num_steps"]) % self.n_actions
+
+
+class CrashAvoid:
+    def __init__(self, n_models: int):
+        self.n_models = int(n_models)
+
+    def act(self, obs, info):
+        return int(np.argmax(info["server_free"])) * self.n_models
+
+    def act_batch(self, obs, info):
+        return np.argmax(info["server_free"], axis=1) * self.n_models
+
+
+class Prophet:
+    """Oracle: reads the env's hidden utility table (`env.unwrapped.world.util_table`)."""
+
+    def __init__(self, env):
+        world = env.unwrapped.world
+        self.table = world.util_table  # (E, M, K, D)
+        self.n_models = self.table.shape[1]
+
+    def _pick(self, free, k, d, t):
+        # free: (N, E); k, d, t: (N,)
+        u = self.table[:, :, k, d]                      # (E, M, N)
+        u = np.moveaxis(u, -1, 0)                       # (N, E, M)
+        room = (free >= t[:, None])[:, :, None]
+        vals = np.where(room, u, -np.inf).reshape(len(k), -1)
+        best = np.argmax(vals, axis=1)
+        ok = vals[np.arange(len(k)), best] > 0.0
+        return np.where(ok, best, 0)
+
+    def act(self, obs, info):
+        a = self._pick(np.asarray(info["server_free"])[None], np.array([info["task_type"]]),
+                       np.array([info["task_demand_idx"]]), np.array([info["task_demand"]]))
+        return int(a[0])
+
+    def act_batch(self, obs, info):
+        return self._pick(np.asarray(info["server_free"]), np.asarray(info["task_type"]),
+                          np.asarray(info["task_demand_idx"]), np.asarray(info["task_demand"]))
+
+
+POLICIES = {"random": RandomPolicy, "roundrobin": RoundRobin, "crashavoid": CrashAvoid, "prophet": Prophet}
