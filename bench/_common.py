@@ -118,3 +118,14 @@ def run_main(argv, parse_args, run, report):
     for f in failures:
         print("CHECK FAILED:", f, file=sys.stderr)
     return 1 if failures else 0
+
+
+def write_outputs(out_dir, name, md_lines, rows, columns, failures):
+    """<out_dir>/<name>.md (the Markdown lines, plus the failed checks) and CSV rows to <name>.csv."""
+    if failures:
+        md_lines = list(md_lines) + ["**Check failures:** " + "; ".join(failures) + "\n"]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text("\n".join(md_lines) + "\n", encoding="utf-8")
+    write_csv(out / f"{name}.csv", rows, columns)
+    print(f"\nwrote {out / (name + '.md')} and {out / (name + '.csv')}")

@@ -475,7 +475,7 @@ def report(results, table, shapes, threads_list, meta, command, runtime_s, load,
         print(f"\nBandwidth of pyalgo ReinMax vs dst.copy_(src) of the same bytes\n"
               f"{text_table(BANDWIDTH_HEADER, bandwidth)}")
 
-    md = [f"# Discrete estimators benchmark\n",
+    md = ["# Discrete estimators benchmark\n",
           f"- Machine: {meta['machine']}; device {meta['device']}, dtype {meta['dtype']}",
           f"- torch {meta['torch_version']}, pyalgo {meta['pyalgo_version']}, git {meta['git_sha']}, "
           f"{meta['timestamp']}",

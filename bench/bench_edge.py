@@ -148,9 +148,6 @@ def run(args):
 
 
 def report(rows, args, failures, runtime_s):
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    C.write_csv(out / "edge.csv", rows, COLUMNS)
     header = ["case", "provider", "envs", "threads", "median ms/call", "p20", "p80", "env-steps/s", "× single"]
     body = [[r["case"], r["provider"], r["num_envs"], r["threads"], r["median_ms"], r["p20_ms"], r["p80_ms"],
              r["env_steps_per_s"], r["ratio"] + "×"] for r in rows]
@@ -170,9 +167,7 @@ def report(rows, args, failures, runtime_s):
           "(env case) or to the single env with the actor at batch 1 (collect case).\n",
           C.md_table(header, body), f"\nTarget: batched collection ≥ {TARGET:g}× single-env collection.\n",
           C.md_table(["provider", "envs", "threads", "× single", "verdict"], verdicts)]
-    if failures:
-        md.append("\n**Checks failed:** " + "; ".join(failures))
-    (out / "edge.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    C.write_outputs(args.out, "edge", md, rows, COLUMNS, failures)
 
 
 def parse_args(argv):

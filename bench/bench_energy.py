@@ -183,13 +183,7 @@ def report(rows, args, failures, runtime_s):
           "samples with torch and differentiates the materialised reference; both sample afresh each call. "
           "Peak MB = most CPU tensor memory allocated at once during one call (profiler events).\n",
           C.md_table(header, table), "\n", C.md_table(["target", "goal", "measured", "verdict"], targets), "\n"]
-    if failures:
-        md.append("**Check failures:** " + "; ".join(failures) + "\n")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "energy.md").write_text("\n".join(md))
-    C.write_csv(out / "energy.csv", rows, COLUMNS)
-    print(f"\nwrote {out / 'energy.md'} and {out / 'energy.csv'}")
+    C.write_outputs(args.out, "energy", md, rows, COLUMNS, failures)
 
 
 def parse_args(argv):

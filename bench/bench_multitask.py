@@ -280,13 +280,7 @@ def report(rows, args, failures, runtime_s):
           "ratio.\n"]
     for title, (h, r) in zip(titles, parts):
         md += [f"## {title}\n", C.md_table(h, r), ""]
-    if failures:
-        md.append("**Check failures:** " + "; ".join(failures) + "\n")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "multitask.md").write_text("\n".join(md))
-    C.write_csv(out / "multitask.csv", rows, COLUMNS)
-    print(f"\nwrote {out / 'multitask.md'} and {out / 'multitask.csv'}")
+    C.write_outputs(args.out, "multitask", md, rows, COLUMNS, failures)
 
 
 def parse_args(argv):

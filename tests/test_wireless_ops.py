@@ -493,7 +493,7 @@ def test_raw_op_checks_shapes():
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 class TestCudaParity:
-    @pytest.mark.parametrize("K,dtype", itertools.product([1, 3, 10, 16, 17, 32, 33, 100], [torch.float32, torch.float64]))
+    @pytest.mark.parametrize("K,dtype", list(itertools.product([1, 3, 10, 16, 17, 32, 33, 100], [torch.float32, torch.float64])))
     def test_wmmse_siso(self, K, dtype):
         G = gains(300, K, dtype=dtype)
         cpu = W.wmmse(G, tol=0, max_iter=40, return_state=True, return_trajectory=True)
