@@ -296,3 +296,48 @@ def test_raw_ops_reject_cuda():
         torch.ops.pyalgo.go4align_weights(x, torch.zeros_like(x), 1, 0.0, False, 0.0, 0.0)
     # the wrapper moves to the host
     assert kmeans_1d(x, 2).tolist() == [0, 1]
+
+
+# ---- shapes, strides, compile ------------------------------------------------------------------
+
+def test_single_value_and_single_task():
+    assert kmeans_1d([3.0], 1).tolist() == [0]
+    w, groups, gamma, P, q, log_q = ops.go4align_weights(torch.tensor([2.5], dtype=torch.float64),
+                                                         torch.zeros(1, dtype=torch.float64), 1, 0.1, False, 0.0, 0.0)
+    assert w.tolist() == [1.0] and groups.tolist() == [0] and q.tolist() == [1.0] and log_q.tolist() == [0.0]
+
+
+def test_large_input_two_clusters_is_the_best_split():
+    """M = 5000, K = 2: the optimum is the best of the M − 1 splits of the sorted values."""
+    x = np.concatenate([rng(3).normal(0, 1, 3000), rng(4).normal(2.5, 1, 2000)])
+    labels = kmeans_1d(x, 2).numpy()
+    s = np.sort(x)
+    c1 = np.cumsum(s)[:-1]
+    n1 = np.arange(1, s.size)
+    sse = (s ** 2).sum() - c1 ** 2 / n1 - (s.sum() - c1) ** 2 / (s.size - n1)
+    assert R.sse_of(x, labels) == pytest.approx(sse.min(), rel=1e-9)
+    assert labels.sum() == s.size - 1 - int(np.argmin(sse))        # cluster 1 = the values above the split
+
+
+def test_non_contiguous_inputs():
+    base = torch.rand(40, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 0.1
+    strided = base[::2]
+    assert not strided.is_contiguous()
+    assert torch.equal(kmeans_1d(strided, 3), kmeans_1d(strided.contiguous(), 3))
+    log_q = torch.full((40,), -math.log(20), dtype=torch.float64)[::2]
+    a = ops.go4align_weights(strided, log_q, 3, 0.1, False, 0.0, 0.0)
+    b = ops.go4align_weights(strided.contiguous(), log_q.contiguous(), 3, 0.1, False, 0.0, 0.0)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_torch_compile_fullgraph():
+    x = torch.tensor([1.0, 2.0, 4.0, 9.0], dtype=torch.float64)
+    log_q = torch.full((4,), -math.log(4), dtype=torch.float64)
+
+    @torch.compile(fullgraph=True, backend="aot_eager")
+    def f(x, log_q):
+        return torch.ops.pyalgo.kmeans_1d(x, 2), torch.ops.pyalgo.go4align_weights(x, log_q, 2, 0.0, False, 0.0, 0.0)
+
+    labels, outs = f(x, log_q)
+    assert torch.equal(labels, kmeans_1d(x, 2))
+    assert all(torch.equal(a, b) for a, b in zip(outs, ops.go4align_weights(x, log_q, 2, 0.0, False, 0.0, 0.0)))
