@@ -431,3 +431,11 @@ def test_bad_env_arguments():
     env = EdgeAIGCEnv(CRASH_CFG)
     with pytest.raises(ValueError, match="episode"):
         env.reset(options={"episode": (np.array([0, 5]), np.array([0, 0]), np.array([0, 99]))})
+
+
+@pytest.mark.parametrize("value", ["abc", None, [[1, 2], [3]], (1, "x")])
+def test_config_sequences_must_hold_numbers(value):
+    from pyalgo.edge.config import EdgeConfig
+
+    with pytest.raises(ValueError, match=r"EdgeConfig\.capacity_values must be a sequence of numbers"):
+        EdgeConfig(capacity_values=value)

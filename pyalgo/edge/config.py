@@ -60,8 +60,11 @@ class EdgeConfig:
                      "ax_values", "ay_values", "bx_values", "by_values"):
             val = getattr(self, name)
             try:
+                if val is None or isinstance(val, (str, bytes)):
+                    raise TypeError(name)
+                np.asarray(val, dtype=np.float64)        # numbers only (the values keep their types)
                 tup = tuple(np.asarray(val).reshape(-1).tolist())
-            except Exception as exc:  # pragma: no cover - defensive
+            except (TypeError, ValueError) as exc:
                 raise ValueError(f"EdgeConfig.{name} must be a sequence of numbers, got {val!r}") from exc
             object.__setattr__(self, name, tup)
         self.validate()

@@ -20,6 +20,7 @@ the plain sum of the task gradients.
 """
 from __future__ import annotations
 
+import abc
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -94,7 +95,7 @@ def _check_positive(value, name: str, where: str, allow_zero: bool = False) -> f
     return float(value)
 
 
-class WeightMethod:
+class WeightMethod(abc.ABC):
     """Base class: a per-step weighting of M task losses (Nash-MTL's `WeightMethod` interface).
 
     Subclasses implement `get_weighted_loss`; stateful ones `state_dict` / `load_state_dict` / `reset`.
@@ -114,10 +115,10 @@ class WeightMethod:
     def _losses(self, losses: Losses) -> torch.Tensor:
         return _stack_losses(losses, self.n_tasks, self._where)
 
+    @abc.abstractmethod
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
                           task_specific_parameters: Params = None, **kwargs) -> Tuple[torch.Tensor, Dict]:
         """(scalar loss to differentiate, extras with "weights": (M,) weights it applies)."""
-        raise NotImplementedError
 
     def backward(self, losses: Losses, shared_parameters: Params = None,
                  task_specific_parameters: Params = None, **kwargs) -> Tuple[torch.Tensor, Dict]:
@@ -440,9 +441,9 @@ class _GradientMethod(WeightMethod):
 
     needs_gradients = True
 
+    @abc.abstractmethod
     def _weights(self, gram: np.ndarray, loss_values: Optional[np.ndarray]) -> np.ndarray:
         """α (M,) from the Gram matrix G = g gᵀ of the task gradients (float64)."""
-        raise NotImplementedError
 
     def weights_from_gradients(self, grads: torch.Tensor, losses: Optional[Losses] = None) -> torch.Tensor:
         """α (M,) for per-task gradients `grads` (M, P) that you computed yourself (e.g. a Jacobian):
