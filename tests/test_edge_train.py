@@ -108,3 +108,11 @@ def test_agents_reject_wrong_observation_shapes():
         agent.act(np.zeros((2, 36), np.float32))
     with pytest.raises(ValueError, match=r"make_agent: agent must be one of"):
         make_agent("a2c", EdgeConfig.preset("small"))
+
+
+def test_training_leaves_the_global_torch_rng_alone():
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    train(TrainConfig(agent="d2sac", env="small", epochs=1, steps_per_epoch=32, updates_per_epoch=2, batch_size=16,
+                      num_envs=4, hidden=16, eval_seeds=(100,), progress=False))
+    assert torch.equal(torch.get_rng_state(), before)

@@ -194,11 +194,19 @@ def _validate(c: TrainConfig) -> EdgeConfig:
 
 
 def train(c: TrainConfig, log: Optional[Callable[[dict], None]] = None) -> TrainResult:
-    """Trains `c.agent` (see module docstring); `log` receives each epoch's row of the curves."""
+    """Trains `c.agent` (see module docstring); `log` receives each epoch's row of the curves.
+
+    Everything random is seeded from `c.seed`; the caller's global torch RNG state is restored
+    afterwards (the networks' initialisation and dropout draw from it inside the run)."""
+    cfg = _validate(c)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(c.seed)
+        return _train(c, cfg, log)
+
+
+def _train(c: TrainConfig, cfg: EdgeConfig, log: Optional[Callable[[dict], None]]) -> TrainResult:
     from tqdm.auto import tqdm
 
-    cfg = _validate(c)
-    torch.manual_seed(c.seed)
     gen = torch.Generator().manual_seed(c.seed)
     agent = make_agent(c.agent, cfg, c.hidden, c.T, attention_mode=c.attention_mode, **c.agent_kwargs)
     env = BatchedEdgeEnv(cfg, num_envs=c.num_envs, world_seed=c.world_seed, rng=c.rng)
