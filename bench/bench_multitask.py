@@ -47,8 +47,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 import pyalgo  # noqa: E402
+from pyalgo.multitask import reference as R  # noqa: E402
 from pyalgo.multitask import weighting as W  # noqa: E402
+from pyalgo.multitask.kmeans import kmeans_1d_lloyd  # noqa: E402
+from pyalgo.multitask.ops import kmeans_1d  # noqa: E402
 
 # the small shared network and batch (module constants: the test shrinks them)
 IN_DIM, HIDDEN, BATCH = 64, 256, 256
@@ -153,6 +158,73 @@ def check_example():
     return "ok" if err < 1e-4 else f"check failed (worked example weights {w.tolist()}, expected {expected})"
 
 
+OP_KS = [2, 5]                 # clusters K of the op comparison (K <= M)
+
+
+def op_providers(M, K):
+    """{provider: (call, labels or weights function)} for the two host ops on one (M,) vector:
+    `kmeans_1d`: pyalgo's exact DP op, the pure reference DP (reference.py), Lloyd as the official
+    code runs it (kmeans-pytorch's algorithm), scikit-learn's KMeans (n_init=1);
+    `go4align_weights`: one GO4Align step through the op, the literal reference (one-step history),
+    and the official code's configuration (sum scale, Lloyd)."""
+    from sklearn.cluster import KMeans
+
+    gamma = np.exp(np.random.default_rng(M * 10 + K).normal(scale=1.5, size=M))
+    losses = torch.from_numpy(1.0 / gamma)
+    km = {
+        "pyalgo": lambda: kmeans_1d(gamma, K).numpy(),
+        "reference (Python DP)": lambda: _labels_of(R.kmeans_1d_ref(gamma, K)[1], M),
+        "Lloyd (official code)": lambda: kmeans_1d_lloyd(gamma, K, generator=torch.Generator().manual_seed(0)).numpy(),
+        "scikit-learn KMeans": lambda: KMeans(K, n_init=1, random_state=0).fit(gamma[:, None]).labels_,
+    }
+    exact = W.GO4Align(M, num_groups=K, beta=0.0)
+    official = W.GO4Align(M, num_groups=K, beta=0.0, scale="sum", clustering="lloyd",
+                          generator=torch.Generator().manual_seed(0))
+    go = {
+        "pyalgo": lambda: exact.get_weighted_loss(losses)[1]["weights"].numpy(),
+        "reference (Algorithm 1)": lambda: R.go4align_ref(losses.numpy()[None], K, 0.0)["weights"],
+        "official config (sum, Lloyd)": lambda: official.get_weighted_loss(losses)[1]["weights"].numpy() / M,
+    }
+    return gamma, km, go
+
+
+def _labels_of(clusters, M):
+    labels = np.empty(M, dtype=np.int64)
+    for c, members in enumerate(clusters):
+        labels[members] = c
+    return labels
+
+
+def run_ops(args, meta):
+    """Rows for the host ops against the reference and what users run today (1 thread); the checks:
+    pyalgo's K-means SSE equals the reference's and is <= every other provider's; its GO4Align
+    weights equal the reference's."""
+    rows, failures = [], []
+    for M in CASES:
+        for K in [k for k in OP_KS if k <= M]:
+            gamma, km, go = op_providers(M, K)
+            best = R.sse_of(gamma, km["pyalgo"]())
+            status = "ok"
+            if abs(best - R.sse_of(gamma, km["reference (Python DP)"]())) > 1e-9 * max(1.0, best) or any(
+                    best > R.sse_of(gamma, f()) + 1e-9 * max(1.0, best) for f in km.values()):
+                status = "check failed (K-means SSE)"
+            w, ref = go["pyalgo"](), go["reference (Algorithm 1)"]()
+            if np.abs(w - ref).max() > 1e-9 * np.abs(ref).max():
+                status = "check failed (GO4Align weights vs reference)"
+            if status != "ok":
+                failures.append(f"ops M={M} K={K}: {status}")
+            for op, providers in (("kmeans_1d", km), ("go4align_weights", go)):
+                base = None
+                for name, call in providers.items():
+                    call()
+                    med, p20, p80, runs = C.measure(call, 1, args.min_run_time / 4)
+                    base = base or med
+                    rows.append(dict(meta, op=op, provider=name, shape=f"M={M},K={K}", threads=1,
+                                     median_ms=f"{med:.5f}", p20_ms=f"{p20:.5f}", p80_ms=f"{p80:.5f}", runs=runs,
+                                     ratio_vs_ls=f"{med / base:.4f}", status=status))
+    return rows, failures
+
+
 def shape_of(M):
     return f"M={M},B={BATCH},h={HIDDEN}"
 
@@ -199,7 +271,8 @@ def run(args):
                 print(f"  M={M:3d} threads={threads} {op:7s} {p:14s} {med * 1e3:10.1f} us "
                       f"[{p20 * 1e3:.1f}, {p80 * 1e3:.1f}]  x LS {ratio if ratio is not None else float('nan'):.3f}",
                       flush=True)
-    return rows, failures
+    op_rows, op_failures = run_ops(args, meta)
+    return rows + op_rows, failures + op_failures
 
 
 def lookup(rows, **keys):
@@ -256,8 +329,11 @@ def tables(rows, args):
                 q = float(r["ratio_vs_ls"])
                 targets.append([f"{p} step, M={M}, {t} thr", f"<= {TARGET:g}x LS", f"{q:.3f}x",
                                 est if p == "go4align" else "", "PASS" if q <= TARGET else "MISS"])
+    ops = [[r["op"], r["shape"], r["provider"], f"{float(r['median_ms']) * 1e3:.1f}", f"{float(r['ratio_vs_ls']):.1f}x"]
+           for r in rows if r["op"] in ("kmeans_1d", "go4align_weights")]
     return ((header, detail), (ratio_header, ratio), (over_header, over),
-            (["target", "goal", "measured", "est. from weights only", "verdict"], targets))
+            (["target", "goal", "measured", "est. from weights only", "verdict"], targets),
+            (["op", "shape", "provider", "median us", "time / pyalgo"], ops))
 
 
 def report(rows, args, failures, runtime_s):
@@ -266,7 +342,9 @@ def report(rows, args, failures, runtime_s):
     command = ("python bench/bench_multitask.py " + " ".join(args.argv)).strip()
     machine, sha = (rows[0]["machine"], rows[0]["git_sha"]) if rows else (C.machine(), C.git_sha())
     titles = ["Per-step time", "Step time relative to LS (ratio table)",
-              "GO4Align's absolute overhead (median differences)", "Target (paper Table 9: 1.01-1.02x LS)"]
+              "GO4Align's absolute overhead (median differences)", "Target (paper Table 9: 1.01-1.02x LS)",
+              "The host ops against their reference and what users run today (1 thread; ratio = provider time / "
+              "pyalgo time; official config weights divided by M to match the paper's scale)"]
     md = ["# Multi-task weighting benchmark (one training step, float32, CPU)\n",
           f"`{command}` — {machine}, torch {torch.__version__}, pyalgo {pyalgo.__version__} ({sha}), "
           f"Python {platform.python_version()}, {runtime_s:.0f} s.\n",

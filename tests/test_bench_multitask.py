@@ -25,15 +25,18 @@ def test_quick_run_writes_csv_and_markdown(tmp_path):
         assert reader.fieldnames == bench.COLUMNS
         rows = list(reader)
     expected = {("step", p) for p in bench.PROVIDERS} | {("weights", p) for p in bench.WEIGHT_PROVIDERS}
-    assert {(r["op"], r["provider"]) for r in rows} == expected and len(rows) == len(expected)
+    gamma, km, go = bench.op_providers(3, 2)
+    ops = {("kmeans_1d", p) for p in km} | {("go4align_weights", p) for p in go}
+    assert {(r["op"], r["provider"]) for r in rows} == expected | ops and len(rows) == len(expected) + len(ops)
     for r in rows:
         assert r["status"] == "ok"
-        assert r["shape"] == "M=3,B=16,h=16" and r["threads"] == "1" and r["dtype"] == "float32"
+        shape = "M=3,K=2" if r["op"] in ("kmeans_1d", "go4align_weights") else "M=3,B=16,h=16"
+        assert r["shape"] == shape and r["threads"] == "1" and r["dtype"] == "float32"
         assert 0 < float(r["p20_ms"]) <= float(r["median_ms"]) <= float(r["p80_ms"])
         assert int(r["runs"]) >= 1 and float(r["ratio_vs_ls"]) > 0
         assert r["git_sha"] and r["machine"] and r["torch_version"] and r["pyalgo_version"]
     for r in rows:
-        if r["provider"] == "ls":
+        if r["provider"] in ("ls", "pyalgo"):     # the ops' ratio column is provider time / pyalgo time
             assert float(r["ratio_vs_ls"]) == 1.0
     text = (tmp_path / "multitask.md").read_text()
     assert "ratio table" in text and "step time / LS" in text
@@ -41,6 +44,7 @@ def test_quick_run_writes_csv_and_markdown(tmp_path):
         assert f"| {p} |" in text
     assert "<= 1.03x LS" in text and ("PASS" in text or "MISS" in text)
     assert "weights overhead us" in text
+    assert "| kmeans_1d | M=3,K=2 | scikit-learn KMeans |" in text and "reference (Algorithm 1)" in text
 
 
 def test_failed_check_returns_1(tmp_path):
