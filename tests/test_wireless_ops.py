@@ -410,35 +410,35 @@ def _bad_siso_calls():
     inf = G.clone()
     inf[1, 2, 2] = float("inf")
     return [
-        (lambda: W.wmmse(G[:, :, :2]), ValueError, "pyalgo.wmmse: H must have shape (B, K, K)"),
-        (lambda: W.wmmse(G[0]), ValueError, "pyalgo.wmmse: H must have shape (B, K, K)"),
+        (lambda: W.wmmse(G[:, :, :2]), ValueError, "pyalgo.wireless.wmmse: H must have shape (B, K, K)"),
+        (lambda: W.wmmse(G[0]), ValueError, "pyalgo.wireless.wmmse: H must have shape (B, K, K)"),
         (lambda: W.wmmse(G.unsqueeze(0)), ValueError, "H must have shape (B, K, K)"),
-        (lambda: W.wmmse(-G), ValueError, "pyalgo.wmmse: H holds power gains and must be >= 0"),
-        (lambda: W.wmmse(nan), ValueError, "pyalgo.wmmse: H must be finite"),
-        (lambda: W.wmmse(inf), ValueError, "pyalgo.wmmse: H must be finite"),
-        (lambda: W.wmmse(G, noise=0.0), ValueError, "pyalgo.wmmse: noise must be finite and > 0"),
-        (lambda: W.wmmse(G, noise=-1.0), ValueError, "pyalgo.wmmse: noise must be finite and > 0"),
-        (lambda: W.wmmse(G, p_max=0.0), ValueError, "pyalgo.wmmse: p_max must be finite and > 0"),
-        (lambda: W.wmmse(G, p_max=float("nan")), ValueError, "pyalgo.wmmse: p_max must be finite and > 0"),
-        (lambda: W.wmmse(torch.empty(2, 0, 0)), ValueError, "pyalgo.wmmse: H must have at least one user"),
-        (lambda: W.wmmse(G.to(torch.complex128)), TypeError, "pyalgo.wmmse: H must be real power gains"),
-        (lambda: W.wmmse(G.int()), TypeError, "pyalgo.wmmse: H must be float32 or float64"),
-        (lambda: W.wmmse(G.tolist()), TypeError, "pyalgo.wmmse: H must be a torch.Tensor"),
-        (lambda: W.wmmse(G, weights=torch.ones(5)), ValueError, "pyalgo.wmmse: weights must be"),
-        (lambda: W.wmmse(G, weights=torch.ones(3, 3, dtype=torch.float64)), ValueError, "pyalgo.wmmse: weights must be"),
-        (lambda: W.wmmse(G, weights=-torch.ones(3)), ValueError, "pyalgo.wmmse: weights must be finite and >= 0"),
-        (lambda: W.wmmse(G, noise=torch.ones(4)), ValueError, "pyalgo.wmmse: noise must be"),
-        (lambda: W.wmmse(G, max_iter=0), ValueError, "pyalgo.wmmse: max_iter must be an int >= 1"),
-        (lambda: W.wmmse(G, max_iter=2.5), ValueError, "pyalgo.wmmse: max_iter must be an int >= 1"),
-        (lambda: W.wmmse(G, tol=float("nan")), ValueError, "pyalgo.wmmse: tol must be a finite number"),
-        (lambda: W.wmmse(G, init="zeros"), ValueError, 'pyalgo.wmmse: init must be "full", "random"'),
-        (lambda: W.wmmse(G, init=2 * ok_p + 1), ValueError, "pyalgo.wmmse: init powers must be finite and in [0, p_max]"),
-        (lambda: W.wmmse(G, init=ok_p[:1]), ValueError, "pyalgo.wmmse: init must have shape"),
-        (lambda: W.sum_rate(G, ok_p[:, :2]), ValueError, "pyalgo.sum_rate: p must have shape"),
-        (lambda: W.sum_rate(G, -ok_p), ValueError, "pyalgo.sum_rate: p must be finite and >= 0"),
-        (lambda: W.sum_rate(G, ok_p.float()), TypeError, "pyalgo.sum_rate: p must have H's dtype"),
-        (lambda: W.sum_rate(G, ok_p, noise=0), ValueError, "pyalgo.sum_rate: noise must be finite and > 0"),
-        (lambda: W.sum_rate(-G, ok_p), ValueError, "pyalgo.sum_rate: H holds power gains"),
+        (lambda: W.wmmse(-G), ValueError, "pyalgo.wireless.wmmse: H holds power gains and must be >= 0"),
+        (lambda: W.wmmse(nan), ValueError, "pyalgo.wireless.wmmse: H must be finite"),
+        (lambda: W.wmmse(inf), ValueError, "pyalgo.wireless.wmmse: H must be finite"),
+        (lambda: W.wmmse(G, noise=0.0), ValueError, "pyalgo.wireless.wmmse: noise must be finite and > 0"),
+        (lambda: W.wmmse(G, noise=-1.0), ValueError, "pyalgo.wireless.wmmse: noise must be finite and > 0"),
+        (lambda: W.wmmse(G, p_max=0.0), ValueError, "pyalgo.wireless.wmmse: p_max must be finite and > 0"),
+        (lambda: W.wmmse(G, p_max=float("nan")), ValueError, "pyalgo.wireless.wmmse: p_max must be finite and > 0"),
+        (lambda: W.wmmse(torch.empty(2, 0, 0)), ValueError, "pyalgo.wireless.wmmse: H must have at least one user"),
+        (lambda: W.wmmse(G.to(torch.complex128)), TypeError, "pyalgo.wireless.wmmse: H must be real power gains"),
+        (lambda: W.wmmse(G.int()), TypeError, "pyalgo.wireless.wmmse: H must be float32 or float64"),
+        (lambda: W.wmmse(G.tolist()), TypeError, "pyalgo.wireless.wmmse: H must be a torch.Tensor"),
+        (lambda: W.wmmse(G, weights=torch.ones(5)), ValueError, "pyalgo.wireless.wmmse: weights must be"),
+        (lambda: W.wmmse(G, weights=torch.ones(3, 3, dtype=torch.float64)), ValueError, "pyalgo.wireless.wmmse: weights must be"),
+        (lambda: W.wmmse(G, weights=-torch.ones(3)), ValueError, "pyalgo.wireless.wmmse: weights must be finite and >= 0"),
+        (lambda: W.wmmse(G, noise=torch.ones(4)), ValueError, "pyalgo.wireless.wmmse: noise must be"),
+        (lambda: W.wmmse(G, max_iter=0), ValueError, "pyalgo.wireless.wmmse: max_iter must be an int >= 1"),
+        (lambda: W.wmmse(G, max_iter=2.5), ValueError, "pyalgo.wireless.wmmse: max_iter must be an int >= 1"),
+        (lambda: W.wmmse(G, tol=float("nan")), ValueError, "pyalgo.wireless.wmmse: tol must be a finite number"),
+        (lambda: W.wmmse(G, init="zeros"), ValueError, 'pyalgo.wireless.wmmse: init must be "full", "random"'),
+        (lambda: W.wmmse(G, init=2 * ok_p + 1), ValueError, "pyalgo.wireless.wmmse: init powers must be finite and in [0, p_max]"),
+        (lambda: W.wmmse(G, init=ok_p[:1]), ValueError, "pyalgo.wireless.wmmse: init must have shape"),
+        (lambda: W.sum_rate(G, ok_p[:, :2]), ValueError, "pyalgo.wireless.sum_rate: p must have shape"),
+        (lambda: W.sum_rate(G, -ok_p), ValueError, "pyalgo.wireless.sum_rate: p must be finite and >= 0"),
+        (lambda: W.sum_rate(G, ok_p.float()), TypeError, "pyalgo.wireless.sum_rate: p must have H's dtype"),
+        (lambda: W.sum_rate(G, ok_p, noise=0), ValueError, "pyalgo.wireless.sum_rate: noise must be finite and > 0"),
+        (lambda: W.sum_rate(-G, ok_p), ValueError, "pyalgo.wireless.sum_rate: H holds power gains"),
     ]
 
 
@@ -455,17 +455,17 @@ def _bad_miso_calls():
     nan = H.clone()
     nan[0, 1, 1] = complex("nan")
     return [
-        (lambda: W.wmmse_miso(H.real), TypeError, "pyalgo.wmmse_miso: H must be complex64 or complex128"),
-        (lambda: W.wmmse_miso(H[0]), ValueError, "pyalgo.wmmse_miso: H must have shape (B, K, N)"),
-        (lambda: W.wmmse_miso(H[:, :, :0]), ValueError, "pyalgo.wmmse_miso: H must have at least one antenna"),
-        (lambda: W.wmmse_miso(nan), ValueError, "pyalgo.wmmse_miso: H must be finite"),
-        (lambda: W.wmmse_miso(H, p_max=torch.ones(2, 3)), ValueError, "pyalgo.wmmse_miso: p_max must be a number or shape (B,)"),
-        (lambda: W.wmmse_miso(H, p_max=-1.0), ValueError, "pyalgo.wmmse_miso: p_max must be finite and > 0"),
-        (lambda: W.wmmse_miso(H, bisection_tol=0), ValueError, "pyalgo.wmmse_miso: bisection_tol must be a number in (0, 1)"),
-        (lambda: W.wmmse_miso(H, init=10 * H.conj()), ValueError, "pyalgo.wmmse_miso: init must be finite with total power <= p_max"),
-        (lambda: W.wmmse_miso(H, init="zf"), ValueError, 'pyalgo.wmmse_miso: init must be "mrt"'),
-        (lambda: W.sum_rate_miso(H, H[:, :2]), ValueError, "pyalgo.sum_rate_miso: V must match H's shape"),
-        (lambda: W.sum_rate_miso(H, H, noise=0.0), ValueError, "pyalgo.sum_rate_miso: noise must be finite and > 0"),
+        (lambda: W.wmmse_miso(H.real), TypeError, "pyalgo.wireless.wmmse_miso: H must be complex64 or complex128"),
+        (lambda: W.wmmse_miso(H[0]), ValueError, "pyalgo.wireless.wmmse_miso: H must have shape (B, K, N)"),
+        (lambda: W.wmmse_miso(H[:, :, :0]), ValueError, "pyalgo.wireless.wmmse_miso: H must have at least one antenna"),
+        (lambda: W.wmmse_miso(nan), ValueError, "pyalgo.wireless.wmmse_miso: H must be finite"),
+        (lambda: W.wmmse_miso(H, p_max=torch.ones(2, 3)), ValueError, "pyalgo.wireless.wmmse_miso: p_max must be a number or shape (B,)"),
+        (lambda: W.wmmse_miso(H, p_max=-1.0), ValueError, "pyalgo.wireless.wmmse_miso: p_max must be finite and > 0"),
+        (lambda: W.wmmse_miso(H, bisection_tol=0), ValueError, "pyalgo.wireless.wmmse_miso: bisection_tol must be a number in (0, 1)"),
+        (lambda: W.wmmse_miso(H, init=10 * H.conj()), ValueError, "pyalgo.wireless.wmmse_miso: init must be finite with total power <= p_max"),
+        (lambda: W.wmmse_miso(H, init="zf"), ValueError, 'pyalgo.wireless.wmmse_miso: init must be "mrt"'),
+        (lambda: W.sum_rate_miso(H, H[:, :2]), ValueError, "pyalgo.wireless.sum_rate_miso: V must match H's shape"),
+        (lambda: W.sum_rate_miso(H, H, noise=0.0), ValueError, "pyalgo.wireless.sum_rate_miso: noise must be finite and > 0"),
     ]
 
 
@@ -480,11 +480,11 @@ def test_malformed_miso_input(case):
 def test_raw_op_checks_shapes():
     G = gains(2, 3)
     bk = torch.ones(2, 3, dtype=torch.float64)
-    with pytest.raises(RuntimeError, match="pyalgo.wmmse: p_max must have shape"):
+    with pytest.raises(RuntimeError, match="pyalgo.wireless.wmmse: p_max must have shape"):
         torch.ops.pyalgo.wmmse_siso(G, bk[:, :2], bk, bk, bk, 5, 1e-3, False)
-    with pytest.raises(RuntimeError, match="pyalgo.wmmse: max_iter must be in"):
+    with pytest.raises(RuntimeError, match="pyalgo.wireless.wmmse: max_iter must be in"):
         torch.ops.pyalgo.wmmse_siso(G, bk, bk, bk, bk, 0, 1e-3, False)
-    with pytest.raises(RuntimeError, match="pyalgo.sum_rate: noise must have dtype"):
+    with pytest.raises(RuntimeError, match="pyalgo.wireless.sum_rate: noise must have dtype"):
         torch.ops.pyalgo.siso_rates(G, bk, bk.float())
 
 

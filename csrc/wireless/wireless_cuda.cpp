@@ -24,9 +24,9 @@ struct CudaLaunch {
     // A block per instance keeps its state vectors (and 32 partial sums) in 48 KiB of shared memory.
     constexpr int64_t kVectors = SisoState<A>::kVectors;
     TORCH_CHECK((32 + kVectors * static_cast<int64_t>(K)) * static_cast<int64_t>(sizeof(A)) <= 48 * 1024,
-                "pyalgo.wmmse: on CUDA K must be at most ", (48 * 1024 / static_cast<int64_t>(sizeof(A)) - 32) / kVectors,
+                "pyalgo.wireless.wmmse: on CUDA K must be at most ", (48 * 1024 / static_cast<int64_t>(sizeof(A)) - 32) / kVectors,
                 " for this dtype, got ", K);
-    TORCH_CHECK(B <= 0x7fffffff, "pyalgo.wmmse: on CUDA the batch must be below 2^31 instances, got ", B);
+    TORCH_CHECK(B <= 0x7fffffff, "pyalgo.wireless.wmmse: on CUDA the batch must be below 2^31 instances, got ", B);
     check_launch(launch_wmmse_siso<A>(g, p_max, noise, alpha, p, u, w, iters, objective, trajectory, B, K, max_iter,
                                       tol, current_stream()));
   }

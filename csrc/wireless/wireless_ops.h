@@ -50,7 +50,7 @@ struct WirelessOps {
   static Tensors6 wmmse_siso(const at::Tensor& gains, const at::Tensor& p_max, const at::Tensor& noise,
                              const at::Tensor& weights, const at::Tensor& p_init, int64_t max_iter, double tol,
                              bool record) {
-    const char* fn = "pyalgo.wmmse";
+    const char* fn = "pyalgo.wireless.wmmse";
     check_batch_matrix(fn, "H", gains, true);
     check_real(fn, "H", gains);
     check_iterations(fn, max_iter, tol);
@@ -80,7 +80,7 @@ struct WirelessOps {
   }
 
   static at::Tensor siso_rates(const at::Tensor& gains, const at::Tensor& p, const at::Tensor& noise) {
-    const char* fn = "pyalgo.sum_rate";
+    const char* fn = "pyalgo.wireless.sum_rate";
     check_batch_matrix(fn, "H", gains, true);
     check_real(fn, "H", gains);
     const at::OptionalDeviceGuard guard(at::device_of(gains));
@@ -99,7 +99,7 @@ struct WirelessOps {
 
   static Tensors3 siso_rates_backward(const at::Tensor& gains, const at::Tensor& p, const at::Tensor& noise,
                                       const at::Tensor& grad, bool gains_grad) {
-    const char* fn = "pyalgo.sum_rate_backward";
+    const char* fn = "pyalgo.wireless.sum_rate_backward";
     check_batch_matrix(fn, "H", gains, true);
     check_real(fn, "H", gains);
     const at::OptionalDeviceGuard guard(at::device_of(gains));
@@ -126,7 +126,7 @@ struct WirelessOps {
   static Tensors6 wmmse_miso(const at::Tensor& channels, const at::Tensor& p_max, const at::Tensor& noise,
                              const at::Tensor& weights, const at::Tensor& v_init, int64_t max_iter, double tol,
                              double bisection_tol, bool record) {
-    const char* fn = "pyalgo.wmmse_miso";
+    const char* fn = "pyalgo.wireless.wmmse_miso";
     check_batch_matrix(fn, "H", channels, false);
     check_complex(fn, "H", channels);
     check_iterations(fn, max_iter, tol);
@@ -160,7 +160,7 @@ struct WirelessOps {
   }
 
   static at::Tensor miso_rates(const at::Tensor& channels, const at::Tensor& v, const at::Tensor& noise) {
-    const char* fn = "pyalgo.sum_rate_miso";
+    const char* fn = "pyalgo.wireless.sum_rate_miso";
     check_batch_matrix(fn, "H", channels, false);
     check_complex(fn, "H", channels);
     const at::OptionalDeviceGuard guard(at::device_of(channels));
@@ -181,7 +181,7 @@ struct WirelessOps {
 
   static Tensors3 miso_rates_backward(const at::Tensor& channels, const at::Tensor& v, const at::Tensor& noise,
                                       const at::Tensor& grad, bool channels_grad) {
-    const char* fn = "pyalgo.sum_rate_miso_backward";
+    const char* fn = "pyalgo.wireless.sum_rate_miso_backward";
     check_batch_matrix(fn, "H", channels, false);
     check_complex(fn, "H", channels);
     const at::OptionalDeviceGuard guard(at::device_of(channels));

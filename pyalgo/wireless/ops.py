@@ -146,7 +146,7 @@ def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Opti
     Returns p (B, K), or a `WMMSEResult` when `return_state` / `return_trajectory`. Not
     differentiable (a teacher): the inputs are detached.
     """
-    fn = "pyalgo.wmmse"
+    fn = "pyalgo.wireless.wmmse"
     _check_channels(fn, H, False, validate)
     _check_iterations(fn, max_iter, tol)
     B, K = H.shape[0], H.shape[1]
@@ -191,7 +191,7 @@ def sum_rate(H: torch.Tensor, p: torch.Tensor, noise: Value = 1.0, weights: Opti
     per-user rates (B, K)). Differentiable w.r.t. H, p, noise and weights with a fused backward
     (the unsupervised loss of Sun et al. / Ma et al. eq. 3 is ``-sum_rate(H, p).mean()``).
     """
-    fn = "pyalgo.sum_rate"
+    fn = "pyalgo.wireless.sum_rate"
     _check_channels(fn, H, False, validate)
     B, K = H.shape[0], H.shape[1]
     p = _check_powers(fn, p, B, K, H, validate)
@@ -243,7 +243,7 @@ def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights:
     Stops as `wmmse`. init: "mrt" (conjugate channels at full power) or a (B, K, N) tensor.
     Returns V (B, K, N), or a `MISOResult`. Not differentiable.
     """
-    fn = "pyalgo.wmmse_miso"
+    fn = "pyalgo.wireless.wmmse_miso"
     _check_channels(fn, H, True, validate)
     _check_iterations(fn, max_iter, tol)
     if isinstance(bisection_tol, bool) or not isinstance(bisection_tol, numbers.Real) or not 0 < bisection_tol < 1:
@@ -288,7 +288,7 @@ def sum_rate_miso(H: torch.Tensor, V: torch.Tensor, noise: Value = 1.0, weights:
     H, V: (B, K, N) complex. Returns (B,) or, with ``per_user``, (B, K). Differentiable w.r.t.
     H, V (torch's complex-gradient convention), noise and weights, with a fused backward.
     """
-    fn = "pyalgo.sum_rate_miso"
+    fn = "pyalgo.wireless.sum_rate_miso"
     _check_channels(fn, H, True, validate)
     if not isinstance(V, torch.Tensor):
         raise TypeError(f"{fn}: V must be a torch.Tensor, got {type(V).__name__}")
