@@ -69,12 +69,12 @@ def reproduce(name: str, *, preset: str = "quick", overrides: Sequence[str] = ()
     from results.json). `config` replaces the preset (for tests and scripts); `seed` restarts every
     seed of the config from it; `overrides` are `--set key=value` strings. The caller's torch and
     numpy global RNG states and thread count are restored afterwards."""
+    out = prepare_out(out)
     module = experiment(name)
     cfg = config if config is not None else module.Config.preset(preset)
     if seed is not None:
         cfg = cfg.with_seed(int(seed))
     cfg = override(cfg, overrides)
-    out = prepare_out(out)
     runtime = Runtime(out=out, workers=workers or available_cpus(), threads=threads, progress=progress)
     start = time.perf_counter()
     np_state = np.random.get_state()
