@@ -6,7 +6,6 @@ subcommand runs, so `pyalgo --help` and `pyalgo --version` answer at once.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
@@ -114,7 +113,9 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"pyalgo bench: {exc}", file=sys.stderr)
         return 2
     preset = _preset(args)
-    threads = args.threads or sorted({1, _default_threads()})
+    from pyalgo.lab.harness.jobs import available_cpus
+
+    threads = args.threads or sorted({1, available_cpus()})
     status = 0
     for name in args.names or list(EXPERIMENTS):
         module = importlib.import_module(f"pyalgo.lab.{name}.bench")
@@ -126,13 +127,6 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         command = " ".join(["pyalgo bench", name, *flags])
         status = max(status, bench.main(name, module, opt, out, command))
     return status
-
-
-def _default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,12 +143,12 @@ def _parser() -> argparse.ArgumentParser:
         mode.add_argument("--full", action="store_true", help="the full preset (the paper's settings; hours)")
         mode.add_argument("--preset", choices=PRESETS, default="quick", help="tiny, quick or full")
         p.add_argument("--seed", type=int, default=None, help="start every seed from this one")
-        p.add_argument("--threads", type=int, default=None, help="torch threads per job")
         p.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
         p.add_argument("--quiet", action="store_true", help="no progress bars (so does TQDM_DISABLE=1)")
 
     rep = sub.add_parser("reproduce", help="reproduce the papers' headline results")
     common(rep, "reproduce_out")
+    rep.add_argument("--threads", type=int, default=None, help="torch threads per job (default: 1)")
     rep.add_argument("--workers", type=int, default=None, help="worker processes (default: the usable cores)")
     rep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="change a config field, e.g. --set vae.epochs=3 --set seeds=[0,1] (repeatable)")
@@ -168,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ben = sub.add_parser("bench", help="benchmarks: pyalgo vs its reference and what users use today")
     common(ben, "bench_out")
+    ben.add_argument("--threads", type=int, nargs="+", default=None,
+                     help="torch thread counts to time (default: 1 and all usable cores)")
     ben.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu")
     ben.add_argument("--dtype", nargs="+", default=None, help="e.g. float32 bfloat16 (default: each case's)")
     ben.add_argument("--mode", nargs="+", default=None, choices=("forward", "backward", "forward+backward", "call"))

@@ -1,4 +1,4 @@
-"""The CUDA sources compile on any machine with nvcc, GPU or not (DESIGN.md: "one body, two
+"""The CUDA sources compile on any machine with nvcc, GPU or not (README, Design: "one body, two
 launchers"): every .cu file with nvcc for sm_80 and sm_90, and the CUDA torch glue with the host
 compiler against torch's headers. Skipped only where nvcc is absent."""
 import glob

@@ -1,6 +1,6 @@
 """The fused discrete-estimator ops (pyalgo.discrete.ops, csrc/discrete) as a user sees them:
 gradcheck, opcheck, torch.compile, shapes, dtypes, the sampler's distribution, reproducibility,
-the backward's structure (shared/specs/reinmax.md §6.6-6.8), malformed inputs, CUDA parity.
+the backward's structure (docs/discrete.md), malformed inputs, CUDA parity.
 
 Reference-vs-op value/gradient equality on small shapes and the exact bias properties live in
 tests/test_discrete_reference.py and are not repeated here.

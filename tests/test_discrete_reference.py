@@ -201,7 +201,28 @@ def test_gumbel_rao_conditional_gumbels_have_the_sampled_argmax(monkeypatch):
 
 
 def test_references_cover_every_estimator():
-    assert set(ref.REFERENCES) == set(ESTIMATORS)
+    for name, est in ESTIMATORS.items():
+        assert est.name == name and est.reference is getattr(ref, est.reference.__name__), name
+    assert {e.label for e in ESTIMATORS.values()} == {"ReinMax", "ST", "ST-GS", "GST-1.0", "GR-MCK"}
+
+
+def test_registry_calls_apply_the_estimators_defaults():
+    """ESTIMATORS[name] is the paper's estimator: ST-GS is gumbel_softmax(hard=True), GR-MCK K = 100;
+    its reference gets the same defaults, and keyword arguments override them."""
+    x = torch.randn(6, 5, dtype=torch.float64, generator=_gen(140))
+    est = ESTIMATORS["gumbel_softmax"]
+    hard = est(x, 1.0, generator=_gen(141))
+    assert torch.equal(hard, pyalgo.gumbel_softmax(x, 1.0, hard=True, generator=_gen(141)))
+    assert torch.equal(est(x, 1.0, hard=False, generator=_gen(141)),
+                       pyalgo.gumbel_softmax(x, 1.0, hard=False, generator=_gen(141)))
+    gumbels = -torch.empty_like(x).exponential_(generator=_gen(142)).log()
+    assert torch.equal(est.ref(x, 1.0, gumbels=gumbels), ref.gumbel_softmax_ref(x, 1.0, True, gumbels=gumbels))
+    assert dict(ESTIMATORS["gumbel_rao"].defaults) == {"k": 100} and dict(ESTIMATORS["gst"].defaults) == {"gap": 1.0}
+    y = ESTIMATORS["reinmax"](x, 1.3, generator=_gen(143))
+    assert isinstance(y, tuple) and ESTIMATORS["reinmax"].sample(y) is y[0]
+    assert ESTIMATORS["st"].sample(hard) is hard
+    with pytest.raises(ValueError, match="estimator must be one of reinmax, st"):
+        dg.sample_gradients("nope", lambda D: D.sum((1, 2)), x[:2], 4)
 
 
 # ---- §6.2-6.4 with exact expectations (no Monte Carlo) ----------------------------------------

@@ -1,6 +1,7 @@
 """Agents of pyalgo.edge (spec adsac.md §2, §5.6–5.7): diffusion schedule constants, valid policies,
 gradients through the whole reverse chain, attention equivariance / batch dependence, the n-step
-replay buffer, SAC and DQN updates, malformed inputs."""
+replay buffer and its checkpoint state, SAC and DQN updates, malformed inputs."""
+import io
 import math
 
 import numpy as np
@@ -140,6 +141,26 @@ def test_replay_buffer_truncation_bootstraps():
     b = buf.sample(32, torch.Generator().manual_seed(0))
     row = b.obs[:, 0] == 0
     assert torch.all(b.ret[row] == 1.0) and torch.all(b.discount[row] == 0.5) and torch.all(b.next_obs[row, 0] == 1.0)
+
+
+@pytest.mark.parametrize("steps", [3, 13])       # part filled, and wrapped around
+def test_replay_buffer_state_dict_round_trip(steps):
+    buf = ReplayBuffer(capacity=20, state_dim=2, n_envs=2, n_step=3, gamma=0.5)
+    g = np.random.default_rng(0)
+    for i in range(steps):
+        buf.add(g.random((2, 2)), g.integers(5, size=2), g.random(2), g.random((2, 2)), g.random(2) < 0.2,
+                g.random(2) < 0.1)
+    raw = io.BytesIO()
+    torch.save(buf.state_dict(), raw)
+    raw.seek(0)
+    other = ReplayBuffer(capacity=20, state_dim=2, n_envs=2, n_step=3, gamma=0.5)
+    other.load_state_dict(torch.load(raw, weights_only=True))
+    assert len(other) == len(buf) and other.pos == buf.pos
+    a, b = buf.sample(64, torch.Generator().manual_seed(1)), other.sample(64, torch.Generator().manual_seed(1))
+    for name in ("obs", "action", "ret", "next_obs", "discount"):
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    with pytest.raises(ValueError, match=r"ReplayBuffer.load_state_dict: saved \(size per env, envs, state dim\)"):
+        ReplayBuffer(capacity=20, state_dim=3, n_envs=2).load_state_dict(buf.state_dict())
 
 
 def _batch(n=64, seed=0):

@@ -1,11 +1,17 @@
 """Edge AIGC environment (pyalgo.edge): legacy golden parity, seeds, crash / release / utility
-math, Gymnasium compliance, vectorisation, batched env, heuristics ordering, malformed input."""
+math, Gymnasium compliance and registration, the observation layout, vectorisation, batched env and
+its checkpoint state, heuristics ordering, malformed input."""
+import io
+import subprocess
+import sys
 import warnings
 
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
+import pyalgo.edge
 from pyalgo.edge import (BatchedEdgeEnv, CrashAvoid, EdgeAIGCEnv, EdgeConfig, Prophet, RandomPolicy,
                          RoundRobin, crash_penalty, quality, released, runtime, utility)
 
@@ -266,7 +272,9 @@ def test_sync_vector_env_next_step_autoreset():
 
 
 def test_registration_and_presets():
-    assert {"AIGCEdge-v0", "AIGCEdge-D2SAC-v0"} <= set(gym.registry)  # registered on import of pyalgo.edge
+    pyalgo.edge.register_envs()                 # also done on import of pyalgo.edge.env (above: EdgeAIGCEnv)
+    assert set(pyalgo.edge.ENV_IDS) == {"AIGCEdge-v0", "AIGCEdge-D2SAC-v0"}
+    assert set(pyalgo.edge.ENV_IDS) <= set(gym.registry)
     env = gym.make("AIGCEdge-v0")
     assert env.observation_space.shape == (36,) and env.action_space == gym.spaces.Discrete(40)
     env.reset(seed=0)
@@ -275,6 +283,57 @@ def test_registration_and_presets():
     legacy = gym.make("AIGCEdge-v0", rng="legacy")
     assert legacy.observation_space.high.max() == 4.0
     assert EdgeAIGCEnv("adsac").observation_space.high.max() == 1.0
+
+
+def test_gym_make_with_the_module_prefix_in_a_fresh_interpreter():
+    """gymnasium imports pyalgo.edge.env (which registers the ids) before it looks the id up; importing
+    pyalgo.edge alone loads no gymnasium."""
+    code = ("import gymnasium as gym\n"
+            "env = gym.make('pyalgo.edge.env:AIGCEdge-D2SAC-v0')\n"
+            "print(env.observation_space.shape, env.action_space.n)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["(42,)", "20"]
+    code = "import sys, pyalgo.edge as e\ne.BatchedEdgeEnv('small', 2).reset(seed=0)\nprint('gymnasium' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.split() == ["False"], out.stderr
+
+
+# ----------------------------------------------------------------------------- observation layout
+@pytest.mark.parametrize("preset", ["adsac", "d2sac", "small"])
+@pytest.mark.parametrize("rng", ["numpy", "legacy"])
+def test_obs_layout_describes_the_observations(preset, rng):
+    """EdgeConfig.obs_layout is the one source: the env's observations and bounds split into the task
+    features and per-server blocks it names."""
+    cfg = EdgeConfig.preset(preset)
+    L = cfg.obs_layout
+    env = EdgeAIGCEnv(cfg, world_seed=0, rng=rng)
+    assert L.state_dim == cfg.obs_dim == env.observation_space.shape[0] and L.n_servers * L.n_models == cfg.n_actions
+    obs, info = env.reset(seed=0)
+    task, servers = L.split(obs[None])
+    k, t, d, _ = env.current_task
+    assert servers.shape == (1, cfg.n_servers, L.server_dim)
+    assert servers[0, :, 0].tolist() == pytest.approx((env.world.capacity / cfg.capacity_values[-1]).tolist())
+    assert servers[0, :, 1].tolist() == pytest.approx((info["server_free"] / env.world.capacity).tolist())
+    assert task[0, -2] == pytest.approx(t / cfg.demand_values[-1])
+    if cfg.layout == "adsac":
+        assert task.shape == (1, cfg.n_types + 2) and task[0, :cfg.n_types].argmax() == k
+        assert np.all(servers[0, :, 2] == (cfg.n_models if rng == "legacy" else 1.0))
+    else:
+        assert task.shape == (1, 2) and L.servers_first
+    lo, hi = (x[None] for x in (env.observation_space.low, env.observation_space.high))
+    np.testing.assert_array_equal(L.join(*L.split(obs[None])), obs[None])
+    np.testing.assert_array_equal(L.join(*L.split(hi)), hi)
+    assert np.all(L.split(lo)[1] == 0.0)
+    # torch tensors split the same way (the attention denoiser)
+    task_t, servers_t = L.split(torch.from_numpy(obs)[None])
+    assert torch.equal(servers_t, torch.from_numpy(servers)) and torch.equal(task_t, torch.from_numpy(task))
+
+
+def test_obs_layout_join_checks_shapes():
+    L = EdgeConfig.preset("small").obs_layout
+    with pytest.raises(ValueError, match=r"ObsLayout.join: expected task \(2, 6\)"):
+        L.join(np.zeros((2, 5)), np.zeros((2, 3, 3)))
 
 
 @pytest.mark.parametrize("rng", ["numpy", "legacy"])
@@ -368,6 +427,33 @@ def test_batched_heuristic_ordering_and_errors():
         benv.step(np.array([0.5, 1, 2, 3]))
     with pytest.raises(ValueError, match="shape"):
         benv.step(np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"BatchedEdgeEnv: seeds must be integers >= 0"):
+        benv.reset(seed=[0, 1, -1, 3])
+
+
+@pytest.mark.parametrize("rng", ["numpy", "legacy"])
+def test_batched_state_dict_resumes_exactly(rng):
+    """The running envs as tensors and plain data (loaded with weights_only=True) continue bit for bit,
+    across auto-resets (the episode generators are part of the state)."""
+    def play_steps(env, steps, seed):
+        g = np.random.default_rng(seed)
+        return [env.step(g.integers(6, size=3))[:3] for _ in range(steps)]
+
+    a = BatchedEdgeEnv("small", num_envs=3, world_seed=1, rng=rng)
+    a.reset(seed=[5, 6, None])
+    play_steps(a, 150, 0)
+    buf = io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = BatchedEdgeEnv("small", num_envs=3, world_seed=1, rng=rng)
+    b.load_state_dict(torch.load(buf, weights_only=True))
+    ends = 0
+    for (oa, ra, ta), (ob, rb, tb) in zip(play_steps(a, 300, 1), play_steps(b, 300, 1)):
+        assert np.array_equal(oa, ob) and np.array_equal(ra, rb) and np.array_equal(ta, tb)
+        ends += int(ta.sum())
+    assert ends >= 3
+    with pytest.raises(ValueError, match=r"BatchedEdgeEnv.load_state_dict: saved \(num_envs, world_seed, rng\)"):
+        BatchedEdgeEnv("small", num_envs=3, world_seed=2, rng=rng).load_state_dict(a.state_dict())
 
 
 # ----------------------------------------------------------------------------- ordering (single env)

@@ -1,5 +1,5 @@
-"""Loaders of pyalgo.energy.data against the spec ebm_partition.md §4 tables (§6.8), plus k-fold and the
-synthetic Ising generator."""
+"""Loaders of pyalgo.energy.data against the datasets' published sizes (pyalgo/energy/datasets/README.md),
+plus k-fold and the synthetic Ising generator."""
 import itertools
 import math
 
@@ -89,7 +89,7 @@ def test_yeast_label_columns_follow_arff_not_xml(multilabel_raw):
     assert multilabel_raw["yeast"].y_train[0].tolist() == [float(v) for v in values[-14:]]
     assert multilabel_raw["yeast"].x_train[0].tolist() == pytest.approx([float(v) for v in values[:103]], rel=1e-6)
     xml_order = D._read_label_xml(D.DATASETS_DIR / "multilabel" / "yeast.xml", "t")
-    assert xml_order != multilabel_raw["yeast"].label_names  # the spec's trap is really there
+    assert xml_order != multilabel_raw["yeast"].label_names  # the trap is really there
 
 
 def _write_arff(path, rows, labels_domain="{0,1}", label_names=("L1", "L2")):

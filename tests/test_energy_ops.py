@@ -1,5 +1,5 @@
 """Fused min-min losses and samplers (pyalgo.energy.ops) against the materialised references, exact
-enumeration and the statistics of uniform sampling (spec ebm_partition.md §5-§6)."""
+enumeration and the statistics of uniform sampling."""
 import itertools
 import math
 
@@ -191,7 +191,7 @@ def test_samples_do_not_depend_on_batch_size():
 # ---- statistics: unbiasedness, the optimal τ ------------------------------------------------------
 
 def test_loss_and_gradient_unbiased_against_enumeration():
-    """Mean over many seeds of the fused estimate == the exact E_q (spec §6.5), within 4 standard errors."""
+    """Mean over many seeds of the fused estimate == the exact E_q, within 4 standard errors."""
     u, U, tau, y = bits_problem(3, 8, seed=11)
     u.requires_grad_(True)
     tau.requires_grad_(True)

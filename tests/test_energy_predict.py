@@ -1,4 +1,4 @@
-"""Tests of pyalgo.energy.predict (mode oracles) and pyalgo.energy.metrics (spec ebm_partition.md §2)."""
+"""Tests of pyalgo.energy.predict (mode oracles) and pyalgo.energy.metrics."""
 import itertools
 import math
 

@@ -56,6 +56,8 @@ def test_presets_and_overrides():
         Outer.preset("full")  # not defined by this config
     c = override(Outer(), ["inner.epochs=7", "inner.seeds=[3,4,5]", "flag=True", "scale=2", "tag=hello world"])
     assert c.inner.epochs == 7 and c.inner.seeds == (3, 4, 5) and c.flag is True
+    assert override(Outer(), ["name=[reinmax, st]"]).name == "['reinmax', 'st']"  # a str field stays a str
+    assert override(Inner(), ["seeds=[1, two]"]).seeds == (1, "two")              # bare words in a list
     assert c.scale == 2.0 and isinstance(c.scale, float) and c.tag == "hello world"
     assert Outer().inner.epochs == 3  # the original is untouched (frozen)
     for bad, match in [("inner.nope=1", "has no field 'nope'"), ("inner.epochs=2.5", "expected a int"),

@@ -1,16 +1,12 @@
 """Categorical gradient estimators: ReinMax and its peers as fused CPU/CUDA ops.
 
-Pure-torch references live in `pyalgo.discrete.reference`; exact-gradient diagnostics for small
-problems in `pyalgo.discrete.diagnostics`.
+`ESTIMATORS` is the registry (name → `Estimator`: the op, its reference, the paper's label and the
+defaults that make the op that estimator). Pure-torch references live in
+`pyalgo.discrete.reference`; exact-gradient diagnostics for small problems in
+`pyalgo.discrete.diagnostics`. See docs/discrete.md.
 """
-from .ops import reinmax, straight_through, gumbel_softmax, gst, gumbel_rao
+from .estimators import ESTIMATORS, Estimator, get_estimator
+from .ops import gst, gumbel_rao, gumbel_softmax, reinmax, straight_through
 
-ESTIMATORS = {
-    "reinmax": reinmax,
-    "st": straight_through,
-    "gumbel_softmax": gumbel_softmax,
-    "gst": gst,
-    "gumbel_rao": gumbel_rao,
-}
-
-__all__ = ["reinmax", "straight_through", "gumbel_softmax", "gst", "gumbel_rao", "ESTIMATORS"]
+__all__ = ["reinmax", "straight_through", "gumbel_softmax", "gst", "gumbel_rao", "ESTIMATORS", "Estimator",
+           "get_estimator"]

@@ -1,4 +1,4 @@
-"""Gradient-accuracy diagnostics for categorical estimators on small problems (spec §3.2, §6).
+"""Gradient-accuracy diagnostics for categorical estimators on small problems (docs/discrete.md).
 
 The ReinMax paper measures how well an estimator approximates the true gradient
 ∇ = ∂/∂θ E_{D~Cat(softmax θ)}[f(D)] by enumerating every configuration of a few categoricals
@@ -22,8 +22,8 @@ from typing import Callable, Optional, Union
 
 import torch
 
-from . import ESTIMATORS
-from .ops import _check_gap, _check_tau
+from .estimators import ESTIMATORS, get_estimator
+from .ops import _check_tau
 
 MAX_CONFIGURATIONS = 2 ** 20
 _CHUNK = 2 ** 14
@@ -106,38 +106,31 @@ def _objective_gradient(fn: str, f: Objective, D: torch.Tensor) -> torch.Tensor:
 
 def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float = 1.0, **kw) -> torch.Tensor:
     """E_D[ĝ(D)] = Σ_config P(config) · ĝ(config), exactly, for an estimator whose gradient is a
-    deterministic function of the sample: "reinmax", "st" or "gst" (kw: gap=1.0 or "p").
+    deterministic function of the sample: "reinmax", "st" or "gst" (kw: gap=1.0 or "p"), i.e. the
+    `ESTIMATORS` with a `given_sample` backward.
 
     ĝ(config) is the estimator's backward (the fused `*_backward` ops with the sample forced to
     config) applied to g = ∂f/∂D at the one-hot config. logits (L, C) -> (L, C).
     `expected_estimate(...) − exact_gradient(...)` is the estimator's exact bias.
     """
     fn = "pyalgo.discrete.diagnostics.expected_estimate"
-    if name not in ("reinmax", "st", "gst"):
-        raise ValueError(f'{fn}: name must be "reinmax", "st" or "gst" (the estimators whose '
+    given = [n for n, e in ESTIMATORS.items() if e.given_sample is not None]
+    if name not in given:
+        raise ValueError(f"{fn}: name must be one of {', '.join(map(repr, given))} (the estimators whose "
                          f"gradient is deterministic given the sample), got {name!r}")
-    allowed = {"gap"} if name == "gst" else set()
-    unknown = set(kw) - allowed
+    est = ESTIMATORS[name]
+    unknown = set(kw) - set(est.defaults)
     if unknown:
         raise TypeError(f"{fn}: unexpected keyword argument(s) for {name!r}: {sorted(unknown)}")
     L, C = _check_problem(fn, f, logits)
     tau = _check_tau(fn, tau)
-    if name == "gst":
-        gap, gap_is_p = _check_gap(fn, kw.get("gap", 1.0))
-    ops = torch.ops.pyalgo
     theta = logits.detach()
     total = torch.zeros_like(theta)
     for idx in _chunks(L, C, logits.device):
         D = torch.nn.functional.one_hot(idx, C).to(theta.dtype)
         g = _objective_gradient(fn, f, D)
         x = theta.expand(idx.shape[0], L, C).contiguous()
-        index = idx.to(torch.int32)
-        if name == "reinmax":
-            grads = ops.reinmax_backward(x, index, g, None, tau, -1)
-        elif name == "st":
-            grads = ops.straight_through_backward(x, g, tau, -1)
-        else:
-            grads = ops.gst_backward(x, index, g, tau, gap, gap_is_p, -1)
+        grads = est.given_sample(fn, x, idx.to(torch.int32), g, tau, **{**est.defaults, **kw})
         prob = _log_prob(theta, idx).exp()
         total += (prob[:, None, None] * grads).sum(0)
     return total
@@ -145,11 +138,10 @@ def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float 
 
 def _resolve(estimator: Union[str, Callable]) -> Callable:
     if isinstance(estimator, str):
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)} or a callable, got {estimator!r}")
-        return ESTIMATORS[estimator]
+        return get_estimator(estimator, "pyalgo.discrete.diagnostics.sample_gradients")
     if not callable(estimator):
-        raise TypeError(f"estimator must be a name or a callable, got {type(estimator).__name__}")
+        raise TypeError(f"pyalgo.discrete.diagnostics.sample_gradients: estimator must be a name or a callable, "
+                        f"got {type(estimator).__name__}")
     return estimator
 
 
@@ -157,8 +149,9 @@ def sample_gradients(estimator: Union[str, Callable], f: Objective, logits: torc
                      num_samples: int, generator: Optional[torch.Generator] = None, **kw) -> torch.Tensor:
     """Per-draw gradients ∂f(estimator(θ))/∂θ for `num_samples` independent draws, in one call.
 
-    estimator: a name in `ESTIMATORS` or a callable like `pyalgo.reinmax` (a tuple output
-    contributes its first element, y_hard); kw (tau, gap, k, hard, ...) go to it.
+    estimator: a name in `ESTIMATORS` (the estimator with its defaults: "gumbel_softmax" is ST-GS,
+    hard=True) or a callable like `pyalgo.reinmax` (a tuple output contributes its first element,
+    y_hard); kw (tau, gap, k, hard, ...) go to it.
     logits (L, C) -> (num_samples, L, C).
     """
     fn = "pyalgo.discrete.diagnostics.sample_gradients"
@@ -184,7 +177,7 @@ def sample_gradients(estimator: Union[str, Callable], f: Objective, logits: torc
 def gradient_stats(estimator: Union[str, Callable], f: Objective, logits: torch.Tensor,
                    num_samples: int = 1024, generator: Optional[torch.Generator] = None,
                    exact: Optional[torch.Tensor] = None, **kw) -> dict:
-    """The paper's gradient-accuracy summary (MNIST-VAE analysis, spec §3.2) of `num_samples`
+    """The paper's gradient-accuracy summary (its MNIST-VAE analysis) of `num_samples`
     draws ĝ_i of an estimator against the enumerated ∇ (`exact`, computed when None):
 
     - rel_bias = ‖mean ĝ − ∇‖ / ‖∇‖

@@ -1,4 +1,4 @@
-"""Fused categorical gradient estimators (shared/specs/reinmax.md).
+"""Fused categorical gradient estimators (docs/discrete.md).
 
 Each estimator is one forward op (sample + outputs in one pass per row, saving only the int32
 index) and one backward op (softmaxes recomputed from the logits in one pass), registered in
@@ -6,7 +6,7 @@ csrc/ops.cpp with CPU and CUDA kernels, and wired here with `register_fake` (sha
 torch.compile / meta tensors) and `register_autograd`.
 
 Every sample k ~ Cat(softmax(logits)) along `dim`, whatever `tau` is. Samples are drawn from a
-Philox stream seeded from `generator` (see pyalgo/_rng.py).
+Philox stream seeded from `generator` (see `pyalgo._rng`).
 
 NaN policy: on CPU a row containing NaN or +inf, or made only of -inf, raises a RuntimeError
 naming the function. On CUDA the check would need a host synchronisation, so such a row instead
@@ -22,6 +22,7 @@ from typing import Optional, Tuple, Union
 import torch
 
 from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
+from .._autograd import double_backward_wanted, reference_grads
 from .._rng import draw_seed
 
 _ops = torch.ops.pyalgo
@@ -158,6 +159,23 @@ def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = 
     return y
 
 
+# ---- the backward for a given sample (exact expectations in pyalgo.discrete.diagnostics) ---------
+# logits (N, L, C) with categories last, index (N, L) int32, grad (N, L, C) -> dL/dlogits. `fn`
+# names the public function whose arguments are checked.
+
+def reinmax_given_sample(fn, logits, index, grad, tau):
+    return _ops.reinmax_backward(logits, index, grad, None, tau, -1)
+
+
+def straight_through_given_sample(fn, logits, index, grad, tau):
+    return _ops.straight_through_backward(logits, grad, tau, -1)
+
+
+def gst_given_sample(fn, logits, index, grad, tau, gap=1.0):
+    gap_value, gap_is_p = _check_gap(fn, gap)
+    return _ops.gst_backward(logits, index, grad, tau, gap_value, gap_is_p, -1)
+
+
 # ---- fake (meta) kernels: same rules, same output shapes/dtypes/strides -------------------------
 
 @torch.library.register_fake("pyalgo::reinmax")
@@ -231,29 +249,21 @@ def _none_grads(n):
 
 
 def _reference_backward(logits, dim, grads, forward):
-    """d(outputs)/d(logits)·grads through `forward(x)` (x = logits with `dim` last), keeping the
-    graph so that the result can be differentiated again."""
-    from . import reference  # noqa: F401  (lazy: only double backward needs it)
+    """d(outputs)/d(logits)·grads through the reference `forward` (categories last), keeping the
+    graph so that the result can be differentiated again (grads: one per output, None for none)."""
+    def outputs(x):
+        out = forward(x.movedim(dim, -1))
+        return tuple(o.movedim(-1, dim) for o in (out if isinstance(out, tuple) else (out,)))
 
-    outputs = forward(logits.movedim(dim, -1))
-    if isinstance(outputs, torch.Tensor):
-        outputs = (outputs,)
-    pairs = [(o, g.movedim(dim, -1)) for o, g in zip(outputs, grads) if g is not None]
-    (grad,) = torch.autograd.grad([o for o, _ in pairs], logits, [g for _, g in pairs],
-                                  create_graph=True, allow_unused=True)
+    (grad,) = reference_grads([logits], grads, outputs)
     return grad if grad is not None else torch.zeros_like(logits)
-
-
-def _double_backward_wanted(logits, *grads) -> bool:
-    return torch.is_grad_enabled() and (logits.requires_grad or any(
-        g is not None and g.requires_grad for g in grads))
 
 
 def _reinmax_backward(ctx, grad_hard, grad_soft, _grad_index):
     logits, index = ctx.saved_tensors
     if grad_hard is None and grad_soft is None:
         return _none_grads(4)
-    if _double_backward_wanted(logits, grad_hard, grad_soft):
+    if double_backward_wanted(logits, grad_hard, grad_soft):
         from .reference import reinmax_ref
         grad = _reference_backward(logits, ctx.dim, (grad_hard, grad_soft),
                                    lambda x: reinmax_ref(x, ctx.tau, index=index))
@@ -274,7 +284,7 @@ def _straight_through_backward(ctx, grad, _grad_index):
     if grad is None:
         return _none_grads(4)
     (logits,) = ctx.saved_tensors
-    if _double_backward_wanted(logits, grad):
+    if double_backward_wanted(logits, grad):
         from .reference import straight_through_ref
         index = torch.zeros(logits.movedim(ctx.dim, -1).shape[:-1], dtype=torch.long, device=logits.device)
         out = _reference_backward(logits, ctx.dim, (grad,),
@@ -293,7 +303,7 @@ def _gst_backward(ctx, grad, _grad_index):
     if grad is None:
         return _none_grads(6)
     logits, index = ctx.saved_tensors
-    if _double_backward_wanted(logits, grad):
+    if double_backward_wanted(logits, grad):
         from .reference import gst_ref
         gap = "p" if ctx.gap_is_p else ctx.gap
         out = _reference_backward(logits, ctx.dim, (grad,), lambda x: gst_ref(x, ctx.tau, gap, index=index))
@@ -313,7 +323,7 @@ def _gumbel_rao_backward(ctx, grad, _grad_index):
     if grad is None:
         return _none_grads(5)
     logits, index, seed = ctx.saved_tensors
-    if _double_backward_wanted(logits, grad):
+    if double_backward_wanted(logits, grad):
         from .reference import gumbel_rao_ref, philox_exp_noise
         out = _reference_backward(logits, ctx.dim, (grad,), lambda x: gumbel_rao_ref(
             x, ctx.tau, ctx.k, index=index, exp_noise=philox_exp_noise(seed, x.detach(), ctx.k)))
@@ -333,7 +343,7 @@ def _gumbel_softmax_backward(ctx, grad, _grad_index):
     if grad is None:
         return _none_grads(5)
     logits, seed = ctx.saved_tensors
-    if _double_backward_wanted(logits, grad):
+    if double_backward_wanted(logits, grad):
         from .reference import gumbel_softmax_ref, philox_gumbels
         out = _reference_backward(logits, ctx.dim, (grad,), lambda x: gumbel_softmax_ref(
             x, ctx.tau, hard=False, gumbels=philox_gumbels(seed, x.detach())))

@@ -1,8 +1,9 @@
-"""Pure-torch references of the categorical gradient estimators (shared/specs/reinmax.md §1.2-1.3).
+"""Pure-torch references of the categorical gradient estimators (docs/discrete.md).
 
 Written for clarity, not speed: each function is the paper's (or the paper code's) equation
 transcribed with autograd doing the differentiation. The categorical dimension is the LAST one.
-Tests and benchmarks compare the fused ops of `pyalgo.discrete.ops` against these.
+Tests and benchmarks compare the fused ops of `pyalgo.discrete.ops` against these; each entry of
+`pyalgo.discrete.ESTIMATORS` names its reference.
 
 Every reference can be given its randomness explicitly (`index=` for the sample, `gumbels=` /
 `exp_noise=` for the Gumbel noise) so that it can be fed exactly what a fused op drew;
@@ -52,7 +53,7 @@ def _sample(logits, index, generator):
 
 def reinmax_ref(logits: torch.Tensor, tau: float = 1.0, index: Optional[torch.Tensor] = None,
                 generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-    """ReinMax, Algorithm 2 of Liu et al. (NeurIPS 2023), literally (spec §1.2).
+    """ReinMax, Algorithm 2 of Liu et al. (NeurIPS 2023), literally.
 
     logits (..., C) -> (y_hard, y_soft), both (..., C):
         π₀ = softmax(θ);  D = one_hot(k), k ~ Cat(π₀)  (or k = `index`, shape (...));
@@ -73,7 +74,7 @@ def reinmax_ref(logits: torch.Tensor, tau: float = 1.0, index: Optional[torch.Te
 
 def straight_through_ref(logits: torch.Tensor, tau: float = 1.0, index: Optional[torch.Tensor] = None,
                          generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Straight-through (Bengio et al. 2013), as in the ReinMax paper code (spec §1.3).
+    """Straight-through (Bengio et al. 2013), as in the ReinMax paper code.
 
     logits (..., C) -> y (..., C): y = D − sg(π_τ) + π_τ with D ~ Cat(softmax θ) (or `index`),
     so ∂L/∂θ = (1/τ) J(π_τ) g.
@@ -107,7 +108,7 @@ def gumbel_softmax_ref(logits: torch.Tensor, tau: float = 1.0, hard: bool = Fals
 def gst_ref(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0,
             index: Optional[torch.Tensor] = None,
             generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Gapped straight-through GST-1.0 / GST-p (Fan et al., ICML 2022; `gst_mover`, spec §1.3).
+    """Gapped straight-through GST-1.0 / GST-p (Fan et al., ICML 2022; `gst_mover`).
 
     logits (..., C) -> y (..., C). With θ̄ = sg(θ), m = max θ̄, D = one_hot(k):
         move = (m − θ̄)⊙D;  move2_i = max(0, θ̄_i + gap − m) for i ≠ k, 0 at k;
@@ -133,7 +134,7 @@ def gst_ref(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0
 def gumbel_rao_ref(logits: torch.Tensor, tau: float = 1.0, k: int = 100,
                    index: Optional[torch.Tensor] = None, exp_noise: Optional[torch.Tensor] = None,
                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Gumbel-Rao Monte Carlo, GR-MCK (Paulus et al., ICLR 2021; `rao_gumbel`, spec §1.3).
+    """Gumbel-Rao Monte Carlo, GR-MCK (Paulus et al., ICLR 2021; `rao_gumbel`).
 
     logits (..., C), exp_noise E (..., K, C) of Exp(1) draws (drawn when None) -> y (..., C).
     Given the sample s (D = one_hot(s)) and Z = Σ_j exp θ̄_j, the r-th conditional Gumbel draw is
@@ -190,13 +191,5 @@ def philox_exp_noise(seed: torch.Tensor, logits: torch.Tensor, k: int) -> torch.
     return E.reshape(*logits.shape[:-1], k, C)
 
 
-REFERENCES = {
-    "reinmax": reinmax_ref,
-    "st": straight_through_ref,
-    "gumbel_softmax": gumbel_softmax_ref,
-    "gst": gst_ref,
-    "gumbel_rao": gumbel_rao_ref,
-}
-
 __all__ = ["sample_index", "reinmax_ref", "straight_through_ref", "gumbel_softmax_ref", "gst_ref",
-           "gumbel_rao_ref", "philox_gumbels", "philox_exp_noise", "REFERENCES"]
+           "gumbel_rao_ref", "philox_gumbels", "philox_exp_noise"]

@@ -1,4 +1,4 @@
-"""Agents for edge AIGC service selection (spec adsac.md §2): the diffusion actor of D2SAC / ADSAC with
+"""Agents for edge AIGC service selection: the diffusion actor of D2SAC / ADSAC with
 MLP and attention denoisers, a double-Q critic, discrete soft actor-critic, DQN and an n-step replay
 buffer. Plain PyTorch modules; observations are float32 (B, S), actions indices in [0, A).
 
@@ -6,7 +6,7 @@ buffer. Plain PyTorch modules; observations are float32 (B, S), actions indices 
   x̂₀ = √(1/ᾱ_i) x_i − √(1/ᾱ_i − 1) ε̂, μ = c1_i x̂₀ + c2_i x_i, x_{i−1} = μ + σ_i z (i > 0);
   π(·|s) = softmax(x₀). The noise is reparameterised, so the actor loss reaches the denoiser
   through all T steps.
-- `MLPDenoiser` (D2SAC, [AGOD] `MLP`) and `AttentionDenoiser` with `mode="server_tokens"` (one token
+- `MLPDenoiser` (D2SAC's released `MLP`) and `AttentionDenoiser` with `mode="server_tokens"` (one token
   per server, attention across servers: permutation-equivariant, no dependence on other batch rows)
   or `mode="legacy_batch"` (the released ADSAC layer, whose 2-D input makes every sample attend to
   the other samples of the minibatch; kept to compare).
@@ -16,6 +16,7 @@ buffer. Plain PyTorch modules; observations are float32 (B, S), actions indices 
   discrete-SAC baseline = SACAgent(CategoricalPolicy(...)).
 - `DQNAgent`: ε-greedy n-step DQN with a hard target update (the released baseline's settings).
 - `ReplayBuffer`: per-env circular storage of (s, a, r, done); samples n-step returns.
+- `make_agent(name, config)`: ADSAC, D2SAC, discrete SAC or DQN sized for an `EdgeConfig`.
 """
 from __future__ import annotations
 
@@ -29,8 +30,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import EdgeConfig, ObsLayout
+
 __all__ = ["beta_schedule", "DiffusionActor", "MLPDenoiser", "AttentionDenoiser", "ObsLayout", "CategoricalPolicy",
-           "DoubleQCritic", "SACAgent", "DQNAgent", "QNetwork", "ReplayBuffer", "Batch"]
+           "DoubleQCritic", "SACAgent", "DQNAgent", "QNetwork", "ReplayBuffer", "Batch", "AGENTS", "make_agent"]
+
+AGENTS = ("adsac", "d2sac", "sac", "dqn")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,28 +98,6 @@ class MLPDenoiser(nn.Module):
         return self.body(torch.cat([x, self.time(t), s], dim=-1))
 
 
-@dataclass(frozen=True)
-class ObsLayout:
-    """Where the per-server features sit in the observation: `task_dim` task features and
-    `n_servers` blocks of `server_dim` features, task first (ADSAC) or servers first (D2SAC); the
-    action a = server · n_models + model."""
-    task_dim: int
-    n_servers: int
-    server_dim: int
-    n_models: int
-    servers_first: bool = False
-
-    @property
-    def state_dim(self) -> int:
-        return self.task_dim + self.n_servers * self.server_dim
-
-    def split(self, s: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(task features (B, task_dim), server features (B, E, server_dim))."""
-        n = self.n_servers * self.server_dim
-        servers, task = (s[:, :n], s[:, n:]) if self.servers_first else (s[:, self.task_dim:], s[:, :self.task_dim])
-        return task, servers.reshape(s.shape[0], self.n_servers, self.server_dim)
-
-
 class AttentionDenoiser(nn.Module):
     """ε̂(x, t, s) with self-attention.
 
@@ -124,7 +107,7 @@ class AttentionDenoiser(nn.Module):
     Permuting the server blocks of s and x permutes the output blocks the same way, and a sample never
     sees other rows of the batch.
 
-    mode="legacy_batch": the released ADSAC `Diffusion_Attention` (spec §2): the 2-D (B, 256) features
+    mode="legacy_batch": the released ADSAC `Diffusion_Attention`: the 2-D (B, 256) features
     go through `nn.MultiheadAttention`, which reads them as ONE unbatched sequence of length B, so the
     samples of a minibatch attend to each other. Dropout 0.4 as released.
     """
@@ -173,7 +156,7 @@ class AttentionDenoiser(nn.Module):
 
 
 class DiffusionActor(nn.Module):
-    """π(·|s) = softmax(x₀) of a T-step reverse diffusion chain driven by `denoiser` (spec §2)."""
+    """π(·|s) = softmax(x₀) of a T-step reverse diffusion chain driven by `denoiser`."""
 
     def __init__(self, denoiser: nn.Module, action_dim: int, T: int = 5, schedule: str = "vp"):
         super().__init__()
@@ -329,6 +312,26 @@ class ReplayBuffer:
                      torch.from_numpy(ret.astype(np.float32)), torch.from_numpy(self.next_obs[last, e]),
                      torch.from_numpy(discount.astype(np.float32)))
 
+    _ARRAYS = ("obs", "next_obs", "action", "reward", "terminated", "end")
+
+    def state_dict(self) -> dict:
+        """The stored steps (the filled rows only) as tensors, and the write position."""
+        filled = self.size_per_env if self.full else self.pos
+        shape = (self.size_per_env, self.n_envs, self.state_dim)
+        return {"shape": list(shape), "pos": self.pos, "full": self.full,
+                **{name: torch.from_numpy(getattr(self, name)[:filled].copy()) for name in self._ARRAYS}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restores `state_dict()` of a buffer of the same capacity, envs and state size (else ValueError)."""
+        shape = (self.size_per_env, self.n_envs, self.state_dim)
+        if tuple(state["shape"]) != shape:
+            raise ValueError(f"pyalgo.edge.ReplayBuffer.load_state_dict: saved (size per env, envs, state dim) = "
+                             f"{tuple(state['shape'])}, this buffer has {shape}")
+        for name in self._ARRAYS:
+            rows = state[name].numpy()
+            getattr(self, name)[:len(rows)] = rows
+        self.pos, self.full = int(state["pos"]), bool(state["full"])
+
 
 # ---------------------------------------------------------------------------------------------
 # agents
@@ -341,7 +344,7 @@ def _soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
 
 
 class SACAgent:
-    """Discrete soft actor-critic over a policy with `.probs(s)` (spec §2).
+    """Discrete soft actor-critic over a policy with `.probs(s)`.
 
     Critic target y = R^n + γ^n (1 − d) Σ_a π'(a|s') [min(Q1', Q2')(s', a) − α log π'(a|s') if
     `soft_target_entropy`], with the target actor π' (a soft-updated copy, as released). Critic loss
@@ -483,3 +486,27 @@ class DQNAgent:
         self.target_q.load_state_dict(state["target_q"])
         self.opt.load_state_dict(state["opt"])
         self.updates = int(state["updates"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the agents of the ADSAC comparison
+
+
+def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, schedule: str = "vp",
+               attention_mode: str = "server_tokens", **agent_kwargs):
+    """`adsac` (diffusion actor, attention denoiser over `config.obs_layout`), `d2sac` (diffusion actor,
+    MLP denoiser), `sac` (categorical actor) or `dqn`, sized for `config`'s observations and actions;
+    `agent_kwargs` go to `SACAgent` / `DQNAgent`."""
+    S, A = config.obs_dim, config.n_actions
+    if name == "dqn":
+        return DQNAgent(QNetwork(S, A, hidden), **agent_kwargs)
+    if name == "sac":
+        policy = CategoricalPolicy(S, A, hidden)
+    elif name == "d2sac":
+        policy = DiffusionActor(MLPDenoiser(S, A, hidden), A, T=T, schedule=schedule)
+    elif name == "adsac":
+        denoiser = AttentionDenoiser(config.obs_layout, hidden, mode=attention_mode)
+        policy = DiffusionActor(denoiser, A, T=T, schedule=schedule)
+    else:
+        raise ValueError(f"pyalgo.edge.agents.make_agent: agent must be one of {AGENTS}, got {name!r}")
+    return SACAgent(policy, DoubleQCritic(S, A, hidden), **agent_kwargs)

@@ -1,4 +1,4 @@
-"""Native batched edge AIGC environment: N envs in one struct of arrays (spec adsac.md §4).
+"""Native batched edge AIGC environment: N envs in one struct of arrays.
 
 `BatchedEdgeEnv` steps N copies of `EdgeAIGCEnv` at once through the same `core_step` /
 `build_obs` math (envs × servers × running slots; release via a finish-time array). Env i
@@ -6,19 +6,21 @@ seeded with s_i gives exactly the trajectory of `EdgeAIGCEnv(config, world_seed,
 `reset(seed=s_i)` (same world for every env). Finished envs auto-reset in the same step
 (their next episode continues that env's stream, like `reset()` without a seed); the last
 observation of the finished episode is in `info["final_obs"]` with mask `info["_final_obs"]`.
+
+It needs numpy only: its Gymnasium spaces are built (importing gymnasium) when first asked for.
+`state_dict()` / `load_state_dict()` save and restore the running envs and their episode
+generators as tensors and plain data (for checkpoints loaded with `torch.load(weights_only=True)`).
 """
 from __future__ import annotations
 
 import numpy as np
-from gymnasium import spaces
-from gymnasium.utils import seeding
 
-from .env import (SlotState, build_obs, check_action, core_step, obs_bounds, resolve_config,
-                  sample_episode, sample_world, step_info)
+from .core import (SlotState, build_obs, check_action, core_step, obs_bounds, resolve_config, sample_episode,
+                   sample_world, step_info)
 
 __all__ = ["BatchedEdgeEnv"]
 
-NAME = "BatchedEdgeEnv"
+NAME = "pyalgo.edge.BatchedEdgeEnv"
 
 
 class BatchedEdgeEnv:
@@ -42,12 +44,7 @@ class BatchedEdgeEnv:
         self.end_as_truncation = bool(end_as_truncation)
         self.autoreset = bool(autoreset)
         self.world = sample_world(self.config, world_seed, rng)
-        lo, hi = obs_bounds(self.config, self.legacy)
-        self.single_observation_space = spaces.Box(lo, hi, dtype=np.float32)
-        self.single_action_space = spaces.Discrete(self.config.n_actions)
-        self.observation_space = spaces.Box(np.tile(lo, (self.num_envs, 1)), np.tile(hi, (self.num_envs, 1)),
-                                            dtype=np.float32)
-        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self.config.n_actions))
+        self._spaces = None
         self._state = SlotState(self.config, self.world, self.num_envs, self.legacy)
         self._gens = [None] * self.num_envs
         self._done = np.ones(self.num_envs, bool)
@@ -57,11 +54,33 @@ class BatchedEdgeEnv:
     def unwrapped(self):
         return self
 
+    # ---- Gymnasium spaces (gymnasium loads here, on first use)
+    def _space(self, name: str):
+        if self._spaces is None:
+            from gymnasium import spaces
+
+            lo, hi = obs_bounds(self.config, self.legacy)
+            N, A = self.num_envs, self.config.n_actions
+            self._spaces = dict(
+                single_observation_space=spaces.Box(lo, hi, dtype=np.float32),
+                single_action_space=spaces.Discrete(A),
+                observation_space=spaces.Box(np.tile(lo, (N, 1)), np.tile(hi, (N, 1)), dtype=np.float32),
+                action_space=spaces.MultiDiscrete(np.full(N, A)))
+        return self._spaces[name]
+
+    single_observation_space = property(lambda self: self._space("single_observation_space"))
+    single_action_space = property(lambda self: self._space("single_action_space"))
+    observation_space = property(lambda self: self._space("observation_space"))
+    action_space = property(lambda self: self._space("action_space"))
+
     def _new_gen(self, seed):
+        """The episode generator of one env: RandomState(seed or 0) in legacy mode, else the PCG64
+        Generator that gymnasium's `Env.reset(seed=seed)` makes (fresh entropy when seed is None)."""
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"{NAME}: seeds must be integers >= 0 or None, got {seed!r}")
         if self.legacy:
             return np.random.RandomState(0 if seed is None else seed)
-        gen, _ = seeding.np_random(seed)
-        return gen
+        return np.random.default_rng(seed)
 
     def reset(self, *, seed=None, options=None):
         """seed: None, an int s (env i gets s + i) or a sequence of N seeds."""
@@ -124,3 +143,49 @@ class BatchedEdgeEnv:
 
     def close(self):
         pass
+
+    # ---- checkpoints
+    def state_dict(self) -> dict:
+        """The running envs and their episode generators, as tensors and plain data."""
+        import torch
+
+        return {"num_envs": self.num_envs, "world_seed": int(self.world_seed), "rng": self.rng_mode,
+                "arrays": {k: torch.from_numpy(v) for k, v in self._state.arrays().items()},
+                "done": torch.from_numpy(self._done.copy()), "generators": [_gen_state(g) for g in self._gens]}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restores `state_dict()` of an env with the same num_envs, world_seed and rng (else ValueError)."""
+        mine = (self.num_envs, self.world_seed, self.rng_mode)
+        saved = (state["num_envs"], state["world_seed"], state["rng"])
+        if saved != mine:
+            raise ValueError(f"{NAME}.load_state_dict: saved (num_envs, world_seed, rng) = {saved}, "
+                             f"this env has {mine}")
+        self._state.set_arrays({k: v.numpy() for k, v in state["arrays"].items()})
+        self._done = state["done"].numpy().copy()
+        self._gens = [_set_gen_state(s) for s in state["generators"]]
+
+
+def _gen_state(gen):
+    """An episode generator as plain data and tensors (None stays None)."""
+    if gen is None:
+        return None
+    if isinstance(gen, np.random.RandomState):
+        import torch
+
+        name, key, pos, has_gauss, cached = gen.get_state()
+        return {"kind": "RandomState", "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+    return {"kind": "Generator", "state": gen.bit_generator.state}
+
+
+def _set_gen_state(state):
+    if state is None:
+        return None
+    if state["kind"] == "RandomState":
+        gen = np.random.RandomState()
+        gen.set_state(("MT19937", state["key"].numpy().astype(np.uint32), state["pos"], state["has_gauss"],
+                       state["cached_gaussian"]))
+        return gen
+    gen = np.random.default_rng()
+    gen.bit_generator.state = state["state"]
+    return gen

@@ -1,9 +1,11 @@
-"""Configuration of the edge AIGC environment (spec adsac.md §1, §4).
+"""Configuration of the edge AIGC environment.
 
 `EdgeConfig` holds every constant of the system model; `EdgeConfig.preset(name)` gives the
-`adsac` preset ([ADSAC-code] env/config.py), the `d2sac` preset ([AGOD] env/config.py) and a
-CI-sized `small` preset. All value grids are stored exactly as the original code builds them
-(`np.arange(...)`), so the legacy mode draws bit-identical floats.
+`adsac` preset (the released ADSAC environment), the `d2sac` preset (the released D2SAC / AGOD
+environment) and a CI-sized `small` preset. All value grids are stored exactly as the original code
+builds them (`np.arange(...)`), so the legacy mode draws bit-identical floats.
+`EdgeConfig.obs_layout` is the one description of the observation vector: the environment builds
+and bounds its observations with it, and the attention denoiser splits them with it.
 """
 from __future__ import annotations
 
@@ -12,13 +14,52 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["EdgeConfig", "LAYOUTS", "PRESETS"]
+__all__ = ["EdgeConfig", "LAYOUTS", "ObsLayout", "PRESETS", "runtime"]
 
 LAYOUTS = ("adsac", "d2sac")
 
 
 def _grid(start, stop, step):
     return tuple(np.arange(start, stop, step).tolist())
+
+
+def runtime(t, coefs):
+    """τ(t) = (a·t² + b·t + c)·scale for coefs (a, b, c, scale), in the original's operation order
+    (released: (0.001·t² + 2.5·t − 14)·60). Broadcasts."""
+    a, b, c, s = coefs
+    return (a * t ** 2 + b * t + c) * s
+
+
+@dataclass(frozen=True)
+class ObsLayout:
+    """Where the features sit in an observation of `state_dim` numbers: `task_dim` task features and
+    `n_servers` blocks of `server_dim` features, task first (ADSAC) or servers first (D2SAC); the joint
+    action is a = server · n_models + model."""
+    task_dim: int
+    n_servers: int
+    server_dim: int
+    n_models: int
+    servers_first: bool = False
+
+    @property
+    def state_dim(self) -> int:
+        return self.task_dim + self.n_servers * self.server_dim
+
+    def split(self, s):
+        """(task features (B, task_dim), server features (B, E, server_dim)) of observations s (B, S);
+        numpy arrays or torch tensors."""
+        n = self.n_servers * self.server_dim
+        servers, task = (s[:, :n], s[:, n:]) if self.servers_first else (s[:, self.task_dim:], s[:, :self.task_dim])
+        return task, servers.reshape(s.shape[0], self.n_servers, self.server_dim)
+
+    def join(self, task: np.ndarray, servers: np.ndarray) -> np.ndarray:
+        """The inverse of `split` for numpy arrays: task (B, task_dim), servers (B, E, server_dim) → (B, S)."""
+        B = task.shape[0]
+        if task.shape != (B, self.task_dim) or servers.shape != (B, self.n_servers, self.server_dim):
+            raise ValueError(f"pyalgo.edge.ObsLayout.join: expected task ({B}, {self.task_dim}) and servers "
+                             f"({B}, {self.n_servers}, {self.server_dim}), got {task.shape} and {servers.shape}")
+        parts = [servers.reshape(B, -1), task] if self.servers_first else [task, servers.reshape(B, -1)]
+        return np.concatenate(parts, axis=1)
 
 
 @dataclass(frozen=True)
@@ -125,10 +166,16 @@ class EdgeConfig:
         return self.n_servers * self.n_models
 
     @property
+    def obs_layout(self) -> ObsLayout:
+        """adsac: [one_hot(k) (K), t/tmax, τ/τmax] then per server [C/Cmax, avail/C, M]; d2sac: per
+        server [C/Cmax, avail/C] then [t/tmax, τ/τmax] (every task is type 0, no model feature)."""
+        typed = self.layout == "adsac"
+        return ObsLayout(task_dim=(self.n_types if typed else 0) + 2, n_servers=self.n_servers,
+                         server_dim=3 if typed else 2, n_models=self.n_models, servers_first=not typed)
+
+    @property
     def obs_dim(self) -> int:
-        if self.layout == "adsac":
-            return self.n_types + 2 + 3 * self.n_servers
-        return 2 * self.n_servers + 2
+        return self.obs_layout.state_dim
 
     @property
     def max_running(self) -> int:
@@ -136,9 +183,8 @@ class EdgeConfig:
         return int(max(self.capacity_values) // min(self.demand_values))
 
     def runtime(self, t):
-        """τ(t) = (a·t² + b·t + c)·scale, evaluated in the original's operation order."""
-        a, b, c, s = self.runtime_coefs
-        return (a * t ** 2 + b * t + c) * s
+        """τ(t) of this config's `runtime_coefs` (see `runtime`)."""
+        return runtime(t, self.runtime_coefs)
 
     def replace(self, **kw) -> "EdgeConfig":
         return dataclasses.replace(self, **kw)
@@ -156,7 +202,7 @@ def _adsac() -> EdgeConfig:
 
 
 def _d2sac() -> EdgeConfig:
-    # [AGOD] env/config.py: 20 flat ASPs, C in {400..900}, λ = 0.001, t in {100..250}, reward = Q only.
+    # as released with D2SAC (AGOD): 20 flat ASPs, C in {400..900}, λ = 0.001, t in {100..250}, reward = Q only.
     return EdgeConfig(
         n_servers=20,
         n_models=1,

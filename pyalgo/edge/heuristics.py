@@ -1,4 +1,4 @@
-"""Heuristic baselines (spec adsac.md §2 "Baselines", §7.7).
+"""Heuristic baselines of the ADSAC paper.
 
 Every policy has `act(obs, info)` for the single env (info of `EdgeAIGCEnv`) and
 `act_batch(obs, info)` for `BatchedEdgeEnv` (info arrays with a leading env axis).
@@ -13,10 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["RandomPolicy", "RoundRobin", "CrashAvoid", "Prophet", "POLICIES"]
-
-
-def _n_actions(env):
-    return int(env.unwrapped.config.n_actions) if env is not None else None
 
 
 class RandomPolicy:

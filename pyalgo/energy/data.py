@@ -1,14 +1,16 @@
-"""Data loaders for the min-min EBM experiments (spec ebm_partition.md §4).
+"""Data loaders for the min-min EBM experiments (docs/energy.md, "Data").
 
 Everything is read from the copies bundled in ``pyalgo/energy/datasets/`` (see the README there for the
 attribution); nothing is downloaded at run time. A user's own files load through the same functions by path.
 
-- Multilabel (§4a): mulan ARFF train/test files + label XML → :class:`MultilabelData`, features standardised
+- Multilabel: mulan ARFF train/test files + label XML → :class:`MultilabelData`, features standardised
   with train-split statistics, labels float {0,1} in ARFF attribute order.
-- Label ranking (§4b): scikit-lr CSV (header ``n_samples,n_features,n_labels``) → :class:`RankingData`,
-  ``ranks`` (1 = most preferred) and ``perms`` = k − ranks (the package convention's ``y``).
+- Label ranking: scikit-lr CSV (header ``n_samples,n_features,n_labels``) → :class:`RankingData`,
+  ``ranks`` (1 = most preferred) and ``perms`` = k − ranks (the package convention's ``y``);
+  :meth:`RankingData.split` gives a :class:`RankingSplit` (train/test rows).
 - :func:`kfold_indices`: seeded k-fold splits (the label-ranking files have no train/test split).
-- :func:`synthetic_ising`: exact samples from a ground-truth Ising EBM (§4c, §6.6) with known parameters.
+- :func:`synthetic_ising`: exact samples from a ground-truth Ising EBM with known parameters (the toy
+  on which a learned τ can be compared with the exact log-partition).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ __all__ = [
     "DATASETS_DIR",
     "MultilabelData",
     "RankingData",
+    "RankingSplit",
     "SyntheticIsing",
     "load_multilabel",
     "load_label_ranking",
@@ -86,7 +89,7 @@ _standardize = standardize  # load_multilabel's `standardize` argument shadows t
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
 class MultilabelData:
-    """A multilabel train/test split (§4a).
+    """A multilabel train/test split.
 
     x_train (N, d) / x_test (M, d): float32 features (standardised with train stats if requested).
     y_train (N, k) / y_test (M, k): float32 in {0, 1}, columns in ARFF attribute order (= ``label_names``).
@@ -178,7 +181,7 @@ def _split_arff(data, meta, label_names, fn, arg, path):
 
 
 def load_multilabel(name_or_train_path, test_path=None, labels_xml=None, standardize=True) -> MultilabelData:
-    """Load a multilabel dataset (§4a): a bundled name (``"yeast"``, ``"emotions"``, ``"scene"``) or the path of
+    """Load a multilabel dataset: a bundled name (``"yeast"``, ``"emotions"``, ``"scene"``) or the path of
     a user's own dense ARFF train file (``test_path``: optional ARFF test file with the same attributes;
     ``labels_xml``: optional mulan label XML).
 
@@ -255,7 +258,7 @@ def load_multilabel(name_or_train_path, test_path=None, labels_xml=None, standar
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
 class RankingData:
-    """A label-ranking dataset (§4b). x (N, d) float32 as in the file (already scaled); ranks (N, k) int64,
+    """A label-ranking dataset. x (N, d) float32 as in the file (already scaled); ranks (N, k) int64,
     ranks[i, j] = rank of label j, 1 = most preferred."""
 
     x: torch.Tensor
@@ -275,9 +278,27 @@ class RankingData:
     def num_labels(self) -> int:
         return self.ranks.shape[1]
 
+    def split(self, train_idx, test_idx) -> "RankingSplit":
+        """The rows train_idx / test_idx (int arrays, e.g. from :func:`kfold_indices`) as a RankingSplit."""
+        tr = torch.as_tensor(np.asarray(train_idx), dtype=torch.long)
+        te = torch.as_tensor(np.asarray(test_idx), dtype=torch.long)
+        y = self.perms
+        return RankingSplit(self.x[tr], y[tr], self.x[te], y[te], self.name)
+
+
+@dataclass
+class RankingSplit:
+    """One train/test split of a label-ranking dataset; y are permutations (y = k − rank, int64)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    name: str = ""
+
 
 def load_label_ranking(name_or_path) -> RankingData:
-    """Load a label-ranking CSV (§4b): a bundled name (one of ``LABEL_RANKING``) or a path.
+    """Load a label-ranking CSV: a bundled name (one of ``LABEL_RANKING``) or a path.
 
     Format: line 1 ``n_samples,n_features,n_labels``; then n_samples rows of n_features floats followed by
     n_labels integer ranks, each row a permutation of 1..n_labels. Features are returned unchanged (the
@@ -358,7 +379,7 @@ def kfold_indices(n, folds=10, seed=0):
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
 class SyntheticIsing:
-    """Samples from a known conditional Ising EBM (§4c, §6.6).
+    """Samples from a known conditional Ising EBM.
 
     p(y | x) ∝ exp(g(x, y)), g = ⟨u(x), y⟩ + ½ yᵀ U(x) y, y ∈ {0,1}^k, with linear maps
     u(x) = x @ unary_weight (d,k) → (N,k) and U(x) = einsum("nd,dij->nij", x, pairwise_weight) → (N,k,k),
@@ -386,7 +407,7 @@ class SyntheticIsing:
 
 def synthetic_ising(num_train, num_test, k=8, d=20, seed=0, dtype=torch.float64, *,
                     unary_scale=2.0, pairwise_scale=1.0) -> SyntheticIsing:
-    """Exact samples from a random ground-truth Ising EBM (spec §4c / §6.6 toy).
+    """Exact samples from a random ground-truth Ising EBM (the toy of docs/energy.md).
 
     Generator (one torch.Generator seeded with ``seed``; draws in this order):
       unary_weight (d,k) ~ N(0, unary_scale²/d), so u_j(x) ~ N(0, unary_scale²) for x ~ N(0, I_d);

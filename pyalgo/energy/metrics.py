@@ -1,4 +1,4 @@
-"""Evaluation metrics (spec §2): multilabel F1 (example-based and micro, ×100) and Hamming loss; label-ranking
+"""Evaluation metrics: multilabel F1 (example-based and micro, ×100) and Hamming loss; label-ranking
 Kendall τ (×100, mean over instances). Inputs are torch tensors or array-likes; rows are instances.
 """
 from __future__ import annotations

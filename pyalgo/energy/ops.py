@@ -1,8 +1,8 @@
-"""Fused min-min losses and uniform samplers (Sander et al., ICML 2025; shared/specs/ebm_partition.md).
+"""Fused min-min losses and uniform samplers (Sander et al., ICML 2025; docs/energy.md).
 
 The loss of one example (x, y) with affinity g, log-partition estimate τ and uniform prior q:
 
-    ℓ = τ + E_{y'~q}[f*(g(y') − τ)] − g(y),     f*(s) = e^s − 1           (kind="logistic", spec §1)
+    ℓ = τ + E_{y'~q}[f*(g(y') − τ)] − g(y),     f*(s) = e^s − 1           (kind="logistic")
                                                  f*(s) = ½[1+s]_+² − ½      (kind="sparsemax", α = 2)
                                                  ([1+(α−1)s]_+^{α/(α−1)} − 1)/α   (kind="entmax", α > 1)
 
@@ -151,7 +151,7 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
 def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_samples: int,
                 pairwise: Optional[torch.Tensor] = None, kind: str = "logistic", alpha: Optional[float] = None,
                 generator: Optional[torch.Generator] = None, validate: bool = True) -> torch.Tensor:
-    """Per-example min-min loss for multilabel energies g = ⟨u, y⟩ + ½ yᵀUy (spec §1, §5.3).
+    """Per-example min-min loss for multilabel energies g = ⟨u, y⟩ + ½ yᵀUy.
 
     unary (B, k), tau (B,), y (B, k) 0/1 labels (any real or bool dtype), pairwise (B, k, k) or None
     -> loss (B,), differentiable w.r.t. unary, pairwise and tau (fused gradient; double backward
@@ -193,7 +193,7 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
 def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_samples: int,
                         kind: str = "logistic", alpha: Optional[float] = None,
                         generator: Optional[torch.Generator] = None, validate: bool = True) -> torch.Tensor:
-    """Per-example min-min loss over permutations (spec §2): theta (B, n) gives the permutahedron
+    """Per-example min-min loss over permutations: theta (B, n) gives the permutahedron
     energy ⟨θ, y + 1⟩, theta (B, n, n) the Birkhoff energy ⟨Θ, P_y⟩; tau (B,); y int (B, n), each row a
     permutation of 0..n−1 -> loss (B,), differentiable w.r.t. theta and tau."""
     fn = "pyalgo.energy.minmin_loss_ranking"

@@ -1,11 +1,11 @@
-"""Prediction oracles: the mode argmax_y g(y) of each output space (spec §2, §5.5). With q uniform the mode
-of p_g is argmax_y g.
+"""Prediction oracles: the mode argmax_y g(y) of each output space. With q uniform the mode of p_g is
+argmax_y g.
 
 - unary multilabel: threshold, y_i = 1[u_i ≥ 0] (exact);
 - Ising multilabel: projected gradient ascent on the relaxation over [0,1]^k, rounding, then greedy
   single-bit flips on the exact energy (a local optimum; never worse than the rounded point);
 - permutahedron: argmax_y ⟨θ, y + 1⟩ = the ranks of θ (exact, rearrangement inequality);
-- Birkhoff: Hungarian algorithm (scipy `linear_sum_assignment`, maximise; exact).
+- Birkhoff: Hungarian algorithm (scipy `linear_sum_assignment`, maximise; exact; scipy loads on the first call).
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from .reference import _bit_energy_chunks, _check_bits_args, _check_tensor, _enum_bits_check, _err
 
@@ -96,6 +95,8 @@ def predict_permutahedron(theta: torch.Tensor) -> torch.Tensor:
 
 def predict_birkhoff(theta: torch.Tensor) -> torch.Tensor:
     """argmax_σ Σ_i Θ[i, σ_i] by the Hungarian algorithm (scipy, maximize=True). Θ (B, n, n) -> int64 (B, n)."""
+    from scipy.optimize import linear_sum_assignment  # lazily: `import pyalgo.energy` needs torch and numpy only
+
     fn = "predict_birkhoff"
     _check_tensor(fn, "theta", theta, 3, floating=True)
     if theta.shape[1] != theta.shape[2]:

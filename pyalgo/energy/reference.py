@@ -1,9 +1,9 @@
-"""Pure-torch references of the min-min EBM losses and exact log-partitions (spec ebm_partition.md §1, §2, §5.4).
+"""Pure-torch references of the min-min EBM losses and exact log-partitions (docs/energy.md).
 
 This module is the single home of the min-min math in Python. Written for clarity, with autograd doing the
 differentiation; the fused ops of `pyalgo.energy.ops` and the tests compare against it.
 
-Notation (contract "Conventions"): q is uniform on Y; g(y) is the affinity (higher = likelier);
+Notation: q is uniform on Y; g(y) is the affinity (higher = likelier);
 LSE_g = log E_{y~q} e^{g(y)} = logsumexp_y g − log|Y|; the min-min loss with Tsallis generator α is
 
     loss_i = τ_i + E_q[f*_α(g(y') − τ_i)] − g(y_i),
@@ -82,7 +82,7 @@ def _check_tau(fn: str, tau, B: int) -> None:
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """Half-precision inputs are accumulated in float32 (spec §5.3: 'accumulate in fp32 or fp64')."""
+    """Half-precision inputs are accumulated in float32 (as the fused kernels do)."""
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
@@ -134,7 +134,7 @@ def _loss_from_log_mean(tau, log_mean_exp, g_true, c):
 
 def minmin_from_energies(g_samples: torch.Tensor, g_true: torch.Tensor, tau: torch.Tensor,
                          alpha: float = 1.0) -> torch.Tensor:
-    """Doubly-stochastic min-min loss from energies (spec §1, contract Conventions).
+    """Doubly-stochastic min-min loss from energies (notation of the module doc).
 
     g_samples (B, m) energies of the m prior samples, g_true (B,), tau (B,) -> loss (B,):
         loss_i = τ_i + (1/m) Σ_j f*_α(g_ij − τ_i) − g_true_i.
@@ -300,7 +300,7 @@ def exact_lse_bits(unary: torch.Tensor, pairwise: Optional[torch.Tensor] = None)
 
 
 def unary_lse(unary: torch.Tensor) -> torch.Tensor:
-    """Closed form for g = ⟨u, y⟩: LSE = Σ_i softplus(u_i) − k log 2 (spec §2) -> (B,)."""
+    """Closed form for g = ⟨u, y⟩: LSE = Σ_i softplus(u_i) − k log 2 -> (B,)."""
     _check_tensor("unary_lse", "unary", unary, 2, floating=True)
     return torch.nn.functional.softplus(unary).sum(-1) - unary.shape[1] * math.log(2.0)
 
@@ -377,7 +377,7 @@ def log_permanent(A: torch.Tensor) -> torch.Tensor:
 
 
 def lse_perms_ryser(theta: torch.Tensor) -> torch.Tensor:
-    """LSE over uniform permutations via the permanent (spec §2), n ≤ 20 -> (B,).
+    """LSE over uniform permutations via the permanent, n ≤ 20 -> (B,).
 
     Permutahedron: Σ_σ e^{Σ_i θ_i(σ_i+1)} = perm[e^{θ_i (j+1)}]_{ij}; Birkhoff: perm(e^Θ). Minus log n!.
     Built in log space, so large θ never overflows.

@@ -1,14 +1,15 @@
-"""Multi-task loss balancing (spec shared/specs/go4align.md): GO4Align (Shen et al., NeurIPS 2024) and
-the standard weighting baselines behind one interface (Nash-MTL / FAMO style).
+"""Multi-task loss balancing: GO4Align (Shen et al., NeurIPS 2024) and the standard weighting
+baselines behind one interface (Nash-MTL / FAMO style). See docs/multitask.md.
 
 - `weighting`: `create(name, n_tasks, ...)`, `METHODS`, the method classes (LS, SI, RLW, DWA, UW, FAMO,
   MGDA, PCGrad, CAGrad, GO4Align);
-- `kmeans`: exact (dynamic programming) and Lloyd 1-D K-means;
+- `ops`: `kmeans_1d` (exact 1-D K-means) and GO4Align's step as one host op;
+- `kmeans`: Lloyd 1-D K-means (the official code's algorithm);
 - `metrics`: `delta_m` (Δm%);
-- `reference`: the paper's Algorithm 1 written literally, brute-force K-means;
-- `problems`: the offline benchmarks (two-task toy, synthetic grouped regression, digits one-vs-rest)
-  and the trainer that runs a method on them;
-- `reproduce`: `pyalgo reproduce multitask`.
+- `reference`: the paper's Algorithm 1 written literally, brute-force K-means.
+
+The offline benchmarks, their trainer, the reproduction and the benchmark live in the lab
+(`pyalgo.lab.multitask`; `pyalgo reproduce multitask`, `pyalgo bench multitask`).
 """
 from .weighting import (CAGrad, DynamicWeightAverage, FAMO, GO4Align, LinearScalarization, METHODS, MGDA, PCGrad,
                         RandomLossWeighting, ScaleInvariant, UncertaintyWeighting, WeightMethod, create,

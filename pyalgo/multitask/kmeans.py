@@ -1,4 +1,4 @@
-"""Lloyd's 1-D K-means, GO4Align's `clustering="lloyd"` option (spec go4align.md §1.7), and helpers.
+"""Lloyd's 1-D K-means, GO4Align's `clustering="lloyd"` option, and helpers.
 
 The default clustering is the exact one, `pyalgo.multitask.kmeans_1d` (C++ dynamic programme,
 csrc/multitask/go4align.h). Lloyd's algorithm is what the official code runs (PyPI `kmeans-pytorch`

@@ -1,4 +1,5 @@
-"""Δm%, the multi-task performance drop relative to single-task learning (spec go4align.md §3.1)."""
+"""Δm%, the multi-task performance drop relative to single-task learning (Maninis et al., CVPR 2019),
+the metric of the GO4Align paper."""
 from __future__ import annotations
 
 from typing import Sequence, Union

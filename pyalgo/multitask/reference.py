@@ -2,7 +2,7 @@
 
 - `kmeans_1d_bruteforce`: the best of all partitions of M ≤ 10 points into K groups (exhaustive).
 - `kmeans_1d_ref`: the textbook O(K·M²) dynamic programme over sorted values, in plain Python.
-- `go4align_ref`: GO4Align's Algorithm 1 written literally from the paper (spec go4align.md §1.4): the
+- `go4align_ref`: GO4Align's Algorithm 1 written literally from the paper: the
   multiplicative q update of Eq. 6 on the whole loss history, Eq. 5 and 7, K-means by brute force or
   the DP reference, centroids as weights.
 """

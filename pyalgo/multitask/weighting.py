@@ -1,6 +1,6 @@
 """Multi-task loss weighting: GO4Align and the standard baselines behind one interface.
 
-The interface is the one of the Nash-MTL / FAMO / GO4Align code bases (spec go4align.md §2.2):
+The interface is the one of the Nash-MTL / FAMO / GO4Align code bases:
 
     method = pyalgo.multitask.create("go4align", n_tasks=3, num_groups=2)
     loss, extras = method.backward(losses, shared_parameters=list(model.shared.parameters()))
@@ -617,7 +617,7 @@ def _cagrad_two_tasks(gram: np.ndarray, radius: float, objective) -> np.ndarray:
 
 
 class GO4Align(WeightMethod):
-    """GO4Align (Shen et al., NeurIPS 2024): weights from dynamic task grouping (spec go4align.md §1).
+    """GO4Align (Shen et al., NeurIPS 2024): weights from dynamic task grouping.
 
     Each step, on detached losses L (M,):
       P = mean(L) / L                        Eq. 5 (scale="sum": sum(L) / L, the official code)

@@ -1,10 +1,12 @@
-"""Wireless power control (shared/specs/wmmse.md): the batched WMMSE teacher (SISO power control
-and MISO beamforming) with fused CPU/CUDA kernels, the differentiable sum rate, seeded channel
-generators, and the algorithm-distillation trainer of Ma et al. (arXiv 2308.07511) in
-`pyalgo.wireless.distill`.
+"""Wireless power control: the batched WMMSE teacher (SISO power control and MISO beamforming) with
+fused CPU/CUDA kernels, the differentiable sum rate, seeded channel generators, and the neural
+students and critics of algorithm distillation (Ma et al., arXiv 2308.07511). The distillation
+trainer, the reproduction and the benchmark are in the lab: `pyalgo.lab.wireless`. See
+docs/wireless.md.
 """
 from .ops import MISOResult, WMMSEResult, mrt_init, sum_rate, sum_rate_miso, wmmse, wmmse_miso
 from .channels import D2DChannels, d2d, rayleigh, rayleigh_miso
+from .students import GNNCritic, GNNStudent, MLPCritic, MLPStudent, StudentOutput, default_critic
 
 __all__ = [
     "wmmse",
@@ -18,4 +20,10 @@ __all__ = [
     "rayleigh_miso",
     "d2d",
     "D2DChannels",
+    "MLPStudent",
+    "GNNStudent",
+    "MLPCritic",
+    "GNNCritic",
+    "StudentOutput",
+    "default_critic",
 ]

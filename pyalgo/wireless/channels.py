@@ -1,4 +1,4 @@
-"""Seeded channel generators (shared/specs/wmmse.md §1, §3).
+"""Seeded channel generators (docs/wireless.md).
 
 SISO gains follow the ops' convention G[b, i, j] = |h|² from transmitter j to receiver i
 (row = receiver). Randomness comes from the `generator` (torch's default one when None) and is
@@ -40,7 +40,7 @@ def _draw_device(generator: Optional[torch.Generator], device) -> torch.device:
 
 def rayleigh(batch: int, K: int, *, generator: Optional[torch.Generator] = None,
              dtype: torch.dtype = torch.float32, device="cpu", amplitude: bool = False) -> torch.Tensor:
-    """K-user Gaussian interference channel of Sun et al. (`generate_Gaussian`, spec §3).
+    """K-user Gaussian interference channel of Sun et al. (`generate_Gaussian`).
 
     h_ij ~ CN(0, 1) i.i.d., i.e. (a + ib)/√2 with a, b ~ N(0, 1) -> gains |h_ij|² ~ Exp(1)
     (B, K, K), or the amplitudes |h_ij| (Rayleigh) with amplitude=True.
@@ -57,7 +57,7 @@ def rayleigh(batch: int, K: int, *, generator: Optional[torch.Generator] = None,
 
 def rayleigh_miso(batch: int, K: int, N: int, *, generator: Optional[torch.Generator] = None,
                   dtype: torch.dtype = torch.complex64, device="cpu") -> torch.Tensor:
-    """Single-cell MISO downlink channels H (B, K, N), i.i.d. CN(0, 1) entries (spec §2b)."""
+    """Single-cell MISO downlink channels H (B, K, N), i.i.d. CN(0, 1) entries (Shi et al. 2011)."""
     _check_count("rayleigh_miso", "batch", batch, 0)
     _check_count("rayleigh_miso", "K", K, 1)
     _check_count("rayleigh_miso", "N", N, 1)

@@ -1,4 +1,4 @@
-"""Fused wireless power-control ops (shared/specs/wmmse.md): the batched WMMSE teacher for SISO
+"""Fused wireless power-control ops (docs/wireless.md): the batched WMMSE teacher for SISO
 power control and MISO beamforming, and the differentiable sum rate used as the unsupervised
 loss. Kernels in csrc/wireless/ (one body for CPU and CUDA); schemas in csrc/ops.cpp.
 
@@ -137,7 +137,7 @@ def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Opti
     """Batched WMMSE power control (Shi et al. 2011; Sun et al. 2018 Sec. IV), fused per instance.
 
     Maximises Σ_k α_k log2(1 + H_kk p_k / (Σ_{j≠k} H_kj p_j + σ_k²)) over 0 <= p <= p_max by
-    Jacobi WMMSE updates (spec wmmse.md §2a) with w = 1 + SINR in its stable form, stopping an
+    Jacobi WMMSE updates (Shi et al. 2011) with w = 1 + SINR in its stable form, stopping an
     instance once an update raises the rate by <= `tol` bits (Sun et al.'s rule; other instances
     go on; ``tol <= 0`` runs exactly `max_iter` updates).
 
@@ -235,7 +235,7 @@ def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights:
                max_iter: int = 100, tol: float = 1e-4, bisection_tol: float = 1e-4,
                init: Union[str, torch.Tensor] = "mrt", return_state: bool = False,
                return_trajectory: bool = False, validate: bool = True):
-    """Batched single-cell MISO WMMSE beamforming (Shi et al. 2011 §III, spec wmmse.md §2b).
+    """Batched single-cell MISO WMMSE beamforming (Shi et al. 2011 §III).
 
     H: (B, K, N) complex channels. Each update solves V_i = (A + μI)⁻¹ α_i w_i u_i conj(H_i),
     A = Σ_i α_i w_i |u_i|² conj(H_i)ᵀ H_i, with μ = 0 if that meets Σ‖V_i‖² <= p_max, else μ by

@@ -1,4 +1,4 @@
-"""Pure-torch (and NumPy) references of the wireless ops (shared/specs/wmmse.md §2-§3).
+"""Pure-torch (and NumPy) references of the wireless ops (docs/wireless.md).
 
 Written for clarity, not speed. Tests check the fused ops of `pyalgo.wireless.ops` against these
 iterate by iterate, and benchmarks time them as the baselines users run today.
@@ -61,7 +61,7 @@ def _pad_history(history: list, length: int) -> torch.Tensor:
 
 def sum_rate_ref(G: torch.Tensor, p: torch.Tensor, noise: Scalar = 1.0, weights: Optional[Scalar] = None,
                  per_user: bool = False) -> torch.Tensor:
-    """Weighted sum rate of SISO power control (spec §2a, Sun et al. `obj_IA_sum_rate`).
+    """Weighted sum rate of SISO power control (Sun et al. `obj_IA_sum_rate`).
 
     G (B, K, K), p (B, K) -> (B,) or, with per_user, (B, K):
         rate_k = α_k log2(1 + G_kk p_k / (Σ_{j≠k} G_kj p_j + σ²_k)).
@@ -89,7 +89,7 @@ class WMMSERefResult(NamedTuple):
 
 def _siso_state(G: torch.Tensor, v: torch.Tensor, noise: torch.Tensor,
                 alpha: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """u, w (B, K) and obj (B,) at the amplitudes v (spec §2a, stable form of w):
+    """u, w (B, K) and obj (B,) at the amplitudes v (stable form of w):
         I_k = Σ_{j≠k} G_kj v_j² + σ²_k,  S_k = G_kk v_k²,  u_k = h_kk v_k / (I_k + S_k),
         w_k = 1 + S_k / I_k,  obj = Σ_k α_k log2 w_k (= the weighted sum rate at p = v²)."""
     g_diag = G.diagonal(dim1=-2, dim2=-1)
@@ -116,7 +116,7 @@ def _siso_v_update(G: torch.Tensor, u: torch.Tensor, w: torch.Tensor, alpha: tor
 def wmmse_ref(G: torch.Tensor, p_max: Scalar = 1.0, noise: Scalar = 1.0, weights: Optional[Scalar] = None,
               max_iter: int = 100, tol: float = 1e-3, p_init: Optional[torch.Tensor] = None,
               record: bool = False) -> WMMSERefResult:
-    """Jacobi WMMSE power control (Shi et al. 2011; Sun et al. 2018 `WMMSE_sum_rate`; spec §2a).
+    """Jacobi WMMSE power control (Shi et al. 2011; Sun et al. 2018 `WMMSE_sum_rate`).
 
     G (B, K, K) gains, p_init (B, K) in [0, p_max] (default p_max, full power).
     repeat t = 1..max_iter: v-update (`_siso_v_update`), then u, w, obj_new at the new v; an
@@ -160,7 +160,7 @@ def wmmse_ref(G: torch.Tensor, p_max: Scalar = 1.0, noise: Scalar = 1.0, weights
 def fplinq_ref(G: torch.Tensor, p_max: Scalar = 1.0, noise: Scalar = 1.0, weights: Optional[Scalar] = None,
                iters: int = 100, p_init: Optional[torch.Tensor] = None,
                return_iterates: bool = False) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
-    """FPLinQ power control (Shen & Yu 2018; yshenaw `FPLinQ.py`; spec §2a "Related FP update").
+    """FPLinQ power control (Shen & Yu 2018; yshenaw `FPLinQ.py`).
 
     G (B, K, K) -> p (B, K) after `iters` fixed iterations from p_init (default p_max):
         z_i = G_ii p_i / (Σ_{j≠i} G_ij p_j + σ²_i)
@@ -304,7 +304,7 @@ def _cross_gains(H: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
 
 def sum_rate_miso_ref(H: torch.Tensor, V: torch.Tensor, noise: Scalar = 1.0, weights: Optional[Scalar] = None,
                       per_user: bool = False) -> torch.Tensor:
-    """Weighted sum rate of MISO downlink beamforming (spec §2b).
+    """Weighted sum rate of MISO downlink beamforming (Shi et al. 2011).
 
     H, V (B, K, N) complex -> (B,) or (B, K):
         rate_i = α_i log2(1 + |s_ii|² / (Σ_{j≠i} |s_ij|² + σ²_i)),  s_ij = H_i @ V_j.
@@ -371,7 +371,7 @@ def _total_power(V: torch.Tensor) -> torch.Tensor:
 def miso_beamformer_update(H: torch.Tensor, u: torch.Tensor, w: torch.Tensor, p_max: Scalar = 1.0,
                            weights: Optional[Scalar] = None,
                            bisection_tol: float = 1e-4) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The MISO WMMSE V-update with its Lagrange multiplier (spec §2b, Shi et al. Table I).
+    """The MISO WMMSE V-update with its Lagrange multiplier (Shi et al. 2011, Table I).
 
     H (B, K, N), u (B, K) complex, w (B, K) -> (V (B, K, N), mu (B,)):
         A = Σ_i α_i w_i |u_i|² conj(H_i)ᵀ H_i,  b_i = α_i w_i u_i conj(H_i),  V_i = (A + mu I)^{-1} b_i.
@@ -422,7 +422,7 @@ def miso_beamformer_update(H: torch.Tensor, u: torch.Tensor, w: torch.Tensor, p_
 def wmmse_miso_ref(H: torch.Tensor, p_max: Scalar = 1.0, noise: Scalar = 1.0, weights: Optional[Scalar] = None,
                    max_iter: int = 100, tol: float = 1e-4, bisection_tol: float = 1e-4,
                    V_init: Optional[torch.Tensor] = None, record: bool = False) -> WMMSEMISORefResult:
-    """Single-cell MISO WMMSE beamforming (Shi et al. 2011 §III; lpkg `run_WMMSE`; spec §2b).
+    """Single-cell MISO WMMSE beamforming (Shi et al. 2011 §III; lpkg `run_WMMSE`).
 
     H (B, K, N) complex, V_init (B, K, N) (default `mrt_init`). Per iteration: V-update
     (`miso_beamformer_update`), then u, w, obj_new at the new V; stop rule, per-instance freezing

@@ -103,16 +103,17 @@ class Target:
 
 
 def speedup(case: str, shape: Any, vs: str, goal: float, mode: str = "forward+backward",
-            threads: Optional[int] = None, text: str = "") -> Target:
-    """pyalgo at least `goal` times faster than provider `vs` (at the most threads timed, by default)."""
+            threads: Optional[int] = None, text: str = "", of: str = PRIMARY) -> Target:
+    """Provider `of` (pyalgo) at least `goal` times faster than provider `vs` (at the most threads
+    timed, by default)."""
     def measure(table: "Table"):
         t = threads or max(table.threads, default=1)
-        a = table.median(case=case, provider=PRIMARY, shape=shape_str(shape), mode=mode, threads=t)
+        a = table.median(case=case, provider=of, shape=shape_str(shape), mode=mode, threads=t)
         b = table.median(case=case, provider=vs, shape=shape_str(shape), mode=mode, threads=t)
         if a is None or b is None:
             return None
         return f"{b / a:.2f}x ({t} thr)", b / a >= goal
-    return Target(text or f"{case} {shape_str(shape)} {mode} vs {vs}", f">= {goal:g}x", measure,
+    return Target(text or f"{case} {shape_str(shape)} {mode}: {of} vs {vs}", f">= {goal:g}x", measure,
                   ((case, shape_str(shape)),))
 
 
@@ -271,7 +272,10 @@ def run_case(case: Case, opt: Options, device: str, dtype: torch.dtype, threads:
             outputs[p.name] = p.fn(*inputs.args)
         except Exception as exc:  # noqa: BLE001  (a failing provider is recorded, not fatal)
             status[p.name] = f"failed: {type(exc).__name__}: {str(exc)[:120]}"
-    problem = case.check(inputs, outputs)
+    try:
+        problem = status.get(PRIMARY) if PRIMARY not in outputs else case.check(inputs, outputs)
+    except Exception as exc:  # noqa: BLE001  (a check that raises is a failed check, not a crash)
+        problem = f"the check raised {type(exc).__name__}: {str(exc)[:120]}"
     if problem:
         failures.append(f"{label}: {problem}")
         opt.log(f"  CHECK FAILED {label}: {problem}")
@@ -327,6 +331,9 @@ def run(module: Any, opt: Options) -> Tuple[Table, List[str], List[str]]:
     rows: List[Dict[str, Any]] = []
     failures: List[str] = []
     skipped: List[str] = []
+    names = [case.name for case in module.CASES]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{module.TITLE}: case names must be unique, got {names}")
     previous = torch.get_num_threads()
     try:
         for device in opt.devices:

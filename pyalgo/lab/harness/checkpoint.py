@@ -88,9 +88,20 @@ class TrainState:
             raise CheckpointMismatch(f"checkpoint lacks the state of {sorted(missing)}")
         for name, part in self.parts.items():
             if isinstance(part, torch.Generator):
-                part.set_state(state[name])
+                part.set_state(state[name].cpu())  # a generator's state is a CPU byte tensor, whatever map_location
             else:
                 part.load_state_dict(state[name])
+
+
+class GlobalTorchRNG:
+    """The CPU global torch RNG as a TrainState part (for code that draws from it, such as dropout or
+    layer initialisation inside a run)."""
+
+    def state_dict(self) -> Dict[str, torch.Tensor]:
+        return {"state": torch.get_rng_state()}
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        torch.set_rng_state(state["state"])
 
 
 def numpy_rng_state(rng: np.random.Generator) -> Dict[str, Any]:
@@ -105,14 +116,14 @@ def set_numpy_rng_state(rng: np.random.Generator, state: Mapping[str, Any]) -> N
 def fit(epochs: int, run_epoch: Callable[[int], Mapping[str, float]], *, state: TrainState,
         checkpoint: Optional[Checkpoint] = None, resume: bool = False, every: int = 1, desc: str = "",
         progress: bool = True, log: Optional[Callable[[Dict[str, float]], None]] = None,
-        map_location: Any = None) -> Dict[str, List[float]]:
+        map_location: Any = None, name: str = "") -> Dict[str, List[float]]:
     """Runs `run_epoch(epoch)` for epochs [start, epochs) and returns the history {column: per-epoch values}.
 
     Each epoch's record (a flat dict of numbers) is appended to the history, with `seconds` (wall time
     since the run began, across resumes). With a `checkpoint`, `state` and the history are saved every
     `every` epochs and after the last; `resume=True` continues from the saved epoch, exactly: all
     randomness must live in generators that `state` holds. A non-finite `loss` ends the run with
-    FloatingPointError."""
+    FloatingPointError naming `name` (the trainer's public path; `desc` labels the progress bar)."""
     from .jobs import bar
 
     history: Dict[str, List[float]] = {}
@@ -128,13 +139,13 @@ def fit(epochs: int, run_epoch: Callable[[int], Mapping[str, float]], *, state: 
         for epoch in range(start, epochs):
             record = dict(run_epoch(epoch))
             if "loss" in record and not math.isfinite(record["loss"]):
-                raise FloatingPointError(f"{desc or 'training'}: loss became {record['loss']} at epoch {epoch}")
+                raise FloatingPointError(f"{name or desc or 'training'}: loss became {record['loss']} at epoch {epoch}")
             record["seconds"] = time.perf_counter() - t0
             for key, value in record.items():
                 history.setdefault(key, []).append(value)
-            if log is not None:
-                log(record)
-            pbar.update()
             if checkpoint is not None and ((epoch + 1) % every == 0 or epoch + 1 == epochs):
                 checkpoint.save(epoch, history, state.state_dict())
+            pbar.update()
+            if log is not None:
+                log(record)
     return history

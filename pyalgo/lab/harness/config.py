@@ -49,10 +49,14 @@ def to_dict(cfg: Any) -> Dict[str, Any]:
 
 
 def _parse(text: str) -> Any:
+    """A Python literal; a bare word is a string, and so is each bare word of a list ("[reinmax,st]")."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text  # a bare word is a string
+        if len(text) >= 2 and text[0] + text[-1] in ("[]", "()"):
+            inner = text[1:-1].strip()
+            return [_parse(item.strip()) for item in inner.split(",")] if inner else []
+        return text
 
 
 def _coerce(key: str, old: Any, new: Any) -> Any:

@@ -59,9 +59,18 @@ def _call(fn: Callable, args: Tuple) -> Any:
     return fn(*args)
 
 
+def process_pool(workers: int, threads: int) -> ProcessPoolExecutor:
+    """`workers` "spawn" processes with `threads` torch threads each."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(threads,))
+
+
 def run_jobs(fn: Callable, jobs: Mapping[Hashable, Tuple], *, workers: int = 1, threads: int = 1,
-             progress: bool = True, desc: str = "") -> Dict[Hashable, Any]:
-    """{key: fn(*args)} for jobs {key: args}, in `workers` processes of `threads` torch threads each.
+             progress: bool = True, desc: str = "", pool: Optional[ProcessPoolExecutor] = None) -> Dict[Hashable, Any]:
+    """{key: fn(*args)} for jobs {key: args}, in `workers` processes of `threads` torch threads each
+    (in `pool` when given, so several calls share the processes' start-up).
 
     `fn` must be a module-level function (it is pickled by name into "spawn" workers). workers=1 runs
     the jobs in this process, in order, with `threads` threads (restored afterwards). The result is
@@ -75,11 +84,9 @@ def run_jobs(fn: Callable, jobs: Mapping[Hashable, Tuple], *, workers: int = 1, 
                     done[key] = fn(*args)
                     pbar.update()
         else:
-            import multiprocessing
-
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(threads,)) as pool:
+            with contextlib.ExitStack() as stack:
+                if pool is None:
+                    pool = stack.enter_context(process_pool(workers, threads))
                 futures = {pool.submit(_call, fn, args): key for key, args in jobs.items()}
                 for future in as_completed(futures):
                     done[futures[future]] = future.result()
@@ -96,10 +103,21 @@ class Runtime:
     threads: int = 1
     progress: bool = True
     seconds: Dict[str, float] = field(default_factory=dict)
+    _pool: Optional[ProcessPoolExecutor] = field(default=None, repr=False)
 
     def map(self, fn: Callable, jobs: Mapping[Hashable, Tuple], desc: str = "") -> Dict[Hashable, Any]:
-        """`run_jobs` with this runtime's workers, threads and progress setting."""
-        return run_jobs(fn, jobs, workers=self.workers, threads=self.threads, progress=self.progress, desc=desc)
+        """`run_jobs` with this runtime's workers, threads and progress setting; the worker processes
+        start once and serve every call until `close()`."""
+        if self.workers > 1 and len(jobs) > 1 and self._pool is None:
+            self._pool = process_pool(self.workers, self.threads)
+        return run_jobs(fn, jobs, workers=self.workers, threads=self.threads, progress=self.progress, desc=desc,
+                        pool=self._pool)
+
+    def close(self) -> None:
+        """Stops the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def bar(self, total: Optional[int] = None, desc: str = "", **kw: Any):
         return bar(total, desc, self.progress, **kw)

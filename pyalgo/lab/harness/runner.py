@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -58,7 +59,7 @@ def command_line(name: str, preset: str, seed: Optional[int], overrides: Sequenc
     parts = ["pyalgo reproduce", name, f"--{preset}" if preset in ("quick", "full") else f"--preset {preset}"]
     if seed is not None:
         parts.append(f"--seed {seed}")
-    parts += [f"--set {o}" for o in overrides]
+    parts += [f"--set {shlex.quote(o)}" for o in overrides]
     return " ".join(parts)
 
 
@@ -82,6 +83,7 @@ def reproduce(name: str, *, preset: str = "quick", overrides: Sequence[str] = ()
         with torch.random.fork_rng(devices=[]), torch_threads(threads):
             results = module.run(cfg, runtime)
     finally:
+        runtime.close()
         np.random.set_state(np_state)
     runtime.seconds["total"] = time.perf_counter() - start
     doc = {

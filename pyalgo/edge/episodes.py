@@ -1,0 +1,98 @@
+"""The evaluation protocol: whole episodes of a policy on given reset seeds, stepped together in one
+`BatchedEdgeEnv`.
+
+    from pyalgo.edge.episodes import evaluate, evaluate_heuristic
+    evaluate_heuristic("crashavoid", "adsac", seeds=(0,), rng="legacy")["return"]    # array([1113.677686])
+    evaluate(agent, "small", seeds=range(100, 108))["return"].mean()
+
+`evaluate` plays the argmax of an agent's policy (the released test protocol); the diffusion chain's
+noise comes from a generator seeded with `seed`, so an evaluation is deterministic.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from .agents import SACAgent
+from .batched import BatchedEdgeEnv
+from .config import EdgeConfig
+from .core import resolve_config
+from .heuristics import CrashAvoid, Prophet, RandomPolicy, RoundRobin
+
+__all__ = ["HEURISTICS", "run_episodes", "evaluate", "evaluate_heuristic"]
+
+HEURISTICS = ("random", "roundrobin", "crashavoid", "prophet")
+
+
+def run_episodes(act: Callable, cfg: EdgeConfig, world_seed: int, seeds: Sequence[int], rng: str = "numpy",
+                 env: Optional[BatchedEdgeEnv] = None) -> Dict[str, np.ndarray]:
+    """One episode per reset seed, all stepped together in one batched env; act(obs, info, env) ->
+    actions (N,). An env that has finished keeps stepping (auto-reset) but is no longer counted.
+    Returns per-episode return, steps, server crash events, tasks crashed and finished, each (N,)."""
+    env = env or BatchedEdgeEnv(cfg, num_envs=len(seeds), world_seed=world_seed, rng=rng)
+    obs, info = env.reset(seed=list(seeds))
+    n = len(seeds)
+    out = {"return": np.zeros(n), "steps": np.zeros(n, np.int64), "server_crashes": np.zeros(n, np.int64),
+           "tasks_crashed": np.zeros(n, np.int64), "tasks_finished": np.zeros(n, np.int64)}
+    live = np.ones(n, bool)
+    while live.any():
+        obs, reward, term, trunc, info = env.step(np.asarray(act(obs, info, env), dtype=np.int64))
+        out["return"] += np.where(live, reward, 0.0)
+        out["steps"] += live
+        ended = live & (term | trunc)
+        if ended.any():
+            final = info["final_info"]
+            for key, name in (("server_crashes", "n_crashes"), ("tasks_crashed", "tasks_crashed"),
+                              ("tasks_finished", "tasks_finished")):
+                out[key][ended] = np.asarray(final[name])[ended]
+            live &= ~ended
+    return out
+
+
+def heuristic_act(name: str, cfg: EdgeConfig, seed: int = 0) -> Callable:
+    """act(obs, info, env) of a heuristic baseline (`HEURISTICS`); `seed` seeds Random."""
+    if name == "prophet":
+        cache = {}
+
+        def act(obs, info, env):
+            if id(env) not in cache:
+                cache[id(env)] = Prophet(env)
+            return cache[id(env)].act_batch(obs, info)
+        return act
+    policies = {"random": lambda: RandomPolicy(cfg.n_actions, seed=seed),
+                "roundrobin": lambda: RoundRobin(cfg.n_actions), "crashavoid": lambda: CrashAvoid(cfg.n_models)}
+    if name not in policies:
+        raise ValueError(f"pyalgo.edge.episodes: heuristic must be one of {HEURISTICS}, got {name!r}")
+    policy = policies[name]()
+    return lambda obs, info, env: policy.act_batch(obs, info)
+
+
+def evaluate_heuristic(name: str, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Sequence[int] = (0,),
+                       rng: str = "numpy", seed: int = 0) -> Dict[str, np.ndarray]:
+    """Episodes of a heuristic (`random`, `roundrobin`, `crashavoid`, `prophet`) on the given reset seeds."""
+    cfg = resolve_config(cfg)
+    return run_episodes(heuristic_act(name, cfg, seed), cfg, world_seed, seeds, rng)
+
+
+def evaluate(agent, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Sequence[int] = (0,),
+             rng: str = "numpy", deterministic: bool = True, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Episodes of an agent (argmax of π by default, as the released test protocol) on the given reset
+    seeds, with its networks in eval mode (restored afterwards); the diffusion chain's noise comes
+    from a generator seeded with `seed`."""
+    cfg = resolve_config(cfg)
+    gen = torch.Generator().manual_seed(seed)
+    modules = _modules(agent)
+    was_training = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        return run_episodes(lambda obs, info, env: agent.act(obs, deterministic, gen), cfg, world_seed, seeds, rng)
+    finally:
+        for m, flag in zip(modules, was_training):
+            m.train(flag)
+
+
+def _modules(agent) -> List[torch.nn.Module]:
+    return [agent.policy] if isinstance(agent, SACAgent) else [agent.q]

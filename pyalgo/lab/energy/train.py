@@ -1,0 +1,316 @@
+"""The trainers of the energy experiments: min-min training of a conditional EBM and its baselines, on
+the lab's training loop (`harness.fit`, optional checkpoint and exact resume).
+
+`train_multilabel` / `train_ranking` fit an energy of `pyalgo.energy.models` with one Adam loop over
+the methods
+
+- "minmin"     ℓ = τ + E_q[e^{g−τ}] − 1 − g(y)                 (m uniform samples; doubly stochastic)
+- "sparsemax"  the same with the Tsallis-2 generator
+- "exact_mle"  LSE(x) − g(y) with the exact LSE (closed form for unary, enumeration for small Ising / n ≤ 8)
+- "bce"        Σ_i BCEWithLogits(u_i, y_i)  (unary only; same optimum as exact_mle, constant k log 2 apart)
+- "mcmc"       contrastive divergence: mean_j g(y_model_j) − g(y_data), y_model from `chain_length` Gibbs
+               sweeps (bits) or Metropolis random-swap sweeps (permutations) started at the data y (CD-k),
+               samples detached: a biased short-run-chain gradient of the NLL.
+
+Everything is reproducible from `seed`: the networks are initialised from `torch.manual_seed(seed)`,
+minibatch order, sampling and dropout draw from generators seeded from `seed`, and the caller's global
+RNG state is left untouched. With `checkpoint=PATH` every epoch is saved; `resume=True` continues a run
+from its checkpoint exactly (the same numbers as an uninterrupted run).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Union
+
+import torch
+from torch import nn
+
+from pyalgo.energy import reference as _ref
+from pyalgo.energy.data import RankingData, RankingSplit
+from pyalgo.energy.evaluate import (MAX_EXACT_BITS, MAX_EXACT_PERMS, evaluate_multilabel, evaluate_ranking,
+                                    exact_nll_multilabel, unary_pairwise)
+from pyalgo.energy.mcmc import gibbs_bits, metropolis_perms
+from pyalgo.energy.models import (BirkhoffEnergy, FreeTau, PairwiseEnergy, PermutahedronEnergy, TauNet,
+                                  UnaryEnergy)
+from pyalgo.energy.ops import minmin_loss, minmin_loss_ranking
+
+from ..harness import Checkpoint, TrainState, fit
+
+__all__ = ["TrainResult", "train_multilabel", "train_ranking", "MULTILABEL_METHODS", "RANKING_METHODS",
+           "MULTILABEL_MODELS", "RANKING_MODELS"]
+
+MULTILABEL_METHODS = ("minmin", "sparsemax", "exact_mle", "bce", "mcmc")
+RANKING_METHODS = ("minmin", "sparsemax", "exact_mle", "mcmc")
+MULTILABEL_MODELS = ("unary", "pairwise")
+RANKING_MODELS = ("permutahedron", "birkhoff")
+_ENERGIES = dict(unary=UnaryEnergy, pairwise=PairwiseEnergy, permutahedron=PermutahedronEnergy,
+                 birkhoff=BirkhoffEnergy)
+PathLike = Union[str, Path]
+
+
+def _err(fn: str, msg: str, exc=ValueError):
+    return exc(f"pyalgo.lab.energy.{fn}: {msg}")
+
+
+@dataclass
+class TrainResult:
+    """metrics: test metrics (F1 ×100, Hamming fraction, Kendall τ ×100, NLL where exact);
+    curve: mean training loss per epoch; train_nll: exact training NLL per epoch (when `track_nll`);
+    seconds: wall time of the training epochs; config: the settings (plain data)."""
+    method: str
+    model: str
+    metrics: Dict[str, float]
+    curve: List[float]
+    seconds: float
+    energy: nn.Module
+    tau: Optional[nn.Module]
+    train_nll: List[float] = field(default_factory=list)
+    config: Dict[str, object] = field(default_factory=dict)
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+def _settings(fn: str, methods, models, **s) -> Dict[str, object]:
+    """The trainer's settings as one checked dict (errors name the trainer and the argument)."""
+    if not isinstance(s["method"], str) or s["method"] not in methods:
+        raise _err(fn, f"method must be one of {methods}, got {s['method']!r}")
+    if not isinstance(s["model"], str) or s["model"] not in models:
+        raise _err(fn, f"model must be one of {models}, got {s['model']!r}")
+    if s["tau"] not in ("net", "free"):
+        raise _err(fn, f"tau must be 'net' or 'free', got {s['tau']!r}")
+    s["tau_hidden"] = s["hidden"] if s["tau_hidden"] is None else s["tau_hidden"]
+    for name, lo in (("num_samples", 1), ("epochs", 0), ("batch_size", 1), ("hidden", 0), ("tau_hidden", 0),
+                     ("chain_length", 1), ("seed", 0)):
+        if isinstance(s[name], bool) or not isinstance(s[name], int):
+            raise _err(fn, f"{name} must be an int, got {type(s[name]).__name__}", TypeError)
+        if s[name] < lo:
+            raise _err(fn, f"{name} must be >= {lo}, got {s[name]}")
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+    if not number(s["lr"]) or s["lr"] <= 0:
+        raise _err(fn, f"lr must be a finite positive float, got {s['lr']!r}")
+    if not number(s["weight_decay"]) or s["weight_decay"] < 0:
+        raise _err(fn, f"weight_decay must be a finite non-negative float, got {s['weight_decay']!r}")
+    for name in ("tau_lr", "grad_clip"):
+        if s[name] is not None and (not number(s[name]) or s[name] <= 0):
+            raise _err(fn, f"{name} must be None or a finite positive float, got {s[name]!r}")
+    if not number(s["dropout"]) or not 0 <= s["dropout"] < 1:
+        raise _err(fn, f"dropout must be a float in [0, 1), got {s['dropout']!r}")
+    return s
+
+
+# -- the shared training loop -------------------------------------------------------------------------
+
+def _build(s: dict, d: int, out_dim: int, num_train: int, device: torch.device):
+    """(energy, τ module or None) initialised from torch.manual_seed(seed), the caller's RNG untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s["seed"])
+        energy = _ENERGIES[s["model"]](d, out_dim, s["hidden"], s["dropout"]).to(device)
+        tau = TauNet(d, s["tau_hidden"]).to(device) if s["tau"] == "net" else FreeTau(num_train).to(device)
+    return energy, (tau if s["method"] in ("minmin", "sparsemax") else None)
+
+
+@contextlib.contextmanager
+def _dropout_generator(device: torch.device, seed: int) -> Iterator[torch.Generator]:
+    """The generator nn.Dropout draws from on `device` (modules take no generator: the device's default
+    one), seeded from `seed` for the block; the caller's state is restored afterwards."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        if device.type == "cuda":
+            gen = torch.cuda.default_generators[torch.cuda.current_device() if device.index is None else device.index]
+        else:
+            gen = torch.default_generator
+        gen.manual_seed(seed)
+        yield gen
+
+
+def _fit(fn: str, s: dict, energy: nn.Module, tau: Optional[nn.Module], batch_loss: Callable, x: torch.Tensor,
+         y: torch.Tensor, *, progress: bool, extra: Optional[Callable[[], Dict[str, float]]] = None,
+         checkpoint: Optional[PathLike] = None, resume: bool = False) -> Dict[str, List[float]]:
+    """Adam on the energy and τ jointly, through `harness.fit`: weight decay on the energy only (τ must
+    be free to reach the LSE), τ's learning rate tau_lr (default lr), optional global grad-norm clipping.
+    batch_loss(xb, yb, idx, generator) → scalar. Returns the history ("loss" per epoch, `extra`'s keys)."""
+    groups = [dict(params=list(energy.parameters()), weight_decay=s["weight_decay"])]
+    if tau is not None:
+        groups.append(dict(params=list(tau.parameters()), weight_decay=0.0,
+                           lr=s["lr"] if s["tau_lr"] is None else s["tau_lr"]))
+    opt = torch.optim.Adam(groups, lr=s["lr"])
+    params = [p for g in groups for p in g["params"]]
+    shuffle = torch.Generator().manual_seed(s["seed"])
+    sampler = torch.Generator(device=x.device).manual_seed(s["seed"] + 1)
+    n = x.shape[0]
+
+    def run_epoch(epoch: int) -> Dict[str, float]:
+        energy.train()
+        perm = torch.randperm(n, generator=shuffle).to(x.device)
+        total, count = 0.0, 0
+        for start in range(0, n, s["batch_size"]):
+            idx = perm[start:start + s["batch_size"]]
+            loss = batch_loss(x[idx], y[idx], idx, sampler)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if s["grad_clip"] is not None:
+                nn.utils.clip_grad_norm_(params, s["grad_clip"])
+            opt.step()
+            total += float(loss.detach()) * idx.numel()
+            count += idx.numel()
+        return dict(loss=total / max(count, 1), **(extra() if extra else {}))
+
+    config = {k: v for k, v in s.items() if k != "epochs"}  # more epochs may continue a run
+    config["data"] = [*x.shape, *y.shape[1:]]
+    with _dropout_generator(x.device, s["seed"] + 2) as dropout:
+        parts = dict(energy=energy, opt=opt, shuffle=shuffle, sampler=sampler, dropout=dropout)
+        if tau is not None:
+            parts["tau"] = tau
+        return fit(s["epochs"], run_epoch, state=TrainState(**parts), resume=resume, progress=progress,
+                   checkpoint=Checkpoint(checkpoint, config, owner=f"pyalgo.lab.energy.{fn}") if checkpoint else None,
+                   desc=f"pyalgo.lab.energy.{fn}", map_location=x.device)
+
+
+def _result(s: dict, history: Dict[str, List[float]], metrics: Dict[str, float], energy, tau) -> TrainResult:
+    seconds = history["seconds"][-1] if history.get("seconds") else 0.0
+    return TrainResult(s["method"], s["model"], metrics, history.get("loss", []), seconds, energy, tau,
+                       history.get("train_nll", []), dict(s))
+
+
+def _tau_of(tau: nn.Module, xb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    return tau(xb) if isinstance(tau, TauNet) else tau(idx)
+
+
+def _kind(method: str) -> str:
+    return "logistic" if method == "minmin" else "sparsemax"
+
+
+# -- multilabel ---------------------------------------------------------------------------------------
+
+def _multilabel_data(fn: str, data, s: dict, device: torch.device):
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        if not isinstance(getattr(data, name, None), torch.Tensor):
+            raise _err(fn, f"data must have tensor attributes x_train, y_train, x_test, y_test; {name} is missing",
+                       TypeError)
+    if s["method"] == "bce" and s["model"] != "unary":
+        raise _err(fn, f"method 'bce' needs model='unary', got model={s['model']!r}")
+    k = data.y_train.shape[1]
+    if s["method"] == "exact_mle" and s["model"] == "pairwise" and k > MAX_EXACT_BITS:
+        raise _err(fn, f"method 'exact_mle' with model='pairwise' enumerates 2^k labels and needs k <= "
+                       f"{MAX_EXACT_BITS}, got k={k}")
+    x = data.x_train.to(device, torch.float32)
+    y = data.y_train.to(device, torch.float32)
+    if x.shape[0] != y.shape[0]:
+        raise _err(fn, f"data.x_train and data.y_train must have the same number of rows, got {x.shape[0]} and "
+                       f"{y.shape[0]}")
+    if not bool(((y == 0) | (y == 1)).all()):
+        raise _err(fn, "data.y_train must be in {0, 1}")
+    return x, y
+
+
+def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Callable:
+    method, m = s["method"], s["num_samples"]
+
+    def batch_loss(xb, yb, idx, gen):
+        u, U = unary_pairwise(energy, xb)
+        if tau is not None:
+            return minmin_loss(u, _tau_of(tau, xb, idx), yb, m, pairwise=U, kind=_kind(method), generator=gen).mean()
+        if method == "bce":
+            return nn.functional.binary_cross_entropy_with_logits(u, yb, reduction="none").sum(1).mean()
+        if method == "exact_mle":
+            nll = _ref.unary_nll(u, yb) if U is None else _ref.exact_lse_bits(u, U) - _ref.energy_bits(u, yb, U)
+            return nll.mean()
+        init = yb[:, None, :].expand(-1, m, -1)  # mcmc: CD-k from the data, chains detached
+        ys = gibbs_bits(u.detach(), None if U is None else U.detach(), init, s["chain_length"], gen)
+        return (_ref.energy_bits(u, ys, U).mean(1) - _ref.energy_bits(u, yb, U)).mean()
+    return batch_loss
+
+
+def train_multilabel(data, method: str = "minmin", *, model: str = "unary", tau: str = "net", num_samples: int = 32,
+                     epochs: int = 50, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
+                     hidden: int = 128, tau_hidden: Optional[int] = None, dropout: float = 0.0, chain_length: int = 1,
+                     grad_clip: Optional[float] = None, tau_lr: Optional[float] = None, seed: int = 0,
+                     device: Union[str, torch.device] = "cpu", track_nll: bool = False, predict_steps: int = 100,
+                     progress: bool = False, checkpoint: Optional[PathLike] = None,
+                     resume: bool = False) -> TrainResult:
+    """Trains a multilabel EBM on data.x_train (N, d), data.y_train (N, k) ∈ {0,1}; evaluates on x_test/y_test.
+
+    method ∈ MULTILABEL_METHODS (module doc); model "unary" | "pairwise"; tau "net" (TauNet) | "free" (FreeTau,
+    finite sum). num_samples: m uniform samples per example (minmin/sparsemax) or MCMC chains per example (mcmc).
+    exact_mle needs the unary model or k ≤ 16 (enumeration); bce needs the unary model. track_nll records
+    the exact training NLL after every epoch. checkpoint: a file saved after every epoch; resume=True
+    continues from it (CheckpointMismatch if it was made with other settings or data)."""
+    fn = "train_multilabel"
+    s = _settings(fn, MULTILABEL_METHODS, MULTILABEL_MODELS, method=method, model=model, tau=tau,
+                  num_samples=num_samples, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                  hidden=hidden, tau_hidden=tau_hidden, dropout=dropout, chain_length=chain_length,
+                  grad_clip=grad_clip, tau_lr=tau_lr, seed=seed)
+    device = torch.device(device)
+    x, y = _multilabel_data(fn, data, s, device)
+    energy, tau_mod = _build(s, x.shape[1], y.shape[1], x.shape[0], device)
+    extra = (lambda: dict(train_nll=exact_nll_multilabel(energy, x, y))) if track_nll else None
+    history = _fit(fn, s, energy, tau_mod, _multilabel_loss(s, energy, tau_mod), x, y, progress=progress,
+                   extra=extra, checkpoint=checkpoint, resume=resume)
+    metrics = evaluate_multilabel(energy, data.x_test.to(device, torch.float32), data.y_test.to(device, torch.float32),
+                                  predict_steps=predict_steps)
+    return _result(s, history, metrics, energy, tau_mod)
+
+
+# -- label ranking ------------------------------------------------------------------------------------
+
+def _ranking_split(fn: str, data, train_idx, test_idx) -> RankingSplit:
+    if hasattr(data, "x_train"):
+        return data
+    if not isinstance(data, RankingData):
+        raise _err(fn, f"data must be a RankingData or have x_train/y_train/x_test/y_test, got {type(data).__name__}",
+                   TypeError)
+    if train_idx is None or test_idx is None:
+        raise _err(fn, "train_idx and test_idx must be given for a RankingData (use data.kfold_indices)")
+    return data.split(train_idx, test_idx)
+
+
+def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Callable:
+    method, m = s["method"], s["num_samples"]
+
+    def batch_loss(xb, yb, idx, gen):
+        theta = energy(xb)
+        if tau is not None:
+            return minmin_loss_ranking(theta, _tau_of(tau, xb, idx), yb, m, kind=_kind(method), generator=gen).mean()
+        if method == "exact_mle":
+            return (_ref.exact_lse_perms(theta) - _ref.energy_perms(theta, yb)).mean()
+        init = yb[:, None, :].expand(-1, m, -1)  # mcmc: Metropolis chains from the data permutation
+        ys = metropolis_perms(theta.detach(), init, s["chain_length"], gen)
+        return (_ref.energy_perms(theta, ys).mean(1) - _ref.energy_perms(theta, yb)).mean()
+    return batch_loss
+
+
+def train_ranking(data, method: str = "minmin", *, model: str = "permutahedron", train_idx=None, test_idx=None,
+                  tau: str = "net", num_samples: int = 32, epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
+                  weight_decay: float = 0.0, hidden: int = 64, tau_hidden: Optional[int] = None, dropout: float = 0.0,
+                  chain_length: int = 1, grad_clip: Optional[float] = None, tau_lr: Optional[float] = None,
+                  seed: int = 0, device: Union[str, torch.device] = "cpu", progress: bool = False,
+                  checkpoint: Optional[PathLike] = None, resume: bool = False) -> TrainResult:
+    """Trains a label-ranking EBM; y are permutations (B, n) int64 (y = n − rank).
+
+    data: a `RankingSplit` (x_train, y_train, x_test, y_test) or a `RankingData` with train_idx/test_idx
+    (e.g. from data.kfold_indices). method ∈ RANKING_METHODS ("exact_mle" enumerates n! ≤ 8! permutations);
+    model "permutahedron" (argsort prediction) | "birkhoff" (Hungarian); other arguments as train_multilabel
+    (mcmc: Metropolis random-swap chains started at the data permutation)."""
+    fn = "train_ranking"
+    s = _settings(fn, RANKING_METHODS, RANKING_MODELS, method=method, model=model, tau=tau, num_samples=num_samples,
+                  epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hidden=hidden,
+                  tau_hidden=tau_hidden, dropout=dropout, chain_length=chain_length, grad_clip=grad_clip,
+                  tau_lr=tau_lr, seed=seed)
+    split = _ranking_split(fn, data, train_idx, test_idx)
+    device = torch.device(device)
+    x = split.x_train.to(device, torch.float32)
+    y = split.y_train.to(device, torch.long)
+    if x.shape[0] != y.shape[0]:
+        raise _err(fn, f"x_train and y_train must have the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+    n = y.shape[1]
+    if not bool((y.sort(1).values == torch.arange(n, device=device)).all()):
+        raise _err(fn, "y_train rows must be permutations of 0..n-1")
+    if method == "exact_mle" and n > MAX_EXACT_PERMS:
+        raise _err(fn, f"method 'exact_mle' enumerates n! permutations and needs n <= {MAX_EXACT_PERMS}, got n={n}")
+    energy, tau_mod = _build(s, x.shape[1], n, x.shape[0], device)
+    history = _fit(fn, s, energy, tau_mod, _ranking_loss(s, energy, tau_mod), x, y, progress=progress,
+                   checkpoint=checkpoint, resume=resume)
+    metrics = evaluate_ranking(energy, split.x_test.to(device, torch.float32), split.y_test.to(device, torch.long))
+    return _result(s, history, metrics, energy, tau_mod)

@@ -1,0 +1,60 @@
+"""Scale-out check of the distillation lab (`pyalgo.lab.wireless`), run by
+tests/test_lab_wireless_train.py as
+
+    python -m torch.distributed.run --nproc-per-node 2 --standalone -m pyalgo.lab.wireless._ddp_check OUT_DIR
+
+Every rank runs the single-process code unchanged: cached teacher labels (chunks shared by rank,
+rank 0 writes OUT_DIR/labels), unsupervised+assist training of a small MLP (checkpoint
+OUT_DIR/mlp.pt), and rl+assist training of a small GNN (a DDP critic, and a student head the loss
+leaves unused). Rank 0 writes OUT_DIR/result.pt with the world size, the labels, the MLP's history,
+and whether every rank ended with the same labels and the same weights of both students.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Tuple
+
+import torch
+import torch.distributed as dist
+
+from pyalgo.wireless import GNNStudent, MLPStudent, rayleigh
+
+from .labels import teacher_labels
+from .train import DistillConfig, train_student
+
+K, N_TRAIN, N_EVAL, CHUNK = 4, 96, 64, 16
+
+
+def problem() -> Tuple[torch.Tensor, torch.Tensor]:
+    """(train, eval) gains of the check, (N_TRAIN, K, K) and (N_EVAL, K, K)."""
+    g = torch.Generator().manual_seed(0)
+    return rayleigh(N_TRAIN, K, generator=g), rayleigh(N_EVAL, K, generator=g)
+
+
+def main(out_dir: str) -> None:
+    train, evaluation = problem()
+    labels = teacher_labels(train, chunk=CHUNK, cache_path=os.path.join(out_dir, "labels"), progress=False)
+    torch.manual_seed(0)
+    student = MLPStudent(K, hidden=(32, 32))
+    history = train_student(student, DistillConfig("unsupervised+assist", epochs=6, batch_size=16, lr=1e-2),
+                            channels=train, teacher=labels, eval_channels=evaluation, progress=False,
+                            checkpoint=os.path.join(out_dir, "mlp.pt"))
+    torch.manual_seed(0)
+    gnn = GNNStudent(hidden=8, layers=2, state_head=True)     # RL: a DDP critic too; an unused head
+    train_student(gnn, DistillConfig("rl+assist", epochs=2, batch_size=16, lr=1e-2), channels=train,
+                  teacher=labels, progress=False)
+    weights = [p.detach().flatten() for model in (student, gnn) for p in model.parameters()]
+    mine = torch.cat([labels.p.flatten(), *weights])
+    everyone = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(everyone, mine)
+    if dist.get_rank() == 0:
+        torch.save(dict(world=dist.get_world_size(), labels=labels._asdict(), history=history,
+                        ranks_agree=all(torch.equal(x, mine) for x in everyone)),
+                   os.path.join(out_dir, "result.pt"))
+    dist.barrier()      # no rank tears gloo down while another still talks to it (a rare SIGABRT)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,260 @@
+"""The distillation trainer: `train_student(student, DistillConfig(mode, ...), channels=...)` trains a
+student of `pyalgo.wireless` in one of the modes of `pyalgo.lab.wireless.losses.MODES`, on the lab's
+training loop (`harness.fit`: checkpoints saved atomically, loaded weights-only, the settings
+compared on resume, exact resume), and unchanged under torchrun (DistributedDataParallel, the data
+sharded by rank, metrics averaged over ranks, rank 0 writes the files).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Mapping, Optional, Union
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from pyalgo.wireless._checks import Weights, check_choice, check_dataset_weights, check_int, check_positive
+from pyalgo.wireless.ops import sum_rate
+from pyalgo.wireless.students import StudentOutput, default_critic
+
+from ..harness import TrainState, fit
+from .data import Batch, TrainingData, student_kwargs, unpack_channels
+from .distributed import RankGenerators, RankZeroCheckpoint, rank_and_world, rank_seed
+from .labels import TeacherLabels, rows, teacher_labels
+from .losses import ASSISTS, BETA_SCHEDULES, MODES, ActorCritic, Step, beta_at
+
+__all__ = ["DistillConfig", "train_student", "evaluate_student", "OPTIMIZERS"]
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+FN = "pyalgo.lab.wireless.train_student"
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """The settings of one distillation run (the checkpoint compares them on resume).
+
+    mode: a key of `MODES`. assist: the parts of `assist_loss` (modes with a teacher only; default
+    "final"). β_t = beta_at(beta_schedule, beta, t, T) weighs it in the "+assist" modes ("supervised"
+    uses A alone: β would only rescale the learning rate). An epoch is one pass over a dataset of
+    `batch_size` batches, or `steps_per_epoch` batches of a sampler. The critic of the RL modes takes
+    one `optimizer` step (lr `critic_lr`, default `lr`) per batch, exploring with noise of std
+    explore_std·p_max. noise: σ². seed: shuffling, exploration, sampled channels and the default
+    critic's initial weights (the student's are the caller's).
+    """
+    mode: str
+    assist: Optional[str] = None
+    beta: float = 1.0
+    beta_schedule: str = "fixed"
+    epochs: int = 10
+    batch_size: int = 256
+    steps_per_epoch: Optional[int] = None
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    critic_lr: Optional[float] = None
+    explore_std: float = 0.1
+    noise: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        fn = "pyalgo.lab.wireless.DistillConfig"
+        mode = MODES[check_choice(fn, "mode", self.mode, tuple(MODES))]
+        if mode.teacher:
+            object.__setattr__(self, "assist", check_choice(fn, "assist", self.assist or "final", ASSISTS))
+        elif self.assist is not None:
+            raise ValueError(f"{fn}: assist applies to the modes with a teacher "
+                             f"({', '.join(m for m, v in MODES.items() if v.teacher)}), not to mode {self.mode!r}")
+        check_positive(fn, "beta", self.beta, allow_zero=True)
+        check_choice(fn, "beta_schedule", self.beta_schedule, tuple(BETA_SCHEDULES))
+        check_int(fn, "epochs", self.epochs)
+        check_int(fn, "batch_size", self.batch_size)
+        if self.steps_per_epoch is not None:
+            check_int(fn, "steps_per_epoch", self.steps_per_epoch)
+        check_positive(fn, "lr", self.lr)
+        check_choice(fn, "optimizer", self.optimizer, OPTIMIZERS)
+        if self.critic_lr is not None:
+            check_positive(fn, "critic_lr", self.critic_lr)
+        check_positive(fn, "explore_std", self.explore_std, allow_zero=True)
+        check_positive(fn, "noise", self.noise)
+        check_int(fn, "seed", self.seed, minimum=0)
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)                    # the AD paper's optimiser
+    return torch.optim.RMSprop(params, lr=lr, alpha=0.9)         # Sun et al.: RMSProp, decay 0.9
+
+
+def _check_student(student: nn.Module, c: DistillConfig, critic: Optional[nn.Module], teacher, label_cache,
+                   checkpoint, resume: bool) -> None:
+    if not isinstance(student, nn.Module) or not hasattr(student, "p_max"):
+        raise TypeError(f"{FN}: student must be an nn.Module with a p_max attribute (MLPStudent, "
+                        f"GNNStudent), got {type(student).__name__}")
+    if c.assist and "state" in c.assist and getattr(student, "state_head", None) is None:
+        raise ValueError(f"{FN}: assist {c.assist!r} needs a student built with state_head=True")
+    if c.assist and "trajectory" in c.assist and not getattr(student, "trajectory_heads", None):
+        raise ValueError(f"{FN}: assist {c.assist!r} needs a student built with trajectory_heads=True")
+    if not MODES[c.mode].teacher and (teacher is not None or label_cache is not None):
+        raise ValueError(f"{FN}: mode {c.mode!r} uses no teacher; teacher and label_cache must be None")
+    if critic is not None and not MODES[c.mode].critic:
+        raise ValueError(f"{FN}: critic applies to the RL modes only, not to mode {c.mode!r}")
+    if resume and checkpoint is None:
+        raise ValueError(f"{FN}: resume=True needs a checkpoint path")
+
+
+def _aux_needs(student: nn.Module, assist: Optional[str]) -> tuple:
+    """(the loss needs the student's auxiliary outputs, the student has weights the loss leaves
+    unused, which DistributedDataParallel must be told about)."""
+    uses_state = assist is not None and "state" in assist
+    uses_trajectory = assist is not None and "trajectory" in assist
+    has_state = getattr(student, "state_head", None) is not None
+    has_trajectory = isinstance(getattr(student, "trajectory_heads", None), nn.Module)  # GNN: no weights
+    unused = (has_state and not uses_state) or (has_trajectory and not uses_trajectory)
+    return uses_state or uses_trajectory, unused
+
+
+def _evaluator(student: nn.Module, eval_channels, eval_weights: Weights, weights: Weights, noise: float,
+               progress: bool) -> Optional[Callable[[], Dict[str, float]]]:
+    """The per-epoch score on `eval_channels` against their own teacher labels, or None."""
+    if eval_channels is None:
+        return None
+    gains, _ = unpack_channels(FN, "eval_channels", eval_channels)
+    if eval_weights is None and isinstance(weights, torch.Tensor) and weights.dim() == 2:
+        raise ValueError(f"{FN}: per-instance weights need eval_weights for eval_channels")
+    eval_weights = weights if eval_weights is None else eval_weights
+    teacher_p = teacher_labels(gains, p_max=student.p_max, noise=noise, weights=eval_weights, progress=progress).p
+
+    def evaluate() -> Dict[str, float]:
+        r = evaluate_student(student, eval_channels, noise=noise, weights=eval_weights, teacher_p=teacher_p)
+        return {"eval_sum_rate": r["sum_rate"], "eval_pct_teacher": r["pct_teacher"]}
+    return evaluate
+
+
+def _actor_critic(student: nn.Module, critic: Optional[nn.Module], c: DistillConfig, generator: torch.Generator,
+                  world: int) -> ActorCritic:
+    """The critic (default `default_critic(student)`, initialised from `seed`), its optimiser and its
+    DistributedDataParallel wrapper under torchrun."""
+    like = next(student.parameters())
+    if critic is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            critic = default_critic(student).to(like.device, like.dtype)
+    optimizer = make_optimizer(c.optimizer, critic.parameters(), c.lr if c.critic_lr is None else c.critic_lr)
+    model = DistributedDataParallel(critic) if world > 1 else critic
+    return ActorCritic(critic, model, optimizer, c.explore_std, generator)
+
+
+def train_student(student: nn.Module, config: DistillConfig, *, channels,
+                  teacher: Union[None, torch.Tensor, TeacherLabels] = None, label_cache: Optional[str] = None,
+                  weights: Weights = None, critic: Optional[nn.Module] = None, eval_channels=None,
+                  eval_weights: Weights = None, callback: Optional[Callable[[int, Mapping[str, float], nn.Module], None]] = None,
+                  checkpoint: Optional[str] = None, resume: bool = False, progress: bool = True) -> Dict[str, List[float]]:
+    """Trains `student` (in place) as `config` says and returns its history.
+
+    channels: a dataset (gains (N, K, K) or an object with `.gains` / `.adjacency`, e.g.
+    D2DChannels) or a sampler ``sampler(batch_size, generator) -> gains`` (config.steps_per_epoch
+    batches per epoch; the teacher then runs per minibatch). weights α: None, (K,), or (N, K) with a
+    dataset. The teacher of a dataset is `teacher` ((N, K) powers or `TeacherLabels`), else
+    `teacher_labels(channels, cache_path=label_cache)`. p_max is the student's. `eval_channels` (with
+    `eval_weights`, default `weights` unless per instance) are scored after every epoch.
+    `callback(epoch, record, student)` runs on every rank after each epoch (epoch counts from 1).
+    With `checkpoint` (a file) the run is saved after every epoch; `resume=True` continues from it
+    exactly (or starts afresh if it does not exist), and refuses one made with other settings.
+
+    Returns per-epoch lists: "epoch", "loss", "train_sum_rate" (the student's mean sum rate on its
+    training batches), "beta" (β_t at the epoch's last step, "+assist" modes), "critic_loss" (RL
+    modes), "eval_sum_rate" and "eval_pct_teacher" (with `eval_channels`), "seconds" (since the start).
+    """
+    c, mode = config, MODES[config.mode]
+    _check_student(student, c, critic, teacher, label_cache, checkpoint, resume)
+    like = next(student.parameters())
+    rank, world = rank_and_world(like.device)
+    data = TrainingData(FN, channels, steps_per_epoch=c.steps_per_epoch, batch_size=c.batch_size, weights=weights,
+                        teacher=teacher, label_cache=label_cache, assist=c.assist, p_max=float(student.p_max),
+                        noise=c.noise, rank=rank, world=world, progress=progress)
+    evaluate = _evaluator(student, eval_channels, eval_weights, weights, c.noise, progress)
+    data_gen = torch.Generator().manual_seed(c.seed)          # the same on every rank: the shuffling
+    rank_gen = torch.Generator().manual_seed(rank_seed(c.seed, rank))
+    opt = make_optimizer(c.optimizer, student.parameters(), c.lr)
+    parts = dict(student=student, optimizer=opt, data_rng=data_gen, rank_rng=RankGenerators(rank_gen, rank, world))
+    actor_critic = _actor_critic(student, critic, c, rank_gen, world) if mode.critic else None
+    if actor_critic is not None:
+        parts.update(critic=actor_critic.critic, critic_optimizer=actor_critic.optimizer)
+    needs_aux, unused_heads = _aux_needs(student, c.assist)
+    model = DistributedDataParallel(student, find_unused_parameters=unused_heads) if world > 1 else student
+    total = c.epochs * data.steps
+
+    def run_epoch(epoch: int) -> Dict[str, float]:
+        model.train()
+        sums = torch.zeros(4, dtype=torch.float64)       # Σ_b loss, Σ_b sum rate, Σ_b critic loss, B
+        for step, b in enumerate(data.epoch(data_gen, rank_gen)):
+            b = b.to(like.device, like.dtype)
+            beta_t = beta_at(c.beta_schedule, c.beta, epoch * data.steps + step, total)
+            out = _forward(model, b, needs_aux)
+            loss, rate, critic_loss = mode.loss(Step(out, b, beta_t, c.assist, float(student.p_max), c.noise,
+                                                     actor_critic))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            B = b.G.shape[0]
+            sums += torch.tensor([float(loss.detach()) * B, float(rate.detach().sum()), critic_loss * B, B],
+                                 dtype=torch.float64)
+        if world > 1:
+            dist.all_reduce(sums)
+        record = {"epoch": epoch + 1, "loss": float(sums[0] / sums[3]), "train_sum_rate": float(sums[1] / sums[3])}
+        if mode.beta:
+            record["beta"] = beta_t
+        if mode.critic:
+            record["critic_loss"] = float(sums[2] / sums[3])
+        if evaluate is not None:
+            record.update(evaluate())
+        return record
+
+    settings = dict(dataclasses.asdict(c), steps=data.steps, world=world, eval=evaluate is not None)
+    return fit(c.epochs, run_epoch, state=TrainState(**parts), resume=resume, progress=progress and rank == 0,
+               checkpoint=RankZeroCheckpoint(checkpoint, settings, FN, rank) if checkpoint else None,
+               log=(lambda record: callback(int(record["epoch"]), record, student)) if callback else None,
+               desc=f"train {c.mode}", name=FN, map_location="cpu")
+
+
+def _forward(model: nn.Module, b: Batch, needs_aux: bool) -> StudentOutput:
+    if needs_aux:
+        return model(b.G, **b.student_kwargs(), return_aux=True)
+    return StudentOutput(model(b.G, **b.student_kwargs()), None, None)
+
+
+@torch.no_grad()
+def evaluate_student(student: nn.Module, channels, *, noise: float = 1.0, weights: Weights = None,
+                     teacher_p: Optional[torch.Tensor] = None, binarize: bool = False,
+                     batch_size: int = 4096) -> Dict[str, float]:
+    """Mean weighted sum rate (bits/s/Hz) of the student on channels (N, K, K) (or an object with
+    `.gains`/`.adjacency`) and, given the teacher's powers (N, K), the teacher's and the student's
+    percentage of it as a ratio of totals (Sun et al.'s protocol). `binarize` rounds p to
+    {0, p_max} at p_max/2 (Sun et al.'s test-time rule)."""
+    fn = "pyalgo.lab.wireless.evaluate_student"
+    G_all, adjacency = unpack_channels(fn, "channels", channels)
+    N, K = G_all.shape[0], G_all.shape[-1]
+    check_dataset_weights(fn, weights, N, K)
+    like = next(student.parameters())
+    was_training = student.training
+    student.eval()
+    total = teacher_total = 0.0
+    for sl in (slice(i, i + batch_size) for i in range(0, N, batch_size)):
+        G = G_all[sl].to(like.device, like.dtype)
+        w = None if weights is None else rows(weights, sl).to(like.device, like.dtype)
+        adj = None if adjacency is None else adjacency[sl].to(like.device)
+        p = student(G, **student_kwargs(w, adj))
+        if binarize:
+            p = torch.where(p >= student.p_max / 2, torch.full_like(p, student.p_max), torch.zeros_like(p))
+        total += float(sum_rate(G, p, noise=noise, weights=w).sum())
+        if teacher_p is not None:
+            teacher_total += float(sum_rate(G, teacher_p[sl].to(G), noise=noise, weights=w).sum())
+    student.train(was_training)
+    result = {"sum_rate": total / N}
+    if teacher_p is not None:
+        result["teacher_sum_rate"] = teacher_total / N
+        result["pct_teacher"] = 100.0 * total / teacher_total
+    return result

@@ -1,0 +1,298 @@
+"""Neural power-control students and their critics, the models that algorithm distillation trains
+(Ma et al., arXiv:2308.07511; the trainer is `pyalgo.lab.wireless.train_student`).
+
+Students map gains G (B, K, K) (G[b, i, j] = gain from transmitter j to receiver i) and optional
+user weights α (B, K) to powers p ∈ [0, p_max]^K:
+
+- `MLPStudent`: Sun et al.'s DNN, K² → 200 → 80 → 80 → K (ReLU), output p_max·sigmoid.
+- `GNNStudent`: permutation-equivariant message passing over the interference graph (the AD
+  paper's eqs. 6–7): m_i = max/sum/mean_{j ∈ N(i)} φ(x_j, G_ij, G_ji), x_i ← ψ(x_i, m_i), shared
+  by all nodes, x_i⁰ = (G_ii, α_i); works for any K.
+
+Critics Q(G, p) ≈ weighted sum rate (`MLPCritic`, `GNNCritic`) serve the RL modes;
+`default_critic(student)` builds the one that matches a student.
+"""
+from __future__ import annotations
+
+from typing import List, NamedTuple, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import Weights, check_choice, check_gains, check_int, check_positive, expand_weights
+
+__all__ = ["MLPStudent", "GNNStudent", "MLPCritic", "GNNCritic", "StudentOutput", "default_critic",
+           "INPUTS", "AGGREGATIONS"]
+
+INPUTS = ("gain", "amplitude", "log")
+AGGREGATIONS = ("max", "sum", "mean")
+
+
+# ---- students -----------------------------------------------------------------------------------
+
+class StudentOutput(NamedTuple):
+    """What a student returns with ``return_aux=True``.
+
+    p (B, K) powers; state (B, K, 2) the predicted WMMSE state at the teacher's solution,
+    (u_k·√G_kk ∈ [0, 1), log2 w_k ≥ 0), or None without a state head; iterates (B, S, K) the S
+    intermediate power estimates in [0, p_max], or None without trajectory heads."""
+    p: torch.Tensor
+    state: Optional[torch.Tensor]
+    iterates: Optional[torch.Tensor]
+
+
+def _features(G: torch.Tensor, inputs: str) -> torch.Tensor:
+    """Input scaling of the gains: "gain" G, "amplitude" √G (|h|, what Sun et al.'s DNN sees),
+    "log" ln(1 + G) (= ln(1 + SNR) at σ² = 1; compresses path-loss gains spanning decades and is
+    ≈ G for weak interference links)."""
+    if inputs == "gain":
+        return G
+    if inputs == "amplitude":
+        return G.clamp_min(0).sqrt()
+    return torch.log1p(G.clamp_min(0))
+
+
+def _mlp(sizes: Sequence[int], final_relu: bool) -> nn.Sequential:
+    layers: List[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if final_relu or i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _state_from_raw(raw: torch.Tensor) -> torch.Tensor:
+    """Raw head output (..., 2) -> (u·√G_kk = sigmoid, log2 w = softplus)."""
+    return torch.stack([torch.sigmoid(raw[..., 0]), F.softplus(raw[..., 1])], dim=-1)
+
+
+def _check_student_args(fn: str, p_max, inputs: str) -> float:
+    check_choice(fn, "inputs", inputs, INPUTS)
+    return check_positive(fn, "p_max", p_max)
+
+
+class MLPStudent(nn.Module):
+    """Sun et al.'s DNN (TSP 2018, `function_dnn_powercontrol.py`): flattened gains → `hidden`
+    (ReLU) → K, with p = p_max·sigmoid(·) (the AD paper) instead of their relu6(x)/6.
+
+    The K×K matrix is flattened column-major, as Sun et al.'s ``H.reshape(K², order='F')``, after
+    the `inputs` scaling (see `_features`; default "amplitude", their |h|). With ``weighted=True``
+    the K user weights are appended to the input (K² + K), else the student takes no weights.
+    Optional heads for the assistance: ``state_head`` (Linear on the last hidden layer → (B, K, 2))
+    and ``trajectory_heads`` (one Linear → K per hidden layer, sigmoid·p_max: S = len(hidden)
+    intermediate estimates).
+    """
+
+    def __init__(self, K: int, hidden: Sequence[int] = (200, 80, 80), p_max: float = 1.0,
+                 inputs: str = "amplitude", weighted: bool = False, state_head: bool = False,
+                 trajectory_heads: bool = False):
+        super().__init__()
+        fn = "pyalgo.wireless.MLPStudent"
+        self.K = check_int(fn, "K", K)
+        self.hidden_sizes = tuple(check_int(fn, "hidden sizes", h) for h in hidden)
+        if not self.hidden_sizes:
+            raise ValueError(f"{fn}: hidden must list at least one layer size, got {tuple(hidden)}")
+        self.p_max = _check_student_args(fn, p_max, inputs)
+        self.inputs, self.weighted = inputs, bool(weighted)
+        sizes = [K * K + (K if weighted else 0), *self.hidden_sizes]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.out = nn.Linear(sizes[-1], K)
+        self.state_head = nn.Linear(sizes[-1], 2 * K) if state_head else None
+        self.trajectory_heads = (nn.ModuleList(nn.Linear(h, K) for h in self.hidden_sizes)
+                                 if trajectory_heads else None)
+
+    def forward(self, G: torch.Tensor, weights: Weights = None, return_aux: bool = False):
+        """G (B, K, K), weights (B, K)/(K,) or None -> p (B, K), or `StudentOutput` with return_aux."""
+        fn = "pyalgo.wireless.MLPStudent"
+        check_gains(fn, "G", G, self.K)
+        B, K = G.shape[0], self.K
+        x = _features(G, self.inputs).transpose(-1, -2).reshape(B, K * K)
+        if self.weighted:
+            x = torch.cat([x, expand_weights(fn, weights, B, K, x)], dim=-1)
+        elif weights is not None:
+            raise ValueError(f"{fn}: weights given to a student built with weighted=False; "
+                             "build it with weighted=True")
+        iterates = []
+        for i, layer in enumerate(self.layers):
+            x = torch.relu(layer(x))
+            if self.trajectory_heads is not None:
+                iterates.append(self.p_max * torch.sigmoid(self.trajectory_heads[i](x)))
+        p = self.p_max * torch.sigmoid(self.out(x))
+        if not return_aux:
+            return p
+        state = None if self.state_head is None else _state_from_raw(self.state_head(x).view(B, K, 2))
+        return StudentOutput(p, state, torch.stack(iterates, 1) if iterates else None)
+
+
+def _neighbour_mask(G: torch.Tensor, adjacency: Optional[torch.Tensor], fn: str) -> torch.Tensor:
+    """(B, K, K) bool: mask[b, i, j] = j sends a message to i (j ≠ i, and adjacency[b, i, j])."""
+    B, K = G.shape[0], G.shape[-1]
+    off_diagonal = ~torch.eye(K, dtype=torch.bool, device=G.device)
+    if adjacency is None:
+        return off_diagonal.expand(B, K, K)
+    is_mask = isinstance(adjacency, torch.Tensor) and adjacency.dtype == torch.bool
+    if not (is_mask and adjacency.shape == G.shape):
+        got = (f"{adjacency.dtype} {tuple(adjacency.shape)}" if isinstance(adjacency, torch.Tensor)
+               else type(adjacency).__name__)
+        raise ValueError(f"{fn}: adjacency must be a bool tensor of G's shape {tuple(G.shape)}, got {got}")
+    return adjacency & off_diagonal
+
+
+class _MessagePassing(nn.Module):
+    """One shared layer (the AD paper's eqs. 6–7): m_i = AGG_{j: mask[i, j]} φ(x_j, e_ij),
+    x_i' = ψ(x_i, m_i); φ and ψ are 2-layer ReLU MLPs, so messages are ≥ 0 and the max over an
+    empty neighbourhood is taken as 0.
+
+    φ's first layer W[x_j; e_ij] + b is computed as (W_x x_j + b) per node plus W_e e_ij per edge:
+    the same function, with the d_node-wide product done K times instead of K² times."""
+
+    def __init__(self, d_node: int, d_edge: int, hidden: int, aggregation: str):
+        super().__init__()
+        self.phi_node = nn.Linear(d_node, hidden)
+        self.phi_edge = nn.Linear(d_edge, hidden, bias=False)
+        self.phi_out = _mlp([hidden, hidden], final_relu=True)
+        self.psi = _mlp([d_node + hidden, hidden, hidden], final_relu=True)
+        self.aggregation = aggregation
+
+    def forward(self, x: torch.Tensor, edges: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        first = torch.relu(self.phi_node(x).unsqueeze(1) + self.phi_edge(edges))    # (B, i, j, hidden)
+        messages = self.phi_out(first) * mask.unsqueeze(-1).to(first.dtype)
+        if self.aggregation == "max":
+            m = messages.amax(dim=2)
+        else:
+            m = messages.sum(dim=2)
+            if self.aggregation == "mean":
+                m = m / mask.sum(dim=2, keepdim=True).clamp_min(1).to(m.dtype)
+        return self.psi(torch.cat([x, m], dim=-1))
+
+
+class _GraphEncoder(nn.Module):
+    """`layers` message-passing layers over node features (f(G_ii), α_i, extra...) and edge
+    features e_ij = (f(G_ij), f(G_ji)): the interference j causes at i and i causes at j."""
+
+    def __init__(self, d_extra: int, hidden: int, layers: int, aggregation: str, inputs: str):
+        super().__init__()
+        self.inputs = inputs
+        dims = [2 + d_extra] + [hidden] * layers
+        self.layers = nn.ModuleList(_MessagePassing(a, 2, hidden, aggregation) for a in dims[:-1])
+
+    def forward(self, G, weights, adjacency, extra, fn) -> List[torch.Tensor]:
+        """Node embeddings (B, K, hidden) after each layer."""
+        B, K = G.shape[0], G.shape[-1]
+        f = _features(G, self.inputs)
+        nodes = [f.diagonal(dim1=-2, dim2=-1), expand_weights(fn, weights, B, K, f), *extra]
+        x = torch.stack(nodes, dim=-1)
+        edges = torch.stack([f, f.transpose(-1, -2)], dim=-1)
+        mask = _neighbour_mask(G, adjacency, fn)
+        embeddings = []
+        for layer in self.layers:
+            x = layer(x, edges, mask)
+            embeddings.append(x)
+        return embeddings
+
+
+class GNNStudent(nn.Module):
+    """Permutation-equivariant message-passing GNN over the interference graph (the AD paper's eqs. 6–7;
+    pure torch, dense (B, K, K) layout, any K).
+
+    x_i⁰ = (f(G_ii), α_i); layer l: m_i = AGG_{j ∈ N(i)} φ_l(x_j, f(G_ij), f(G_ji)),
+    x_i = ψ_l(x_i, m_i); p_i = p_max·sigmoid(ρ(x_i^L)). N(i) = all j ≠ i, or those with
+    ``adjacency[b, i, j]`` (B, K, K) bool. f is the `inputs` scaling (default "log": ln(1 + G)).
+    Optional heads: ``state_head`` (Linear(hidden, 2) per node) and ``trajectory_heads`` (the
+    readout ρ applied after layers 1..L−1: S = layers − 1 intermediate estimates, no extra weights).
+    """
+
+    def __init__(self, hidden: int = 64, layers: int = 3, aggregation: str = "max", p_max: float = 1.0,
+                 inputs: str = "log", state_head: bool = False, trajectory_heads: bool = False):
+        super().__init__()
+        fn = "pyalgo.wireless.GNNStudent"
+        self.hidden = check_int(fn, "hidden", hidden)
+        check_int(fn, "layers", layers, minimum=2 if trajectory_heads else 1)
+        check_choice(fn, "aggregation", aggregation, AGGREGATIONS)
+        self.p_max = _check_student_args(fn, p_max, inputs)
+        self.inputs = inputs
+        self.encoder = _GraphEncoder(0, hidden, layers, aggregation, inputs)
+        self.readout = nn.Linear(hidden, 1)
+        self.state_head = nn.Linear(hidden, 2) if state_head else None
+        self.trajectory_heads = bool(trajectory_heads)
+
+    def forward(self, G: torch.Tensor, weights: Weights = None, adjacency: Optional[torch.Tensor] = None,
+                return_aux: bool = False):
+        """G (B, K, K), weights (B, K)/(K,) or None, adjacency (B, K, K) bool or None -> p (B, K),
+        or `StudentOutput` with return_aux."""
+        fn = "pyalgo.wireless.GNNStudent"
+        check_gains(fn, "G", G)
+        embeddings = self.encoder(G, weights, adjacency, (), fn)
+        p = self._powers(embeddings[-1])
+        if not return_aux:
+            return p
+        state = None if self.state_head is None else _state_from_raw(self.state_head(embeddings[-1]))
+        iterates = (torch.stack([self._powers(x) for x in embeddings[:-1]], 1) if self.trajectory_heads
+                    else None)
+        return StudentOutput(p, state, iterates)
+
+    def _powers(self, x: torch.Tensor) -> torch.Tensor:
+        return self.p_max * torch.sigmoid(self.readout(x).squeeze(-1))
+
+
+# ---- critics (RL modes) -------------------------------------------------------------------------
+
+class MLPCritic(nn.Module):
+    """Q(G, p) ≈ weighted sum rate: MLP on (flattened f(G), p/p_max[, α]) → `hidden` (ReLU) → 1."""
+
+    def __init__(self, K: int, hidden: Sequence[int] = (200, 80), p_max: float = 1.0,
+                 inputs: str = "amplitude", weighted: bool = False):
+        super().__init__()
+        fn = "pyalgo.wireless.MLPCritic"
+        self.K = check_int(fn, "K", K)
+        self.p_max = _check_student_args(fn, p_max, inputs)
+        self.inputs, self.weighted = inputs, bool(weighted)
+        self.net = _mlp([K * K + K + (K if weighted else 0), *hidden, 1], final_relu=False)
+
+    def forward(self, G: torch.Tensor, p: torch.Tensor, weights: Weights = None) -> torch.Tensor:
+        """G (B, K, K), p (B, K) -> Q (B,)."""
+        fn = "pyalgo.wireless.MLPCritic"
+        check_gains(fn, "G", G, self.K)
+        B, K = p.shape
+        parts = [_features(G, self.inputs).transpose(-1, -2).reshape(B, K * K), p / self.p_max]
+        if self.weighted:
+            parts.append(expand_weights(fn, weights, B, K, p))
+        elif weights is not None:
+            raise ValueError(f"{fn}: weights given to a critic built with weighted=False")
+        return self.net(torch.cat(parts, dim=-1)).squeeze(-1)
+
+
+class GNNCritic(nn.Module):
+    """Q(G, p) = Σ_i ρ(x_i^L): the student's message passing with p_i/p_max as a third node
+    feature and a per-node readout summed over users (permutation invariant, any K)."""
+
+    def __init__(self, hidden: int = 64, layers: int = 2, aggregation: str = "max", p_max: float = 1.0,
+                 inputs: str = "log"):
+        super().__init__()
+        fn = "pyalgo.wireless.GNNCritic"
+        check_int(fn, "hidden", hidden)
+        check_int(fn, "layers", layers)
+        check_choice(fn, "aggregation", aggregation, AGGREGATIONS)
+        self.p_max = _check_student_args(fn, p_max, inputs)
+        self.encoder = _GraphEncoder(1, hidden, layers, aggregation, inputs)
+        self.readout = nn.Linear(hidden, 1)
+
+    def forward(self, G: torch.Tensor, p: torch.Tensor, weights: Weights = None,
+                adjacency: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """G (B, K, K), p (B, K) -> Q (B,)."""
+        fn = "pyalgo.wireless.GNNCritic"
+        check_gains(fn, "G", G)
+        x = self.encoder(G, weights, adjacency, (p / self.p_max,), fn)[-1]
+        return self.readout(x).squeeze(-1).sum(-1)
+
+
+def default_critic(student: nn.Module) -> nn.Module:
+    """The critic `pyalgo.lab.wireless.train_student` builds for the RL modes: `MLPCritic` (same K, p_max, inputs,
+    weighting) for an `MLPStudent`, a 2-layer `GNNCritic` of the same width for a `GNNStudent`."""
+    if isinstance(student, MLPStudent):
+        return MLPCritic(student.K, p_max=student.p_max, inputs=student.inputs, weighted=student.weighted)
+    if isinstance(student, GNNStudent):
+        return GNNCritic(student.hidden, layers=2, p_max=student.p_max, inputs=student.inputs)
+    raise TypeError("pyalgo.wireless.default_critic: no default critic for "
+                    f"{type(student).__name__}; pass critic=")

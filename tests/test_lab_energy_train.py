@@ -1,0 +1,214 @@
+"""The trainers of pyalgo.lab.energy.train (min-min EBM training and its baselines), their exact
+resume from a checkpoint, and the diagnostics of pyalgo.energy.evaluate on trained models."""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from pyalgo.energy import reference as ref
+from pyalgo.energy.data import load_label_ranking, synthetic_ising
+from pyalgo.energy.evaluate import tau_vs_lse
+from pyalgo.energy.models import FreeTau
+from pyalgo.lab import harness as H
+from pyalgo.lab.energy import train as T
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def toy():
+    # a small version of the Ising toy: data from a known Ising EBM (exact LSE by enumeration)
+    return synthetic_ising(1500, 300, k=6, d=10, seed=3, dtype=torch.float32)
+
+
+@pytest.fixture(scope="module")
+def unary_data():
+    """Multilabel data from a ground-truth unary model (independent bits), k = 5, d = 8."""
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(8, 5, generator=g) * 1.5
+    x = torch.randn(900, 8, generator=g)
+    y = (torch.rand(900, 5, generator=g) < torch.sigmoid(x @ W)).float()
+    return SimpleNamespace(x_train=x[:600], y_train=y[:600], x_test=x[600:], y_test=y[600:])
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_label_ranking("iris")
+
+
+@pytest.mark.parametrize("method", ["minmin", "sparsemax", "exact_mle", "bce", "mcmc"])
+def test_training_reduces_loss_and_learns(unary_data, method):
+    r = T.train_multilabel(unary_data, method, hidden=16, epochs=8, lr=3e-3, num_samples=16)
+    assert len(r.curve) == 8 and all(math.isfinite(c) for c in r.curve)
+    untrained = T.train_multilabel(unary_data, method, hidden=16, epochs=0)
+    if method != "mcmc":  # the CD surrogate is not an objective value; compare NLLs below instead
+        assert r.curve[-1] < r.curve[0]
+    assert r.metrics["nll"] < untrained.metrics["nll"] - 0.3
+    assert r.metrics["f1_micro"] > untrained.metrics["f1_micro"] + 5
+
+
+def test_exact_mle_and_bce_same_solution(unary_data):
+    a = T.train_multilabel(unary_data, "exact_mle", hidden=16, epochs=5, lr=3e-3, seed=4)
+    b = T.train_multilabel(unary_data, "bce", hidden=16, epochs=5, lr=3e-3, seed=4)
+    # same gradients (the losses differ by the constant k log 2), same Adam path
+    np.testing.assert_allclose(np.array(a.curve) + 5 * math.log(2), b.curve, rtol=1e-4, atol=1e-4)
+    x = unary_data.x_test
+    torch.testing.assert_close(a.energy(x), b.energy(x), atol=1e-4, rtol=1e-4)
+    assert a.metrics["f1_example"] == pytest.approx(b.metrics["f1_example"], abs=0.5)
+
+
+def test_minmin_tau_tracks_exact_lse_on_ising_toy(toy):
+    # the toy: linear unary+pairwise g, τ = MLP; the reference run reports mean |τ − LSE| = 0.40 with std(LSE) = 4.9
+    r = T.train_multilabel(toy, "minmin", model="pairwise", hidden=0, tau_hidden=32, lr=3e-3, batch_size=128,
+                           epochs=40, num_samples=32, seed=0)
+    mle = T.train_multilabel(toy, "exact_mle", model="pairwise", hidden=0, lr=3e-3, batch_size=128, epochs=40, seed=0)
+    t = tau_vs_lse(r.energy, r.tau, toy.x_test)
+    assert t["std_lse"] > 1.0
+    assert t["mean_abs_err"] < 0.25 * t["std_lse"]
+    assert t["corr"] > 0.95
+    # min-min ends close to exact MLE in test NLL (reference run: −2.940 vs −2.900)
+    assert r.metrics["nll"] < mle.metrics["nll"] + 0.15
+    u, U = toy.true_parameters(toy.x_test)
+    true_nll = float((ref.exact_lse_bits(u, U) - ref.energy_bits(u, toy.y_test, U)).mean())
+    assert true_nll - 0.05 < mle.metrics["nll"] < true_nll + 0.5
+
+
+def test_free_tau_variant(unary_data):
+    r = T.train_multilabel(unary_data, "minmin", tau="free", hidden=16, epochs=30, lr=1e-2, num_samples=32)
+    assert isinstance(r.tau, FreeTau) and r.tau.tau.shape == (600,)
+    assert r.curve[-1] < r.curve[0]
+    lse = ref.unary_lse(r.energy(unary_data.x_train)).detach()
+    err = (r.tau.tau.detach() - lse).abs().mean()
+    assert err < 0.3 * (lse.abs().mean() + lse.std())   # each τ_i moved towards its example's LSE
+    with pytest.raises(TypeError, match="pyalgo.energy.tau_vs_lse: tau"):
+        tau_vs_lse(r.energy, r.tau, unary_data.x_test)
+
+
+def test_reproducible_from_seed(unary_data):
+    kw = dict(hidden=8, epochs=3, num_samples=8)
+    a = T.train_multilabel(unary_data, "minmin", seed=11, **kw)
+    b = T.train_multilabel(unary_data, "minmin", seed=11, **kw)
+    c = T.train_multilabel(unary_data, "minmin", seed=12, **kw)
+    assert a.curve == b.curve and a.metrics == b.metrics
+    assert a.curve != c.curve
+    g0 = torch.random.get_rng_state()
+    T.train_multilabel(unary_data, "mcmc", seed=1, **kw)
+    assert torch.equal(g0, torch.random.get_rng_state())   # the caller's global RNG is untouched
+
+
+def test_ranking_methods_and_models(iris):
+    tr, te = np.arange(0, 150, 2), np.arange(1, 150, 2)
+    res = {}
+    for method, model in [("minmin", "permutahedron"), ("sparsemax", "permutahedron"), ("mcmc", "permutahedron"),
+                          ("minmin", "birkhoff"), ("exact_mle", "permutahedron")]:
+        r = T.train_ranking(iris, method, model=model, train_idx=tr, test_idx=te, epochs=25, lr=3e-3, hidden=32,
+                            num_samples=16)
+        res[(method, model)] = r.metrics["kendall_tau"]
+    untrained = T.train_ranking(iris, "mcmc", train_idx=tr, test_idx=te, epochs=0, hidden=32)
+    for key, v in res.items():
+        assert v > 70, (key, v)
+    assert res[("mcmc", "permutahedron")] > untrained.metrics["kendall_tau"] + 20
+    a = T.train_ranking(iris, "minmin", train_idx=tr, test_idx=te, epochs=2, seed=5)
+    b = T.train_ranking(iris, "minmin", train_idx=tr, test_idx=te, epochs=2, seed=5)
+    assert a.curve == b.curve and a.metrics == b.metrics
+
+
+def test_tau_vs_lse_ranking_matches_reference(iris):
+    tr, te = np.arange(0, 150, 2), np.arange(1, 150, 2)
+    r = T.train_ranking(iris, "minmin", model="birkhoff", train_idx=tr, test_idx=te, epochs=20, lr=3e-3, hidden=32)
+    out = tau_vs_lse(r.energy, r.tau, iris.x[te])
+    lse = ref.exact_lse_perms(r.energy(iris.x[te])).detach().double().numpy()
+    np.testing.assert_allclose(out["lse"], lse, rtol=1e-6)
+    assert out["mean_abs_err"] < max(0.5, 0.5 * out["std_lse"])
+
+
+def test_bad_arguments(unary_data, iris):
+    fn = "pyalgo.lab.energy.train_multilabel"
+    cases = [
+        (dict(method="nope"), ValueError, f"{fn}: method"),
+        (dict(model="tree"), ValueError, f"{fn}: model"),
+        (dict(tau="fixed"), ValueError, f"{fn}: tau"),
+        (dict(num_samples=0), ValueError, f"{fn}: num_samples"),
+        (dict(num_samples=2.5), TypeError, f"{fn}: num_samples"),
+        (dict(epochs=-1), ValueError, f"{fn}: epochs"),
+        (dict(lr=0.0), ValueError, f"{fn}: lr"),
+        (dict(weight_decay=-1.0), ValueError, f"{fn}: weight_decay"),
+        (dict(grad_clip=0.0), ValueError, f"{fn}: grad_clip"),
+        (dict(dropout=1.0), ValueError, f"{fn}: dropout"),
+        (dict(method="bce", model="pairwise"), ValueError, f"{fn}: method 'bce'"),
+    ]
+    for kw, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            T.train_multilabel(unary_data, **kw)
+    with pytest.raises(TypeError, match=f"{fn}: data"):
+        T.train_multilabel(SimpleNamespace(x_train=unary_data.x_train), "minmin")
+    bad = SimpleNamespace(x_train=unary_data.x_train, y_train=unary_data.y_train * 2, x_test=unary_data.x_test,
+                          y_test=unary_data.y_test)
+    with pytest.raises(ValueError, match=f"{fn}: data.y_train"):
+        T.train_multilabel(bad, "minmin")
+    big = SimpleNamespace(x_train=torch.randn(4, 3), y_train=torch.zeros(4, 17), x_test=torch.randn(2, 3),
+                          y_test=torch.zeros(2, 17))
+    with pytest.raises(ValueError, match=f"{fn}: method 'exact_mle'.*k <= 16"):
+        T.train_multilabel(big, "exact_mle", model="pairwise")
+    fr = "pyalgo.lab.energy.train_ranking"
+    with pytest.raises(ValueError, match=f"{fr}: train_idx"):
+        T.train_ranking(iris, "minmin")
+    with pytest.raises(ValueError, match=f"{fr}: method"):
+        T.train_ranking(iris, "bce", train_idx=np.arange(10), test_idx=np.arange(10, 20))
+    with pytest.raises(ValueError, match=f"{fr}: model"):
+        T.train_ranking(iris, "minmin", model="unary", train_idx=np.arange(10), test_idx=np.arange(10, 20))
+    with pytest.raises(TypeError, match=f"{fr}: data"):
+        T.train_ranking(object(), "minmin")
+
+
+def _state(result):
+    mods = [result.energy] + ([result.tau] if result.tau is not None else [])
+    return [p.detach().clone() for m in mods for p in m.parameters()]
+
+
+@pytest.mark.parametrize("method, kw", [("minmin", dict(dropout=0.3, track_nll=True)), ("mcmc", dict(model="pairwise"))])
+def test_exact_resume_multilabel(unary_data, tmp_path, method, kw):
+    common = dict(hidden=8, num_samples=8, seed=3, **kw)
+    full = T.train_multilabel(unary_data, method, epochs=4, checkpoint=tmp_path / "full.pt", **common)
+    T.train_multilabel(unary_data, method, epochs=2, checkpoint=tmp_path / "part.pt", **common)  # "interrupted"
+    resumed = T.train_multilabel(unary_data, method, epochs=4, checkpoint=tmp_path / "part.pt", resume=True, **common)
+    assert resumed.curve == full.curve and resumed.train_nll == full.train_nll and resumed.metrics == full.metrics
+    assert all(torch.equal(a, b) for a, b in zip(_state(full), _state(resumed)))
+    saved = torch.load(tmp_path / "part.pt", weights_only=True)   # tensors and plain data only
+    assert saved["epoch"] == 3 and saved["config"]["method"] == method and "epochs" not in saved["config"]
+    assert set(saved["state"]) >= {"energy", "opt", "shuffle", "sampler", "dropout"}
+
+
+def test_exact_resume_ranking(iris, tmp_path):
+    tr, te = np.arange(0, 150, 2), np.arange(1, 150, 2)
+    kw = dict(train_idx=tr, test_idx=te, hidden=8, num_samples=8, seed=2)
+    full = T.train_ranking(iris, "minmin", epochs=3, **kw)
+    T.train_ranking(iris, "minmin", epochs=1, checkpoint=tmp_path / "r.pt", **kw)
+    resumed = T.train_ranking(iris, "minmin", epochs=3, checkpoint=tmp_path / "r.pt", resume=True, **kw)
+    assert resumed.curve == full.curve and resumed.metrics == full.metrics
+    assert all(torch.equal(a, b) for a, b in zip(_state(full), _state(resumed)))
+
+
+def test_resume_refuses_other_settings(unary_data, tmp_path):
+    path = tmp_path / "c.pt"
+    T.train_multilabel(unary_data, "minmin", hidden=8, epochs=1, lr=1e-3, checkpoint=path)
+    with pytest.raises(H.CheckpointMismatch, match=r"pyalgo.lab.energy.train_multilabel: .*lr: 0.001 -> 0.002"):
+        T.train_multilabel(unary_data, "minmin", hidden=8, epochs=2, lr=2e-3, checkpoint=path, resume=True)
+    small = SimpleNamespace(x_train=unary_data.x_train[:100], y_train=unary_data.y_train[:100],
+                            x_test=unary_data.x_test, y_test=unary_data.y_test)
+    with pytest.raises(H.CheckpointMismatch, match=r"data: \[600, 8, 5\] -> \[100, 8, 5\]"):
+        T.train_multilabel(small, "minmin", hidden=8, epochs=2, checkpoint=path, resume=True)
+
+
+def test_dropout_reproducible_and_caller_rng_untouched(unary_data):
+    state = torch.random.get_rng_state()
+    a = T.train_multilabel(unary_data, "minmin", hidden=8, epochs=2, dropout=0.5, seed=7)
+    torch.manual_seed(123)   # the caller's global RNG does not leak into training
+    b = T.train_multilabel(unary_data, "minmin", hidden=8, epochs=2, dropout=0.5, seed=7)
+    assert a.curve == b.curve
+    torch.random.set_rng_state(state)
+    T.train_multilabel(unary_data, "minmin", hidden=8, epochs=2, dropout=0.5, seed=7)
+    assert torch.equal(state, torch.random.get_rng_state())

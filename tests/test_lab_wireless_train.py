@@ -1,0 +1,298 @@
+"""The distillation lab (pyalgo.lab.wireless): β schedules, the assistance loss, the five training
+modes, teacher-label caching, checkpoints with exact resume, argument errors, and a 2-rank torchrun
+run. Tiny problems (K = 4)."""
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from pyalgo.lab.harness import CheckpointMismatch
+from pyalgo.lab.wireless import (MODES, DistillConfig, TeacherLabels, assist_loss, beta_at, evaluate_student,
+                                 labels as labels_module, losses, teacher_labels, train_student)
+from pyalgo.lab.wireless._ddp_check import problem as ddp_problem
+from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, rayleigh, sum_rate, wmmse
+
+K = 4
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG_FIELDS = {f.name for f in dataclasses.fields(DistillConfig)}
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    train, evaluation = rayleigh(256, K, generator=g), rayleigh(256, K, generator=g)
+    random_rate = sum_rate(evaluation, torch.rand(256, K, generator=g)).mean().item()
+    return train, evaluation, random_rate
+
+
+def _student(kind="mlp", seed=0, **kwargs):
+    torch.manual_seed(seed)
+    if kind == "mlp":
+        return MLPStudent(K, hidden=(64, 64), **kwargs)
+    return GNNStudent(hidden=16, layers=2, **kwargs)
+
+
+def _train(student, mode, **kwargs):
+    """train_student with the DistillConfig fields among `kwargs` moved into the config."""
+    config = {k: kwargs.pop(k) for k in list(kwargs) if k in CONFIG_FIELDS}
+    return train_student(student, DistillConfig(mode, **config), **kwargs)
+
+
+# ---- β schedules and the assistance loss ------------------------------------------------------------
+
+def test_beta_schedules():
+    assert [beta_at("fixed", 2.0, t, 4) for t in range(4)] == [2.0] * 4
+    assert [beta_at("increasing", 2.0, t, 4) for t in range(4)] == [0.0, 0.5, 1.0, 1.5]
+    assert [beta_at("decreasing", 2.0, t, 4) for t in range(4)] == [2.0, 1.5, 1.0, 0.5]
+    assert losses.beta_decreasing(1.0, 5, 10) == 0.5 and losses.beta_increasing(1.0, 5, 10) == 0.5
+
+
+def test_assist_loss_parts():
+    B = 2
+    G = torch.tensor([[[4.0, 0.5], [0.5, 1.0]]] * B)
+    trajectory = torch.arange(B * 7 * K // 2, dtype=torch.float32).view(B, 7, K // 2) / 100
+    teacher = TeacherLabels(p=torch.rand(B, 2), u=torch.rand(B, 2), w=1 + torch.rand(B, 2),
+                            iterations=torch.tensor([6, 3], dtype=torch.int32), trajectory=trajectory)
+    # stages s = 1, 2 of S = 2 match iterates ⌈s·n/3⌉: n = 6 -> 2, 4; n = 3 -> 1, 2
+    iterates = torch.stack([trajectory[0, [2, 4]], trajectory[1, [1, 2]]])
+    state = torch.stack([teacher.u * torch.tensor([2.0, 1.0]), torch.log2(teacher.w)], dim=-1)
+    exact = StudentOutput(teacher.p, state, iterates)
+    assert assist_loss(exact, teacher, G, 1.0, "final+state+trajectory").item() == pytest.approx(0.0, abs=1e-6)
+    off = StudentOutput(teacher.p + 0.1, state, iterates + 0.2)
+    assert assist_loss(off, teacher, G, 2.0, "final").item() == pytest.approx(2 * 0.01 / 4, rel=1e-5)
+    assert assist_loss(off, teacher, G, 2.0, "final+trajectory").item() == pytest.approx(
+        (2 * 0.01 + 2 * 0.04) / 4, rel=1e-5)
+
+
+def test_modes_table():
+    assert tuple(MODES) == ("supervised", "unsupervised", "unsupervised+assist", "rl", "rl+assist")
+    assert {m for m, v in MODES.items() if v.teacher} == {"supervised", "unsupervised+assist", "rl+assist"}
+    assert {m for m, v in MODES.items() if v.critic} == {"rl", "rl+assist"}
+    assert {m for m, v in MODES.items() if v.beta} == {"unsupervised+assist", "rl+assist"}
+    assert DistillConfig("supervised").assist == "final" and DistillConfig("rl").assist is None
+
+
+# ---- training modes --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_each_mode_learns(data, mode):
+    train, evaluation, random_rate = data
+    history = _train(_student(), mode, channels=train, epochs=5, batch_size=32, lr=1e-2,
+                     eval_channels=evaluation, progress=False)
+    assert len(history["epoch"]) == 5
+    if mode == "rl":     # the actor's loss −Q moves with the critic: check the critic and the rate
+        assert history["critic_loss"][-1] < 0.5 * history["critic_loss"][0]
+        assert history["train_sum_rate"][-1] > history["train_sum_rate"][0]
+    else:
+        assert history["loss"][-1] < history["loss"][0]
+    assert history["eval_sum_rate"][-1] > 1.05 * random_rate
+    if mode not in ("unsupervised", "rl"):     # with the teacher's help: well above max power (71.6%) too
+        assert history["eval_pct_teacher"][-1] > 80.0
+
+
+def test_supervised_imitates_teacher(data):
+    train, evaluation, _ = data
+    student = _student("gnn")
+    labels = teacher_labels(evaluation, progress=False)
+    before = ((student(evaluation) - labels.p) ** 2).mean().item()
+    history = _train(student, "supervised", channels=train, epochs=6, batch_size=32, lr=1e-2,
+                     eval_channels=evaluation, progress=False)
+    after = ((student(evaluation) - labels.p) ** 2).mean().item()
+    assert after < 0.4 * before
+    assert history["eval_pct_teacher"][-1] > 90.0
+    result = evaluate_student(student, evaluation, teacher_p=labels.p, binarize=True)
+    assert result["teacher_sum_rate"] == pytest.approx(sum_rate(evaluation, labels.p).mean().item(), rel=1e-5)
+    assert result["pct_teacher"] > 80.0
+
+
+@pytest.mark.parametrize("kind", ["mlp", "gnn"])
+def test_intermediate_information_assist(data, kind):
+    train, evaluation, random_rate = data
+    student = _student(kind, state_head=True, trajectory_heads=True)
+    history = _train(student, "unsupervised+assist", channels=train, assist="final+state+trajectory",
+                     beta_schedule="decreasing", epochs=4, batch_size=32, lr=1e-2,
+                     eval_channels=evaluation, progress=False)
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["beta"][0] > history["beta"][-1]
+    assert history["eval_sum_rate"][-1] > 1.1 * random_rate
+
+
+def test_sampler_pattern_and_d2d_adjacency():
+    sampler = lambda batch, generator: d2d(batch, K, generator=generator)  # noqa: E731
+    evaluation = d2d(64, K, generator=torch.Generator().manual_seed(9))
+    history = _train(_student("gnn"), "rl+assist", channels=sampler, steps_per_epoch=6, epochs=3,
+                     batch_size=32, lr=1e-2, eval_channels=evaluation, progress=False)
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["eval_pct_teacher"][-1] > 80.0
+
+
+# ---- checkpoints and label cache -----------------------------------------------------------------------
+
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupt_after(epoch):
+    def callback(e, record, student):
+        if e == epoch:
+            raise _Interrupt
+    return callback
+
+
+@pytest.mark.parametrize("mode", ["rl+assist", "unsupervised+assist-sampler"])
+def test_resume_equals_uninterrupted(data, tmp_path, mode):
+    train, evaluation, _ = data
+    if mode.endswith("-sampler"):
+        mode = mode[:-len("-sampler")]
+        common = dict(channels=lambda b, g: rayleigh(b, K, generator=g), steps_per_epoch=3)
+    else:
+        common = dict(channels=train[:96])
+    common.update(epochs=4, batch_size=32, lr=1e-2, beta_schedule="decreasing", eval_channels=evaluation[:32],
+                  seed=5, progress=False)
+    reference = _student()
+    expected = _train(reference, mode, checkpoint=str(tmp_path / "a.pt"), **common)
+
+    path = str(tmp_path / "b.pt")
+    with pytest.raises(_Interrupt):
+        _train(_student(), mode, checkpoint=path, callback=_interrupt_after(2), **common)
+    assert torch.load(path, weights_only=True)["epoch"] == 1      # epochs 0 and 1 saved, then interrupted
+    resumed = _student(seed=123)                     # a fresh process would start from other weights
+    history = _train(resumed, mode, checkpoint=path, resume=True, **common)
+
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    for key in expected:
+        if key != "seconds":
+            assert history[key] == expected[key], key
+    with pytest.raises(CheckpointMismatch, match="lr: 0.01 -> 0.02"):
+        _train(_student(), mode, checkpoint=path, resume=True, **{**common, "lr": 0.02})
+
+
+def test_label_cache_resumes_without_recomputing(monkeypatch, tmp_path):
+    G = rayleigh(40, K, generator=torch.Generator().manual_seed(4))
+    expected = teacher_labels(G, chunk=8, trajectory=True, progress=False)
+    calls = []
+
+    def counting_wmmse(H, *args, **kwargs):
+        calls.append(H.shape[0])
+        if fail_at is not None and len(calls) == fail_at:
+            raise _Interrupt
+        return wmmse(H, *args, **kwargs)
+
+    monkeypatch.setattr(labels_module, "wmmse", counting_wmmse)
+    cache = str(tmp_path / "labels")
+    fail_at = 3
+    with pytest.raises(_Interrupt):
+        teacher_labels(G, chunk=8, trajectory=True, cache_path=cache, progress=False)
+    chunks = sorted(f for f in os.listdir(cache) if f.startswith("chunk"))
+    assert chunks == ["chunk_000000.pt", "chunk_000001.pt"]
+
+    calls.clear()
+    fail_at = None
+    labels = teacher_labels(G, chunk=8, trajectory=True, cache_path=cache, progress=False)
+    assert calls == [8, 8, 8]                      # only the three missing chunks
+    for got, want in zip(labels, expected):
+        assert torch.equal(got, want)
+
+    calls.clear()
+    again = teacher_labels(G, chunk=8, trajectory=True, cache_path=cache, progress=False)
+    assert calls == [] and torch.equal(again.p, expected.p)
+    with pytest.raises(ValueError, match="holds labels for other channels or settings"):
+        teacher_labels(G * 2, chunk=8, trajectory=True, cache_path=cache, progress=False)
+    with pytest.raises(ValueError, match="holds labels for other channels or settings"):
+        teacher_labels(G, chunk=8, cache_path=cache, progress=False)
+
+
+def test_label_cache_used_by_train_student(data, tmp_path):
+    train, _, _ = data
+    cache = str(tmp_path / "labels")
+    _train(_student(), "supervised", channels=train, label_cache=cache, epochs=1, progress=False)
+    assert torch.equal(teacher_labels(train, cache_path=cache, progress=False).p, wmmse(train))
+
+
+# ---- argument errors --------------------------------------------------------------------------------------
+
+def _errors(data):
+    train, _, _ = data
+    mlp, gnn = _student(), _student("gnn")
+    T = "pyalgo.lab.wireless.train_student: "
+    C = "pyalgo.lab.wireless.DistillConfig: "
+    return [
+        (lambda: _train(mlp, "x", channels=train), C + "mode must be one of 'supervised'"),
+        (lambda: _train(mlp, "unsupervised", channels=train, assist="final"), C + "assist applies"),
+        (lambda: _train(mlp, "supervised", channels=train, assist="all"), C + "assist must be one of"),
+        (lambda: _train(mlp, "supervised", channels=train, assist="final+state"), T + "assist 'final+state' needs a "
+                                                                                  "student built with state_head=True"),
+        (lambda: _train(gnn, "supervised", channels=train, assist="final+trajectory"),
+         "trajectory_heads=True"),
+        (lambda: _train(mlp, "supervised", channels=train, beta_schedule="cosine"), C + "beta_schedule"),
+        (lambda: _train(mlp, "supervised", channels=train, beta=-1.0), C + "beta must be a finite"),
+        (lambda: _train(mlp, "supervised", channels=train, epochs=0), C + "epochs must be an int >= 1"),
+        (lambda: _train(mlp, "supervised", channels=train, batch_size=1.5), C + "batch_size"),
+        (lambda: _train(mlp, "supervised", channels=train, lr=0), C + "lr must be a finite number > 0"),
+        (lambda: _train(mlp, "supervised", channels=train, optimizer="lbfgs"), C + "optimizer"),
+        (lambda: _train(mlp, "supervised", channels=train, noise=0.0), C + "noise"),
+        (lambda: _train(mlp, "supervised", channels=train, resume=True), T + "resume=True needs"),
+        (lambda: _train(mlp, "supervised", channels=train[:, :3, :3]), "K = 4 users"),
+        (lambda: _train(mlp, "supervised", channels=train[:, 0]), T + "channels must have shape"),
+        (lambda: _train(mlp, "supervised", channels=-train), T + "channels must hold finite gains"),
+        (lambda: _train(mlp, "supervised", channels=train, weights=torch.ones(3)),
+         T + "weights must be"),
+        (lambda: _train(mlp, "supervised", channels=train, teacher=torch.ones(3, K)),
+         T + "teacher must be"),
+        (lambda: _train(_student(trajectory_heads=True), "supervised", channels=train,
+                        teacher=torch.ones(256, K), assist="final+trajectory"),
+         "needs the teacher's state"),
+        (lambda: _train(mlp, "unsupervised", channels=train, teacher=torch.ones(256, K)),
+         T + "mode 'unsupervised' uses no teacher"),
+        (lambda: _train(mlp, "unsupervised", channels=train, steps_per_epoch=3), T + "steps_per_epoch"),
+        (lambda: _train(mlp, "unsupervised", channels=lambda b, g: train[:b]), "needs steps_per_epoch"),
+        (lambda: _train(mlp, "unsupervised", channels=train, critic=mlp), T + "critic applies"),
+        (lambda: _train(torch.nn.Linear(2, 2), "unsupervised", channels=train), T + "student must be"),
+        (lambda: beta_at("fixed", 1.0, 4, 4), "pyalgo.lab.wireless.beta_at: t must be in [0, T)"),
+        (lambda: teacher_labels(train, chunk=0), "pyalgo.lab.wireless.teacher_labels: chunk"),
+        (lambda: teacher_labels(train[:0]), "pyalgo.lab.wireless.teacher_labels: channels must hold at least one"),
+    ]
+
+
+def test_argument_errors(data):
+    for call, message in _errors(data):
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert message in str(info.value), (message, str(info.value))
+
+
+# ---- scale-out --------------------------------------------------------------------------------------------
+
+def test_torchrun_two_ranks_match_single_process(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])),
+               OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
+           "-m", "pyalgo.lab.wireless._ddp_check", str(tmp_path)]
+    run = subprocess.run(cmd, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = torch.load(tmp_path / "result.pt", weights_only=True)
+    assert result["world"] == 2 and result["ranks_agree"]
+
+    train, evaluation = ddp_problem()
+    single = teacher_labels(train, chunk=16, progress=False)
+    for name, value in single._asdict().items():
+        if value is not None:
+            assert torch.equal(result["labels"][name], value), name
+    cached = teacher_labels(train, chunk=16, cache_path=str(tmp_path / "labels"), progress=False)
+    assert torch.equal(cached.p, single.p)         # rank 0 wrote every chunk
+
+    history = result["history"]
+    checkpoint = torch.load(tmp_path / "mlp.pt", weights_only=True)
+    assert checkpoint["epoch"] == 5 and checkpoint["history"] == history      # harness.fit: the last epoch's index
+    assert len(checkpoint["state"]["rank_rng"]["states"]) == 2
+    random_p = torch.rand(evaluation.shape[:2], generator=torch.Generator().manual_seed(0))
+    random_rate = sum_rate(evaluation, random_p)
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["eval_sum_rate"][-1] > 1.1 * random_rate.mean().item()

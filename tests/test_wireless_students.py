@@ -1,0 +1,87 @@
+"""The distillation students and critics of the library (pyalgo.wireless.students): shapes, ranges,
+heads, Sun et al.'s input layout, the GNN's permutation equivariance and adjacency, argument errors.
+Tiny problems (K = 4)."""
+import pytest
+import torch
+
+from pyalgo.wireless import GNNStudent, MLPStudent, default_critic, rayleigh
+
+K = 4
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+def test_mlp_student_shapes_range_and_heads():
+    G = rayleigh(5, K, generator=torch.Generator().manual_seed(1))
+    student = MLPStudent(K, p_max=2.5, weighted=True, state_head=True, trajectory_heads=True)
+    out = student(G, torch.rand(5, K), return_aux=True)
+    assert out.p.shape == (5, K) and out.state.shape == (5, K, 2) and out.iterates.shape == (5, 3, K)
+    for p in (out.p, out.iterates):
+        assert bool(((p >= 0) & (p <= 2.5)).all())
+    u_scaled, log_w = out.state.unbind(-1)
+    assert bool(((u_scaled >= 0) & (u_scaled <= 1)).all()) and bool((log_w >= 0).all())
+    plain = MLPStudent(K, inputs="log")(G)
+    assert plain.shape == (5, K) and plain.dtype == torch.float32
+
+
+def test_mlp_student_column_major_input():
+    # Sun et al. flatten H column-major: input x[j·K + i] = f(G[i, j]).
+    student = MLPStudent(2, hidden=(4,), inputs="gain")
+    with torch.no_grad():
+        student.layers[0].weight.zero_()
+        student.layers[0].weight[0, 1] = 1.0        # reads x[1] = G[1, 0]
+        student.layers[0].bias.zero_()
+    G = torch.tensor([[[0.0, 5.0], [3.0, 0.0]]])
+    captured = []
+    student.layers[0].register_forward_hook(lambda module, inputs, output: captured.append(output[0, 0].item()))
+    student(G)
+    assert captured == [3.0]
+
+
+@pytest.mark.parametrize("aggregation", ["max", "sum", "mean"])
+def test_gnn_permutation_equivariant_and_size_agnostic(aggregation):
+    g = torch.Generator().manual_seed(2)
+    torch.manual_seed(2)
+    student = GNNStudent(hidden=8, layers=3, aggregation=aggregation, state_head=True, trajectory_heads=True)
+    for k in (3, 7):
+        G, w = rayleigh(4, k, generator=g), torch.rand(4, k, generator=g)
+        adjacency = torch.rand(4, k, k, generator=g) < 0.6
+        perm = torch.randperm(k, generator=g)
+        out = student(G, w, adjacency, return_aux=True)
+        out_perm = student(G[:, perm][:, :, perm], w[:, perm], adjacency[:, perm][:, :, perm], return_aux=True)
+        torch.testing.assert_close(out_perm.p, out.p[:, perm], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(out_perm.state, out.state[:, perm], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(out_perm.iterates, out.iterates[:, :, perm], rtol=1e-5, atol=1e-6)
+        assert out.p.shape == (4, k) and out.iterates.shape == (4, 2, k)
+
+
+def test_gnn_adjacency_cuts_messages():
+    g = torch.Generator().manual_seed(3)
+    torch.manual_seed(3)
+    student = GNNStudent(hidden=8, aggregation="sum")
+    G = rayleigh(2, K, generator=g)
+    no_edges = torch.zeros(2, K, K, dtype=torch.bool)
+    other = G.clone()
+    other[:, 0, 1] *= 10.0                          # a non-edge's gain must not matter
+    torch.testing.assert_close(student(G, adjacency=no_edges), student(other, adjacency=no_edges))
+    assert not torch.allclose(student(G), student(other))
+
+
+def test_argument_errors():
+    G = rayleigh(2, K, generator=torch.Generator().manual_seed(4))
+    mlp, gnn = MLPStudent(K, hidden=(8,)), GNNStudent(hidden=8, layers=2)
+    cases = [
+        (lambda: MLPStudent(K, inputs="db"), "pyalgo.wireless.MLPStudent: inputs must be one of"),
+        (lambda: MLPStudent(K, p_max=0), "pyalgo.wireless.MLPStudent: p_max"),
+        (lambda: mlp(G, torch.ones(2, K)), "weighted=False"),
+        (lambda: mlp(G[:, :3, :3]), "pyalgo.wireless.MLPStudent: G must have K = 4 users"),
+        (lambda: GNNStudent(aggregation="min"), "pyalgo.wireless.GNNStudent: aggregation"),
+        (lambda: GNNStudent(layers=1, trajectory_heads=True), "pyalgo.wireless.GNNStudent: layers must be an int >= 2"),
+        (lambda: gnn(G, adjacency=torch.ones(2, K, K)), "adjacency must be a bool tensor"),
+        (lambda: default_critic(torch.nn.Linear(2, 2)), "pyalgo.wireless.default_critic: no default critic"),
+    ]
+    for call, message in cases:
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert message in str(info.value), (message, str(info.value))
