@@ -1,6 +1,7 @@
 # pyalgo: the two set-up commands of the README, plus helpers.
 #   make reproduce   install everything, then `pyalgo reproduce --quick`
 #   make test        install everything, then the test suite
+#   make bench       install everything, then every benchmark (results in bench_out/)
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
