@@ -2,7 +2,7 @@
 // over one categorical row; estimators_cpu.cpp loops over rows with at::parallel_for and
 // estimators_cuda.cu runs one row per CUDA thread, so CPU tests check the GPU's arithmetic.
 //
-// Notation (shared/specs/reinmax.md §1): x = logits θ of one row (C categories), k = sampled
+// Notation (docs/discrete.md): x = logits θ of one row (C categories), k = sampled
 // index, g = dL/dy (grad of the sample output), g_p = dL/dy_soft, τ = temperature,
 // J(p) g = p ⊙ (g − ⟨p, g⟩) the softmax vector-Jacobian product.
 // T is the storage type, A the accumulation type (float for half/bfloat16/float, double for

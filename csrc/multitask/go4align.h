@@ -1,4 +1,4 @@
-// GO4Align's per-step weights (Shen et al., NeurIPS 2024; shared/specs/go4align.md §1) and the
+// GO4Align's per-step weights (Shen et al., NeurIPS 2024; docs/multitask.md) and the
 // exact 1-D K-means they cluster with. Torch-free: raw pointers and sizes.
 //
 // The work is M scalars per training step, sequential by nature (a sort and a small dynamic
