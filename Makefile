@@ -25,3 +25,25 @@ bench: install
 
 wheel:
 	$(PYTHON) -m pip wheel --no-build-isolation --no-deps -w dist .
+
+# The GPU check (docs/gpu.md): on a machine with a CUDA GPU, a CUDA build of torch and nvcc, builds
+# pyalgo for that GPU, runs the CUDA and emulated tests, compute-sanitizer and the CUDA benchmarks,
+# and writes $(OUT)/gpu_check.md and .csv. One line and nothing else where there is no GPU.
+# Installs nothing from the network: the wheels it lacks come from ./wheelhouse (`make gpu-wheels`).
+OUT ?= gpu_check_out
+GPU_PYTHON_VERSION ?= 3.12
+# what `-m "cuda or simt"` and the CUDA bench import beyond torch/numpy/pytest (scipy: test modules;
+# reinmax: the bench's comparison; ninja: a parallel build), plus the small extras of the other tests
+GPU_WHEELS ?= scipy reinmax==0.1.0 ninja hypothesis attrs sortedcontainers gymnasium cloudpickle farama-notifications tqdm
+
+.PHONY: gpu-check gpu-wheels
+
+gpu-check:
+	@$(PYTHON) tools/gpu_check.py --out "$(OUT)"
+
+# --no-deps: each dependency is listed above; torch and numpy are on the GPU machine already.
+gpu-wheels:
+	$(PIP) download --only-binary=:all: --no-deps --python-version $(GPU_PYTHON_VERSION) --implementation cp \
+	  --abi cp$(subst .,,$(GPU_PYTHON_VERSION)) --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+	  -d wheelhouse $(GPU_WHEELS)
+	@du -sh wheelhouse

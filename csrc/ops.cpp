@@ -2,7 +2,15 @@
 // <folder>/<op>_cpu.cpp and <folder>/<op>_cuda.cpp; Python adds fake kernels and autograd.
 #include <torch/library.h>
 
-TORCH_LIBRARY(pyalgo, m) {
+// The tests' SIMT emulator builds this file again with PYALGO_LIBRARY=pyalgo_simt, so that the
+// emulated CUDA glue registers against the same schemas (see csrc/common/cuda_utils.h).
+#ifndef PYALGO_LIBRARY
+#define PYALGO_LIBRARY pyalgo
+#endif
+#define PYALGO_TORCH_LIBRARY_(ns, m) TORCH_LIBRARY(ns, m)
+#define PYALGO_TORCH_LIBRARY_IMPL_(ns, key, m) TORCH_LIBRARY_IMPL(ns, key, m)
+
+PYALGO_TORCH_LIBRARY_(PYALGO_LIBRARY, m) {
   // ---- random streams -------------------------------------------------------------------
   // out[r, c] = the uniform in (0, 1) every pyalgo kernel draws at (row r, column c, stream)
   // for this seed = (seed, offset); dtype float32 or float64.
@@ -59,7 +67,7 @@ TORCH_LIBRARY(pyalgo, m) {
 
 // The WMMSE teachers and the multi-task weight ops are not differentiable: autograd falls through to the kernels and their
 // outputs never require grad (the wrappers also detach the inputs).
-TORCH_LIBRARY_IMPL(pyalgo, Autograd, m) {
+PYALGO_TORCH_LIBRARY_IMPL_(PYALGO_LIBRARY, Autograd, m) {
   m.impl("wmmse_siso", torch::CppFunction::makeFallthrough());
   m.impl("wmmse_miso", torch::CppFunction::makeFallthrough());
   m.impl("kmeans_1d", torch::CppFunction::makeFallthrough());

@@ -287,6 +287,7 @@ def test_go4align_op_error_leaves_log_q_untouched():
     assert torch.equal(log_q, Q3)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_raw_ops_reject_cuda():
     x = torch.tensor([1.0, 2.0], dtype=torch.float64, device="cuda")

@@ -9,7 +9,7 @@ from torch.testing import assert_close
 import pyalgo.wireless as W
 from pyalgo.wireless import reference as R
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if torch.cuda.is_available() else [])
 
 
 def gen(seed=0, device="cpu"):

@@ -14,4 +14,14 @@ inline at::Tensor checked(const char* fn, const char* name, const at::Tensor& x,
   return x.contiguous();
 }
 
+// The (seed, offset) pair of every random op: an int64 tensor of shape (2,) on `device`. Returned
+// contiguous; the caller keeps the returned tensor alive while a kernel may read it.
+inline at::Tensor checked_seed(const char* fn, const at::Tensor& seed, const at::Device& device) {
+  TORCH_CHECK(seed.scalar_type() == at::kLong && seed.dim() == 1 && seed.numel() == 2, fn,
+              ": seed must be an int64 tensor of shape (2,) holding (seed, offset), got ", seed.scalar_type(),
+              " of shape ", seed.sizes());
+  TORCH_CHECK(seed.device() == device, fn, ": seed must be on ", device, ", got ", seed.device());
+  return seed.contiguous();
+}
+
 }  // namespace pyalgo

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/checks.h"
 #include "../common/hd.h"
 
 namespace pyalgo {
@@ -43,14 +44,6 @@ inline RowTensor prepare_logits(const char* fn, const at::Tensor& logits, int64_
 
 inline void check_tau(const char* fn, double tau) {
   TORCH_CHECK(std::isfinite(tau) && tau > 0, fn, ": tau must be a finite number > 0, got ", tau);
-}
-
-inline void check_seed(const char* fn, const at::Tensor& seed, const at::Tensor& like) {
-  TORCH_CHECK(seed.scalar_type() == at::kLong && seed.numel() == 2 && seed.dim() == 1, fn,
-              ": seed must be an int64 tensor of shape (2,) holding (seed, offset), got ",
-              seed.scalar_type(), " of shape ", seed.sizes());
-  TORCH_CHECK(seed.device() == like.device(), fn, ": seed must be on the logits' device (",
-              like.device(), "), got ", seed.device());
 }
 
 inline at::Tensor prepare_index(const char* fn, const at::Tensor& index, const RowTensor& rt) {

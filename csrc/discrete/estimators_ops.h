@@ -49,7 +49,7 @@ struct EstimatorOps {
                                                                bool with_probs) {
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
-    check_seed(fn, seed, logits);
+    const at::Tensor s = checked_seed(fn, seed, logits.device());
     auto one_hot = at::empty_like(rt.x);
     auto probs = with_probs ? at::empty_like(rt.x) : at::Tensor();
     auto index = empty_index(rt);
@@ -59,7 +59,7 @@ struct EstimatorOps {
       using A = decltype(a);
       Launch::template sample<scalar_t, A, decltype(unit)::value>(
           rt.x.data_ptr<scalar_t>(), one_hot.data_ptr<scalar_t>(),
-          with_probs ? probs.data_ptr<scalar_t>() : nullptr, index.data_ptr<int32_t>(), rt.layout, seed);
+          with_probs ? probs.data_ptr<scalar_t>() : nullptr, index.data_ptr<int32_t>(), rt.layout, s);
     });
     Launch::check_rows(fn, index);
     return {one_hot, probs, index};
@@ -100,7 +100,7 @@ struct EstimatorOps {
     check_tau(fn, tau);
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
-    check_seed(fn, seed, logits);
+    const at::Tensor s = checked_seed(fn, seed, logits.device());
     auto y = at::empty_like(rt.x);
     auto index = empty_index(rt);
     if (rt.x.numel() == 0) return {y, index};
@@ -109,7 +109,7 @@ struct EstimatorOps {
       using A = decltype(a);
       Launch::template gumbel_softmax<scalar_t, A, decltype(unit)::value>(
           rt.x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), index.data_ptr<int32_t>(), rt.layout,
-          static_cast<A>(1.0 / tau), hard, seed);
+          static_cast<A>(1.0 / tau), hard, s);
     });
     Launch::check_rows(fn, index);
     return {y, index};
@@ -188,7 +188,7 @@ struct EstimatorOps {
     check_draws(fn, k);
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
-    check_seed(fn, seed, logits);
+    const at::Tensor s = checked_seed(fn, seed, logits.device());
     auto idx = prepare_index(fn, index, rt);
     auto g = prepare_grad(fn, "grad", grad, rt);
     // The K draws are summed in the accumulation type and rounded once.
@@ -199,7 +199,7 @@ struct EstimatorOps {
       using A = decltype(a);
       Launch::template gumbel_rao_backward<scalar_t, A, decltype(unit)::value>(
           rt.x.data_ptr<scalar_t>(), idx.data_ptr<int32_t>(), g.data_ptr<scalar_t>(), out.data_ptr<A>(),
-          rt.layout, static_cast<A>(1.0 / tau), k, seed);
+          rt.layout, static_cast<A>(1.0 / tau), k, s);
     });
     return out.to(rt.x.scalar_type());
   }
@@ -210,7 +210,7 @@ struct EstimatorOps {
     check_tau(fn, tau);
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
-    check_seed(fn, seed, logits);
+    const at::Tensor s = checked_seed(fn, seed, logits.device());
     auto g = prepare_grad(fn, "grad", grad, rt);
     auto out = at::empty_like(rt.x);
     if (rt.x.numel() == 0) return out;
@@ -219,7 +219,7 @@ struct EstimatorOps {
       using A = decltype(a);
       Launch::template gumbel_softmax_backward<scalar_t, A, decltype(unit)::value>(
           rt.x.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), rt.layout,
-          static_cast<A>(1.0 / tau), seed);
+          static_cast<A>(1.0 / tau), s);
     });
     return out;
   }
@@ -230,13 +230,13 @@ struct EstimatorOps {
     TORCH_CHECK(rows >= 0 && cols >= 0, fn, ": rows and cols must be >= 0, got ", rows, " and ", cols);
     TORCH_CHECK(stream >= 0 && stream <= 0xFFFFFFFFll, fn, ": stream must be in [0, 2^32), got ", stream);
     TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, fn, ": dtype must be float32 or float64, got ", dtype);
-    check_seed(fn, seed, seed);
+    const at::Tensor s = checked_seed(fn, seed, seed.device());
     const at::OptionalDeviceGuard guard(at::device_of(seed));
     auto out = at::empty({rows, cols}, seed.options().dtype(dtype));
     if (out.numel() == 0) return out;
     AT_DISPATCH_FLOATING_TYPES(dtype, "pyalgo_philox_uniform", [&] {
       Launch::template philox_uniform<scalar_t>(out.data_ptr<scalar_t>(), rows, cols,
-                                              static_cast<uint32_t>(stream), seed);
+                                              static_cast<uint32_t>(stream), s);
     });
     return out;
   }

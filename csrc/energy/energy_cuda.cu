@@ -2,15 +2,18 @@
 // Losses: a block per example; each thread takes a contiguous run of the m samples (so it
 // computes each Philox block once), the weighted sample statistics are added to an accumulator
 // in shared memory (in the output itself when it does not fit) with atomics, and the row sums
-// are reduced over the block. Float atomics make the last bits of the gradient depend on the
+// are reduced over the block. All shared memory is dynamic, sized by the launcher (<= 48 KiB). Float atomics make the last bits of the gradient depend on the
 // thread schedule; the loss's sample set does not. Samplers: a thread per sample.
 #include "energy_cuda.h"
+
+#include "../common/launch.h"
 
 namespace pyalgo {
 namespace energy {
 namespace {
 
 constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / 32;
 using GpuCursor = WordCursor<1>;
 constexpr size_t kSharedLimit = 48 * 1024;
 
@@ -21,7 +24,7 @@ struct AtomicAdd {
   }
 };
 
-// Sums of the whole block (blockDim.x a multiple of 32), the same on every thread.
+// Sums of the whole block (blockDim.x = kThreads), the same on every thread; red holds kWarps partials.
 template <typename A>
 __device__ Sums<A> block_sums(Sums<A> s, Sums<A>* red) {
   for (int off = 16; off >= 1; off /= 2) {
@@ -29,12 +32,11 @@ __device__ Sums<A> block_sums(Sums<A> s, Sums<A>* red) {
                         __shfl_xor_sync(0xffffffffu, s.max_s, off)};
     add_sums(s, other);
   }
-  const int warps = blockDim.x / 32;
   __syncthreads();  // the previous call's partials have been read
   if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = s;
   __syncthreads();
   Sums<A> total = red[0];
-  for (int w = 1; w < warps; ++w) add_sums(total, red[w]);
+  for (int w = 1; w < kWarps; ++w) add_sums(total, red[w]);
   return total;
 }
 
@@ -71,138 +73,157 @@ __device__ RowResult<A> run_row(A tau, A g_true, A alpha, int64_t m, A* acc1, in
   return finish_row(total, tau, g_true, alpha, shift, m);
 }
 
-// Shared memory: [byte table | byte histogram] when `tables` (else the k label accumulators),
+// Dynamic shared memory (the only shared memory of the minmin kernels: a static __shared__ array
+// would not be counted by the launcher's budget and would push static + dynamic past 48 KiB):
+// [kWarps block-reduction partials | accumulators]. The launcher's layout functions size it.
+constexpr int kRedElems = kWarps * 3;  // kWarps Sums<A>, counted in A's (keeps what follows aligned)
+static_assert(sizeof(Sums<float>) == 3 * sizeof(float) && sizeof(Sums<double>) == 3 * sizeof(double),
+              "Sums<A> is three A's");
+template <typename A>
+constexpr size_t red_bytes() {
+  return static_cast<size_t>(kRedElems) * sizeof(A);
+}
+
+// Accumulators: [byte table | byte histogram] when `tables` (else the k label accumulators),
 // then the k×k pairwise accumulator when `shared_U` (else it lives in grad_U).
 template <typename A>
-__global__ void minmin_bits_kernel(const A* u, const A* U, const A* tau, const A* y, const int64_t* seed, A* loss,
-                                   A* grad_u, A* grad_U, A* grad_tau, int k, int64_t m, A alpha, bool tables,
-                                   bool shared_U) {
-  extern __shared__ unsigned char shared_raw[];
-  __shared__ Sums<A> red[32];
-  A* shared = reinterpret_cast<A*>(shared_raw);
+__global__ void minmin_bits_kernel(const MinminBitsParams<A> p, const BitsLayout layout) {
+  PYALGO_DYNAMIC_SHARED(A, smem);
+  Sums<A>* const red = reinterpret_cast<Sums<A>*>(smem);
+  A* const shared = smem + kRedElems;
+  const int k = p.k;
   const int64_t b = blockIdx.x, kk = static_cast<int64_t>(k) * k;
   const int table_size = bits_bytes(k) * 256;
-  const bool grad = grad_u != nullptr;
-  const A *ub = u + b * k, *Ub = U ? U + b * kk : nullptr, *yb = y + b * k;
+  const bool grad = p.grad_u != nullptr, tables = layout.tables;
+  const A *ub = p.u + b * k, *Ub = p.U ? p.U + b * kk : nullptr, *yb = p.y + b * k;
   A* table = tables ? shared : nullptr;
   A* first = tables ? shared + table_size : shared;  // histogram or label accumulators
   const int64_t first_size = grad ? (tables ? table_size : k) : 0;
-  A* acc_U = grad && U ? (shared_U ? first + first_size : grad_U + b * kk) : nullptr;
+  A* acc_U = grad && p.U ? (layout.shared_U ? first + first_size : p.grad_U + b * kk) : nullptr;
   if (tables) build_byte_table(ub, k, table, threadIdx.x, blockDim.x);
-  const PhiloxKey key = philox_key(seed[0], seed[1]);
+  const PhiloxKey key = philox_key(p.seed[0], p.seed[1]);
   int64_t j0, j1;
-  thread_samples(m, &j0, &j1);
-  const A tb = tau[b];
-  const RowResult<A> r = run_row<A>(tb, dense_bits_energy(ub, Ub, k, yb), alpha, m, grad ? first : nullptr,
+  thread_samples(p.m, &j0, &j1);
+  const A tb = p.tau[b];
+  const RowResult<A> r = run_row<A>(tb, dense_bits_energy(ub, Ub, k, yb), p.alpha, p.m, grad ? first : nullptr,
                                     first_size, acc_U, kk, red, [&](A shift, Sums<A>& sums) {
                                       GpuCursor cur(key, b, kBitsStream);
-                                      bits_pass<1, A, A, GpuCursor>(ub, table, Ub, k, tb, alpha, shift, cur, j0, j1, sums,
-                                                      grad && !tables ? first : nullptr,
-                                                      grad && tables ? first : nullptr, acc_U, AtomicAdd{});
+                                      bits_pass<1, A, A, GpuCursor>(ub, table, Ub, k, tb, p.alpha, shift, cur, j0, j1,
+                                                                    sums, grad && !tables ? first : nullptr,
+                                                                    grad && tables ? first : nullptr, acc_U,
+                                                                    AtomicAdd{});
                                     });
   if (threadIdx.x == 0) {
-    loss[b] = r.loss;
-    if (grad) grad_tau[b] = r.grad_tau;
+    p.loss[b] = r.loss;
+    if (grad) p.grad_tau[b] = r.grad_tau;
   }
   if (grad)
-    finish_bits_grad<A, A>(tables ? nullptr : first, tables ? first : nullptr, acc_U, yb, k, r.factor, grad_u + b * k,
-                           U ? grad_U + b * kk : nullptr, threadIdx.x, blockDim.x);
+    finish_bits_grad<A, A>(tables ? nullptr : first, tables ? first : nullptr, acc_U, yb, k, r.factor,
+                           p.grad_u + b * k, p.U ? p.grad_U + b * kk : nullptr, threadIdx.x, blockDim.x);
 }
 
 template <typename A>
-__global__ void minmin_perms_kernel(const A* theta, bool birkhoff, const A* tau, const int64_t* y,
-                                    const int64_t* seed, A* loss, A* grad_theta, A* grad_tau, int n, int64_t m,
-                                    A alpha, bool shared_acc) {
-  extern __shared__ unsigned char shared_raw[];
-  __shared__ Sums<A> red[32];
-  const int64_t b = blockIdx.x, size = birkhoff ? static_cast<int64_t>(n) * n : n;
-  const bool grad = grad_theta != nullptr;
-  A* acc = grad ? (shared_acc ? reinterpret_cast<A*>(shared_raw) : grad_theta + b * size) : nullptr;
-  const A* tb = theta + b * size;
-  const int64_t* yb = y + b * n;
-  const PhiloxKey key = philox_key(seed[0], seed[1]);
+__global__ void minmin_perms_kernel(const MinminPermsParams<A> p, const PermsLayout layout) {
+  PYALGO_DYNAMIC_SHARED(A, smem);
+  Sums<A>* const red = reinterpret_cast<Sums<A>*>(smem);
+  const int n = p.n;
+  const int64_t b = blockIdx.x, size = p.birkhoff ? static_cast<int64_t>(n) * n : n;
+  const bool grad = p.grad_theta != nullptr;
+  A* acc = grad ? (layout.shared_acc ? smem + kRedElems : p.grad_theta + b * size) : nullptr;
+  const A* tb = p.theta + b * size;
+  const int64_t* yb = p.y + b * n;
+  const PhiloxKey key = philox_key(p.seed[0], p.seed[1]);
   int64_t j0, j1;
-  thread_samples(m, &j0, &j1);
-  const A tau_b = tau[b];
-  const RowResult<A> r = run_row<A>(tau_b, perm_energy(tb, birkhoff, n, yb), alpha, m, acc, size, nullptr, 0, red,
-                                    [&](A shift, Sums<A>& sums) {
+  thread_samples(p.m, &j0, &j1);
+  const A tau_b = p.tau[b];
+  const RowResult<A> r = run_row<A>(tau_b, perm_energy(tb, p.birkhoff, n, yb), p.alpha, p.m, acc, size, nullptr, 0,
+                                    red, [&](A shift, Sums<A>& sums) {
                                       GpuCursor cur(key, b, kPermsStream);
-                                      perms_pass<A, A, GpuCursor>(tb, birkhoff, n, tau_b, alpha, shift, cur, j0, j1, sums, acc,
-                                                       AtomicAdd{});
+                                      perms_pass<A, A, GpuCursor>(tb, p.birkhoff, n, tau_b, p.alpha, shift, cur, j0,
+                                                                  j1, sums, acc, AtomicAdd{});
                                     });
   if (threadIdx.x == 0) {
-    loss[b] = r.loss;
-    if (grad) grad_tau[b] = r.grad_tau;
+    p.loss[b] = r.loss;
+    if (grad) p.grad_tau[b] = r.grad_tau;
   }
-  if (grad) finish_perm_grad<A, A>(acc, yb, birkhoff, n, r.factor, grad_theta + b * size, threadIdx.x, blockDim.x);
+  if (grad)
+    finish_perm_grad<A, A>(acc, yb, p.birkhoff, n, r.factor, p.grad_theta + b * size, threadIdx.x, blockDim.x);
 }
 
-__global__ void sample_bits_kernel(const int64_t* seed, uint8_t* out, int64_t B, int64_t m, int k) {
+__global__ void sample_bits_kernel(const SampleParams<uint8_t> p) {
   const int64_t s = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (s >= B * m) return;
-  const int64_t b = s / m, j = s % m;
-  GpuCursor cur(philox_key(seed[0], seed[1]), b, kBitsStream);
+  if (s >= p.B * p.m) return;
+  const int64_t b = s / p.m, j = s % p.m;
+  const int k = p.size;
+  GpuCursor cur(philox_key(p.seed[0], p.seed[1]), b, kBitsStream);
   uint32_t y[kMaxWords];
   load_bits(cur, j, k, y);
-  for (int i = 0; i < k; ++i) out[s * k + i] = static_cast<uint8_t>(bit_at(y, i));
+  for (int i = 0; i < k; ++i) p.out[s * k + i] = static_cast<uint8_t>(bit_at(y, i));
 }
 
-__global__ void sample_perms_kernel(const int64_t* seed, int64_t* out, int64_t B, int64_t m, int n) {
+__global__ void sample_perms_kernel(const SampleParams<int64_t> p) {
   const int64_t s = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (s >= B * m) return;
-  const int64_t b = s / m, j = s % m;
-  GpuCursor cur(philox_key(seed[0], seed[1]), b, kPermsStream);
+  if (s >= p.B * p.m) return;
+  const int64_t b = s / p.m, j = s % p.m;
+  const int n = p.size;
+  GpuCursor cur(philox_key(p.seed[0], p.seed[1]), b, kPermsStream);
   uint8_t perm[kMaxItems];
   load_perm(cur, j, n, perm);
-  for (int i = 0; i < n; ++i) out[s * n + i] = perm[i];
+  for (int i = 0; i < n; ++i) p.out[s * n + i] = perm[i];
 }
 
 unsigned grid_for(int64_t threads) { return static_cast<unsigned>((threads + kThreads - 1) / kThreads); }
 
 }  // namespace
 
-cudaError_t launch_sample_bits(const int64_t* seed, uint8_t* out, int64_t B, int64_t m, int k, cudaStream_t stream) {
-  sample_bits_kernel<<<grid_for(B * m), kThreads, 0, stream>>>(seed, out, B, m, k);
-  return cudaGetLastError();
-}
-
-cudaError_t launch_sample_perms(const int64_t* seed, int64_t* out, int64_t B, int64_t m, int n, cudaStream_t stream) {
-  sample_perms_kernel<<<grid_for(B * m), kThreads, 0, stream>>>(seed, out, B, m, n);
-  return cudaGetLastError();
-}
-
 template <typename A>
-cudaError_t launch_minmin_bits(const A* u, const A* U, const A* tau, const A* y, const int64_t* seed, A* loss,
-                               A* grad_u, A* grad_U, A* grad_tau, int64_t B, int k, int64_t m, A alpha,
-                               cudaStream_t stream) {
+BitsLayout minmin_bits_layout(int k, bool grad, bool pairwise) {
   // Byte tables while table + histogram take at most half of the shared memory.
   const size_t table_bytes = static_cast<size_t>(bits_bytes(k)) * 256 * sizeof(A);
   const bool tables = 2 * table_bytes <= kSharedLimit / 2;
-  size_t bytes = tables ? (grad_u ? 2 : 1) * table_bytes : (grad_u ? k * sizeof(A) : 0);
-  const size_t pairwise_bytes = grad_u && U ? static_cast<size_t>(k) * k * sizeof(A) : 0;
+  size_t bytes = red_bytes<A>() + (tables ? (grad ? 2 : 1) * table_bytes : (grad ? k * sizeof(A) : 0));
+  const size_t pairwise_bytes = grad && pairwise ? static_cast<size_t>(k) * k * sizeof(A) : 0;
   const bool shared_U = pairwise_bytes > 0 && bytes + pairwise_bytes <= kSharedLimit;
   if (shared_U) bytes += pairwise_bytes;
-  minmin_bits_kernel<A><<<static_cast<unsigned>(B), kThreads, bytes, stream>>>(
-      u, U, tau, y, seed, loss, grad_u, grad_U, grad_tau, k, m, alpha, tables, shared_U);
+  return BitsLayout{tables, shared_U, bytes};
+}
+
+template <typename A>
+PermsLayout minmin_perms_layout(int n, bool birkhoff, bool grad) {
+  const size_t acc_bytes = grad ? (birkhoff ? static_cast<size_t>(n) * n : static_cast<size_t>(n)) * sizeof(A) : 0;
+  const bool shared_acc = acc_bytes > 0 && red_bytes<A>() + acc_bytes <= kSharedLimit;
+  return PermsLayout{shared_acc, red_bytes<A>() + (shared_acc ? acc_bytes : 0)};
+}
+
+cudaError_t launch_sample_bits(const SampleParams<uint8_t>& p, cudaStream_t stream) {
+  PYALGO_LAUNCH(grid_for(p.B * p.m), kThreads, 0, stream, sample_bits_kernel)(p);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_sample_perms(const SampleParams<int64_t>& p, cudaStream_t stream) {
+  PYALGO_LAUNCH(grid_for(p.B * p.m), kThreads, 0, stream, sample_perms_kernel)(p);
   return cudaGetLastError();
 }
 
 template <typename A>
-cudaError_t launch_minmin_perms(const A* theta, bool birkhoff, const A* tau, const int64_t* y, const int64_t* seed,
-                                A* loss, A* grad_theta, A* grad_tau, int64_t B, int n, int64_t m, A alpha,
-                                cudaStream_t stream) {
-  const int64_t acc = grad_theta ? (birkhoff ? static_cast<int64_t>(n) * n : n) : 0;
-  const bool shared_acc = acc * sizeof(A) <= kSharedLimit;
-  minmin_perms_kernel<A><<<static_cast<unsigned>(B), kThreads, shared_acc ? acc * sizeof(A) : 0, stream>>>(
-      theta, birkhoff, tau, y, seed, loss, grad_theta, grad_tau, n, m, alpha, shared_acc);
+cudaError_t launch_minmin_bits(const MinminBitsParams<A>& p, cudaStream_t stream) {
+  const BitsLayout layout = minmin_bits_layout<A>(p.k, p.grad_u != nullptr, p.U != nullptr);
+  PYALGO_LAUNCH(static_cast<unsigned>(p.B), kThreads, layout.bytes, stream, minmin_bits_kernel<A>)(p, layout);
   return cudaGetLastError();
 }
 
-#define PYALGO_INSTANTIATE_ENERGY(A)                                                                              \
-  template cudaError_t launch_minmin_bits<A>(const A*, const A*, const A*, const A*, const int64_t*, A*, A*, A*, \
-                                             A*, int64_t, int, int64_t, A, cudaStream_t);                         \
-  template cudaError_t launch_minmin_perms<A>(const A*, bool, const A*, const int64_t*, const int64_t*, A*, A*,  \
-                                              A*, int64_t, int, int64_t, A, cudaStream_t);
+template <typename A>
+cudaError_t launch_minmin_perms(const MinminPermsParams<A>& p, cudaStream_t stream) {
+  const PermsLayout layout = minmin_perms_layout<A>(p.n, p.birkhoff, p.grad_theta != nullptr);
+  PYALGO_LAUNCH(static_cast<unsigned>(p.B), kThreads, layout.bytes, stream, minmin_perms_kernel<A>)(p, layout);
+  return cudaGetLastError();
+}
+
+#define PYALGO_INSTANTIATE_ENERGY(A)                                                      \
+  template BitsLayout minmin_bits_layout<A>(int, bool, bool);                             \
+  template PermsLayout minmin_perms_layout<A>(int, bool, bool);                           \
+  template cudaError_t launch_minmin_bits<A>(const MinminBitsParams<A>&, cudaStream_t);   \
+  template cudaError_t launch_minmin_perms<A>(const MinminPermsParams<A>&, cudaStream_t);
 
 PYALGO_INSTANTIATE_ENERGY(float)
 PYALGO_INSTANTIATE_ENERGY(double)

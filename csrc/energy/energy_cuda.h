@@ -1,23 +1,84 @@
 // Launchers of the energy CUDA kernels (defined in energy_cuda.cu, no torch headers). A is float
-// or double; `seed` points to the (seed, offset) pair on the device. Each returns the launch error.
+// or double. Each launcher takes one torch-free parameter struct (the kernels get it by value) and
+// returns the launch error. Device pointers throughout; `seed` points to the (seed, offset) pair.
 #pragma once
 #include <cuda_runtime_api.h>
+
+#include <cstddef>
 
 #include "minmin.h"
 
 namespace pyalgo {
 namespace energy {
 
-cudaError_t launch_sample_bits(const int64_t* seed, uint8_t* out, int64_t B, int64_t m, int k, cudaStream_t stream);
-cudaError_t launch_sample_perms(const int64_t* seed, int64_t* out, int64_t B, int64_t m, int n, cudaStream_t stream);
+// Samplers: out is (B, m, size); sample j of row b goes to out[(b·m + j)·size …].
+template <typename Out>
+struct SampleParams {
+  const int64_t* seed;
+  Out* out;     // uint8 bits (sample_bits) or int64 permutations (sample_perms)
+  int64_t B, m; // B ≥ 1 rows of m samples
+  int size;     // k labels or n items
+};
+
+// minmin_bits: u (B, k), U (B, k, k) or null, tau (B,), y (B, k) as A. Outputs loss (B,); the
+// gradients grad_u (B, k), grad_U (B, k, k), grad_tau (B,) are null unless compute_grad (grad_U
+// also when U is null).
 template <typename A>
-cudaError_t launch_minmin_bits(const A* u, const A* U, const A* tau, const A* y, const int64_t* seed, A* loss,
-                               A* grad_u, A* grad_U, A* grad_tau, int64_t B, int k, int64_t m, A alpha,
-                               cudaStream_t stream);
+struct MinminBitsParams {
+  const A* u;
+  const A* U;
+  const A* tau;
+  const A* y;
+  const int64_t* seed;
+  A* loss;
+  A* grad_u;
+  A* grad_U;
+  A* grad_tau;
+  int64_t B, m;
+  int k;
+  A alpha;
+};
+
+// minmin_perms: theta (B, n) or (B, n, n) (birkhoff), tau (B,), y int64 (B, n). Outputs loss (B,);
+// grad_theta (theta's shape) and grad_tau (B,) are null unless compute_grad.
 template <typename A>
-cudaError_t launch_minmin_perms(const A* theta, bool birkhoff, const A* tau, const int64_t* y, const int64_t* seed,
-                                A* loss, A* grad_theta, A* grad_tau, int64_t B, int n, int64_t m, A alpha,
-                                cudaStream_t stream);
+struct MinminPermsParams {
+  const A* theta;
+  const A* tau;
+  const int64_t* y;
+  const int64_t* seed;
+  A* loss;
+  A* grad_theta;
+  A* grad_tau;
+  int64_t B, m;
+  int n;
+  bool birkhoff;
+  A alpha;
+};
+
+// Where a minmin kernel keeps its accumulators, chosen by the launcher (energy_cuda.cu); `bytes`
+// is the whole dynamic shared memory of a block (the kernels declare no static __shared__ array,
+// so this is all the shared memory they use, and it stays <= 48 KiB).
+struct BitsLayout {
+  bool tables;    // byte tables (+ histogram) in shared memory, else per-label accumulators
+  bool shared_U;  // k×k pairwise accumulator in shared memory, else in grad_U
+  size_t bytes;
+};
+struct PermsLayout {
+  bool shared_acc;  // gradient accumulator in shared memory, else in grad_theta
+  size_t bytes;
+};
+template <typename A>
+BitsLayout minmin_bits_layout(int k, bool grad, bool pairwise);
+template <typename A>
+PermsLayout minmin_perms_layout(int n, bool birkhoff, bool grad);
+
+cudaError_t launch_sample_bits(const SampleParams<uint8_t>& p, cudaStream_t stream);
+cudaError_t launch_sample_perms(const SampleParams<int64_t>& p, cudaStream_t stream);
+template <typename A>
+cudaError_t launch_minmin_bits(const MinminBitsParams<A>& p, cudaStream_t stream);
+template <typename A>
+cudaError_t launch_minmin_perms(const MinminPermsParams<A>& p, cudaStream_t stream);
 
 }  // namespace energy
 }  // namespace pyalgo

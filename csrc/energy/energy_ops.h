@@ -6,6 +6,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 
+#include <cmath>
+#include <limits>
 #include <tuple>
 
 #include "../common/checks.h"
@@ -16,13 +18,6 @@ namespace energy {
 
 using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 using Tensors4 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
-
-inline void check_seed(const char* fn, const at::Tensor& seed, const at::Device& device) {
-  TORCH_CHECK(seed.scalar_type() == at::kLong && seed.dim() == 1 && seed.numel() == 2, fn,
-              ": seed must be an int64 tensor of shape (2,) holding (seed, offset), got ", seed.scalar_type(),
-              " of shape ", seed.sizes());
-  TORCH_CHECK(seed.device() == device, fn, ": seed must be on ", device, ", got ", seed.device());
-}
 
 // m samples of `words` random words each must fit the 2^32 Philox groups of a row's stream.
 inline void check_samples(const char* fn, int64_t batch, int64_t m, int64_t words) {
@@ -37,8 +32,11 @@ inline void check_float(const char* fn, const char* name, const at::Tensor& x) {
               " must be float32 or float64, got ", x.scalar_type());
 }
 
-inline void check_alpha(const char* fn, double alpha) {
+// alpha >= 1, finite also in the compute dtype (the kernels take it as A).
+inline void check_alpha(const char* fn, double alpha, at::ScalarType dt) {
   TORCH_CHECK(std::isfinite(alpha) && alpha >= 1.0, fn, ": alpha must be a finite number >= 1, got ", alpha);
+  TORCH_CHECK(dt != at::kFloat || alpha <= std::numeric_limits<float>::max(), fn,
+              ": alpha must be finite in float32, got ", alpha);
 }
 
 template <typename Launch>
@@ -47,10 +45,10 @@ struct EnergyOps {
     const char* fn = "pyalgo.energy.sample_bits";
     TORCH_CHECK(k >= 1 && k <= kMaxBits, fn, ": k must be in [1, ", kMaxBits, "], got ", k);
     check_samples(fn, batch, m, bits_words(static_cast<int>(k)));
-    check_seed(fn, seed, seed.device());
+    const at::Tensor s = checked_seed(fn, seed, seed.device());
     const at::OptionalDeviceGuard guard(at::device_of(seed));
     auto out = at::empty({batch, m, k}, seed.options().dtype(at::kByte));
-    if (batch > 0) Launch::sample_bits(seed.data_ptr<int64_t>(), out.data_ptr<uint8_t>(), batch, m, static_cast<int>(k));
+    if (batch > 0) Launch::sample_bits(s.data_ptr<int64_t>(), out.data_ptr<uint8_t>(), batch, m, static_cast<int>(k));
     return out;
   }
 
@@ -58,10 +56,10 @@ struct EnergyOps {
     const char* fn = "pyalgo.energy.sample_perms";
     TORCH_CHECK(n >= 1 && n <= kMaxItems, fn, ": n must be in [1, ", kMaxItems, "], got ", n);
     check_samples(fn, batch, m, n - 1);
-    check_seed(fn, seed, seed.device());
+    const at::Tensor s = checked_seed(fn, seed, seed.device());
     const at::OptionalDeviceGuard guard(at::device_of(seed));
     auto out = at::empty({batch, m, n}, seed.options().dtype(at::kLong));
-    if (batch > 0) Launch::sample_perms(seed.data_ptr<int64_t>(), out.data_ptr<int64_t>(), batch, m, static_cast<int>(n));
+    if (batch > 0) Launch::sample_perms(s.data_ptr<int64_t>(), out.data_ptr<int64_t>(), batch, m, static_cast<int>(n));
     return out;
   }
 
@@ -76,8 +74,8 @@ struct EnergyOps {
     const int64_t B = unary.size(0), k = unary.size(1);
     TORCH_CHECK(k >= 1 && k <= kMaxBits, fn, ": unary must have k in [1, ", kMaxBits, "] labels, got ", k);
     check_samples(fn, B, m, bits_words(static_cast<int>(k)));
-    check_alpha(fn, alpha);
-    check_seed(fn, seed, unary.device());
+    check_alpha(fn, alpha, unary.scalar_type());
+    const at::Tensor s = checked_seed(fn, seed, unary.device());
     const at::OptionalDeviceGuard guard(at::device_of(unary));
     const auto dt = unary.scalar_type();
     auto u = unary.contiguous();
@@ -93,7 +91,7 @@ struct EnergyOps {
     AT_DISPATCH_FLOATING_TYPES(dt, "pyalgo_minmin_bits", [&] {
       using A = scalar_t;
       Launch::template minmin_bits<A>(u.data_ptr<A>(), U.defined() ? U.data_ptr<A>() : nullptr, t.data_ptr<A>(),
-                                      yy.data_ptr<A>(), seed.data_ptr<int64_t>(), loss.data_ptr<A>(),
+                                      yy.data_ptr<A>(), s.data_ptr<int64_t>(), loss.data_ptr<A>(),
                                       compute_grad ? grad_u.data_ptr<A>() : nullptr,
                                       compute_grad && U.defined() ? grad_U.data_ptr<A>() : nullptr,
                                       compute_grad ? grad_t.data_ptr<A>() : nullptr, B, static_cast<int>(k), m,
@@ -114,8 +112,8 @@ struct EnergyOps {
     const int64_t B = theta.size(0), n = theta.size(1);
     TORCH_CHECK(n >= 1 && n <= kMaxItems, fn, ": theta must have n in [1, ", kMaxItems, "] items, got ", n);
     check_samples(fn, B, m, n - 1);
-    check_alpha(fn, alpha);
-    check_seed(fn, seed, theta.device());
+    check_alpha(fn, alpha, theta.scalar_type());
+    const at::Tensor s = checked_seed(fn, seed, theta.device());
     const at::OptionalDeviceGuard guard(at::device_of(theta));
     const auto dt = theta.scalar_type();
     auto th = theta.contiguous();
@@ -128,7 +126,7 @@ struct EnergyOps {
     AT_DISPATCH_FLOATING_TYPES(dt, "pyalgo_minmin_perms", [&] {
       using A = scalar_t;
       Launch::template minmin_perms<A>(th.data_ptr<A>(), birkhoff, t.data_ptr<A>(), yy.data_ptr<int64_t>(),
-                                       seed.data_ptr<int64_t>(), loss.data_ptr<A>(),
+                                       s.data_ptr<int64_t>(), loss.data_ptr<A>(),
                                        compute_grad ? grad_th.data_ptr<A>() : nullptr,
                                        compute_grad ? grad_t.data_ptr<A>() : nullptr, B, static_cast<int>(n), m,
                                        static_cast<A>(alpha));

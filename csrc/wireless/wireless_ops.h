@@ -1,7 +1,10 @@
 // The torch side of every wireless op, written once and templated on a launcher (CpuLaunch in
 // wireless_cpu.cpp, CudaLaunch in wireless_cuda.cpp): shape/dtype checks, output allocation and
 // dtype dispatch. Value checks (negative or non-finite gains, noise <= 0, ...) are done by the
-// Python wrappers in pyalgo/wireless/ops.py, which every public function goes through.
+// Python wrappers in pyalgo/wireless/ops.py, which every public function goes through; the checks
+// here (shapes, dtypes, devices, size limits, iteration counts and tolerances) are the ones that
+// keep a direct torch.ops.pyalgo call from crashing or indexing out of range. What only CUDA
+// limits (grid size, shared memory) is checked by the CUDA launcher.
 #pragma once
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -22,6 +25,8 @@ inline void check_batch_matrix(const char* fn, const char* name, const at::Tenso
   TORCH_CHECK(!square || x.size(1) == x.size(2), fn, ": ", name, " must be square in its last two dims, got ",
               x.sizes());
   TORCH_CHECK(x.size(1) <= (1 << 20), fn, ": ", name, " has too many users (K = ", x.size(1), ")");
+  // Kernels index users and antennas with int: bound N like K.
+  TORCH_CHECK(square || x.size(2) <= (1 << 20), fn, ": ", name, " has too many antennas (N = ", x.size(2), ")");
 }
 
 inline void check_real(const char* fn, const char* name, const at::Tensor& x) {
@@ -68,7 +73,8 @@ struct WirelessOps {
     const int64_t T = record ? max_iter + 1 : 0;
     auto objective = at::empty({B, T}, g.options());
     auto trajectory = at::empty({B, T, K}, g.options());
-    if (B == 0 || K == 0) return {p, u, w, iters, objective, trajectory};
+    // No users: nothing to launch; the weighted sum rate of no users is 0 at every step.
+    if (B == 0 || K == 0) return {p, u, w, iters, objective.zero_(), trajectory};
     AT_DISPATCH_FLOATING_TYPES(dt, "pyalgo_wmmse", [&] {
       Launch::template wmmse_siso<scalar_t>(
           g.data_ptr<scalar_t>(), pm.data_ptr<scalar_t>(), nz.data_ptr<scalar_t>(), al.data_ptr<scalar_t>(),
@@ -147,7 +153,7 @@ struct WirelessOps {
     const int64_t T = record ? max_iter + 1 : 0;
     auto objective = at::empty({B, T}, w.options());
     auto trajectory = at::empty({B, T, K, N}, h.options());
-    if (B == 0 || K == 0) return {v, u, w, iters, objective, trajectory};
+    if (B == 0 || K == 0) return {v, u, w, iters, objective.zero_(), trajectory};  // as in wmmse_siso
     AT_DISPATCH_FLOATING_TYPES(real_dt, "pyalgo_wmmse_miso", [&] {
       Launch::template wmmse_miso<scalar_t>(
           cx<scalar_t>(h), pm.data_ptr<scalar_t>(), nz.data_ptr<scalar_t>(), al.data_ptr<scalar_t>(), cx<scalar_t>(v),
