@@ -36,7 +36,12 @@ constexpr int kThreads = 128;
 constexpr int64_t kThreadMaxC = 8;
 constexpr int64_t kBlockMinC = 2048;
 constexpr int kBlockThreads = 256;
-constexpr int64_t kMaxBlocks = int64_t(1) << 20;  // grid-stride beyond this many blocks
+// Grids are capped at kMaxBlocks blocks; kernels loop over the rows beyond (grid-stride). The SIMT
+// tests build with a tiny cap so that every case runs the loop.
+#ifndef PYALGO_MAX_BLOCKS
+#define PYALGO_MAX_BLOCKS (int64_t(1) << 20)
+#endif
+constexpr int64_t kMaxBlocks = PYALGO_MAX_BLOCKS;
 
 inline dim3 grid_of(int64_t blocks) {
   return dim3(static_cast<unsigned>(blocks < 1 ? 1 : (blocks < kMaxBlocks ? blocks : kMaxBlocks)));
@@ -48,6 +53,9 @@ inline dim3 grid_for(int64_t rows) { return grid_of((rows + kThreads - 1) / kThr
 __device__ __forceinline__ int64_t this_row() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }
+
+// The stride of a grid-stride loop over rows (the grid is capped at kMaxBlocks blocks).
+__device__ __forceinline__ int64_t grid_threads() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
 
 __device__ __forceinline__ PhiloxKey key_of(const int64_t* seed) { return philox_key(seed[0], seed[1]); }
 
@@ -122,59 +130,59 @@ struct BlockTeam {
 
 template <typename T, bool U>
 __global__ void categorical_sample_kernel(RowsParams<T> p) {
-  const int64_t r = this_row();
-  if (r >= p.L.rows()) return;
-  categorical_sample_at<T, acc_t<T>, U>(p.x, p.y, p.probs, p.index_out, p.L, key_of(p.seed), r);
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    categorical_sample_at<T, acc_t<T>, U>(p.x, p.y, p.probs, p.index_out, p.L, key_of(p.seed), r);
+  }
 }
 
 template <typename T, bool U>
 __global__ void gumbel_softmax_kernel(RowsParams<T> p) {
-  const int64_t r = this_row();
-  if (r >= p.L.rows()) return;
-  gumbel_softmax_at<T, acc_t<T>, U>(p.x, p.y, p.index_out, p.L, p.inv_tau, p.hard, key_of(p.seed), r);
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    gumbel_softmax_at<T, acc_t<T>, U>(p.x, p.y, p.index_out, p.L, p.inv_tau, p.hard, key_of(p.seed), r);
+  }
 }
 
 template <typename T, bool U>
 __global__ void reinmax_backward_kernel(RowsParams<T> p) {
-  const int64_t r = this_row();
-  if (r >= p.L.rows()) return;
-  reinmax_backward_at<T, acc_t<T>, U>(p.x, p.index, p.g, p.gp, p.y, p.L, p.inv_tau, r);
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    reinmax_backward_at<T, acc_t<T>, U>(p.x, p.index, p.g, p.gp, p.y, p.L, p.inv_tau, r);
+  }
 }
 
 template <typename T, bool U>
 __global__ void st_backward_kernel(RowsParams<T> p) {
-  const int64_t r = this_row();
-  if (r >= p.L.rows()) return;
-  st_backward_at<T, acc_t<T>, U>(p.x, p.g, p.y, p.L, p.inv_tau, r);
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    st_backward_at<T, acc_t<T>, U>(p.x, p.g, p.y, p.L, p.inv_tau, r);
+  }
 }
 
 template <typename T, bool U>
 __global__ void gst_backward_kernel(RowsParams<T> p) {
-  const int64_t r = this_row();
-  if (r >= p.L.rows()) return;
-  gst_backward_at<T, acc_t<T>, U>(p.x, p.index, p.g, p.y, p.L, p.inv_tau, p.gap, p.gap_is_p, r);
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    gst_backward_at<T, acc_t<T>, U>(p.x, p.index, p.g, p.y, p.L, p.inv_tau, p.gap, p.gap_is_p, r);
+  }
 }
 
 template <typename T, bool U>
 __global__ void gumbel_rao_backward_kernel(RowsParams<T> p) {
-  const int64_t r = this_row();
-  if (r >= p.L.rows()) return;
-  gumbel_rao_backward_at<T, acc_t<T>, acc_t<T>, U>(p.x, p.index, p.g, p.y_acc, p.L, p.inv_tau, p.draws,
-                                                   key_of(p.seed), r);
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    gumbel_rao_backward_at<T, acc_t<T>, acc_t<T>, U>(p.x, p.index, p.g, p.y_acc, p.L, p.inv_tau, p.draws,
+                                                     key_of(p.seed), r);
+  }
 }
 
 template <typename T, bool U>
 __global__ void gumbel_softmax_backward_kernel(RowsParams<T> p) {
-  const int64_t r = this_row();
-  if (r >= p.L.rows()) return;
-  gumbel_softmax_backward_at<T, acc_t<T>, U>(p.x, p.g, p.y, p.L, p.inv_tau, key_of(p.seed), r);
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    gumbel_softmax_backward_at<T, acc_t<T>, U>(p.x, p.g, p.y, p.L, p.inv_tau, key_of(p.seed), r);
+  }
 }
 
 template <typename A>
 __global__ void philox_uniform_kernel(UniformParams<A> p) {
-  const int64_t r = this_row();
-  if (r >= p.rows) return;
-  philox_uniform_at<A>(p.out, p.cols, key_of(p.seed), p.stream, r);
+  for (int64_t r = this_row(); r < p.rows; r += grid_threads()) {
+    philox_uniform_at<A>(p.out, p.cols, key_of(p.seed), p.stream, r);
+  }
 }
 
 // ---- a team per row ----------------------------------------------------------------------------

@@ -91,7 +91,9 @@ def build(variant: str = "plain", families=FAMILIES, planted: dict | None = None
         copy.write_text(text.replace(old, new))
         cus[family] = copy
     wrappers = [_kernel_wrapper(build_dir, f, cu) for f, cu in cus.items()]
-    flags = FLAGS[variant] + ["-std=c++17", "-DPYALGO_SIMT", f"-DPYALGO_LIBRARY={library}",
+    # PYALGO_MAX_BLOCKS: grids capped at 3 blocks, so every case with more rows runs the kernels'
+    # grid-stride loops.
+    flags = FLAGS[variant] + ["-std=c++17", "-DPYALGO_SIMT", "-DPYALGO_MAX_BLOCKS=3", f"-DPYALGO_LIBRARY={library}",
                               f"-DPYALGO_SIMT_LIBRARY={library}", "-Wno-unknown-pragmas"]
     includes = [str(HERE / "include"), str(HERE), str(CSRC)] + [str(CSRC / f) for f in families]
     ldflags = ["-fsanitize=thread"] if variant == "tsan" else []
