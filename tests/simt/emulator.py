@@ -76,7 +76,10 @@ def build(variant: str = "plain", families=FAMILIES, planted: dict | None = None
     cache = Path(os.environ.get("PYALGO_SIMT_CACHE", ROOT / "build" / "simt"))
     sources = [CSRC / "ops.cpp", HERE / "entry.cpp"] + [GLUE_FILES[f] for f in families]
     cus = {f: CU_FILES[f] for f in families}
-    key_extra = variant + repr(sorted(families)) + repr(sorted((planted or {}).items())) + repr(FLAGS[variant])
+    # PYALGO_MAX_BLOCKS: grids capped at 3 blocks, so every case with more rows runs the kernels'
+    # grid-stride loops.
+    common = FLAGS[variant] + ["-std=c++17", "-DPYALGO_SIMT", "-DPYALGO_MAX_BLOCKS=3", "-Wno-unknown-pragmas"]
+    key_extra = variant + repr(sorted(families)) + repr(sorted((planted or {}).items())) + repr(common)
     key = _digest(sources + list(cus.values()) + _headers(), key_extra)
     library = f"pyalgo_planted_{key}" if planted else "pyalgo_simt"
     name = f"{library}_{variant}_{key}" if planted else f"pyalgo_simt_{variant}_{key}"
@@ -91,10 +94,7 @@ def build(variant: str = "plain", families=FAMILIES, planted: dict | None = None
         copy.write_text(text.replace(old, new))
         cus[family] = copy
     wrappers = [_kernel_wrapper(build_dir, f, cu) for f, cu in cus.items()]
-    # PYALGO_MAX_BLOCKS: grids capped at 3 blocks, so every case with more rows runs the kernels'
-    # grid-stride loops.
-    flags = FLAGS[variant] + ["-std=c++17", "-DPYALGO_SIMT", "-DPYALGO_MAX_BLOCKS=3", f"-DPYALGO_LIBRARY={library}",
-                              f"-DPYALGO_SIMT_LIBRARY={library}", "-Wno-unknown-pragmas"]
+    flags = common + [f"-DPYALGO_LIBRARY={library}", f"-DPYALGO_SIMT_LIBRARY={library}"]
     includes = [str(HERE / "include"), str(HERE), str(CSRC)] + [str(CSRC / f) for f in families]
     ldflags = ["-fsanitize=thread"] if variant == "tsan" else []
     # A ThreadSanitizer process (LD_PRELOAD) must not hand the runtime to the compiler it starts.
