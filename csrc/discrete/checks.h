@@ -32,6 +32,8 @@ inline RowTensor prepare_logits(const char* fn, const at::Tensor& logits, int64_
   const int64_t d = dim < 0 ? dim + n : dim;
   const int64_t C = logits.size(d);
   TORCH_CHECK(C >= 1, fn, ": logits must have at least one category along dim ", dim, ", got size 0");
+  TORCH_CHECK(C <= 0x7fffffff, fn, ": logits may have at most 2147483647 categories along dim ", dim,
+              " (the sampled index is int32), got ", C);
   int64_t outer = 1, inner = 1;
   std::vector<int64_t> index_shape;
   for (int64_t i = 0; i < n; ++i) {
@@ -64,7 +66,8 @@ inline at::Tensor prepare_grad(const char* fn, const char* name, const at::Tenso
 }
 
 inline void check_draws(const char* fn, int64_t k) {
-  TORCH_CHECK(k >= 1, fn, ": k (the number of Gumbel-Rao draws) must be >= 1, got ", k);
+  TORCH_CHECK(k >= 1 && k <= (int64_t(1) << 20), fn, ": k (the number of Gumbel-Rao draws) must be in [1, ",
+              int64_t(1) << 20, "], got ", k);
 }
 
 inline void check_gap(const char* fn, double gap, bool gap_is_p) {

@@ -130,13 +130,25 @@ struct GumbelLogits {
   A inv_tau;
   PhiloxKey key;
   int64_t row;
+  A shift = 0;  // z = (x − shift + G)/τ; see gumbel_shift
   PYALGO_HD void fill(int64_t i0, int n, A* buf) {
     uniform_chunk<A>(key, row, i0, n, kSampleStream, buf);
     PYALGO_SIMD
     for (int j = 0; j < n; ++j)
-      buf[j] = (static_cast<A>(x[i0 + j]) - log_pos(-log_pos(buf[j]))) * inv_tau;
+      buf[j] = (static_cast<A>(x[i0 + j]) - shift - log_pos(-log_pos(buf[j]))) * inv_tau;
   }
 };
+
+// The shift of the Gumbel logits of a row whose largest logit is xmax. The row max's z =
+// (xmax + G)/τ, G in [−2.9, 16.7], is finite unless τ is tiny against |xmax| (e.g. logits of −1e38
+// with τ = 0.1): then every z would overflow, to −inf (no category picked) or +inf, so z is
+// taken relative to xmax instead, which changes neither the sample's law nor softmax(z). 0 (the
+// plain formula, bit for bit) whenever it is finite.
+template <typename A>
+PYALGO_HD A gumbel_shift(A xmax, A inv_tau) {
+  const A lo = (xmax - A(3)) * inv_tau, hi = (xmax + A(17)) * inv_tau;
+  return lo > -hd_inf<A>() && hi < hd_inf<A>() ? A(0) : xmax;
+}
 
 // Gapped ST (Fan et al. 2022): the sampled logit raised to the row max m, every other logit
 // capped at m − gap; z = that / τ. (θ + move − move2 in the spec, written per entry.)
@@ -294,7 +306,7 @@ PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bo
     fill_row<T, A, U>(y, C, hd_nan<A>());
     return -1;
   }
-  GumbelLogits<T, A, U> zf{x, inv_tau, key, row};
+  GumbelLogits<T, A, U> zf{x, inv_tau, key, row, gumbel_shift(xmax, inv_tau)};
   A buf[kChunk];
   A m = -hd_inf<A>(), Z = 0;
   int32_t k = -1;

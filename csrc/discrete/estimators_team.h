@@ -174,7 +174,7 @@ __device__ __forceinline__ int32_t gumbel_softmax_team(const Team& t, Row<const 
     fill_row_team<T, A, U>(t, y, C, hd_nan<A>());
     return -1;
   }
-  GumbelLogits<T, A, U> zf{x, inv_tau, key, row};
+  GumbelLogits<T, A, U> zf{x, inv_tau, key, row, gumbel_shift(xmax, inv_tau)};
   A buf[P];
   A m = -hd_inf<A>(), Z = 0;
   int64_t k = kNoColumn;

@@ -31,6 +31,8 @@ _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 # ---- argument checks (used by the wrappers and, identically, by the fake kernels) ------------
 
+MAX_CATEGORIES = (1 << 31) - 1  # the sampled index is int32 (also checked in C++)
+
 def _check_logits(fn: str, logits, dim) -> list:
     """Validates logits/dim and returns the index shape (logits.shape without `dim`)."""
     if not isinstance(logits, torch.Tensor):
@@ -47,6 +49,9 @@ def _check_logits(fn: str, logits, dim) -> list:
     d = dim % n
     if logits.shape[d] == 0:
         raise ValueError(f"{fn}: logits must have at least one category along dim {dim}, got size 0")
+    if logits.shape[d] > MAX_CATEGORIES:
+        raise ValueError(f"{fn}: logits may have at most {MAX_CATEGORIES} categories along dim {dim} (the sampled "
+                         f"index is int32), got {logits.shape[d]}")
     return [s for i, s in enumerate(logits.shape) if i != d]
 
 
@@ -61,10 +66,21 @@ def _check_tau(fn: str, tau) -> float:
     return tau
 
 
+# GR-MCK costs O(k·C) per row in backward; beyond this many draws a call would run for hours
+# (also checked in C++).
+MAX_DRAWS = 1 << 20
+
+
 def _check_draws(fn: str, k) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"{fn}: k (the number of Gumbel-Rao draws) must be an int >= 1, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= MAX_DRAWS:
+        raise ValueError(f"{fn}: k (the number of Gumbel-Rao draws) must be an int in [1, {MAX_DRAWS}], got {k!r}")
     return int(k)
+
+
+def _check_hard(fn: str, hard) -> bool:
+    if not isinstance(hard, bool):
+        raise TypeError(f"{fn}: hard must be a bool, got {hard!r}")
+    return bool(hard)
 
 
 def _check_gap(fn: str, gap) -> Tuple[float, bool]:
@@ -129,7 +145,8 @@ def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False, d
     fn = "pyalgo.gumbel_softmax"
     _check_logits(fn, logits, dim)
     tau = _check_tau(fn, tau)
-    y, _ = _ops.gumbel_softmax(logits, tau, bool(hard), dim, draw_seed(generator, logits.device))
+    hard = _check_hard(fn, hard)
+    y, _ = _ops.gumbel_softmax(logits, tau, hard, dim, draw_seed(generator, logits.device))
     return y
 
 

@@ -372,6 +372,9 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     finishes the rare case the active set cannot (rounding on near-singular G).
     """
     G = np.asarray(gram, dtype=np.float64)
+    if G.ndim != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0 or not np.isfinite(G).all():
+        raise ValueError(f"pyalgo.multitask.min_norm_weights: gram must be a finite, non-empty square matrix, "
+                         f"got shape {G.shape}" + ("" if G.size == 0 or np.isfinite(G).all() else " with non-finite entries"))
     m = G.shape[0]
     if m == 1:
         return np.ones(1)
@@ -453,7 +456,11 @@ class _GradientMethod(WeightMethod):
                              f"{tuple(grads.shape) if isinstance(grads, torch.Tensor) else type(grads).__name__}")
         values = None if losses is None else _loss_values(self._losses(losses), self._where)
         g = grads.detach().double()
-        return torch.from_numpy(self._weights((g @ g.T).cpu().numpy(), values)).to(grads.device, grads.dtype)
+        gram = (g @ g.T).cpu().numpy()
+        if not np.isfinite(gram).all():  # the solvers would not terminate (MGDA) or return NaN
+            raise ValueError(f"{self._where}: the task gradients must be finite (their Gram matrix has "
+                             f"{int((~np.isfinite(gram)).sum())} non-finite entries)")
+        return torch.from_numpy(self._weights(gram, values)).to(grads.device, grads.dtype)
 
     def _task_gradients(self, L: torch.Tensor, params: List[torch.Tensor]) -> torch.Tensor:
         """(M, P) per-task gradients of the shared parameters (one vmapped backward when possible)."""
