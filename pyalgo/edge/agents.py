@@ -78,6 +78,17 @@ def _time_mlp(t_dim: int) -> nn.Module:
     return nn.Sequential(SinusoidalPosEmb(t_dim), nn.Linear(t_dim, 2 * t_dim), nn.Mish(), nn.Linear(2 * t_dim, t_dim))
 
 
+MAX_STEPS = 1000          # diffusion steps T (the released T is 5)
+MAX_WIDTH = 2 ** 16       # hidden / state / action sizes above this would not fit in memory anyway
+
+
+def _check_sizes(where: str, **sizes) -> None:
+    """ValueError naming `where` and the argument unless each size is an integer in [1, MAX_WIDTH]."""
+    for name, v in sizes.items():
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_WIDTH:
+            raise ValueError(f"{where}: {name} must be an integer in [1, {MAX_WIDTH}], got {v!r}")
+
+
 def _check_obs(where: str, s: torch.Tensor, state_dim: int) -> None:
     if not isinstance(s, torch.Tensor) or s.dim() != 2 or s.shape[1] != state_dim:
         shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
@@ -88,6 +99,7 @@ class MLPDenoiser(nn.Module):
     """ε̂(x, t, s) of D2SAC: concat[x, emb(t), s] → 256 → Mish → 256 → Mish → A → Tanh."""
 
     def __init__(self, state_dim: int, action_dim: int, hidden: int = 256, t_dim: int = 16):
+        _check_sizes("pyalgo.edge.MLPDenoiser", state_dim=state_dim, action_dim=action_dim, hidden=hidden)
         super().__init__()
         self.state_dim, self.action_dim = state_dim, action_dim
         self.time = _time_mlp(t_dim)
@@ -117,6 +129,10 @@ class AttentionDenoiser(nn.Module):
         super().__init__()
         if mode not in ("server_tokens", "legacy_batch"):
             raise ValueError(f"pyalgo.edge.AttentionDenoiser: mode must be 'server_tokens' or 'legacy_batch', got {mode!r}")
+        _check_sizes("pyalgo.edge.AttentionDenoiser", hidden=hidden, heads=heads)
+        if mode == "server_tokens" and (hidden // 2) % heads:
+            raise ValueError(f"pyalgo.edge.AttentionDenoiser: hidden // 2 must be a multiple of heads={heads} "
+                             f"(mode 'server_tokens'), got hidden={hidden!r}")
         self.layout, self.mode = layout, mode
         self.state_dim, self.action_dim = layout.state_dim, layout.n_servers * layout.n_models
         self.time = _time_mlp(t_dim)
@@ -203,6 +219,7 @@ class CategoricalPolicy(nn.Module):
     """The discrete-SAC actor: s → 256 → Mish → 256 → Mish → A logits; π = softmax."""
 
     def __init__(self, state_dim: int, action_dim: int, hidden: int = 256):
+        _check_sizes("pyalgo.edge.CategoricalPolicy", state_dim=state_dim, action_dim=action_dim, hidden=hidden)
         super().__init__()
         self.state_dim, self.action_dim = state_dim, action_dim
         self.net = nn.Sequential(nn.Linear(state_dim, hidden), nn.Mish(), nn.Linear(hidden, hidden), nn.Mish(),
@@ -217,6 +234,7 @@ class QNetwork(nn.Module):
     """s → 256 → Mish → 256 → Mish → Q(s, ·) (A,)."""
 
     def __init__(self, state_dim: int, action_dim: int, hidden: int = 256):
+        _check_sizes("pyalgo.edge.QNetwork", state_dim=state_dim, action_dim=action_dim, hidden=hidden)
         super().__init__()
         self.state_dim, self.action_dim = state_dim, action_dim
         self.net = nn.Sequential(nn.Linear(state_dim, hidden), nn.Mish(), nn.Linear(hidden, hidden), nn.Mish(),
@@ -236,6 +254,57 @@ class DoubleQCritic(nn.Module):
 
     def forward(self, s: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         return self.q1(s), self.q2(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checks (shared by the agents and the lab's TrainConfig, which names its own field)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check_kw(where: str, name: str, v, *, lo: Optional[float] = None, hi: Optional[float] = None,
+              lo_open: bool = False, hi_open: bool = False, optional: bool = False, kind: str = "real") -> None:
+    """ValueError naming `where` and `name` unless v is a finite number (an integer with kind="int",
+    a bool with kind="bool") in the given range (None allowed with `optional`)."""
+    if optional and v is None:
+        return
+    if kind == "bool":
+        if not isinstance(v, (bool, np.bool_)):
+            raise ValueError(f"{where}: {name} must be a bool, got {v!r}")
+        return
+    if kind == "int":
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{where}: {name} must be an integer, got {v!r}")
+    elif not _is_real(v) or not math.isfinite(float(v)):
+        raise ValueError(f"{where}: {name} must be a finite number, got {v!r}")
+    if lo is not None and (v <= lo if lo_open else v < lo):
+        raise ValueError(f"{where}: {name} must be {'>' if lo_open else '>='} {lo}, got {v!r}")
+    if hi is not None and (v >= hi if hi_open else v > hi):
+        raise ValueError(f"{where}: {name} must be {'<' if hi_open else '<='} {hi}, got {v!r}")
+
+
+SAC_KWARGS = dict(alpha=dict(lo=0, lo_open=True), auto_alpha=dict(kind="bool"), target_entropy=dict(optional=True),
+                  alpha_lr=dict(lo=0, lo_open=True), soft_target_entropy=dict(kind="bool"),
+                  actor_lr=dict(lo=0, lo_open=True), critic_lr=dict(lo=0, lo_open=True), weight_decay=dict(lo=0),
+                  tau=dict(lo=0, hi=1, lo_open=True), grad_clip=dict(lo=0, lo_open=True, optional=True))
+DQN_KWARGS = dict(lr=dict(lo=0, lo_open=True), epsilon=dict(lo=0, hi=1),
+                  target_update=dict(kind="int", lo=1, hi=2 ** 62))
+
+
+def check_agent_kwargs(where: str, agent: str, kwargs) -> None:
+    """ValueError naming `where` unless `kwargs` are valid keyword arguments of the agent `agent`
+    (`SACAgent` for adsac / d2sac / sac, `DQNAgent` for dqn): known names, finite values in range."""
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{where}: agent_kwargs must be a dict, got {type(kwargs).__name__}")
+    spec = DQN_KWARGS if agent == "dqn" else SAC_KWARGS
+    unknown = sorted(set(map(str, kwargs)) - set(spec))
+    if unknown or not all(isinstance(k, str) for k in kwargs):
+        raise ValueError(f"{where}: agent_kwargs has unknown keys {unknown} for agent {agent!r}; "
+                         f"known: {', '.join(spec)}")
+    for name, v in kwargs.items():
+        _check_kw(where, name, v, **spec[name])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,8 +427,13 @@ class SACAgent:
                  target_entropy: Optional[float] = None, alpha_lr: float = 3e-4, soft_target_entropy: bool = False,
                  actor_lr: float = 1e-4, critic_lr: float = 1e-3, weight_decay: float = 1e-4, tau: float = 0.005,
                  grad_clip: Optional[float] = None):
-        if not alpha > 0:
-            raise ValueError(f"pyalgo.edge.SACAgent: alpha must be > 0, got {alpha!r}")
+        check_agent_kwargs("pyalgo.edge.SACAgent", "sac", dict(
+            alpha=alpha, auto_alpha=auto_alpha, target_entropy=target_entropy, alpha_lr=alpha_lr,
+            soft_target_entropy=soft_target_entropy, actor_lr=actor_lr, critic_lr=critic_lr,
+            weight_decay=weight_decay, tau=tau, grad_clip=grad_clip))
+        for name, net in (("policy", policy), ("critic", critic)):
+            if not isinstance(net, nn.Module):
+                raise TypeError(f"pyalgo.edge.SACAgent: {name} must be an nn.Module, got {type(net).__name__}")
         self.policy, self.critic = policy, critic
         self.target_policy, self.target_critic = copy.deepcopy(policy), copy.deepcopy(critic)
         for p in list(self.target_policy.parameters()) + list(self.target_critic.parameters()):
@@ -449,6 +523,9 @@ class DQNAgent:
     updates (the released baseline: lr 1e-3, [256, 256], n = 3, γ = 0.95, target update 320)."""
 
     def __init__(self, q_net: QNetwork, *, lr: float = 1e-3, epsilon: float = 0.1, target_update: int = 320):
+        check_agent_kwargs("pyalgo.edge.DQNAgent", "dqn", dict(lr=lr, epsilon=epsilon, target_update=target_update))
+        if not isinstance(q_net, nn.Module):
+            raise TypeError(f"pyalgo.edge.DQNAgent: q_net must be an nn.Module, got {type(q_net).__name__}")
         self.q, self.target_q = q_net, copy.deepcopy(q_net)
         self.state_dim, self.action_dim = q_net.state_dim, q_net.action_dim
         self.opt = torch.optim.Adam(q_net.parameters(), lr=lr)
@@ -497,6 +574,19 @@ def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, sch
     """`adsac` (diffusion actor, attention denoiser over `config.obs_layout`), `d2sac` (diffusion actor,
     MLP denoiser), `sac` (categorical actor) or `dqn`, sized for `config`'s observations and actions;
     `agent_kwargs` go to `SACAgent` / `DQNAgent`."""
+    where = "pyalgo.edge.agents.make_agent"
+    if name not in AGENTS:
+        raise ValueError(f"{where}: agent must be one of {AGENTS}, got {name!r}")
+    if not isinstance(config, EdgeConfig):
+        raise TypeError(f"{where}: config must be an EdgeConfig, got {type(config).__name__}")
+    _check_sizes(where, hidden=hidden)
+    if name == "adsac" and attention_mode == "server_tokens" and (hidden // 2) % 4:
+        raise ValueError(f"{where}: hidden must be a multiple of 8 for adsac's attention (4 heads over hidden // 2), "
+                         f"got hidden={hidden!r}")
+    if name in ("adsac", "d2sac"):
+        if isinstance(T, (bool, np.bool_)) or not isinstance(T, (int, np.integer)) or not 1 <= T <= MAX_STEPS:
+            raise ValueError(f"{where}: T must be an integer in [1, {MAX_STEPS}], got {T!r}")
+    check_agent_kwargs(where, name, agent_kwargs)
     S, A = config.obs_dim, config.n_actions
     if name == "dqn":
         return DQNAgent(QNetwork(S, A, hidden), **agent_kwargs)

@@ -14,6 +14,7 @@ from `np.random.RandomState(world_seed)` in the released code's draw order (bit-
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,10 @@ def resolve_config(config) -> EdgeConfig:
     if isinstance(config, str):
         return EdgeConfig.preset(config)
     if isinstance(config, dict):
+        names = {f.name for f in dataclasses.fields(EdgeConfig)}
+        unknown = sorted(map(str, set(config) - names))
+        if unknown:
+            raise ValueError(f"{ENV_NAME}: config has unknown EdgeConfig fields {unknown}")
         return EdgeConfig(**config)
     raise TypeError(f"{ENV_NAME}: config must be an EdgeConfig, a preset name or a dict, got {type(config).__name__}")
 

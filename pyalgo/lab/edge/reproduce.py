@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
 
-from pyalgo.edge.agents import SACAgent, make_agent
+from pyalgo.edge.agents import MAX_WIDTH, SACAgent, make_agent
 from pyalgo.edge.config import PRESETS as EDGE_PRESETS
 from pyalgo.edge.episodes import evaluate, evaluate_heuristic
 
 from ..harness import Markdown, Preset, Runtime, header, num, pm, plots
-from .train import TrainConfig, check_counts, train
+from .train import TrainConfig, check_counts, check_flag, check_seeds, train
 
 TITLE = "ADSAC and baselines on edge AIGC service selection"
 AGENT_ORDER = ("adsac", "d2sac", "sac", "dqn")
@@ -55,10 +56,15 @@ class Schedule:
     buffer_size: int = 100_000
 
     def __post_init__(self):
-        check_counts("pyalgo.lab.edge.reproduce.Schedule", self, ("epochs", "steps_per_epoch", "batch_size",
-                     "num_envs", "hidden", "eval_every", "buffer_size"), ("updates_per_epoch",))
-        if not self.eval_seeds:
-            raise ValueError("pyalgo.lab.edge.reproduce.Schedule.eval_seeds must not be empty")
+        where = "pyalgo.lab.edge.reproduce.Schedule"
+        check_counts(where, self, ("epochs", "steps_per_epoch", "batch_size", "num_envs", "hidden", "eval_every",
+                                   "buffer_size"), ("updates_per_epoch",))
+        if self.hidden > MAX_WIDTH or (self.hidden // 2) % 4:
+            raise ValueError(f"{where}.hidden must be a multiple of 8 (adsac's attention) up to {MAX_WIDTH}, "
+                             f"got {self.hidden!r}")
+        if self.buffer_size < self.num_envs:
+            raise ValueError(f"{where}.buffer_size must be >= num_envs ({self.num_envs}), got {self.buffer_size!r}")
+        object.__setattr__(self, "eval_seeds", check_seeds(where, "eval_seeds", self.eval_seeds))
 
 
 @dataclass(frozen=True)
@@ -80,12 +86,16 @@ class Config(Preset):
             raise ValueError(f"{where}.env must be one of {sorted(EDGE_PRESETS)}, got {self.env!r}")
         if self.rng not in ("numpy", "legacy"):
             raise ValueError(f"{where}.rng must be 'numpy' or 'legacy', got {self.rng!r}")
-        if not self.seeds:
-            raise ValueError(f"{where}.seeds must not be empty")
-        if not self.eval_seeds:
-            raise ValueError(f"{where}.eval_seeds must not be empty")
-        if not self.actor_lr > 0:
-            raise ValueError(f"{where}.actor_lr must be > 0, got {self.actor_lr!r}")
+        object.__setattr__(self, "seeds", check_seeds(where, "seeds", self.seeds))
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"{where}.seeds must be distinct, got {self.seeds!r}")
+        object.__setattr__(self, "eval_seeds", check_seeds(where, "eval_seeds", self.eval_seeds))
+        if not isinstance(self.train, Schedule):
+            raise ValueError(f"{where}.train must be a Schedule, got {self.train!r}")
+        if isinstance(self.actor_lr, bool) or not isinstance(self.actor_lr, (int, float)) \
+                or not (math.isfinite(self.actor_lr) and self.actor_lr > 0):
+            raise ValueError(f"{where}.actor_lr must be a finite number > 0, got {self.actor_lr!r}")
+        check_flag(where, "checkpoints", self.checkpoints)
 
     @classmethod
     def tiny(cls) -> "Config":

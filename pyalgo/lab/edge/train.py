@@ -18,6 +18,7 @@ settings) a checkpoint made with other settings; only `epochs` may grow.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
@@ -25,7 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import numpy as np
 import torch
 
-from pyalgo.edge.agents import AGENTS, ReplayBuffer, make_agent
+from pyalgo.edge.agents import AGENTS, MAX_STEPS, MAX_WIDTH, ReplayBuffer, check_agent_kwargs, make_agent
 from pyalgo.edge.batched import BatchedEdgeEnv
 from pyalgo.edge.config import EdgeConfig
 from pyalgo.edge.core import resolve_config
@@ -33,21 +34,51 @@ from pyalgo.edge.episodes import evaluate
 
 from ..harness import Checkpoint, GlobalTorchRNG, TrainState, fit
 
-__all__ = ["TrainConfig", "TrainResult", "train", "check_counts"]
+__all__ = ["TrainConfig", "TrainResult", "train", "check_counts", "check_seeds"]
 
 WHO = "pyalgo.lab.edge.train"
 # fields that say how a run is driven, not what it computes: a resumed run may change them
 RUN_CONTROL = ("epochs", "checkpoint_dir", "checkpoint_every", "resume", "progress")
 
 
+MAX_COUNT = 2 ** 31 - 1     # epochs, steps, sizes: larger values would not finish or not fit in memory
+
+
 def check_counts(where: str, obj: Any, positive: tuple, non_negative: tuple = ()) -> None:
-    """ValueError naming `where` and the field unless each field in `positive` is an integer >= 1 and
-    each in `non_negative` one >= 0."""
+    """ValueError naming `where.field` unless each field in `positive` is an integer in [1, MAX_COUNT]
+    and each in `non_negative` one in [0, MAX_COUNT]."""
     for names, low in ((positive, 1), (non_negative, 0)):
         for name in names:
             v = getattr(obj, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"{where}: {name} must be an integer >= {low}, got {v!r}")
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not low <= v <= MAX_COUNT:
+                raise ValueError(f"{where}.{name} must be an integer >= {low} (at most {MAX_COUNT}), got {v!r}")
+
+
+def check_seeds(where: str, name: str, seeds: Any, allow_empty: bool = False) -> tuple:
+    """`seeds` as a tuple of integers in [0, 2**32), or ValueError naming `where.name`."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (tuple, list)):
+        raise ValueError(f"{where}.{name} must be a tuple of integer seeds, got {seeds!r}")
+    if not seeds and not allow_empty:
+        raise ValueError(f"{where}.{name} must not be empty")
+    for v in seeds:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 0 <= v < 2 ** 32:
+            raise ValueError(f"{where}.{name} must hold integers in [0, 2**32), got {v!r}")
+    return tuple(int(v) for v in seeds)
+
+
+def check_seed(where: str, name: str, v: Any) -> None:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 0 <= v < 2 ** 32:
+        raise ValueError(f"{where}.{name} must be an integer in [0, 2**32), got {v!r}")
+
+
+def check_choice(where: str, name: str, v: Any, choices: tuple) -> None:
+    if not isinstance(v, str) or v not in choices:
+        raise ValueError(f"{where}.{name} must be one of {choices}, got {v!r}")
+
+
+def check_flag(where: str, name: str, v: Any) -> None:
+    if not isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"{where}.{name} must be a bool, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -79,11 +110,42 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        if self.agent not in AGENTS:
-            raise ValueError(f"{WHO}: agent must be one of {AGENTS}, got {self.agent!r}")
-        check_counts(WHO, self, ("num_envs", "epochs", "steps_per_epoch", "batch_size", "buffer_size", "n_step",
-                                 "eval_every", "checkpoint_every", "hidden", "T"), ("updates_per_epoch", "warmup_steps"))
-        resolve_config(self.env)
+        where = f"{WHO}.TrainConfig"
+        check_choice(where, "agent", self.agent, AGENTS)
+        check_counts(where, self, ("num_envs", "epochs", "steps_per_epoch", "batch_size", "buffer_size", "n_step",
+                                   "eval_every", "checkpoint_every", "hidden"), ("updates_per_epoch", "warmup_steps"))
+        if isinstance(self.T, (bool, np.bool_)) or not isinstance(self.T, (int, np.integer)) or not 1 <= self.T <= MAX_STEPS:
+            raise ValueError(f"{where}.T must be an integer in [1, {MAX_STEPS}], got {self.T!r}")
+        if self.hidden > MAX_WIDTH:
+            raise ValueError(f"{where}.hidden must be an integer in [1, {MAX_WIDTH}], got {self.hidden!r}")
+        if self.buffer_size < self.num_envs:
+            raise ValueError(f"{where}.buffer_size must be >= num_envs ({self.num_envs}), got {self.buffer_size!r}")
+        check_seed(where, "world_seed", self.world_seed)
+        check_seed(where, "seed", self.seed)
+        check_choice(where, "rng", self.rng, ("numpy", "legacy"))
+        check_choice(where, "attention_mode", self.attention_mode, ("server_tokens", "legacy_batch"))
+        if self.agent == "adsac" and self.attention_mode == "server_tokens" and (self.hidden // 2) % 4:
+            raise ValueError(f"{where}.hidden must be a multiple of 8 for adsac's attention, got {self.hidden!r}")
+        if isinstance(self.gamma, (bool, np.bool_)) or not isinstance(self.gamma, (int, float, np.integer, np.floating)) \
+                or not 0 <= self.gamma <= 1:
+            raise ValueError(f"{where}.gamma must be a number in [0, 1], got {self.gamma!r}")
+        object.__setattr__(self, "eval_seeds", check_seeds(where, "eval_seeds", self.eval_seeds))
+        if not isinstance(self.agent_kwargs, dict):
+            raise ValueError(f"{where}.agent_kwargs must be a dict, got {self.agent_kwargs!r}")
+        check_agent_kwargs(f"{where}.agent_kwargs", self.agent, self.agent_kwargs)
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
+            raise ValueError(f"{where}.checkpoint_dir must be a path or None, got {self.checkpoint_dir!r}")
+        check_flag(where, "resume", self.resume)
+        check_flag(where, "progress", self.progress)
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError(f"{where}.resume=True needs a checkpoint_dir")
+        if not isinstance(self.env, (str, dict, EdgeConfig)):
+            raise ValueError(f"{where}.env must be an EdgeConfig, a preset name or a dict of EdgeConfig fields, "
+                             f"got {self.env!r}")
+        try:
+            resolve_config(self.env)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}.env: {exc}") from None
 
     @classmethod
     def released(cls, agent: str = "adsac", **kw) -> "TrainConfig":

@@ -23,7 +23,16 @@ PathLike = Union[str, Path]
 
 
 class CheckpointMismatch(ValueError):
-    """The checkpoint on disk was made with another config."""
+    """The checkpoint on disk was made with another config (or holds more epochs than asked for)."""
+
+
+class CheckpointError(ValueError):
+    """The checkpoint on disk cannot be read: corrupt, truncated, or not a checkpoint of the lab."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def plain(x: Any) -> Any:
@@ -53,15 +62,38 @@ class Checkpoint:
         return self.path.is_file()
 
     def save(self, epoch: int, history: Mapping[str, List[float]], state: Mapping[str, Any]) -> None:
+        """Writes the checkpoint beside the file, flushes it to disk, then renames it over the file (a
+        kill at any point leaves either the previous checkpoint or the new one, never a partial file)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save({"config": self.config, "epoch": int(epoch), "history": dict(history), "state": dict(state)}, tmp)
+        with open(tmp, "wb") as fh:
+            torch.save({"config": self.config, "epoch": int(epoch), "history": {k: list(v) for k, v in history.items()},
+                        "state": dict(state)}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, self.path)
 
+    def corrupt(self, why: str) -> CheckpointError:
+        return CheckpointError(f"{self.owner}: checkpoint {str(self.path)!r} is corrupt or truncated ({why}); "
+                               "delete it or use another checkpoint path")
+
     def load(self, map_location: Any = None) -> Dict[str, Any]:
-        """The saved checkpoint; CheckpointMismatch if it was made with another config."""
-        saved = torch.load(self.path, map_location=map_location, weights_only=True)
-        changed = diff(saved.get("config", {}), self.config)
+        """The saved checkpoint; CheckpointMismatch if it was made with another config, CheckpointError
+        (one line naming the file) if it cannot be read."""
+        try:
+            saved = torch.load(self.path, map_location=map_location, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - EOFError, UnpicklingError, RuntimeError (zip), ...
+            raise self.corrupt(_first_line(exc)) from None
+        if not isinstance(saved, dict) or not {"config", "epoch", "history", "state"} <= set(saved):
+            raise self.corrupt("not a checkpoint of pyalgo.lab: expected the keys config, epoch, history, state")
+        epoch, history = saved["epoch"], saved["history"]
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0 or not isinstance(history, dict) \
+                or not isinstance(saved["config"], dict) or not isinstance(saved["state"], dict):
+            raise self.corrupt("malformed epoch, config, history or state")
+        if any(not isinstance(v, list) or len(v) > epoch + 1 for v in history.values()) \
+                or len(history.get("seconds", [None] * (epoch + 1))) != epoch + 1:
+            raise self.corrupt(f"the history does not hold {epoch + 1} epochs")
+        changed = diff(saved["config"], self.config)
         if changed:
             raise CheckpointMismatch(f"{self.owner}: checkpoint {str(self.path)!r} was made with other settings "
                                      f"({'; '.join(changed)}); use another checkpoint path or resume=False")
@@ -85,7 +117,7 @@ class TrainState:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         missing = set(self.parts) - set(state)
         if missing:
-            raise CheckpointMismatch(f"checkpoint lacks the state of {sorted(missing)}")
+            raise CheckpointMismatch(f"the checkpoint lacks the state of {sorted(missing)}")
         for name, part in self.parts.items():
             if isinstance(part, torch.Generator):
                 part.set_state(state[name].cpu())  # a generator's state is a CPU byte tensor, whatever map_location
@@ -126,11 +158,26 @@ def fit(epochs: int, run_epoch: Callable[[int], Mapping[str, float]], *, state: 
     FloatingPointError naming `name` (the trainer's public path; `desc` labels the progress bar)."""
     from .jobs import bar
 
+    who = name or desc or "pyalgo.lab.harness.fit"
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"{who}: epochs must be an integer >= 0, got {epochs!r}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"{who}: checkpoint every must be an integer >= 1, got {every!r}")
     history: Dict[str, List[float]] = {}
     start, elapsed = 0, 0.0
     if resume and checkpoint is not None and checkpoint.exists():
         saved = checkpoint.load(map_location)
-        state.load_state_dict(saved["state"])
+        if saved["epoch"] + 1 > epochs:
+            raise CheckpointMismatch(
+                f"{checkpoint.owner}: checkpoint {str(checkpoint.path)!r} already holds {saved['epoch'] + 1} epochs, "
+                f"more than epochs={epochs} (epochs: {saved['epoch'] + 1} -> {epochs}); a run can be extended, not "
+                "shortened: ask for at least as many epochs, or use another checkpoint path or resume=False")
+        try:
+            state.load_state_dict(saved["state"])
+        except CheckpointMismatch as exc:
+            raise checkpoint.corrupt(str(exc)) from None
+        except (KeyError, ValueError, TypeError, RuntimeError, AttributeError, IndexError) as exc:
+            raise checkpoint.corrupt("its training state does not load: " + _first_line(exc)) from None
         history = {k: list(v) for k, v in saved["history"].items()}
         start = saved["epoch"] + 1
         elapsed = history["seconds"][-1] if history.get("seconds") else 0.0

@@ -2,7 +2,9 @@
 
 `teacher_labels(channels, cache_path=DIR)` writes every finished chunk to DIR at once (atomically)
 with a fingerprint of the channels and settings; a later call with the same channels and settings
-computes only the missing chunks, and a folder made for other ones is refused. Under torchrun the
+computes only the missing chunks, and a folder made for other ones is refused. A corrupt or truncated
+chunk is recomputed (and rewritten) with a RuntimeWarning; a corrupt index (meta.json) rebuilds the
+whole cache with a RuntimeWarning. Under torchrun the
 missing chunks are shared round-robin by rank and gathered, so every rank returns the full labels.
 """
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
 import torch
@@ -82,11 +85,24 @@ def _cache_status(cache_path: str, fingerprint: str, n_chunks: int) -> Union[str
     """On rank 0: creates or validates the cache folder; the chunks still to compute, or an error."""
     os.makedirs(cache_path, exist_ok=True)
     meta_path = os.path.join(cache_path, "meta.json")
+    meta = None
     if os.path.exists(meta_path):
-        with open(meta_path, encoding="utf-8") as fh:
-            if json.load(fh).get("fingerprint") != fingerprint:
-                return (f"cache_path {cache_path!r} holds labels for other channels or settings; "
-                        "remove it or choose another cache_path")
+        try:
+            with open(meta_path, encoding="utf-8") as fh:
+                meta = json.load(fh)
+            if not isinstance(meta, dict) or not isinstance(meta.get("fingerprint"), str):
+                raise ValueError("no fingerprint")
+        except (OSError, ValueError) as exc:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            warnings.warn(f"pyalgo.lab.wireless.teacher_labels: the cache index {meta_path!r} is corrupt "
+                          f"({type(exc).__name__}); rebuilding the cache", RuntimeWarning, stacklevel=3)
+            for name in os.listdir(cache_path):          # chunks of unknown provenance: recompute them all
+                if name.startswith("chunk_") and name.endswith(".pt"):
+                    os.remove(os.path.join(cache_path, name))
+            meta = None
+    if meta is not None:
+        if meta.get("fingerprint") != fingerprint:
+            return (f"cache_path {cache_path!r} holds labels for other channels or settings; "
+                    "remove it or choose another cache_path")
     else:
         tmp = f"{meta_path}.tmp{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -136,5 +152,34 @@ def teacher_labels(channels: torch.Tensor, *, p_max: float = 1.0, noise: float =
             pbar.update(len(todo))
     for c in range(n_chunks):
         if c not in parts:
-            parts[c] = TeacherLabels(**torch.load(_chunk_file(cache_path, c), weights_only=True))
+            sl = slice(c * chunk, min(N, (c + 1) * chunk))
+            part = _load_chunk(_chunk_file(cache_path, c), sl.stop - sl.start, K, settings)
+            if part is None:    # corrupt or truncated: recompute (every rank alike), rank 0 rewrites it
+                part = run_teacher(channels[sl], settings["p_max"], settings["noise"], rows(weights, sl),
+                                   settings["max_iter"], settings["tol"], trajectory)
+                if rank == 0:
+                    _atomic_save(part._asdict(), _chunk_file(cache_path, c))
+            parts[c] = part
     return _concat([parts[c] for c in range(n_chunks)])
+
+
+def _load_chunk(path: str, rows_: int, K: int, settings: dict) -> Optional[TeacherLabels]:
+    """The cached chunk at `path`, or None (with a warning) when it is corrupt, truncated or of the
+    wrong shape, so that the caller recomputes it."""
+    try:
+        data = torch.load(path, weights_only=True)
+        if not isinstance(data, dict) or set(data) != set(TeacherLabels._fields):
+            raise ValueError("not a chunk of teacher labels")
+        part = TeacherLabels(**data)
+        if not isinstance(part.p, torch.Tensor) or tuple(part.p.shape) != (rows_, K):
+            raise ValueError(f"p has shape {getattr(part.p, 'shape', None)}, expected ({rows_}, {K})")
+        if (part.trajectory is not None) != settings["trajectory"]:
+            raise ValueError("trajectory mismatch")
+        for name, x in part._asdict().items():
+            if x is not None and (not isinstance(x, torch.Tensor) or x.shape[0] != rows_):
+                raise ValueError(f"{name} does not hold {rows_} rows")
+        return part
+    except Exception as exc:  # noqa: BLE001 - EOFError, UnpicklingError, RuntimeError (zip), ValueError
+        warnings.warn(f"pyalgo.lab.wireless.teacher_labels: cached chunk {path!r} is corrupt or truncated "
+                      f"({type(exc).__name__}); recomputing it", RuntimeWarning, stacklevel=3)
+        return None
