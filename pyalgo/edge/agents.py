@@ -89,10 +89,22 @@ def _check_sizes(where: str, **sizes) -> None:
             raise ValueError(f"{where}: {name} must be an integer in [1, {MAX_WIDTH}], got {v!r}")
 
 
+def _obs_tensor(where: str, obs) -> torch.Tensor:
+    """Observations (B, S) as a float32 tensor, or a ValueError naming `where` and `obs`."""
+    try:
+        return torch.as_tensor(np.asarray(obs, np.float32))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: obs must be a (batch, state_dim) array of numbers ({exc})") from None
+
+
 def _check_obs(where: str, s: torch.Tensor, state_dim: int) -> None:
     if not isinstance(s, torch.Tensor) or s.dim() != 2 or s.shape[1] != state_dim:
         shape = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
         raise ValueError(f"{where}: observations must have shape (batch, {state_dim}), got {shape}")
+    if not s.is_floating_point():
+        raise ValueError(f"{where}: observations must be floating point, got {s.dtype}")
+    if not bool(torch.isfinite(s).all()):
+        raise ValueError(f"{where}: observations must be finite (NaN or inf found)")
 
 
 class MLPDenoiser(nn.Module):
@@ -453,7 +465,7 @@ class SACAgent:
 
     def act(self, obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
         """Actions (B,) for observations (B, S): a sample of π, or its argmax when deterministic."""
-        s = torch.as_tensor(np.asarray(obs, np.float32))
+        s = _obs_tensor("pyalgo.edge.SACAgent.act", obs)
         with torch.no_grad():
             p = self.policy.probs(s, generator)
         if deterministic:
@@ -532,7 +544,7 @@ class DQNAgent:
         self.epsilon, self.target_update, self.updates = epsilon, target_update, 0
 
     def act(self, obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
-        s = torch.as_tensor(np.asarray(obs, np.float32))
+        s = _obs_tensor("pyalgo.edge.DQNAgent.act", obs)
         with torch.no_grad():
             greedy = self.q(s).argmax(-1)
         if deterministic:

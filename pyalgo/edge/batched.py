@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import (SlotState, build_obs, check_action, core_step, obs_bounds, resolve_config, sample_episode,
+from .core import (SlotState, build_obs, check_action, check_seed, core_step, obs_bounds, resolve_config, sample_episode,
                    sample_world, step_info)
 
 __all__ = ["BatchedEdgeEnv"]
 
 NAME = "pyalgo.edge.BatchedEdgeEnv"
+
+
+MAX_ENVS = 2 ** 20
 
 
 class BatchedEdgeEnv:
@@ -34,11 +37,11 @@ class BatchedEdgeEnv:
                  end_as_truncation: bool = False, autoreset: bool = True):
         if rng not in ("numpy", "legacy"):
             raise ValueError(f"{NAME}: rng must be 'numpy' or 'legacy', got {rng!r}")
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"{NAME}: num_envs must be a positive integer, got {num_envs!r}")
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or not 1 <= num_envs <= MAX_ENVS:
+            raise ValueError(f"{NAME}: num_envs must be a positive integer <= {MAX_ENVS}, got {num_envs!r}")
         self.config = resolve_config(config)
         self.num_envs = int(num_envs)
-        self.world_seed = world_seed
+        self.world_seed = check_seed(NAME, "world_seed", world_seed, rng == "legacy")
         self.rng_mode = rng
         self.legacy = rng == "legacy"
         self.end_as_truncation = bool(end_as_truncation)
@@ -76,8 +79,11 @@ class BatchedEdgeEnv:
     def _new_gen(self, seed):
         """The episode generator of one env: RandomState(seed or 0) in legacy mode, else the PCG64
         Generator that gymnasium's `Env.reset(seed=seed)` makes (fresh entropy when seed is None)."""
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"{NAME}: seeds must be integers >= 0 or None, got {seed!r}")
+        limit = 2 ** 32 if self.legacy else 2 ** 128
+        if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))
+                                 or not 0 <= seed < limit):
+            raise ValueError(f"{NAME}: seeds must be integers >= 0 or None (below 2**{32 if self.legacy else 128}), "
+                             f"got {seed!r}")
         if self.legacy:
             return np.random.RandomState(0 if seed is None else seed)
         return np.random.default_rng(seed)
@@ -87,9 +93,12 @@ class BatchedEdgeEnv:
         N = self.num_envs
         if seed is None:
             seeds = [None] * N
-        elif isinstance(seed, (int, np.integer)):
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
             seeds = [int(seed) + i for i in range(N)]
         else:
+            if isinstance(seed, (str, bytes, bool, np.bool_, float)) or not hasattr(seed, "__len__"):
+                raise ValueError(f"{NAME}: reset seed must be None, an integer or a sequence of {N} seeds, "
+                                 f"got {seed!r}")
             seeds = list(seed)
             if len(seeds) != N:
                 raise ValueError(f"{NAME}: reset got {len(seeds)} seeds for {N} envs")

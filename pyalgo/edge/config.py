@@ -17,6 +17,9 @@ import numpy as np
 __all__ = ["EdgeConfig", "LAYOUTS", "ObsLayout", "PRESETS", "runtime"]
 
 LAYOUTS = ("adsac", "d2sac")
+MAX_SERVERS = MAX_MODELS = MAX_TYPES = 1024   # sizes of the observation / action spaces (documented limits)
+MAX_RUNNING = 4096                            # tasks running at once on one server (slots)
+MAX_TASKS = 1e7                               # expected tasks per episode, arrival_rate * horizon
 
 
 def _grid(start, stop, step):
@@ -119,15 +122,29 @@ class EdgeConfig:
             if v < lo:
                 raise ValueError(f"EdgeConfig.{name} must be >= {lo}, got {v!r}")
 
+        def _real(name):
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"EdgeConfig.{name} must be a number, got {v!r}")
+
         _int("n_servers", 1)
         _int("n_models", 1)
         _int("n_types", 1)
         _int("n_users", 1)
         _int("horizon", 1)
-        if self.layout not in LAYOUTS:
+        for name, cap in (("n_servers", MAX_SERVERS), ("n_models", MAX_MODELS), ("n_types", MAX_TYPES),
+                          ("n_users", 2 ** 31 - 1), ("horizon", 2 ** 53)):
+            if getattr(self, name) > cap:
+                raise ValueError(f"EdgeConfig.{name} must be <= {cap}, got {getattr(self, name)!r}")
+        for name in ("arrival_rate", "crash_coef", "bonus_weight"):
+            _real(name)
+        if not isinstance(self.layout, str) or self.layout not in LAYOUTS:
             raise ValueError(f"EdgeConfig.layout must be one of {LAYOUTS}, got {self.layout!r}")
         if not (np.isfinite(self.arrival_rate) and self.arrival_rate > 0):
             raise ValueError(f"EdgeConfig.arrival_rate must be > 0, got {self.arrival_rate!r}")
+        if self.arrival_rate * self.horizon > MAX_TASKS:
+            raise ValueError(f"EdgeConfig.arrival_rate * horizon (the expected tasks per episode) must be <= "
+                             f"{MAX_TASKS:.0e}, got {self.arrival_rate * self.horizon:.3g}")
         if not (np.isfinite(self.crash_coef) and self.crash_coef >= 0):
             raise ValueError(f"EdgeConfig.crash_coef must be >= 0, got {self.crash_coef!r}")
         if not (np.isfinite(self.bonus_weight) and self.bonus_weight >= 0):
@@ -136,8 +153,8 @@ class EdgeConfig:
             vals = getattr(self, name)
             if len(vals) == 0:
                 raise ValueError(f"EdgeConfig.{name} must not be empty")
-            if any((not float(v).is_integer()) for v in vals):
-                raise ValueError(f"EdgeConfig.{name} must hold integers, got {vals!r}")
+            if any((not float(v).is_integer()) or abs(v) > 2 ** 31 for v in vals):
+                raise ValueError(f"EdgeConfig.{name} must hold integers of magnitude <= 2**31, got {vals!r}")
         if min(self.capacity_values) <= 0:
             raise ValueError(f"EdgeConfig.capacity_values must all be > 0, got {self.capacity_values!r}")
         if min(self.demand_values) <= 0:
@@ -152,6 +169,9 @@ class EdgeConfig:
             raise ValueError("EdgeConfig.ax_values must all be < every bx_values entry (a_x < b_x)")
         if max(self.ay_values) > min(self.by_values):
             raise ValueError("EdgeConfig.ay_values must all be <= every by_values entry (a_y <= b_y)")
+        if max(self.capacity_values) // min(self.demand_values) > MAX_RUNNING:
+            raise ValueError(f"EdgeConfig.capacity_values / demand_values: at most {MAX_RUNNING} tasks may run at once "
+                             f"on a server (max capacity // min demand), got {self.max_running}")
         if len(self.runtime_coefs) != 4:
             raise ValueError(f"EdgeConfig.runtime_coefs must be (a, b, c, scale), got {self.runtime_coefs!r}")
         taus = self.runtime(np.asarray(self.demand_values, dtype=np.int64))
@@ -193,7 +213,7 @@ class EdgeConfig:
     def preset(cls, name: str) -> "EdgeConfig":
         try:
             return PRESETS[name]()
-        except KeyError:
+        except (KeyError, TypeError):
             raise ValueError(f"unknown EdgeConfig preset {name!r}; choose from {sorted(PRESETS)}") from None
 
 

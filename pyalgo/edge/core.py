@@ -23,7 +23,7 @@ from .config import EdgeConfig, runtime
 
 __all__ = [
     "World", "SlotState", "runtime", "quality", "utility", "crash_penalty", "released", "sample_world",
-    "sample_episode", "build_obs", "obs_bounds", "core_step", "step_info", "check_action", "resolve_config",
+    "sample_episode", "build_obs", "obs_bounds", "core_step", "step_info", "check_action", "check_seed", "resolve_config",
 ]
 
 ENV_NAME = "pyalgo.edge.EdgeAIGCEnv"
@@ -392,6 +392,18 @@ def step_info(st: SlotState, crashed, penalty, util):
         "task_demand": t,
         "task_demand_idx": d,
     }
+
+
+def check_seed(who: str, name: str, seed, legacy: bool, optional: bool = False):
+    """`seed` as an int (None with `optional`), or a ValueError naming `who` and `name`: an integer >= 0,
+    below 2**32 in legacy mode (numpy's RandomState) and below 2**128 otherwise."""
+    if optional and seed is None:
+        return None
+    limit = 2 ** 32 if legacy else 2 ** 128
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < limit:
+        raise ValueError(f"{who}: {name} must be an integer in [0, 2**{32 if legacy else 128})"
+                         f"{' or None' if optional else ''}, got {seed!r}")
+    return int(seed)
 
 
 # ---------------------------------------------------------------------------------- actions

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .core import (ENV_NAME, SlotState, build_obs, check_action, core_step, obs_bounds, resolve_config,
+from .core import (ENV_NAME, SlotState, build_obs, check_action, check_seed, core_step, obs_bounds, resolve_config,
                    sample_episode, sample_world, step_info)
 
 __all__ = ["EdgeAIGCEnv", "ENV_IDS", "register_envs"]
@@ -63,7 +63,7 @@ class EdgeAIGCEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"{ENV_NAME}: unsupported render_mode {render_mode!r}")
         self.config = resolve_config(config)
-        self.world_seed = world_seed
+        self.world_seed = check_seed(ENV_NAME, "world_seed", world_seed, rng == "legacy")
         self.rng_mode = rng
         self.legacy = rng == "legacy"
         self.end_as_truncation = bool(end_as_truncation)
@@ -83,6 +83,9 @@ class EdgeAIGCEnv(gym.Env):
         """options={"episode": (arrivals, types, demand_idx)} plays a given arrival stream
         (arrivals int, non-decreasing, length >= 2, starting the episode; types in [0, K);
         demand_idx indices into config.demand_values) instead of sampling one."""
+        check_seed(ENV_NAME, "seed", seed, self.legacy, optional=True)
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"{ENV_NAME}: options must be a dict or None, got {type(options).__name__}")
         super().reset(seed=seed)
         episode = (options or {}).get("episode")
         if episode is not None:

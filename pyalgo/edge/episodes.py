@@ -15,10 +15,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .agents import SACAgent
+from .agents import DQNAgent, SACAgent
 from .batched import BatchedEdgeEnv
 from .config import EdgeConfig
-from .core import resolve_config
+from .core import check_seed, resolve_config
 from .heuristics import CrashAvoid, Prophet, RandomPolicy, RoundRobin
 
 __all__ = ["HEURISTICS", "run_episodes", "evaluate", "evaluate_heuristic"]
@@ -26,11 +26,28 @@ __all__ = ["HEURISTICS", "run_episodes", "evaluate", "evaluate_heuristic"]
 HEURISTICS = ("random", "roundrobin", "crashavoid", "prophet")
 
 
+MAX_EPISODES = 2 ** 16
+
+
+def _check_run(who: str, world_seed, seeds, rng) -> list:
+    """The reset seeds as a list, or a ValueError naming `who` and the argument."""
+    if not isinstance(rng, str) or rng not in ("numpy", "legacy"):
+        raise ValueError(f"{who}: rng must be 'numpy' or 'legacy', got {rng!r}")
+    check_seed(who, "world_seed", world_seed, rng == "legacy")
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or not 1 <= len(seeds) <= MAX_EPISODES:
+        raise ValueError(f"{who}: seeds must be a non-empty sequence of at most {MAX_EPISODES} reset seeds, "
+                         f"got {seeds!r}")
+    return [check_seed(who, "seeds", s, rng == "legacy") for s in seeds]
+
+
 def run_episodes(act: Callable, cfg: EdgeConfig, world_seed: int, seeds: Sequence[int], rng: str = "numpy",
                  env: Optional[BatchedEdgeEnv] = None) -> Dict[str, np.ndarray]:
     """One episode per reset seed, all stepped together in one batched env; act(obs, info, env) ->
     actions (N,). An env that has finished keeps stepping (auto-reset) but is no longer counted.
     Returns per-episode return, steps, server crash events, tasks crashed and finished, each (N,)."""
+    if not callable(act):
+        raise TypeError(f"pyalgo.edge.episodes.run_episodes: act must be callable, got {type(act).__name__}")
+    seeds = _check_run("pyalgo.edge.episodes.run_episodes", world_seed, seeds, rng)
     env = env or BatchedEdgeEnv(cfg, num_envs=len(seeds), world_seed=world_seed, rng=rng)
     obs, info = env.reset(seed=list(seeds))
     n = len(seeds)
@@ -72,7 +89,12 @@ def heuristic_act(name: str, cfg: EdgeConfig, seed: int = 0) -> Callable:
 def evaluate_heuristic(name: str, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Sequence[int] = (0,),
                        rng: str = "numpy", seed: int = 0) -> Dict[str, np.ndarray]:
     """Episodes of a heuristic (`random`, `roundrobin`, `crashavoid`, `prophet`) on the given reset seeds."""
-    cfg = resolve_config(cfg)
+    who = "pyalgo.edge.episodes.evaluate_heuristic"
+    if not isinstance(name, str) or name not in HEURISTICS:
+        raise ValueError(f"{who}: name: pyalgo.edge.episodes: heuristic must be one of {HEURISTICS}, got {name!r}")
+    cfg = _config(who, cfg)
+    _check_run(who, world_seed, seeds, rng)
+    check_seed(who, "seed", seed, False)
     return run_episodes(heuristic_act(name, cfg, seed), cfg, world_seed, seeds, rng)
 
 
@@ -81,7 +103,15 @@ def evaluate(agent, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Seq
     """Episodes of an agent (argmax of π by default, as the released test protocol) on the given reset
     seeds, with its networks in eval mode (restored afterwards); the diffusion chain's noise comes
     from a generator seeded with `seed`."""
-    cfg = resolve_config(cfg)
+    who = "pyalgo.edge.episodes.evaluate"
+    if not isinstance(agent, (SACAgent, DQNAgent)):
+        raise TypeError(f"{who}: agent must be a SACAgent or DQNAgent (pyalgo.edge.agents), got {type(agent).__name__}")
+    cfg = _config(who, cfg)
+    if (agent.state_dim, agent.action_dim) != (cfg.obs_dim, cfg.n_actions):
+        raise ValueError(f"{who}: agent (state_dim {agent.state_dim}, actions {agent.action_dim}) does not fit cfg "
+                         f"(obs_dim {cfg.obs_dim}, n_actions {cfg.n_actions})")
+    _check_run(who, world_seed, seeds, rng)
+    check_seed(who, "seed", seed, True)          # torch.Generator.manual_seed: < 2**64; keep to 32 bits
     gen = torch.Generator().manual_seed(seed)
     modules = _modules(agent)
     was_training = [m.training for m in modules]
@@ -92,6 +122,13 @@ def evaluate(agent, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Seq
     finally:
         for m, flag in zip(modules, was_training):
             m.train(flag)
+
+
+def _config(who: str, cfg) -> EdgeConfig:
+    try:
+        return resolve_config(cfg)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{who}: cfg: {exc}") from None
 
 
 def _modules(agent) -> List[torch.nn.Module]:

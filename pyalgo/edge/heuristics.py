@@ -15,9 +15,18 @@ import numpy as np
 __all__ = ["RandomPolicy", "RoundRobin", "CrashAvoid", "Prophet", "POLICIES"]
 
 
+def _count(who: str, name: str, v) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 1 <= v <= 2 ** 31 - 1:
+        raise ValueError(f"pyalgo.edge.{who}: {name} must be an integer in [1, 2**31), got {v!r}")
+    return int(v)
+
+
 class RandomPolicy:
     def __init__(self, n_actions: int, seed=None):
-        self.n_actions = int(n_actions)
+        self.n_actions = _count("RandomPolicy", "n_actions", n_actions)
+        if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise ValueError(f"pyalgo.edge.RandomPolicy: seed must be an integer >= 0 or None, got {seed!r}")
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs, info):
@@ -29,7 +38,7 @@ class RandomPolicy:
 
 class RoundRobin:
     def __init__(self, n_actions: int):
-        self.n_actions = int(n_actions)
+        self.n_actions = _count("RoundRobin", "n_actions", n_actions)
 
     def act(self, obs, info):
         return int(info["num_steps"]) % self.n_actions
@@ -40,7 +49,7 @@ class RoundRobin:
 
 class CrashAvoid:
     def __init__(self, n_models: int):
-        self.n_models = int(n_models)
+        self.n_models = _count("CrashAvoid", "n_models", n_models)
 
     def act(self, obs, info):
         return int(np.argmax(info["server_free"])) * self.n_models
@@ -53,7 +62,10 @@ class Prophet:
     """Oracle: reads the env's hidden utility table (`env.unwrapped.world.util_table`)."""
 
     def __init__(self, env):
-        world = env.unwrapped.world
+        world = getattr(getattr(env, "unwrapped", None), "world", None)
+        if world is None or not hasattr(world, "util_table"):
+            raise TypeError(f"pyalgo.edge.Prophet: env must be an EdgeAIGCEnv or BatchedEdgeEnv, "
+                            f"got {type(env).__name__}")
         self.table = world.util_table  # (E, M, K, D)
         self.n_models = self.table.shape[1]
 

@@ -246,6 +246,10 @@ def train(c: TrainConfig, log: Optional[Callable[[dict], None]] = None) -> Train
 
     Everything random is seeded from `c.seed`; the caller's global torch RNG state is restored
     afterwards (the networks' initialisation and dropout draw from it inside the run)."""
+    if not isinstance(c, TrainConfig):
+        raise TypeError(f"{WHO}.train: c must be a TrainConfig, got {type(c).__name__}")
+    if log is not None and not callable(log):
+        raise TypeError(f"{WHO}.train: log must be callable or None, got {type(log).__name__}")
     cfg = resolve_config(c.env)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(c.seed)
