@@ -218,6 +218,8 @@ CASES = [
          "observations"),
     Case("agent.act", "extreme valid obs 1e30", lambda: _agent().act(np.full((3, SMALL.obs_dim), 1e30)),
          check=lambda a: a.shape == (3,) and bool(np.all((a >= 0) & (a < SMALL.n_actions)))),
+    _err("agent.act", "adsac obs 1e30: policy overflows", lambda: _agent("adsac").act(np.full((1, SMALL.obs_dim), 1e30)),
+         "pyalgo.edge.SACAgent.act", "obs"),
     Case("agent.act", "empty batch", lambda: _agent("dqn").act(np.zeros((0, SMALL.obs_dim))),
          check=lambda a: a.shape == (0,)),
     Case("agent.act", "non-contiguous obs", lambda: _agent().act(np.zeros((4, 2 * SMALL.obs_dim))[:, ::2]),
@@ -327,6 +329,65 @@ CASES = [
     _err("Config", "train not a Schedule", lambda: Config(train={"epochs": 1}), RC, "train"),
     _err("Config", "checkpoints str", lambda: Config(checkpoints="yes"), RC, "checkpoints"),
     Case("Config", "tiny preset", Config.tiny, check=lambda c: c.train.epochs == 2),
+
+    # ---- the lab's other configs and the harness (pyalgo.lab.*)
+    _err("lab configs", "discrete PolyConfig lr inf", lambda: _lab("discrete", "PolyConfig", lr=float("inf")),
+         "pyalgo.lab.discrete.reproduce.PolyConfig", "lr"),
+    _err("lab configs", "discrete PolyConfig seeds negative", lambda: _lab("discrete", "PolyConfig", seeds=(-1,)),
+         "pyalgo.lab.discrete.reproduce.PolyConfig", "seeds"),
+    _err("lab configs", "discrete VAEConfig epochs 2**63", lambda: _lab("discrete", "VAEConfig", epochs=2 ** 63),
+         "pyalgo.lab.discrete.reproduce.VAEConfig", "epochs"),
+    _err("lab configs", "discrete VAEConfig split_seed str", lambda: _lab("discrete", "VAEConfig", split_seed="x"),
+         "pyalgo.lab.discrete.reproduce.VAEConfig", "split_seed"),
+    _err("lab configs", "energy Config seed 1.5", lambda: _lab("energy", "Config", seed=1.5),
+         "pyalgo.lab.energy.reproduce.Config", "seed"),
+    _err("lab configs", "energy Config folds str", lambda: _lab("energy", "Config", folds="x"),
+         "pyalgo.lab.energy.reproduce.Config", "folds"),
+    _err("lab configs", "energy Config ml_methods nan", lambda: _lab("energy", "Config", ml_methods=(float("nan"),)),
+         "pyalgo.lab.energy.reproduce.Config", "ml_methods"),
+    _err("lab configs", "multitask Config toy_lr inf", lambda: _lab("multitask", "Config", toy_lr=float("inf")),
+         "pyalgo.lab.multitask.reproduce.Config", "toy_lr"),
+    _err("lab configs", "multitask Config select str", lambda: _lab("multitask", "Config", select="x"),
+         "pyalgo.lab.multitask.reproduce.Config", "select"),
+    _err("lab configs", "wireless SunConfig n_train 2**63", lambda: _lab("wireless", "SunConfig", n_train=2 ** 63),
+         "pyalgo.lab.wireless.reproduce.SunConfig", "n_train"),
+    _err("lab configs", "wireless GNNConfig seeds negative", lambda: _lab("wireless", "GNNConfig", train_seed=-4),
+         "pyalgo.lab.wireless.reproduce.GNNConfig", "train_seed"),
+    _err("lab configs", "DistillConfig epochs 2**63",
+         lambda: __import__("pyalgo.lab.wireless", fromlist=["x"]).DistillConfig("rl", epochs=2 ** 63),
+         "pyalgo.lab.wireless.DistillConfig", "epochs"),
+    _err("lab configs", "--set train.hidden=0",
+         lambda: __import__("pyalgo.lab.harness", fromlist=["x"]).override(Config(), ["train.hidden=0"]),
+         "Schedule", "hidden"),
+    _err("harness fit", "every 0", lambda: _fit(every=0), "pyalgo.lab.test", "every"),
+    _err("harness fit", "epochs -1", lambda: _fit(epochs=-1), "pyalgo.lab.test", "epochs"),
+    _err("harness Checkpoint", "truncated file", lambda: _corrupt_checkpoint(), "pyalgo.lab.test", "ckpt.pt"),
+    Case("harness fit", "0 epochs", lambda: _fit(epochs=0), check=lambda h: h == {}),
 ]
+
+
+def _lab(family, cls, **kw):
+    import dataclasses
+    import importlib
+    c = getattr(importlib.import_module(f"pyalgo.lab.{family}.reproduce"), cls)
+    return dataclasses.replace(c.tiny() if hasattr(c, "tiny") else c(), **kw)
+
+
+def _fit(epochs=2, every=1, checkpoint=None, resume=False):
+    from pyalgo.lab.harness import TrainState, fit
+    return fit(epochs, lambda e: {"loss": 1.0}, state=TrainState(), every=every, progress=False,
+               name="pyalgo.lab.test", checkpoint=checkpoint, resume=resume)
+
+
+def _corrupt_checkpoint():
+    import tempfile
+    from pathlib import Path
+
+    from pyalgo.lab.harness import Checkpoint
+    path = Path(tempfile.mkdtemp()) / "ckpt.pt"
+    ck = Checkpoint(path, {"a": 1}, owner="pyalgo.lab.test")
+    _fit(checkpoint=ck)
+    path.write_bytes(path.read_bytes()[:200])
+    return _fit(epochs=3, checkpoint=ck, resume=True)
 
 test_case = run_table(CASES)

@@ -468,6 +468,9 @@ class SACAgent:
         s = _obs_tensor("pyalgo.edge.SACAgent.act", obs)
         with torch.no_grad():
             p = self.policy.probs(s, generator)
+        if not bool(torch.isfinite(p).all()):
+            raise ValueError("pyalgo.edge.SACAgent.act: the policy gave non-finite probabilities for obs (finite "
+                             "but far outside the env's observation range, or diverged weights)")
         if deterministic:
             return p.argmax(-1).numpy()
         return torch.multinomial(p, 1, generator=generator).squeeze(1).numpy()

@@ -25,6 +25,7 @@ import numpy as np
 from pyalgo.discrete import ESTIMATORS
 
 from ..harness import Preset, Runtime, mean_std
+from ..harness.config import Validated
 from . import poly, vae
 from .report import STATES, render
 
@@ -59,7 +60,7 @@ def _check(where: str, cfg: Any, counts: Tuple[str, ...], positive: Tuple[str, .
 
 
 @dataclass(frozen=True)
-class PolyConfig(Preset):
+class PolyConfig(Preset, Validated):
     """Polynomial programming; the defaults are the official script's. θ ∈ R^{latent×2} starts
     U(−init, init); loss mean_l |z_l − target|^p per p in `ps`; Adam (lr) on minibatches of `batch`
     draws for steps_per_epoch × epochs steps. ReinMax uses reinmax_tau, the others baseline_tau (the
@@ -105,7 +106,7 @@ class PolyConfig(Preset):
 
 
 @dataclass(frozen=True)
-class VAEConfig(Preset):
+class VAEConfig(Preset, Validated):
     """The categorical VAE; the architecture, batch and the per-setting lr / ReinMax τ / optimiser are
     the official MNIST-VAE scripts' (`OFFICIAL_VAE`), the baselines use baseline_tau. Data: the
     digits with pixel >= threshold, split by a permutation seeded with split_seed into train_size
@@ -154,7 +155,7 @@ class VAEConfig(Preset):
 
 
 @dataclass(frozen=True)
-class Config(Preset):
+class Config(Preset, Validated):
     """The two experiments (`parts`: which of "poly", "vae" run; "vae" includes the gradient analysis)."""
     poly: PolyConfig = field(default_factory=PolyConfig)
     vae: VAEConfig = field(default_factory=VAEConfig)

@@ -28,6 +28,7 @@ from pyalgo.edge.agents import MAX_WIDTH, SACAgent, make_agent
 from pyalgo.edge.config import PRESETS as EDGE_PRESETS
 from pyalgo.edge.episodes import evaluate, evaluate_heuristic
 
+from ..harness.config import Validated
 from ..harness import Markdown, Preset, Runtime, header, num, pm, plots
 from .train import TrainConfig, check_counts, check_flag, check_seeds, train
 
@@ -43,7 +44,7 @@ PUBLISHED = {"crash_rate_lower_pct": 58, "utility_higher_pct": 30}
 
 
 @dataclass(frozen=True)
-class Schedule:
+class Schedule(Validated):
     """The training schedule of every agent (fields of `pyalgo.lab.edge.train.TrainConfig`)."""
     epochs: int = 10
     steps_per_epoch: int = 400
@@ -68,7 +69,7 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class Config(Preset):
+class Config(Preset, Validated):
     """env: the `EdgeConfig` preset; rng: "numpy" or "legacy"; seeds: training seeds; eval_seeds: the
     reset seeds of the final evaluation; actor_lr: of the SAC-family agents; checkpoints: save and
     resume every training run under `<out>/checkpoints/`."""
@@ -94,7 +95,7 @@ class Config(Preset):
             raise ValueError(f"{where}.train must be a Schedule, got {self.train!r}")
         if isinstance(self.actor_lr, bool) or not isinstance(self.actor_lr, (int, float)) \
                 or not (math.isfinite(self.actor_lr) and self.actor_lr > 0):
-            raise ValueError(f"{where}.actor_lr must be a finite number > 0, got {self.actor_lr!r}")
+            raise ValueError(f"{where}.actor_lr must be > 0 (and finite), got {self.actor_lr!r}")
         check_flag(where, "checkpoints", self.checkpoints)
 
     @classmethod

@@ -45,13 +45,13 @@ MAX_COUNT = 2 ** 31 - 1     # epochs, steps, sizes: larger values would not fini
 
 
 def check_counts(where: str, obj: Any, positive: tuple, non_negative: tuple = ()) -> None:
-    """ValueError naming `where.field` unless each field in `positive` is an integer in [1, MAX_COUNT]
+    """ValueError naming `where` and the field unless each field in `positive` is an integer in [1, MAX_COUNT]
     and each in `non_negative` one in [0, MAX_COUNT]."""
     for names, low in ((positive, 1), (non_negative, 0)):
         for name in names:
             v = getattr(obj, name)
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not low <= v <= MAX_COUNT:
-                raise ValueError(f"{where}.{name} must be an integer >= {low} (at most {MAX_COUNT}), got {v!r}")
+                raise ValueError(f"{where}: {name} must be an integer >= {low} (at most {MAX_COUNT}), got {v!r}")
 
 
 def check_seeds(where: str, name: str, seeds: Any, allow_empty: bool = False) -> tuple:

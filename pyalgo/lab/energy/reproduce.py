@@ -34,6 +34,7 @@ from pyalgo.energy.models import TauNet
 from pyalgo.energy.reference import energy_bits, exact_lse_bits
 
 from ..harness import Preset, Runtime
+from ..harness.config import Validated
 from .protocol import ML_METHODS, RK_METHODS, hparams, published
 from .report import render  # noqa: F401  (the experiment protocol: reproduce.render)
 from .train import train_multilabel, train_ranking
@@ -48,7 +49,7 @@ def _require(ok: bool, name: str, msg: str, value) -> None:
 
 
 @dataclass(frozen=True)
-class Toy:
+class Toy(Validated):
     """The synthetic Ising toy: k labels, d features, a linear unary+pairwise energy, τ = MLP(tau_hidden).
     lr 3e-3, not the reference's 1e-2: with 1e-2 our min-min run has loss spikes late in training (τ lags
     the LSE and the weights e^{g−τ} blow up) and ends at a worse NLL; 3e-3 is stable."""
@@ -71,7 +72,7 @@ class Toy:
 
 
 @dataclass(frozen=True)
-class Config(Preset):
+class Config(Preset, Validated):
     """The sizes of a run. `seeds`: the multilabel runs are averaged over them; `seed`: ranking folds,
     the m sweep and the toy. Epoch counts are the tuned ones (`protocol.HPARAMS`) times the scales."""
     ml_datasets: Tuple[str, ...] = MULTILABEL

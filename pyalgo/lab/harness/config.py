@@ -12,15 +12,137 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 from typing import Any, Dict, Iterable, Mapping, Tuple, TypeVar
 
 C = TypeVar("C", bound="Preset")
 PRESETS = ("tiny", "quick", "full")
 
 
+MAX_INT = 2 ** 31 - 1        # counts, sizes, steps (a larger value would not finish or not fit in memory)
+MAX_SEED = 2 ** 32 - 1       # fields named *seed* / *seeds*
+_SIMPLE = {"int": int, "float": float, "bool": bool, "str": str, "tuple": tuple}
+
+
+def _kind(f: dataclasses.Field, default: Any) -> Any:
+    """The type a field's values must have: its annotation when simple, else its default's type."""
+    ann = str(f.type).replace("typing.", "").replace(" ", "")
+    if ann.startswith("Optional[") and ann[9:-1] in _SIMPLE:
+        return _SIMPLE[ann[9:-1]]
+    if ann.endswith("|None") and ann[:-5] in _SIMPLE:
+        return _SIMPLE[ann[:-5]]
+    if ann in _SIMPLE:
+        return _SIMPLE[ann]
+    if ann.startswith(("Tuple", "tuple")):
+        return tuple
+    if isinstance(default, bool):
+        return bool
+    for t in (int, float, str, tuple):
+        if isinstance(default, t):
+            return t
+    return None
+
+
+def _check_value(where: str, kind: Any, v: Any, default: Any, seed: bool) -> Any:
+    """v checked against `kind` (a clear ValueError naming `where`); returns v normalised (list -> tuple)."""
+    if kind is bool:
+        if not isinstance(v, bool):
+            raise ValueError(f"{where} must be a bool, got {v!r}")
+    elif kind is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"{where} must be an integer, got {v!r}")
+        low = 0 if (seed or (isinstance(default, int) and default >= 0)) else -MAX_INT
+        high = MAX_SEED if seed else MAX_INT
+        if not low <= v <= high:
+            raise ValueError(f"{where} must be an integer in [{low}, {high}], got {v!r}")
+    elif kind is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{where} must be a finite number, got {v!r}")
+    elif kind is str:
+        if not isinstance(v, str):
+            raise ValueError(f"{where} must be a string, got {v!r}")
+    elif kind is tuple:
+        if isinstance(v, list):
+            v = tuple(v)
+        if not isinstance(v, tuple):
+            raise ValueError(f"{where} must be a tuple, got {v!r}")
+        if where.endswith(".seeds") and isinstance(default, tuple) and default and not v:
+            raise ValueError(f"{where} must not be empty")
+        if isinstance(default, tuple) and default:
+            kinds = {bool if isinstance(d, bool) else type(d) for d in default}
+            if kinds == {tuple} and all(isinstance(x, int) for d in default for x in d):
+                for item in v:                               # e.g. ((C, L), ...): tuples of counts
+                    item = _check_value(f"{where}[]", tuple, item, (), seed)
+                    for x in item:
+                        _check_value(f"{where}[][]", int, x, 0, seed)
+            elif len(kinds) == 1 and next(iter(kinds)) in (int, float, str, bool):
+                inner = next(iter(kinds))
+                low = min(default) if inner in (int, float) else None
+                for item in v:
+                    _check_value(f"{where}[]", float if inner is float else inner, item,
+                                 low if inner is int else None, seed)
+    return v
+
+
+def check_fields(obj: Any) -> None:
+    """Checks every field of the dataclass `obj` against its annotation (or its default's type):
+    bools are bools; integers are integers in [0, 2**31 - 1] (seeds: [0, 2**32 - 1]; a negative
+    default allows negatives); floats are finite numbers; strings are strings; a tuple field holds a
+    tuple (a list becomes one) of items of its default's item type (a `seeds` tuple not empty when its default is not). `None` passes where the annotation says Optional; nested dataclasses must be of the
+    default's class. The ValueError names `module.Class.field`."""
+    cls = type(obj)
+    name = getattr(cls, "PUBLIC_NAME", None) or f"{cls.__module__}.{cls.__qualname__}"
+    for f in dataclasses.fields(obj):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()                    # type: ignore[misc]
+        else:
+            default = None
+        v = getattr(obj, f.name)
+        where = f"{name}.{f.name}"
+        ann = str(f.type)
+        if v is None and ("Optional" in ann or "None" in ann or default is None):
+            continue
+        if dataclasses.is_dataclass(default):
+            if not isinstance(v, type(default)):
+                raise ValueError(f"{where} must be a {type(default).__name__}, got {v!r}")
+            continue
+        kind = _kind(f, default)
+        if kind is None:
+            continue
+        new = _check_value(where, kind, v, default, "seed" in f.name)
+        if new is not v:
+            object.__setattr__(obj, f.name, new)
+
+
+class Validated:
+    """Mixin of the lab's config dataclasses: after the class's own `__post_init__` (whose messages
+    win), every field is checked by `check_fields`; when the class's own checks fail with anything
+    but a ValueError (a comparison of a string with a number, say), the field check runs first so
+    that the error is a clear ValueError naming the class and the field."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__post_init__")
+
+        def __post_init__(self):
+            if own is not None:
+                try:
+                    own(self)
+                except ValueError:
+                    raise
+                except Exception:
+                    check_fields(self)
+                    raise
+            check_fields(self)
+        cls.__post_init__ = __post_init__
+
+
 class Preset:
     """Base of the experiment configs: subclasses are `@dataclass(frozen=True)` with the classmethods
-    `tiny()`, `quick()` and `full()`."""
+    `tiny()`, `quick()` and `full()`. The lab's configs also derive from `Validated` (every field
+    checked on construction)."""
 
     @classmethod
     def preset(cls: type[C], name: str) -> C:

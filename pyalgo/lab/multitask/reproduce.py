@@ -23,6 +23,7 @@ import numpy as np
 from pyalgo.multitask.metrics import delta_m
 
 from ..harness import Preset, Runtime, mean_std
+from ..harness.config import Validated
 from . import problems as P
 from .protocol import (BENCHMARKS, FRONT_TOLERANCE, HPARAMS, INVARIANCE_METHODS, INVARIANCE_SCALE,
                        METHOD_ORDER, PARETO_X1_MAX, PARETO_X2, RECORD_EVERY, TOY_SCALE, method_kwargs, protocol)
@@ -34,7 +35,7 @@ TITLE = "GO4Align and multi-task weighting baselines: offline reproduction"
 
 
 @dataclass(frozen=True)
-class Config(Preset):
+class Config(Preset, Validated):
     """seeds: evaluation seeds (data draw, split, initialisation, minibatches); toy_steps / toy_lr: Adam
     on the toy; regression_steps / digits_steps: training steps of B2 / B3; select: rerun GO4Align's
     (K, β) selection on validation data over K ∈ {1, 2, 3, M/2, M} × selection_betas with

@@ -30,6 +30,7 @@ from pyalgo.wireless import GNNStudent, MLPStudent, d2d, rayleigh, sum_rate, wmm
 from pyalgo.wireless._checks import check_choice, check_int, check_positive
 
 from ..harness import Markdown, Preset, Runtime, header, mean_std, num, plots, pm
+from ..harness.config import Validated
 from .labels import TEACHER_MAX_ITER, TEACHER_TOL, teacher_labels
 from .losses import ASSISTS, BETA_SCHEDULES, MODES
 from .train import OPTIMIZERS, DistillConfig, evaluate_student, train_student
@@ -64,7 +65,7 @@ def _subset(where: str, name: str, values: Sequence[str], allowed: Sequence[str]
 
 
 @dataclass(frozen=True)
-class SunConfig(Preset):
+class SunConfig(Preset, Validated):
     """Sun et al.'s setting: MLP students K² → hidden → K on Rayleigh channels."""
     Ks: Tuple[int, ...] = (10,)
     n_train: int = 20000
@@ -91,7 +92,7 @@ class SunConfig(Preset):
 
 
 @dataclass(frozen=True)
-class GNNConfig(Preset):
+class GNNConfig(Preset, Validated):
     """GNN students on D2D layouts; `runs` are (label, mode, β schedule or None)."""
     K: int = 12
     n_train: int = 1000
@@ -120,7 +121,7 @@ class GNNConfig(Preset):
 
 
 @dataclass(frozen=True)
-class IntermediateConfig(Preset):
+class IntermediateConfig(Preset, Validated):
     """MLP unsupervised+assist (decreasing β) at K with each assistance and seed (Sun's data)."""
     K: int = 10
     assists: Tuple[str, ...] = ("final", "final+state", "final+trajectory")
@@ -134,7 +135,7 @@ class IntermediateConfig(Preset):
 
 
 @dataclass(frozen=True)
-class Config(Preset):
+class Config(Preset, Validated):
     """seed: every student's initial weights and training seed (the intermediate part uses its own
     seeds); parts: which of "sun", "gnn", "intermediate", "timing" to run."""
     sun: SunConfig = field(default_factory=SunConfig)

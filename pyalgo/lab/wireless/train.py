@@ -20,6 +20,7 @@ from pyalgo.wireless.ops import sum_rate
 from pyalgo.wireless.students import StudentOutput, default_critic
 
 from ..harness import TrainState, fit
+from ..harness.config import Validated
 from .data import Batch, TrainingData, student_kwargs, unpack_channels
 from .distributed import RankGenerators, RankZeroCheckpoint, rank_and_world, rank_seed
 from .labels import TeacherLabels, rows, teacher_labels
@@ -32,7 +33,7 @@ FN = "pyalgo.lab.wireless.train_student"
 
 
 @dataclass(frozen=True)
-class DistillConfig:
+class DistillConfig(Validated):
     """The settings of one distillation run (the checkpoint compares them on resume).
 
     mode: a key of `MODES`. assist: the parts of `assist_loss` (modes with a teacher only; default
@@ -43,6 +44,8 @@ class DistillConfig:
     explore_std·p_max. noise: σ². seed: shuffling, exploration, sampled channels and the default
     critic's initial weights (the student's are the caller's).
     """
+    PUBLIC_NAME = "pyalgo.lab.wireless.DistillConfig"      # the name errors give (not a field)
+
     mode: str
     assist: Optional[str] = None
     beta: float = 1.0
