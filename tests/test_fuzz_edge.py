@@ -228,7 +228,7 @@ def test_train_config_accepts_exactly_the_valid_values(field, value):
     valid = {"updates_per_epoch": is_int and 0 <= value <= MAX_COUNT,
              "warmup_steps": is_int and 0 <= value <= MAX_COUNT,
              "seed": is_int and 0 <= value < 2 ** 32, "world_seed": is_int and 0 <= value < 2 ** 32,
-             "T": is_int and 1 <= value <= 1000, "hidden": is_int and 8 <= value <= 2 ** 16 and value % 8 == 0,
+             "T": is_int and 1 <= value <= 1000, "hidden": is_int and 8 <= value <= 2 ** 16 and (value // 2) % 4 == 0,
              "gamma": isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1,
              "buffer_size": is_int and 8 <= value <= MAX_COUNT,
              "num_envs": is_int and 1 <= value <= 200_000}.get(field, is_int and 1 <= value <= MAX_COUNT)

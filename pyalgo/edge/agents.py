@@ -142,8 +142,8 @@ class AttentionDenoiser(nn.Module):
         if mode not in ("server_tokens", "legacy_batch"):
             raise ValueError(f"pyalgo.edge.AttentionDenoiser: mode must be 'server_tokens' or 'legacy_batch', got {mode!r}")
         _check_sizes("pyalgo.edge.AttentionDenoiser", hidden=hidden, heads=heads)
-        if mode == "server_tokens" and (hidden // 2) % heads:
-            raise ValueError(f"pyalgo.edge.AttentionDenoiser: hidden // 2 must be a multiple of heads={heads} "
+        if mode == "server_tokens" and (hidden // 2 < heads or (hidden // 2) % heads):
+            raise ValueError(f"pyalgo.edge.AttentionDenoiser: hidden // 2 must be a positive multiple of heads={heads} "
                              f"(mode 'server_tokens'), got hidden={hidden!r}")
         self.layout, self.mode = layout, mode
         self.state_dim, self.action_dim = layout.state_dim, layout.n_servers * layout.n_models
@@ -595,8 +595,8 @@ def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, sch
     if not isinstance(config, EdgeConfig):
         raise TypeError(f"{where}: config must be an EdgeConfig, got {type(config).__name__}")
     _check_sizes(where, hidden=hidden)
-    if name == "adsac" and attention_mode == "server_tokens" and (hidden // 2) % 4:
-        raise ValueError(f"{where}: hidden must be a multiple of 8 for adsac's attention (4 heads over hidden // 2), "
+    if name == "adsac" and attention_mode == "server_tokens" and (hidden < 8 or (hidden // 2) % 4):
+        raise ValueError(f"{where}: hidden must be >= 8 with hidden // 2 a multiple of 4 for adsac's attention (4 heads), "
                          f"got hidden={hidden!r}")
     if name in ("adsac", "d2sac"):
         if isinstance(T, (bool, np.bool_)) or not isinstance(T, (int, np.integer)) or not 1 <= T <= MAX_STEPS:

@@ -60,8 +60,8 @@ class Schedule(Validated):
         where = "pyalgo.lab.edge.reproduce.Schedule"
         check_counts(where, self, ("epochs", "steps_per_epoch", "batch_size", "num_envs", "hidden", "eval_every",
                                    "buffer_size"), ("updates_per_epoch",))
-        if self.hidden > MAX_WIDTH or (self.hidden // 2) % 4:
-            raise ValueError(f"{where}.hidden must be a multiple of 8 (adsac's attention) up to {MAX_WIDTH}, "
+        if self.hidden > MAX_WIDTH or self.hidden < 8 or (self.hidden // 2) % 4:
+            raise ValueError(f"{where}.hidden must be >= 8 with hidden // 2 a multiple of 4 (adsac's attention), at most {MAX_WIDTH}, "
                              f"got {self.hidden!r}")
         if self.buffer_size < self.num_envs:
             raise ValueError(f"{where}.buffer_size must be >= num_envs ({self.num_envs}), got {self.buffer_size!r}")

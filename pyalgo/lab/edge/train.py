@@ -124,8 +124,8 @@ class TrainConfig:
         check_seed(where, "seed", self.seed)
         check_choice(where, "rng", self.rng, ("numpy", "legacy"))
         check_choice(where, "attention_mode", self.attention_mode, ("server_tokens", "legacy_batch"))
-        if self.agent == "adsac" and self.attention_mode == "server_tokens" and (self.hidden // 2) % 4:
-            raise ValueError(f"{where}.hidden must be a multiple of 8 for adsac's attention, got {self.hidden!r}")
+        if self.agent == "adsac" and self.attention_mode == "server_tokens" and (self.hidden < 8 or (self.hidden // 2) % 4):
+            raise ValueError(f"{where}.hidden must be >= 8 with hidden // 2 a multiple of 4 for adsac's attention, got {self.hidden!r}")
         if isinstance(self.gamma, (bool, np.bool_)) or not isinstance(self.gamma, (int, float, np.integer, np.floating)) \
                 or not 0 <= self.gamma <= 1:
             raise ValueError(f"{where}.gamma must be a number in [0, 1], got {self.gamma!r}")
