@@ -120,8 +120,9 @@ def gst_ref(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0
 
     logits (..., C) -> y (..., C). With θ̄ = sg(θ), m = max θ̄, D = one_hot(k):
         move = (m − θ̄)⊙D;  move2_i = max(0, θ̄_i + gap − m) for i ≠ k, 0 at k;
-        θ̃ = θ + move − move2, centred;  p = softmax(θ̃/τ);  y = D − sg(p) + p.
-    gap="p" (GST-p) uses gap = −log(1 − π_k)/π_k, π = softmax(θ̄). ∂L/∂θ = (1/τ) J(p) g.
+        θ̃ = θ + move − move2, centred (here: minus its row max);  p = softmax(θ̃/τ);  y = D − sg(p) + p.
+    gap="p" (GST-p) uses gap = −log(1 − π_k)/π_k, π = softmax(θ̄) (1 − π_k from the other
+    categories, so it does not round to 0). ∂L/∂θ = (1/τ) J(p) g.
     """
     index, D = _sample(logits, index, generator)
     theta_bar = _sg(logits)
@@ -130,15 +131,16 @@ def gst_ref(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0
         if gap != "p":
             raise ValueError(f'gap must be a number >= 0 or "p", got {gap!r}')
         pi_k = theta_bar.softmax(-1).gather(-1, index.long().unsqueeze(-1))
-        gap = -torch.log1p(-pi_k) / pi_k
+        # log(1 − π_k) = logsumexp_{j≠k} θ̄_j − logsumexp θ̄: no cancellation when π_k is near 1
+        log_rest = theta_bar.masked_fill(D.bool(), -torch.inf).logsumexp(-1, keepdim=True)
+        gap = (theta_bar.logsumexp(-1, keepdim=True) - log_rest) / pi_k
     move = _masked((m - theta_bar) * D, logits)
-    move2 = torch.where(D.bool(), 0.0, (theta_bar + gap - m).clamp_min(0))
+    move2 = torch.where(D.bool(), 0.0, _masked((theta_bar + gap - m).clamp_min(0), logits))
     theta_tilde = logits + move - move2
-    # centred over the finite entries (a masked −inf entry stays −inf; softmax ignores the centring)
-    finite = _masked(theta_tilde, logits)
-    count = (logits.detach() > -torch.inf).sum(-1, keepdim=True).clamp_min(1)
-    theta_tilde = theta_tilde - (finite.sum(-1, keepdim=True) / count if finite is not theta_tilde
-                                 else theta_tilde.mean(-1, keepdim=True))
+    # The paper code centres θ̃ (θ̃ − mean θ̃); softmax and its gradient ignore any per-row shift
+    # (J(p)·1 = 0), so θ̃ is taken relative to its (detached) row max instead, which cannot overflow
+    # in θ̃/τ nor turn a masked −inf entry into NaN.
+    theta_tilde = theta_tilde - _sg(theta_tilde.max(-1, keepdim=True).values)
     p = (theta_tilde / tau).softmax(-1)
     return D - _sg(p) + p
 
