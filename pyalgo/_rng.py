@@ -8,14 +8,20 @@ stream): independent of thread count and launch configuration.
 """
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+MAX_UNIFORMS = 2**40  # rows x cols of philox_uniform (also checked in C++)
 
 
-def draw_seed(generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    """Returns a fresh (seed, offset) int64 tensor of shape (2,) on `device`."""
+def draw_seed(generator: torch.Generator | None, device: torch.device, fn: str = "pyalgo") -> torch.Tensor:
+    """Returns a fresh (seed, offset) int64 tensor of shape (2,) on `device`. `fn` names the public
+    function in the TypeError raised when `generator` is neither None nor a torch.Generator."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
     if generator is None:
         return torch.randint(_INT64_MIN, _INT64_MAX, (2,), dtype=torch.int64, device=device)
     seed = torch.randint(_INT64_MIN, _INT64_MAX, (2,), dtype=torch.int64, device=generator.device,
@@ -31,4 +37,16 @@ def philox_uniform(seed: torch.Tensor, rows: int, cols: int, stream: int = 0,
     """
     from . import _ext  # noqa: F401
 
+    fn = "pyalgo.philox_uniform"
+    if not isinstance(seed, torch.Tensor):
+        raise TypeError(f"{fn}: seed must be an int64 tensor of shape (2,), got {type(seed).__name__}")
+    for name, value, hi in (("rows", rows, MAX_UNIFORMS), ("cols", cols, MAX_UNIFORMS), ("stream", stream, 2**32 - 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__}")
+        if not 0 <= value <= hi:
+            raise ValueError(f"{fn}: {name} must be in [0, {hi}], got {value}")
+    if rows * cols > MAX_UNIFORMS:
+        raise ValueError(f"{fn}: rows x cols must be at most 2^40, got {rows} x {cols}")
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{fn}: dtype must be torch.float32 or torch.float64, got {dtype}")
     return torch.ops.pyalgo.philox_uniform(seed, rows, cols, stream, dtype)

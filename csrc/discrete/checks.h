@@ -44,8 +44,15 @@ inline RowTensor prepare_logits(const char* fn, const at::Tensor& logits, int64_
   return RowTensor{logits.contiguous(), RowLayout{outer, C, inner}, index_shape};
 }
 
-inline void check_tau(const char* fn, double tau) {
+// The smallest tau for logits of `dtype`: z = x/τ must stay finite for the row's largest logit
+// once logits are taken relative to it (|G|/τ <= 40e30 in float for the Gumbel estimators), so
+// 1/τ <= 1e30 when the accumulation type is float (float32/float16/bfloat16) and 1e300 for float64.
+inline double min_tau(at::ScalarType dtype) { return dtype == at::kDouble ? 1e-300 : 1e-30; }
+
+inline void check_tau(const char* fn, double tau, at::ScalarType dtype) {
   TORCH_CHECK(std::isfinite(tau) && tau > 0, fn, ": tau must be a finite number > 0, got ", tau);
+  TORCH_CHECK(tau >= min_tau(dtype), fn, ": tau must be >= ", min_tau(dtype), " for ", dtype,
+              " logits (1/tau must stay finite in the compute dtype), got ", tau);
 }
 
 inline at::Tensor prepare_index(const char* fn, const at::Tensor& index, const RowTensor& rt) {

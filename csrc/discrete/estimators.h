@@ -109,17 +109,49 @@ PYALGO_HD void fill_row(Row<T, U> y, int64_t C, A value) {
 
 // ---- chunk producers: fill(i0, n, buf) writes the logits z of columns [i0, i0 + n) ----------
 
-// z = x · scale (scale = 1/τ for ST; 1 for ReinMax).
+// The largest |z| a softmax pass takes at face value: beyond it (or when z overflowed), a logit
+// producer may take z relative to its row's largest logit instead (see the rescue methods).
+template <typename A>
+PYALGO_HD A big_logit() { return sizeof(A) == sizeof(float) ? A(3.4028234e38f / 4) : A(1.7976931348623157e308 / 4); }
+
+template <typename A>
+PYALGO_HD bool finite_logit(A m) { return m > -hd_inf<A>() && m < hd_inf<A>(); }
+
+// Every producer's z is (w − shift)·inv_tau for unscaled logits w; shift = 0 (the plain formula,
+// bit for bit) unless the first softmax pass found no finite max (every z overflowed to −inf, or
+// some to +inf: tiny τ against large logits). rescue(m, xmax) then sets shift to the row's largest
+// w (softmax(z) does not change) and returns true: the pass is redone. xmax() gives max_i x_i.
+
+// z = (x − shift) · scale (scale = 1/τ for ST; 1 for ReinMax).
 template <typename T, typename A, bool U>
 struct ScaledLogits {
   static constexpr bool kCostly = false;
   Row<const T, U> x;
   A scale;
+  A shift = 0;
   PYALGO_HD void fill(int64_t i0, int n, A* buf) {
     PYALGO_SIMD
-    for (int j = 0; j < n; ++j) buf[j] = static_cast<A>(x[i0 + j]) * scale;
+    for (int j = 0; j < n; ++j) buf[j] = (static_cast<A>(x[i0 + j]) - shift) * scale;
+  }
+  template <typename XMax>
+  PYALGO_HD bool rescue(A m, const XMax& xmax) {
+    if (finite_logit(m) || shift != A(0)) return false;
+    shift = xmax();
+    return shift != A(0);
   }
 };
+
+// The shift of the Gumbel logits of a row whose largest logit is xmax. The row max's z =
+// (xmax + G)/τ, G in [−2.9, 16.7], is finite unless τ is tiny against |xmax| (e.g. logits of −1e38
+// with τ = 0.1): then every z would overflow, to −inf (no category picked) or +inf, so z is
+// taken relative to xmax instead, which changes neither the sample's law nor softmax(z). 0 (the
+// plain formula, bit for bit) whenever it is finite.
+// (G is in [−2.9, 16.7] for float uniforms, [−3.6, 36.8] for double ones: the bounds cover both.)
+template <typename A>
+PYALGO_HD A gumbel_shift(A xmax, A inv_tau) {
+  const A lo = (xmax - A(4)) * inv_tau, hi = (xmax + A(40)) * inv_tau;
+  return lo > -hd_inf<A>() && hi < hd_inf<A>() ? A(0) : xmax;
+}
 
 // z = (x + G)/τ, G_i = −log(−log u_i) from stream 0: the Gumbel-softmax logits, regenerated
 // identically in forward and backward.
@@ -137,18 +169,16 @@ struct GumbelLogits {
     for (int j = 0; j < n; ++j)
       buf[j] = (static_cast<A>(x[i0 + j]) - shift - log_pos(-log_pos(buf[j]))) * inv_tau;
   }
+  // Backward: the forward's shift, gumbel_shift(xmax, inv_tau), is non-zero only if the plain
+  // pass's max m is beyond ±big_logit (|xmax|/τ is then near the type's max and |G/τ| <= 40e30),
+  // so xmax is read only then; the same shift as the forward's keeps softmax(z) bitwise equal.
+  template <typename XMax>
+  PYALGO_HD bool rescue(A m, const XMax& xmax) {
+    if ((m > -big_logit<A>() && m < big_logit<A>()) || shift != A(0)) return false;
+    shift = gumbel_shift(xmax(), inv_tau);
+    return shift != A(0);
+  }
 };
-
-// The shift of the Gumbel logits of a row whose largest logit is xmax. The row max's z =
-// (xmax + G)/τ, G in [−2.9, 16.7], is finite unless τ is tiny against |xmax| (e.g. logits of −1e38
-// with τ = 0.1): then every z would overflow, to −inf (no category picked) or +inf, so z is
-// taken relative to xmax instead, which changes neither the sample's law nor softmax(z). 0 (the
-// plain formula, bit for bit) whenever it is finite.
-template <typename A>
-PYALGO_HD A gumbel_shift(A xmax, A inv_tau) {
-  const A lo = (xmax - A(3)) * inv_tau, hi = (xmax + A(17)) * inv_tau;
-  return lo > -hd_inf<A>() && hi < hd_inf<A>() ? A(0) : xmax;
-}
 
 // Gapped ST (Fan et al. 2022): the sampled logit raised to the row max m, every other logit
 // capped at m − gap; z = that / τ. (θ + move − move2 in the spec, written per entry.)
@@ -158,39 +188,81 @@ struct GappedLogits {
   Row<const T, U> x;
   A inv_tau, max, gap;
   int32_t k;
+  A shift = 0;
   PYALGO_HD void fill(int64_t i0, int n, A* buf) {
     const A cap = max - gap;
     PYALGO_SIMD
     for (int j = 0; j < n; ++j) {
       A v = static_cast<A>(x[i0 + j]);
-      buf[j] = (v < cap ? v : cap) * inv_tau;
+      buf[j] = ((v < cap ? v : cap) - shift) * inv_tau;
     }
-    if (k >= i0 && k < i0 + n) buf[k - i0] = max * inv_tau;
+    if (k >= i0 && k < i0 + n) buf[k - i0] = (max - shift) * inv_tau;
+  }
+  template <typename XMax>
+  PYALGO_HD bool rescue(A m, const XMax&) {
+    if (finite_logit(m) || shift != A(0)) return false;
+    shift = max;
+    return shift != A(0);
   }
 };
 
 // Gumbel-Rao (Paulus et al. 2021) r-th conditional draw given argmax = k, shifted by −m:
-// z_k = log Z' − log E_k, z_j = −log(E_j e^{m−x_j} + E_k / Z'), Z' = Σ e^{x_j − m},
-// E = −log u ~ Exp(1) from stream 1 + r; then divided by τ.
+// w_k = log Z' − log E_k, w_j = −log(E_j e^{m−x_j} + E_k / Z'), Z' = Σ e^{x_j − m},
+// E = −log u ~ Exp(1) from stream 1 + r; then z = w/τ.
+// log_space (rows where some finite x_j lies more than rao_far_gap below m, so that e^{x_j−m}
+// underflows): w_j = −logaddexp(log E_j + m − x_j, log E_k − log Z'), which cannot underflow.
+template <typename A>
+PYALGO_HD A rao_far_gap() { return sizeof(A) == sizeof(float) ? A(80) : A(700); }
+
 template <typename T, typename A, bool U>
 struct RaoLogits {
   static constexpr bool kCostly = false;
   Row<const T, U> x;
-  A inv_tau, max, inv_Z, z_k, Ek;
+  A inv_tau, max, inv_Z, w_k, Ek;
   int32_t k;
   PhiloxKey key;
   int64_t row;
   uint32_t stream;
+  bool log_space = false;
+  A shift = 0;
   PYALGO_HD void fill(int64_t i0, int n, A* buf) {
     uniform_chunk<A>(key, row, i0, n, stream, buf);
-    PYALGO_SIMD
-    for (int j = 0; j < n; ++j) {
-      A E = -log_pos(buf[j]);
-      buf[j] = -log_pos(E / exp_nonpos(static_cast<A>(x[i0 + j]) - max) + Ek * inv_Z) * inv_tau;
+    if (!log_space) {
+      PYALGO_SIMD
+      for (int j = 0; j < n; ++j) {
+        A E = -log_pos(buf[j]);
+        buf[j] = (-log_pos(E / exp_nonpos(static_cast<A>(x[i0 + j]) - max) + Ek * inv_Z) - shift) * inv_tau;
+      }
+    } else {
+      const A b = -w_k;  // log E_k − log Z'
+      for (int j = 0; j < n; ++j) {
+        const A a = log_pos(-log_pos(buf[j])) + (max - static_cast<A>(x[i0 + j]));
+        const A hi = a > b ? a : b, lo = a > b ? b : a;
+        buf[j] = (-(hi + hd_log1p(exp_nonpos(lo - hi))) - shift) * inv_tau;
+      }
     }
-    if (k >= i0 && k < i0 + n) buf[k - i0] = z_k;
+    if (k >= i0 && k < i0 + n) buf[k - i0] = (w_k - shift) * inv_tau;
+  }
+  template <typename XMax>
+  PYALGO_HD bool rescue(A m, const XMax&) {
+    if (finite_logit(m) || shift != A(0)) return false;
+    shift = w_k;
+    return shift != A(0);
   }
 };
+
+// Whether a finite logit of the row lies more than rao_far_gap below the row max m.
+template <typename T, typename A, bool U>
+PYALGO_HD bool row_has_far_logit(Row<const T, U> x, int64_t C, A m) {
+  int far = 0;
+  const A lim = m - rao_far_gap<A>();
+  PYALGO_SIMD_REDUCE(| : far)
+  for (int64_t i = 0; i < C; ++i) {
+    const A v = static_cast<A>(x[i]);
+    far |= static_cast<int>(v < lim) & static_cast<int>(v > -hd_inf<A>());
+  }
+  return far != 0;
+}
 
 // The inverse-CDF draw over exp(x_i − m) held in e[0..n): the first index where the running sum
 // passes target; a category with e = 0 can never be it. If rounding leaves the target beyond the
@@ -330,6 +402,10 @@ PYALGO_HD int32_t gumbel_softmax_row(Row<const T, U> x, int64_t C, A inv_tau, bo
     for (int j = 0; j < n; ++j) cz += exp_nonpos(buf[j] - m);
     Z += cz;
   }
+  if (k < 0 || !(m < hd_inf<A>())) {  // no finite max (cannot happen for τ >= the documented minimum)
+    fill_row<T, A, U>(y, C, hd_nan<A>());
+    return -1;
+  }
   if (hard) {
     fill_row<T, A, U>(y, C, A(0));
     y[k] = static_cast<T>(A(1));
@@ -359,7 +435,9 @@ PYALGO_HD void softmax_vjp_row(ZF& zf, Row<const T, U> g, int64_t C, A scale, bo
   // accumulation type exactly and is not accumulating, so they are generated once, not twice.
   const bool park = ZF::kCostly && sizeof(O) == sizeof(A) && !accumulate;
   A buf[kChunk];
-  A m = -hd_inf<A>(), Z = 0, S = 0;
+  A m, Z, S;
+pass1:
+  m = -hd_inf<A>(), Z = 0, S = 0;
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
     zf.fill(i0, n, buf);
@@ -384,6 +462,9 @@ PYALGO_HD void softmax_vjp_row(ZF& zf, Row<const T, U> g, int64_t C, A scale, bo
     Z += cz;
     S += cs;
   }
+  // Rare: z overflowed (tiny τ against large logits): redo the pass relative to the row's max.
+  if (!(m > -big_logit<A>() && m < big_logit<A>()))
+    if (zf.rescue(m, [&] { return row_max<T, A, U>(zf.x, C); })) goto pass1;
   const A inv_Z = A(1) / Z, mean_g = S * inv_Z;
   for (int64_t i0 = 0; i0 < C; i0 += kChunk) {
     const int n = chunk_size(C, i0);
@@ -415,6 +496,33 @@ PYALGO_HD void gumbel_softmax_backward_row(Row<const T, U> x, Row<const T, U> g,
   softmax_vjp_row<T, T, A, U>(zf, g, C, inv_tau, false, out);
 }
 
+// GST-p's gap −log(1 − π_k)/π_k loses digits to cancellation when π_k is near 1 (and is inf once
+// π_k rounds to 1): above this π_k, 1 − π_k is taken as R/Z, R = Σ_{j≠k} e^{x_j − m}, in log space.
+template <typename A>
+PYALGO_HD A kGstCancel() { return A(0.5); }
+
+// log Σ_{j≠k} e^{x_j − m} without underflow (−inf when every other category is −inf).
+template <typename T, typename A, bool U>
+PYALGO_HD A log_sum_exp_except(Row<const T, U> x, int64_t C, int32_t k, A m) {
+  A R = 0;
+  for (int64_t i = 0; i < C; ++i) R += i == k ? A(0) : exp_nonpos(static_cast<A>(x[i]) - m);
+  if (R > A(0)) return log_pos(R);
+  A m2 = -hd_inf<A>();  // every other e^{x_j − m} underflowed: take them relative to their own max
+  for (int64_t i = 0; i < C; ++i) {
+    const A v = static_cast<A>(x[i]);
+    if (i != k && v > m2) m2 = v;
+  }
+  if (!(m2 > -hd_inf<A>())) return -hd_inf<A>();
+  R = 0;
+  for (int64_t i = 0; i < C; ++i) R += i == k ? A(0) : exp_nonpos(static_cast<A>(x[i]) - m2);
+  return (m2 - m) + log_pos(R);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_HD A gst_p_gap_confident(Row<const T, U> x, int64_t C, int32_t k, A m, A Z, A pk) {
+  return (log_pos(Z) - log_sum_exp_except<T, A, U>(x, C, k, m)) / pk;  // −log(1 − π_k)/π_k; inf if 1 − π_k = 0
+}
+
 // GST backward: (1/τ) J(softmax(θ̃/τ)) g. gap_is_p selects GST-p, gap = −log(1 − π_k)/π_k.
 template <typename T, typename A, bool U>
 PYALGO_HD void gst_backward_row(Row<const T, U> x, Row<const T, U> g, int64_t C, int32_t k, A inv_tau,
@@ -425,8 +533,8 @@ PYALGO_HD void gst_backward_row(Row<const T, U> x, Row<const T, U> g, int64_t C,
   }
   const A m = row_max<T, A, U>(x, C);
   if (gap_is_p) {
-    const A pk = exp_nonpos(static_cast<A>(x[k]) - m) / row_exp_sum<T, A, U>(x, C, m);
-    gap = pk < A(1) ? -hd_log1p(-pk) / pk : hd_inf<A>();
+    const A Z = row_exp_sum<T, A, U>(x, C, m), pk = exp_nonpos(static_cast<A>(x[k]) - m) / Z;
+    gap = pk > kGstCancel<A>() ? gst_p_gap_confident<T, A, U>(x, C, k, m, Z, pk) : -hd_log1p(-pk) / pk;
   }
   GappedLogits<T, A, U> zf{x, inv_tau, m, gap, k};
   softmax_vjp_row<T, T, A, U>(zf, g, C, inv_tau, false, out);
@@ -445,10 +553,11 @@ PYALGO_HD void gumbel_rao_backward_row(Row<const T, U> x, Row<const T, U> g, int
   const A m = row_max<T, A, U>(x, C);
   const A Z = row_exp_sum<T, A, U>(x, C, m);
   const A log_Z = log_pos(Z), inv_Z = A(1) / Z, scale = inv_tau / static_cast<A>(draws);
+  const bool log_space = row_has_far_logit<T, A, U>(x, C, m);
   for (int64_t r = 0; r < draws; ++r) {
     const uint32_t stream = kRaoStream0 + static_cast<uint32_t>(r);
     const A Ek = -log_pos(philox_uniform<A>(key, row, k, stream));
-    RaoLogits<T, A, U> zf{x, inv_tau, m, inv_Z, (log_Z - log_pos(Ek)) * inv_tau, Ek, k, key, row, stream};
+    RaoLogits<T, A, U> zf{x, inv_tau, m, inv_Z, log_Z - log_pos(Ek), Ek, k, key, row, stream, log_space};
     softmax_vjp_row<T, O, A, U>(zf, g, C, scale, r > 0, out);
   }
 }

@@ -67,20 +67,20 @@ struct EstimatorOps {
 
   static std::tuple<at::Tensor, at::Tensor, at::Tensor> reinmax(const at::Tensor& logits, double tau,
                                                                 int64_t dim, const at::Tensor& seed) {
-    check_tau("pyalgo.reinmax", tau);
+    check_tau("pyalgo.reinmax", tau, logits.scalar_type());
     return sample("pyalgo.reinmax", logits, dim, seed, /*with_probs=*/true);
   }
 
   static std::tuple<at::Tensor, at::Tensor> straight_through(const at::Tensor& logits, double tau,
                                                              int64_t dim, const at::Tensor& seed) {
-    check_tau("pyalgo.straight_through", tau);
+    check_tau("pyalgo.straight_through", tau, logits.scalar_type());
     auto out = sample("pyalgo.straight_through", logits, dim, seed, false);
     return {std::get<0>(out), std::get<2>(out)};
   }
 
   static std::tuple<at::Tensor, at::Tensor> gst(const at::Tensor& logits, double tau, double gap,
                                                 bool gap_is_p, int64_t dim, const at::Tensor& seed) {
-    check_tau("pyalgo.gst", tau);
+    check_tau("pyalgo.gst", tau, logits.scalar_type());
     check_gap("pyalgo.gst", gap, gap_is_p);
     auto out = sample("pyalgo.gst", logits, dim, seed, false);
     return {std::get<0>(out), std::get<2>(out)};
@@ -88,7 +88,7 @@ struct EstimatorOps {
 
   static std::tuple<at::Tensor, at::Tensor> gumbel_rao(const at::Tensor& logits, double tau, int64_t k,
                                                        int64_t dim, const at::Tensor& seed) {
-    check_tau("pyalgo.gumbel_rao", tau);
+    check_tau("pyalgo.gumbel_rao", tau, logits.scalar_type());
     check_draws("pyalgo.gumbel_rao", k);
     auto out = sample("pyalgo.gumbel_rao", logits, dim, seed, false);
     return {std::get<0>(out), std::get<2>(out)};
@@ -97,7 +97,7 @@ struct EstimatorOps {
   static std::tuple<at::Tensor, at::Tensor> gumbel_softmax(const at::Tensor& logits, double tau, bool hard,
                                                            int64_t dim, const at::Tensor& seed) {
     const char* fn = "pyalgo.gumbel_softmax";
-    check_tau(fn, tau);
+    check_tau(fn, tau, logits.scalar_type());
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
     const at::Tensor s = checked_seed(fn, seed, logits.device());
@@ -121,7 +121,7 @@ struct EstimatorOps {
                                      const at::Tensor& grad_hard, const c10::optional<at::Tensor>& grad_soft,
                                      double tau, int64_t dim) {
     const char* fn = "pyalgo.reinmax_backward";
-    check_tau(fn, tau);
+    check_tau(fn, tau, logits.scalar_type());
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
     auto idx = prepare_index(fn, index, rt);
@@ -144,7 +144,7 @@ struct EstimatorOps {
   static at::Tensor straight_through_backward(const at::Tensor& logits, const at::Tensor& grad, double tau,
                                               int64_t dim) {
     const char* fn = "pyalgo.straight_through_backward";
-    check_tau(fn, tau);
+    check_tau(fn, tau, logits.scalar_type());
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
     auto g = prepare_grad(fn, "grad", grad, rt);
@@ -163,7 +163,7 @@ struct EstimatorOps {
   static at::Tensor gst_backward(const at::Tensor& logits, const at::Tensor& index, const at::Tensor& grad,
                                  double tau, double gap, bool gap_is_p, int64_t dim) {
     const char* fn = "pyalgo.gst_backward";
-    check_tau(fn, tau);
+    check_tau(fn, tau, logits.scalar_type());
     check_gap(fn, gap, gap_is_p);
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
@@ -184,7 +184,7 @@ struct EstimatorOps {
   static at::Tensor gumbel_rao_backward(const at::Tensor& logits, const at::Tensor& index, const at::Tensor& grad,
                                         double tau, int64_t k, int64_t dim, const at::Tensor& seed) {
     const char* fn = "pyalgo.gumbel_rao_backward";
-    check_tau(fn, tau);
+    check_tau(fn, tau, logits.scalar_type());
     check_draws(fn, k);
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
@@ -207,7 +207,7 @@ struct EstimatorOps {
   static at::Tensor gumbel_softmax_backward(const at::Tensor& logits, const at::Tensor& grad, double tau,
                                             int64_t dim, const at::Tensor& seed) {
     const char* fn = "pyalgo.gumbel_softmax_backward";
-    check_tau(fn, tau);
+    check_tau(fn, tau, logits.scalar_type());
     const at::OptionalDeviceGuard guard(at::device_of(logits));
     auto rt = prepare_logits(fn, logits, dim);
     const at::Tensor s = checked_seed(fn, seed, logits.device());
@@ -228,6 +228,8 @@ struct EstimatorOps {
                                    at::ScalarType dtype) {
     const char* fn = "pyalgo.philox_uniform";
     TORCH_CHECK(rows >= 0 && cols >= 0, fn, ": rows and cols must be >= 0, got ", rows, " and ", cols);
+    TORCH_CHECK(cols == 0 || rows <= (int64_t(1) << 40) / cols, fn, ": rows x cols must be at most 2^40, got ", rows,
+                " x ", cols);
     TORCH_CHECK(stream >= 0 && stream <= 0xFFFFFFFFll, fn, ": stream must be in [0, 2^32), got ", stream);
     TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, fn, ": dtype must be float32 or float64, got ", dtype);
     const at::Tensor s = checked_seed(fn, seed, seed.device());

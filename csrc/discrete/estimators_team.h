@@ -196,6 +196,10 @@ __device__ __forceinline__ int32_t gumbel_softmax_team(const Team& t, Row<const 
   }
   const A M = t.reduce(m, MaxOp{});
   k = t.reduce(m == M ? k : kNoColumn, MinOp{});
+  if (k == kNoColumn || !(M < hd_inf<A>())) {  // no finite max (cannot happen for τ >= the documented minimum)
+    fill_row_team<T, A, U>(t, y, C, hd_nan<A>());
+    return -1;
+  }
   if (hard) {
     for (int64_t i = t.lane(); i < C; i += t.size()) y[i] = static_cast<T>(i == k ? A(1) : A(0));
     return static_cast<int32_t>(k);
@@ -221,7 +225,9 @@ __device__ __forceinline__ void softmax_vjp_team(const Team& t, ZF& zf, Row<cons
   const int64_t step = int64_t(t.size()) * P, first = int64_t(t.lane()) * P;
   const bool park = ZF::kCostly && sizeof(O) == sizeof(A) && !accumulate;
   A buf[P];
-  A m = -hd_inf<A>(), Z = 0, S = 0;
+  A m, Z, S, M;
+pass1:
+  m = -hd_inf<A>(), Z = 0, S = 0;
   for (int64_t c0 = first; c0 < C; c0 += step) {
     const int n = group_cols<A>(C, c0);
     zf.fill(c0, n, buf);
@@ -242,7 +248,10 @@ __device__ __forceinline__ void softmax_vjp_team(const Team& t, ZF& zf, Row<cons
       S += e * static_cast<A>(g[c0 + j]);
     }
   }
-  const A M = t.reduce(m, MaxOp{});
+  M = t.reduce(m, MaxOp{});
+  // Rare (the same on every lane): z overflowed; redo the pass relative to the row's max.
+  if (!(M > -big_logit<A>() && M < big_logit<A>()))
+    if (zf.rescue(M, [&] { return row_max_team<T, A, U>(t, zf.x, C); })) goto pass1;
   const A c = m > -hd_inf<A>() ? exp_nonpos(m - M) : A(0);
   const A Zt = t.reduce(Z * c, SumOp{}), St = t.reduce(S * c, SumOp{});
   const A inv_Z = A(1) / Zt, mean_g = St * inv_Z;
@@ -275,6 +284,36 @@ __device__ __forceinline__ void gumbel_softmax_backward_team(const Team& t, Row<
   softmax_vjp_team<T, T, A, U>(t, zf, g, C, inv_tau, false, out);
 }
 
+// log_sum_exp_except (estimators.h) for a team.
+template <typename T, typename A, bool U, typename Team>
+__device__ __forceinline__ A log_sum_exp_except_team(const Team& t, Row<const T, U> x, int64_t C, int32_t k, A m) {
+  A R = 0;
+  for (int64_t i = t.lane(); i < C; i += t.size()) R += i == k ? A(0) : exp_nonpos(static_cast<A>(x[i]) - m);
+  R = t.reduce(R, SumOp{});
+  if (R > A(0)) return log_pos(R);
+  A m2 = -hd_inf<A>();
+  for (int64_t i = t.lane(); i < C; i += t.size()) {
+    const A v = static_cast<A>(x[i]);
+    if (i != k && v > m2) m2 = v;
+  }
+  m2 = t.reduce(m2, MaxOp{});
+  if (!(m2 > -hd_inf<A>())) return -hd_inf<A>();
+  R = 0;
+  for (int64_t i = t.lane(); i < C; i += t.size()) R += i == k ? A(0) : exp_nonpos(static_cast<A>(x[i]) - m2);
+  return (m2 - m) + log_pos(t.reduce(R, SumOp{}));
+}
+
+template <typename T, typename A, bool U, typename Team>
+__device__ __forceinline__ bool row_has_far_logit_team(const Team& t, Row<const T, U> x, int64_t C, A m) {
+  int far = 0;
+  const A lim = m - rao_far_gap<A>();
+  for (int64_t i = t.lane(); i < C; i += t.size()) {
+    const A v = static_cast<A>(x[i]);
+    far |= static_cast<int>(v < lim) & static_cast<int>(v > -hd_inf<A>());
+  }
+  return t.reduce(far, OrOp{}) != 0;
+}
+
 template <typename T, typename A, bool U, typename Team>
 __device__ __forceinline__ void gst_backward_team(const Team& t, Row<const T, U> x, Row<const T, U> g, int64_t C,
                                                   int32_t k, A inv_tau, A gap, bool gap_is_p, Row<T, U> out) {
@@ -284,8 +323,9 @@ __device__ __forceinline__ void gst_backward_team(const Team& t, Row<const T, U>
   }
   const A m = row_max_team<T, A, U>(t, x, C);
   if (gap_is_p) {
-    const A pk = exp_nonpos(static_cast<A>(x[k]) - m) / row_exp_sum_team<T, A, U>(t, x, C, m);
-    gap = pk < A(1) ? -hd_log1p(-pk) / pk : hd_inf<A>();
+    const A Z = row_exp_sum_team<T, A, U>(t, x, C, m), pk = exp_nonpos(static_cast<A>(x[k]) - m) / Z;
+    gap = pk > kGstCancel<A>() ? (log_pos(Z) - log_sum_exp_except_team<T, A, U>(t, x, C, k, m)) / pk
+                               : -hd_log1p(-pk) / pk;
   }
   GappedLogits<T, A, U> zf{x, inv_tau, m, gap, k};
   softmax_vjp_team<T, T, A, U>(t, zf, g, C, inv_tau, false, out);
@@ -302,10 +342,11 @@ __device__ __forceinline__ void gumbel_rao_backward_team(const Team& t, Row<cons
   const A m = row_max_team<T, A, U>(t, x, C);
   const A Z = row_exp_sum_team<T, A, U>(t, x, C, m);
   const A log_Z = log_pos(Z), inv_Z = A(1) / Z, scale = inv_tau / static_cast<A>(draws);
+  const bool log_space = row_has_far_logit_team<T, A, U>(t, x, C, m);
   for (int64_t r = 0; r < draws; ++r) {
     const uint32_t stream = kRaoStream0 + static_cast<uint32_t>(r);
     const A Ek = -log_pos(philox_uniform<A>(key, row, k, stream));
-    RaoLogits<T, A, U> zf{x, inv_tau, m, inv_Z, (log_Z - log_pos(Ek)) * inv_tau, Ek, k, key, row, stream};
+    RaoLogits<T, A, U> zf{x, inv_tau, m, inv_Z, log_Z - log_pos(Ek), Ek, k, key, row, stream, log_space};
     softmax_vjp_team<T, O, A, U>(t, zf, g, C, scale, r > 0, out);
   }
 }

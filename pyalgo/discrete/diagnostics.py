@@ -123,7 +123,7 @@ def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float 
     if unknown:
         raise TypeError(f"{fn}: unexpected keyword argument(s) for {name!r}: {sorted(unknown)}")
     L, C = _check_problem(fn, f, logits)
-    tau = _check_tau(fn, tau)
+    tau = _check_tau(fn, tau, logits.dtype)
     theta = logits.detach()
     total = torch.zeros_like(theta)
     for idx in _chunks(L, C, logits.device):
@@ -145,6 +145,10 @@ def _resolve(estimator: Union[str, Callable]) -> Callable:
     return estimator
 
 
+# sample_gradients materialises num_samples copies of the logits (and their gradients).
+MAX_SAMPLE_ELEMENTS = 2**31
+
+
 def sample_gradients(estimator: Union[str, Callable], f: Objective, logits: torch.Tensor,
                      num_samples: int, generator: Optional[torch.Generator] = None, **kw) -> torch.Tensor:
     """Per-draw gradients ∂f(estimator(θ))/∂θ for `num_samples` independent draws, in one call.
@@ -162,6 +166,9 @@ def sample_gradients(estimator: Union[str, Callable], f: Objective, logits: torc
         raise TypeError(f"{fn}: f must be callable, got {type(f).__name__}")
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         raise ValueError(f"{fn}: logits must be an (L, C) tensor, got {getattr(logits, 'shape', type(logits).__name__)}")
+    if num_samples * logits.numel() > MAX_SAMPLE_ELEMENTS:
+        raise ValueError(f"{fn}: num_samples x logits.numel() must be at most 2^31 (the per-draw gradients are "
+                         f"materialised), got {num_samples} x {logits.numel()}")
     theta = logits.detach().expand(num_samples, *logits.shape).clone().requires_grad_(True)
     if generator is not None:
         kw["generator"] = generator

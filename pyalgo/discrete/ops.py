@@ -55,7 +55,13 @@ def _check_logits(fn: str, logits, dim) -> list:
     return [s for i, s in enumerate(logits.shape) if i != d]
 
 
-def _check_tau(fn: str, tau) -> float:
+def min_tau(dtype: torch.dtype) -> float:
+    """The smallest `tau` for logits of `dtype` (also checked in C++): 1/tau must stay finite, with
+    room for the Gumbel noise, in the compute dtype (float for float32/float16/bfloat16)."""
+    return 1e-300 if dtype == torch.float64 else 1e-30
+
+
+def _check_tau(fn: str, tau, dtype: Optional[torch.dtype] = None) -> float:
     if isinstance(tau, torch.Tensor) and tau.numel() == 1:
         tau = tau.item()
     if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
@@ -63,6 +69,9 @@ def _check_tau(fn: str, tau) -> float:
     tau = float(tau)
     if not (math.isfinite(tau) and tau > 0):
         raise ValueError(f"{fn}: tau must be a finite number > 0, got {tau}")
+    if dtype is not None and tau < min_tau(dtype):
+        raise ValueError(f"{fn}: tau must be >= {min_tau(dtype):g} for {dtype} logits (1/tau must stay finite "
+                         f"in the compute dtype), got {tau:g}")
     return tau
 
 
@@ -116,10 +125,10 @@ def reinmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = True, dim: int 
     """
     fn = "pyalgo.reinmax"
     _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau)
+    tau = _check_tau(fn, tau, logits.dtype)
     if tau < 1.0 and not torch.compiler.is_compiling():
         warnings.warn(f"{fn}: tau={tau} < 1; the ReinMax authors recommend tau >= 1", stacklevel=2)
-    y_hard, y_soft, _ = _ops.reinmax(logits, tau, dim, draw_seed(generator, logits.device))
+    y_hard, y_soft, _ = _ops.reinmax(logits, tau, dim, draw_seed(generator, logits.device, fn))
     return y_hard, y_soft
 
 
@@ -129,8 +138,8 @@ def straight_through(logits: torch.Tensor, tau: float = 1.0, dim: int = -1,
     (1/τ) J(softmax(θ/τ)) g. Shape of `logits`."""
     fn = "pyalgo.straight_through"
     _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau)
-    y, _ = _ops.straight_through(logits, tau, dim, draw_seed(generator, logits.device))
+    tau = _check_tau(fn, tau, logits.dtype)
+    y, _ = _ops.straight_through(logits, tau, dim, draw_seed(generator, logits.device, fn))
     return y
 
 
@@ -144,9 +153,9 @@ def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False, d
     """
     fn = "pyalgo.gumbel_softmax"
     _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau)
+    tau = _check_tau(fn, tau, logits.dtype)
     hard = _check_hard(fn, hard)
-    y, _ = _ops.gumbel_softmax(logits, tau, hard, dim, draw_seed(generator, logits.device))
+    y, _ = _ops.gumbel_softmax(logits, tau, hard, dim, draw_seed(generator, logits.device, fn))
     return y
 
 
@@ -157,9 +166,9 @@ def gst(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0, di
     the sampled logit to the row max m and caps the others at m − gap."""
     fn = "pyalgo.gst"
     _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau)
+    tau = _check_tau(fn, tau, logits.dtype)
     gap_value, gap_is_p = _check_gap(fn, gap)
-    y, _ = _ops.gst(logits, tau, gap_value, gap_is_p, dim, draw_seed(generator, logits.device))
+    y, _ = _ops.gst(logits, tau, gap_value, gap_is_p, dim, draw_seed(generator, logits.device, fn))
     return y
 
 
@@ -170,9 +179,9 @@ def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = 
     `k` Gumbel draws conditioned on argmax = s (regenerated in backward, O(k·C) per row)."""
     fn = "pyalgo.gumbel_rao"
     _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau)
+    tau = _check_tau(fn, tau, logits.dtype)
     k = _check_draws(fn, k)
-    y, _ = _ops.gumbel_rao(logits, tau, k, dim, draw_seed(generator, logits.device))
+    y, _ = _ops.gumbel_rao(logits, tau, k, dim, draw_seed(generator, logits.device, fn))
     return y
 
 

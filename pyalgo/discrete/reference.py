@@ -45,6 +45,13 @@ def _one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(like).scatter_(-1, index.unsqueeze(-1), 1.0)
 
 
+def _masked(value: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """`value` with 0 where the logit is −inf (a masked category, probability 0), so that
+    inf − inf or 0·inf terms of the formulas do not turn into NaN (in any derivative order)."""
+    masked = logits.detach() == -torch.inf
+    return torch.where(masked, torch.zeros((), dtype=value.dtype, device=value.device), value) if bool(masked.any()) else value
+
+
 def _sample(logits, index, generator):
     if index is None:
         index = sample_index(logits, generator)
@@ -66,7 +73,8 @@ def reinmax_ref(logits: torch.Tensor, tau: float = 1.0, index: Optional[torch.Te
     pi0 = logits.softmax(-1)
     pi_tau = (logits / tau).softmax(-1)
     pi1 = (D + pi_tau) / 2
-    pi1 = (_sg(pi1.log() - logits) + logits).softmax(-1)
+    # ln π₁ − θ is −inf − (−inf) at masked (−inf) logits: 0 there keeps π₁ = 0 without a NaN.
+    pi1 = (_sg(_masked(pi1.log() - logits, logits)) + logits).softmax(-1)
     pi2 = 2 * pi1 - 0.5 * pi0
     y_hard = pi2 - _sg(pi2) + D
     return y_hard, pi0
@@ -112,8 +120,9 @@ def gst_ref(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0
 
     logits (..., C) -> y (..., C). With θ̄ = sg(θ), m = max θ̄, D = one_hot(k):
         move = (m − θ̄)⊙D;  move2_i = max(0, θ̄_i + gap − m) for i ≠ k, 0 at k;
-        θ̃ = θ + move − move2, centred;  p = softmax(θ̃/τ);  y = D − sg(p) + p.
-    gap="p" (GST-p) uses gap = −log(1 − π_k)/π_k, π = softmax(θ̄). ∂L/∂θ = (1/τ) J(p) g.
+        θ̃ = θ + move − move2, centred (here: minus its row max);  p = softmax(θ̃/τ);  y = D − sg(p) + p.
+    gap="p" (GST-p) uses gap = −log(1 − π_k)/π_k, π = softmax(θ̄) (1 − π_k from the other
+    categories, so it does not round to 0). ∂L/∂θ = (1/τ) J(p) g.
     """
     index, D = _sample(logits, index, generator)
     theta_bar = _sg(logits)
@@ -122,11 +131,16 @@ def gst_ref(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0
         if gap != "p":
             raise ValueError(f'gap must be a number >= 0 or "p", got {gap!r}')
         pi_k = theta_bar.softmax(-1).gather(-1, index.long().unsqueeze(-1))
-        gap = -torch.log1p(-pi_k) / pi_k
-    move = (m - theta_bar) * D
-    move2 = torch.where(D.bool(), 0.0, (theta_bar + gap - m).clamp_min(0))
+        # log(1 − π_k) = logsumexp_{j≠k} θ̄_j − logsumexp θ̄: no cancellation when π_k is near 1
+        log_rest = theta_bar.masked_fill(D.bool(), -torch.inf).logsumexp(-1, keepdim=True)
+        gap = (theta_bar.logsumexp(-1, keepdim=True) - log_rest) / pi_k
+    move = _masked((m - theta_bar) * D, logits)
+    move2 = torch.where(D.bool(), 0.0, _masked((theta_bar + gap - m).clamp_min(0), logits))
     theta_tilde = logits + move - move2
-    theta_tilde = theta_tilde - theta_tilde.mean(-1, keepdim=True)
+    # The paper code centres θ̃ (θ̃ − mean θ̃); softmax and its gradient ignore any per-row shift
+    # (J(p)·1 = 0), so θ̃ is taken relative to its (detached) row max instead, which cannot overflow
+    # in θ̃/τ nor turn a masked −inf entry into NaN.
+    theta_tilde = theta_tilde - _sg(theta_tilde.max(-1, keepdim=True).values)
     p = (theta_tilde / tau).softmax(-1)
     return D - _sg(p) + p
 
@@ -156,7 +170,7 @@ def gumbel_rao_ref(logits: torch.Tensor, tau: float = 1.0, k: int = 100,
     log_Es = log_E.gather(-1, index.long()[..., None, None].expand(*log_E.shape[:-1], 1))
     # −log(E_j e^{−θ̄_j} + E_s/Z) as a logaddexp, which cannot overflow.
     perturbed = torch.where(hot, log_Z - log_Es, -torch.logaddexp(log_E - theta_bar, log_Es - log_Z))
-    G = perturbed - theta_bar
+    G = _masked(perturbed - theta_bar, theta_bar)  # −inf − (−inf) at masked logits: G = 0 there
     p = ((logits.unsqueeze(-2) + G) / tau).softmax(-1).mean(-2)
     return D - _sg(p) + p
 
