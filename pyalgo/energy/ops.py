@@ -59,7 +59,7 @@ def _count(fn: str, name: str, value, minimum: int, maximum: int = (1 << 62)) ->
     if value < minimum:
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
     if value > maximum:
-        raise ValueError(f"{fn}: {name} must be <= {maximum}, got {value}")
+        raise ValueError(f"{fn}: {name} must be in [{minimum}, {maximum}], got {value}")
     return int(value)
 
 
