@@ -437,7 +437,11 @@ def load_label_ranking(name_or_path) -> RankingData:
         raise _err(fn, f"name_or_path header counts must be n_samples >= 0, n_features >= 0, n_labels >= 1, "
                        f"got {header!r} in {path}")
     try:
-        table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
+        import warnings
+
+        with warnings.catch_warnings():  # an empty table (n_samples = 0) is checked below
+            warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
+            table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
     except ValueError as e:
         raise _err(fn, f"name_or_path rows must be comma-separated numbers ({path}): {e}") from e
     if n_samples == 0:
