@@ -5,6 +5,9 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "energy_ops.h"
@@ -27,7 +30,21 @@ void for_each_row(int64_t B, int64_t cost_per_row, const F& body) {
   at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
 }
 
-using CpuCursor = WordCursor<16>;  // 64 words per refill
+using CpuCursor = WordCursor<16>;
+
+// The first (lowest) row that failed a check, noted by any thread of the pass and tested once
+// after it: the checks run inside the kernel's loop, so torch.compile, validate=False and direct
+// torch.ops calls cannot skip them.
+struct BadRow {
+  std::atomic<int64_t> row{std::numeric_limits<int64_t>::max()};
+  void note(int64_t b) {
+    int64_t cur = row.load(std::memory_order_relaxed);
+    while (b < cur && !row.compare_exchange_weak(cur, b, std::memory_order_relaxed)) {
+    }
+  }
+  bool any() const { return row.load() != std::numeric_limits<int64_t>::max(); }
+  int64_t first() const { return row.load(); }
+};  // 64 words per refill
 
 PhiloxKey key_of(const int64_t* seed) { return philox_key(seed[0], seed[1]); }
 
@@ -84,6 +101,7 @@ struct CpuLaunch {
     const PhiloxKey key = key_of(seed);
     const bool grad = grad_u != nullptr;
     const int64_t kk = static_cast<int64_t>(k) * k, table_size = bits_bytes(k) * 256;
+    BadRow bad_label, bad_energy;
     for_each_row(B, m * (U ? kk / 4 + k : k), [&](int64_t begin, int64_t end) {
       std::vector<A> table(table_size);
       std::vector<double> acc(grad ? table_size + (U ? kk : 0) : 0);  // byte histogram, then ½ E_w[y'y'ᵀ]
@@ -93,6 +111,13 @@ struct CpuLaunch {
         const A* ub = u + b * k;
         const A* Ub = U ? U + b * kk : nullptr;
         const A* yb = y + b * k;
+        const bool labels_ok = is_binary(yb, k, 0, 1);
+        const bool finite_ok = all_finite(ub, k) && all_finite(tau + b, 1) && (!Ub || all_finite(Ub, kk));
+        if (!labels_ok || !finite_ok) {
+          (labels_ok ? bad_energy : bad_label).note(b);
+          loss[b] = std::numeric_limits<A>::quiet_NaN();
+          continue;
+        }
         build_byte_table(ub, k, table.data(), 0, 1);
         const RowResult<A> r = run_row<A>(tau[b], dense_bits_energy(ub, Ub, k, yb), alpha, m, acc, grad,
                                           [&](A shift, Sums<A>& sums) {
@@ -107,6 +132,10 @@ struct CpuLaunch {
                                     grad_U ? grad_U + b * kk : nullptr, 0, 1);
       }
     });
+    const char* fn = "pyalgo.energy.minmin_loss";
+    TORCH_CHECK(!bad_label.any(), fn, ": y must be binary (every entry 0 or 1); row ", bad_label.first(), " is not");
+    TORCH_CHECK(!bad_energy.any(), fn, ": unary, pairwise and tau must be finite (no NaN or inf energies); row ",
+                bad_energy.first(), " is not");
   }
 
   template <typename A>
@@ -115,11 +144,19 @@ struct CpuLaunch {
     const PhiloxKey key = key_of(seed);
     const bool grad = grad_theta != nullptr;
     const int64_t size = birkhoff ? static_cast<int64_t>(n) * n : n;
+    BadRow bad_label, bad_energy;
     for_each_row(B, m * n * 2, [&](int64_t begin, int64_t end) {
       std::vector<double> acc(grad ? size : 0);
       for (int64_t b = begin; b < end; ++b) {
         const A* tb = theta + b * size;
         const int64_t* yb = y + b * n;
+        const bool labels_ok = is_perm(yb, n);
+        const bool finite_ok = all_finite(tb, size) && all_finite(tau + b, 1);
+        if (!labels_ok || !finite_ok) {  // an index out of range would read theta out of bounds
+          (labels_ok ? bad_energy : bad_label).note(b);
+          loss[b] = std::numeric_limits<A>::quiet_NaN();
+          continue;
+        }
         const RowResult<A> r = run_row<A>(tau[b], perm_energy(tb, birkhoff, n, yb), alpha, m, acc, grad,
                                           [&](A shift, Sums<A>& sums) {
                                             CpuCursor cur(key, b, kPermsStream);
@@ -132,6 +169,11 @@ struct CpuLaunch {
         finish_perm_grad<A, double>(acc.data(), yb, birkhoff, n, r.factor, grad_theta + b * size, 0, 1);
       }
     });
+    const char* fn = "pyalgo.energy.minmin_loss_ranking";
+    TORCH_CHECK(!bad_label.any(), fn, ": y must hold a permutation of 0..n-1 in every row; row ", bad_label.first(),
+                " is not");
+    TORCH_CHECK(!bad_energy.any(), fn, ": theta and tau must be finite (no NaN or inf energies); row ",
+                bad_energy.first(), " is not");
   }
 };
 

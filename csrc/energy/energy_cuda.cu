@@ -2,7 +2,10 @@
 // Losses: a block per example; each thread takes a contiguous run of the m samples (so it
 // computes each Philox block once), the weighted sample statistics are added to an accumulator
 // in shared memory (in the output itself when it does not fit) with atomics, and the row sums
-// are reduced over the block. All shared memory is dynamic, sized by the launcher (<= 48 KiB). Float atomics make the last bits of the gradient depend on the
+// are reduced over the block. A row whose labels are invalid (y not binary, or not a permutation
+// of 0 … n−1: an index out of range would read theta out of bounds) is checked by the kernel itself
+// and poisoned: its loss, grad_tau and gradient rows are NaN (the op does not synchronise with the
+// host, so it cannot raise; the CPU op raises). All shared memory is dynamic, sized by the launcher (<= 48 KiB). Float atomics make the last bits of the gradient depend on the
 // thread schedule; the loss's sample set does not. Samplers: a thread per sample.
 #include "energy_cuda.h"
 
@@ -49,6 +52,37 @@ __device__ void thread_samples(int64_t m, int64_t* j0, int64_t* j1) {
   const int64_t chunk = (m + blockDim.x - 1) / blockDim.x;
   *j0 = min(m, static_cast<int64_t>(threadIdx.x) * chunk);
   *j1 = min(m, *j0 + chunk);
+}
+
+template <typename A>
+__device__ A nan_of() {
+  return A(0) / A(0);
+}
+
+// A row that failed the label check: loss, grad_tau and the row's gradients are NaN.
+template <typename A>
+__device__ void poison_row(A* loss, A* grad_tau, A* grad1, int64_t n1, A* grad2, int64_t n2, int64_t b) {
+  const A nan = nan_of<A>();
+  if (threadIdx.x == 0) {
+    loss[b] = nan;
+    if (grad_tau) grad_tau[b] = nan;
+  }
+  if (grad1)
+    for (int64_t i = threadIdx.x; i < n1; i += blockDim.x) grad1[i] = nan;
+  if (grad2)
+    for (int64_t i = threadIdx.x; i < n2; i += blockDim.x) grad2[i] = nan;
+}
+
+// Whether every thread's `ok` is true; flag is one shared A (reused afterwards).
+template <typename A>
+__device__ bool block_all(bool ok, A* flag) {
+  if (threadIdx.x == 0) *flag = A(0);
+  __syncthreads();
+  if (!ok) *flag = A(1);
+  __syncthreads();
+  const bool all = *flag == A(0);
+  __syncthreads();
+  return all;
 }
 
 // One example: the pass relative to τ, redone relative to max (g − τ) when needed (minmin.h).
@@ -100,6 +134,11 @@ __global__ void minmin_bits_kernel(const MinminBitsParams<A> p, const BitsLayout
   A* first = tables ? shared + table_size : shared;  // histogram or label accumulators
   const int64_t first_size = grad ? (tables ? table_size : k) : 0;
   A* acc_U = grad && p.U ? (layout.shared_U ? first + first_size : p.grad_U + b * kk) : nullptr;
+  if (!block_all(is_binary(yb, k, threadIdx.x, blockDim.x), &red[0].weight)) {
+    poison_row<A>(p.loss, p.grad_tau, grad ? p.grad_u + b * k : nullptr, k, grad && p.U ? p.grad_U + b * kk : nullptr,
+                  kk, b);
+    return;
+  }
   if (tables) build_byte_table(ub, k, table, threadIdx.x, blockDim.x);
   const PhiloxKey key = philox_key(p.seed[0], p.seed[1]);
   int64_t j0, j1;
@@ -132,6 +171,10 @@ __global__ void minmin_perms_kernel(const MinminPermsParams<A> p, const PermsLay
   A* acc = grad ? (layout.shared_acc ? smem + kRedElems : p.grad_theta + b * size) : nullptr;
   const A* tb = p.theta + b * size;
   const int64_t* yb = p.y + b * n;
+  if (!is_perm(yb, n)) {  // the same answer on every thread of the block
+    poison_row<A>(p.loss, p.grad_tau, grad ? p.grad_theta + b * size : nullptr, size, nullptr, 0, b);
+    return;
+  }
   const PhiloxKey key = philox_key(p.seed[0], p.seed[1]);
   int64_t j0, j1;
   thread_samples(p.m, &j0, &j1);

@@ -1,7 +1,9 @@
 // The torch side of the energy ops, written once and templated on a launcher (CpuLaunch in
 // energy_cpu.cpp, CudaLaunch in energy_cuda.cpp): shape/dtype checks, output allocation, dtype
-// dispatch. Value checks (y binary or a permutation, finite energies) are done by the Python
-// wrappers in pyalgo/energy/ops.py, which every public function goes through.
+// dispatch. Value checks (y binary or a permutation, finite energies) are made by the Python
+// wrappers in pyalgo/energy/ops.py (for their messages) and again by the kernels on every row
+// (CPU: an error after the pass; CUDA: the row's outputs are NaN), so that torch.compile,
+// validate=False and direct torch.ops calls cannot skip them.
 #pragma once
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -27,6 +29,15 @@ inline void check_samples(const char* fn, int64_t batch, int64_t m, int64_t word
               ": num_samples is too large for one call (", m, " samples of ", words, " words)");
 }
 
+// A sampler's (batch, m, size) output of `elem` bytes each: refused before allocating when it exceeds
+// 2^40 bytes (no int64 overflow, no raw allocator error).
+inline void check_output(const char* fn, int64_t batch, int64_t m, int64_t size, int64_t elem) {
+  constexpr int64_t kMaxBytes = int64_t(1) << 40;
+  const bool fits = batch == 0 || (m <= kMaxBytes / (size * elem) && batch <= kMaxBytes / (m * size * elem));
+  TORCH_CHECK(fits, fn, ": batch × num_samples = ", batch, " × ", m, " samples of ", size,
+              " entries is too large to allocate (limit 2^40 bytes)");
+}
+
 inline void check_float(const char* fn, const char* name, const at::Tensor& x) {
   TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble, fn, ": ", name,
               " must be float32 or float64, got ", x.scalar_type());
@@ -45,6 +56,7 @@ struct EnergyOps {
     const char* fn = "pyalgo.energy.sample_bits";
     TORCH_CHECK(k >= 1 && k <= kMaxBits, fn, ": k must be in [1, ", kMaxBits, "], got ", k);
     check_samples(fn, batch, m, bits_words(static_cast<int>(k)));
+    check_output(fn, batch, m, k, 1);
     const at::Tensor s = checked_seed(fn, seed, seed.device());
     const at::OptionalDeviceGuard guard(at::device_of(seed));
     auto out = at::empty({batch, m, k}, seed.options().dtype(at::kByte));
@@ -56,6 +68,7 @@ struct EnergyOps {
     const char* fn = "pyalgo.energy.sample_perms";
     TORCH_CHECK(n >= 1 && n <= kMaxItems, fn, ": n must be in [1, ", kMaxItems, "], got ", n);
     check_samples(fn, batch, m, n - 1);
+    check_output(fn, batch, m, n, 8);
     const at::Tensor s = checked_seed(fn, seed, seed.device());
     const at::OptionalDeviceGuard guard(at::device_of(seed));
     auto out = at::empty({batch, m, n}, seed.options().dtype(at::kLong));

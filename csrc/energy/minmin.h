@@ -183,6 +183,48 @@ PYALGO_HD A perm_energy(const A* theta, bool birkhoff, int n, const I* perm) {
   return g;
 }
 
+// ---- value checks (run by the kernels on every row, so that no caller can skip them) ---------
+
+// Whether y[0 .. n) is a permutation of 0 … n−1 (n ≤ kMaxItems): every entry in range, none repeated.
+template <typename I>
+PYALGO_HD bool is_perm(const I* y, int n) {
+  uint32_t seen[kMaxItems / 32];
+  for (int w = 0; w < kMaxItems / 32; ++w) seen[w] = 0u;
+  for (int i = 0; i < n; ++i) {
+    const I v = y[i];
+    if (v < 0 || v >= static_cast<I>(n)) return false;
+    const int vi = static_cast<int>(v);
+    const uint32_t bit = 1u << (vi & 31);
+    if (seen[vi >> 5] & bit) return false;
+    seen[vi >> 5] |= bit;
+  }
+  return true;
+}
+
+// Whether entries lane, lane + stride, … of y[0 .. n) are all 0 or 1.
+template <typename A>
+PYALGO_HD bool is_binary(const A* y, int64_t n, int lane, int stride) {
+  bool ok = true;
+  for (int64_t i = lane; i < n; i += stride) ok = ok && (y[i] == A(0) || y[i] == A(1));
+  return ok;
+}
+
+// Whether x[0 .. n) is finite (no NaN, no ±inf).
+template <typename A>
+PYALGO_HD bool all_finite(const A* x, int64_t n) {
+  bool ok = true;
+  for (int64_t i = 0; i < n; ++i) ok = ok && (x[i] - x[i] == A(0));
+  return ok;
+}
+
+// The largest finite value of A: a loss beyond it saturates there (see finish_row).
+template <typename A>
+PYALGO_HD A max_finite();
+template <>
+PYALGO_HD float max_finite<float>() { return 3.40282346638528859812e+38f; }
+template <>
+PYALGO_HD double max_finite<double>() { return 1.79769313486231570815e+308; }
+
 // ---- per-sample loss terms -------------------------------------------------------------------
 
 // Running sums of one row (or of one lane's share of it).
@@ -322,16 +364,25 @@ struct RowResult {
   A loss, grad_tau, factor;
 };
 
+// A loss beyond the largest finite value of A (far above the optimum: e^c (1 + L − c) itself
+// exceeds it once L ≳ c + max·e^{−c}, ≈ 6·10³ in float32) saturates at ±max; NaN stays NaN.
+template <typename A>
+PYALGO_HD A saturate(A loss) {
+  const A mx = max_finite<A>();
+  return loss > mx ? mx : (loss < -mx ? -mx : loss);
+}
+
 template <typename A>
 PYALGO_HD RowResult<A> finish_row(const Sums<A>& sums, A tau, A g_true, A alpha, A shift, int64_t m) {
   const A inv_m = A(1) / static_cast<A>(m);
-  if (alpha != A(1)) return RowResult<A>{tau + sums.conj * inv_m - g_true, A(1) - sums.weight * inv_m, inv_m};
-  if (!(sums.weight > A(0))) return RowResult<A>{tau - A(1) - g_true, A(1), A(0)};  // every e^{s} underflowed
+  if (alpha != A(1))
+    return RowResult<A>{saturate(tau + sums.conj * inv_m - g_true), A(1) - sums.weight * inv_m, inv_m};
+  if (!(sums.weight > A(0))) return RowResult<A>{saturate(tau - A(1) - g_true), A(1), A(0)};  // every e^{s} underflowed
   const A c = Limits<A>::clamp;
   const A L = shift + hd_log(sums.weight * inv_m);
   const A Lc = L < c ? L : c;
   const A mean_exp = L <= c ? hd_exp(L) : hd_exp(c) * (A(1) + L - c);
-  return RowResult<A>{tau + mean_exp - A(1) - g_true, A(1) - hd_exp(Lc), hd_exp(Lc) / sums.weight};
+  return RowResult<A>{saturate(tau + mean_exp - A(1) - g_true), A(1) - hd_exp(Lc), hd_exp(Lc) / sums.weight};
 }
 
 // Accumulators → gradients, for indices lane, lane + stride, … (one thread: 0, 1).

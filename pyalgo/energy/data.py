@@ -49,6 +49,29 @@ def _err(fn, msg):
     return ValueError(f"pyalgo.energy.{fn}: {msg}")
 
 
+def _read_text(path, fn, arg):
+    """The text of a data file: gzip-compressed files are recognised by their magic bytes, and a file that is
+    not UTF-8 is read as latin-1 (every byte sequence is valid latin-1)."""
+    import gzip
+    import zlib
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise _err(fn, f"{arg} could not be read ({path}): {e}") from e
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise _err(fn, f"{arg} is a corrupt or truncated gzip file ({path}): {e}") from e
+    if b"\x00" in raw:
+        raise _err(fn, f"{arg} is a binary file, not text ({path})")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # standardisation
 # ----------------------------------------------------------------------------------------------------------
@@ -67,18 +90,58 @@ def standardize(train, *others):
         if not all(isinstance(a, torch.Tensor) for a in arrays):
             raise TypeError("pyalgo.energy.standardize: train and others must all be torch tensors or all "
                             "numpy arrays, got a mix")
-        mean = train.double().mean(dim=0)
-        std = train.double().std(dim=0, unbiased=False)
-        std = torch.where(std > _STD_FLOOR, std, torch.ones_like(std))
-        out = tuple(((a.double() - mean) / std).to(a.dtype) for a in arrays)
+        for a in arrays:
+            if a.is_complex():
+                raise TypeError(f"pyalgo.energy.standardize: arrays must be real numbers, got dtype {a.dtype}")
+        out = tuple(z.to(a.dtype if a.dtype.is_floating_point else torch.float64)
+                    for z, a in zip(_zscore([a.detach().double() for a in arrays], train.shape[0]), arrays))
     else:
         arrays = tuple(np.asarray(a) for a in arrays)
-        mean = arrays[0].astype(np.float64).mean(axis=0)
-        std = arrays[0].astype(np.float64).std(axis=0)
-        std = np.where(std > _STD_FLOOR, std, 1.0)
-        out = tuple(((a.astype(np.float64) - mean) / std).astype(a.dtype if a.dtype.kind == "f" else np.float64)
-                    for a in arrays)
+        for a in arrays:
+            if a.dtype.kind not in "biuf":
+                raise TypeError(f"pyalgo.energy.standardize: arrays must be real numbers, got dtype {a.dtype}")
+        out64 = _zscore([a.astype(np.float64) for a in arrays], arrays[0].shape[0])
+        out = tuple(z.astype(a.dtype if a.dtype.kind == "f" else np.float64) for z, a in zip(out64, arrays))
     return out
+
+
+def _zscore(arrays, n_train):
+    """(a − mean) / std of float64 arrays (all numpy or all torch) with the train (arrays[0]) statistics. When
+    the plain formula would overflow (|x| near the float64 maximum), every column is first divided by its
+    largest train magnitude, so the statistics stay finite (the z-scores are the same up to rounding)."""
+    xp_torch = isinstance(arrays[0], torch.Tensor)
+    for i, a in enumerate(arrays):
+        bad = ~(torch.isfinite(a) if xp_torch else np.isfinite(a))
+        if bad.any():
+            r, c = (torch.nonzero(bad)[0].tolist() if xp_torch else np.argwhere(bad)[0])
+            what = "train" if i == 0 else f"others[{i - 1}]"
+            raise ValueError(f"pyalgo.energy.standardize: every value must be finite, got {float(a[r, c])} in "
+                             f"{what} row {r}, column {c}")
+    if n_train == 0:
+        raise ValueError("pyalgo.energy.standardize: train must have at least one row (the statistics come "
+                         "from it), got 0")
+
+    def stats(x):
+        if xp_torch:
+            return x.mean(dim=0), x.std(dim=0, unbiased=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return x.mean(axis=0), x.std(axis=0)
+
+    def where(c, a, b):
+        return torch.where(c, a, torch.full_like(a, b)) if xp_torch else np.where(c, a, b)
+
+    train = arrays[0]
+    mean, std = stats(train)
+    if bool((torch.isfinite(mean).all() and torch.isfinite(std).all()) if xp_torch
+            else (np.isfinite(mean).all() and np.isfinite(std).all())):
+        std = where(std > _STD_FLOOR, std, 1.0)
+        return [(a - mean) / std for a in arrays]
+    scale = train.abs().amax(dim=0) if xp_torch else np.abs(train).max(axis=0)
+    scale = where(scale > 0, scale, 1.0)
+    scaled = [a / scale for a in arrays]
+    mean, std = stats(scaled[0])
+    std = where(std * scale > _STD_FLOOR, std, 1.0)
+    return [(a - mean) / std for a in scaled]
 
 
 _standardize = standardize  # load_multilabel's `standardize` argument shadows the helper
@@ -112,14 +175,53 @@ class MultilabelData:
         return self.y_train.shape[1]
 
 
+def _check_arff_rows(text, fn, arg, path):
+    """Structural checks scipy does not make: an @data section, and every data row holding exactly one value
+    per attribute (scipy silently truncates a row with extra values). Quoted values are not split."""
+    import csv
+
+    lines = text.splitlines()
+    n_attr, data_line = 0, None
+    for i, line in enumerate(lines):
+        head = line.strip().lower()
+        if head.startswith("@attribute"):
+            n_attr += 1
+        elif head.startswith("@data"):
+            data_line = i
+            break
+    if data_line is None:
+        raise _err(fn, f"{arg} has no @data section (truncated or not an ARFF file): {path}")
+    if n_attr == 0:
+        raise _err(fn, f"{arg} declares no @attribute before @data: {path}")
+    rows = 0
+    for i in range(data_line + 1, len(lines)):
+        line = lines[i].strip()
+        if not line or line.startswith("%"):
+            continue
+        if line.startswith("{"):
+            raise _err(fn, f"{arg} line {i + 1} is a sparse ARFF row; only dense ARFF is supported: {path}")
+        values = next(csv.reader([line], quotechar="'", skipinitialspace=True))
+        if len(values) != n_attr:
+            raise _err(fn, f"{arg} line {i + 1} has {len(values)} values, expected {n_attr} (one per @attribute): "
+                           f"{path}")
+        rows += 1
+    return rows
+
+
 def _read_arff(path, fn, arg):
+    import io
+
     from scipy.io import arff
 
+    text = _read_text(path, fn, arg)
+    rows = _check_arff_rows(text, fn, arg, path)
     try:
-        with open(path, "r", encoding="utf-8") as fh:
-            data, meta = arff.loadarff(fh)
-    except (ValueError, NotImplementedError, arff.ArffError) as e:  # scipy reports bad nominal values etc.
-        raise _err(fn, f"{arg} is not a readable dense ARFF file ({path}): {e}") from e
+        data, meta = arff.loadarff(io.StringIO(text))
+    except (ValueError, NotImplementedError, arff.ArffError, StopIteration, IndexError, KeyError,
+            TypeError) as e:  # scipy reports bad nominal values, truncated headers etc.
+        raise _err(fn, f"{arg} is not a readable dense ARFF file ({path}): {type(e).__name__}: {e}") from e
+    if len(data) != rows:
+        raise _err(fn, f"{arg} has {rows} data rows but only {len(data)} could be read: {path}")
     return data, meta
 
 
@@ -163,6 +265,10 @@ def _split_arff(data, meta, label_names, fn, arg, path):
         x[:, j] = data[n]
     if np.isnan(x).any():
         raise _err(fn, f"{arg} has missing feature values ('?') in {path}")
+    if not np.isfinite(x).all():
+        r, c = np.argwhere(~np.isfinite(x))[0]
+        raise _err(fn, f"{arg} feature {feature_names[c]!r} (column {c}) is {x[r, c]} in data row {r + 1}; "
+                       f"features must be finite: {path}")
     ordered_labels = [n for n in names if n in label_set]  # canonical order = ARFF attribute order
     y = np.empty((len(data), len(ordered_labels)), dtype=np.int64)
     for j, n in enumerate(ordered_labels):
@@ -229,6 +335,8 @@ def load_multilabel(name_or_train_path, test_path=None, labels_xml=None, standar
         raise _err(fn, f"name_or_train_path has no feature attributes besides the labels ({train_path})")
     x_tr, y_tr, feature_names, label_names = _split_arff(data_tr, meta_tr, label_names, fn, "name_or_train_path",
                                                          train_path)
+    if x_tr.shape[0] == 0:
+        raise _err(fn, f"name_or_train_path has no data rows (the train split is empty): {train_path}")
 
     if test_path is not None:
         data_te, meta_te = _read_arff(test_path, fn, "test_path")
@@ -316,8 +424,10 @@ def load_label_ranking(name_or_path) -> RankingData:
             raise _err(fn, f"name_or_path must be one of {LABEL_RANKING} or an existing CSV file, "
                            f"got {str(name_or_path)!r}")
         name = path.stem
-    with open(path, "r", encoding="utf-8") as fh:
-        header = fh.readline().strip()
+    import io
+
+    text = _read_text(path, fn, "name_or_path")
+    header = text.split("\n", 1)[0].strip()
     try:
         n_samples, n_features, n_labels = (int(v) for v in header.split(","))
     except ValueError as e:
@@ -327,7 +437,11 @@ def load_label_ranking(name_or_path) -> RankingData:
         raise _err(fn, f"name_or_path header counts must be n_samples >= 0, n_features >= 0, n_labels >= 1, "
                        f"got {header!r} in {path}")
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
+        import warnings
+
+        with warnings.catch_warnings():  # an empty table (n_samples = 0) is checked below
+            warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
+            table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
     except ValueError as e:
         raise _err(fn, f"name_or_path rows must be comma-separated numbers ({path}): {e}") from e
     if n_samples == 0:

@@ -16,7 +16,7 @@ from torch import nn
 
 from . import reference as _ref
 from .metrics import f1_example, f1_micro, hamming_loss, kendall_tau
-from .models import PairwiseEnergy, TauNet, UnaryEnergy
+from .models import BirkhoffEnergy, PairwiseEnergy, PermutahedronEnergy, TauNet, UnaryEnergy
 from .predict import predict_birkhoff, predict_pairwise, predict_permutahedron, predict_unary
 
 __all__ = ["MAX_EXACT_BITS", "MAX_EXACT_PERMS", "unary_pairwise", "exact_nll_multilabel", "evaluate_multilabel",
@@ -24,6 +24,30 @@ __all__ = ["MAX_EXACT_BITS", "MAX_EXACT_PERMS", "unary_pairwise", "exact_nll_mul
 
 MAX_EXACT_BITS = 16     # exact Ising LSE by enumerating 2^k label vectors (a cost limit, per training batch too)
 MAX_EXACT_PERMS = 8     # exact LSE by enumerating n! permutations
+
+
+def _check_eval(fn: str, energy, x, y=None, kinds=(UnaryEnergy, PairwiseEnergy), size_attr="k") -> None:
+    """Clear errors for the arguments of the evaluation functions (the networks would raise raw shape errors)."""
+    if not isinstance(energy, kinds):
+        raise TypeError(f"pyalgo.energy.{fn}: energy must be one of {', '.join(k.__name__ for k in kinds)}, got "
+                        f"{type(energy).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"pyalgo.energy.{fn}: x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 2 or x.shape[1] != energy.d:
+        raise ValueError(f"pyalgo.energy.{fn}: x must have shape (B, d) = (B, {energy.d}), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"pyalgo.energy.{fn}: x must be a floating tensor, got {x.dtype}")
+    if x.shape[0] == 0:
+        raise ValueError(f"pyalgo.energy.{fn}: x must have at least one row, got shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"pyalgo.energy.{fn}: x must be finite (no NaN or inf features)")
+    if y is not None:
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"pyalgo.energy.{fn}: y must be a torch.Tensor, got {type(y).__name__}")
+        size = getattr(energy, size_attr)
+        if tuple(y.shape) != (x.shape[0], size):
+            raise ValueError(f"pyalgo.energy.{fn}: y must have shape (B, {size_attr}) = ({x.shape[0]}, {size}), "
+                             f"got {tuple(y.shape)}")
 
 
 def unary_pairwise(energy: nn.Module, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -56,6 +80,7 @@ def _in_eval(*modules: nn.Module) -> Iterator[None]:
 def exact_nll_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Optional[float]:
     """Mean exact −log p(y|x) = LSE(x) − g(x, y) (q-normalised: the +k log 2 term dropped), or None
     when the LSE is not tractable (pairwise with k > MAX_EXACT_BITS)."""
+    _check_eval("exact_nll_multilabel", energy, x, y)
     if not isinstance(energy, UnaryEnergy) and y.shape[1] > MAX_EXACT_BITS:
         return None
 
@@ -76,6 +101,7 @@ def evaluate_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor,
                         predict_steps: int = 100) -> Dict[str, float]:
     """Test metrics: F1 example/micro (×100), Hamming loss, and the exact NLL where tractable.
     The prediction is the mode of g: a threshold (unary) or `predict_pairwise` (Ising)."""
+    _check_eval("evaluate_multilabel", energy, x, y)
     with _in_eval(energy):
         if isinstance(energy, UnaryEnergy):
             pred = predict_unary(_batched(energy, x))
@@ -94,6 +120,7 @@ def evaluate_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor,
 def evaluate_ranking(energy: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Dict[str, float]:
     """Test metrics: Kendall τ (×100), mean over rows; argsort (permutahedron) or Hungarian (Birkhoff)
     prediction."""
+    _check_eval("evaluate_ranking", energy, x, y, (PermutahedronEnergy, BirkhoffEnergy), "n")
     with _in_eval(energy):
         theta = _batched(energy, x)
     pred = predict_permutahedron(theta) if theta.dim() == 2 else predict_birkhoff(theta)
@@ -122,6 +149,10 @@ def tau_vs_lse(energy: nn.Module, tau: nn.Module, x: torch.Tensor) -> Dict[str, 
     if not isinstance(tau, TauNet):
         raise TypeError(f"pyalgo.energy.tau_vs_lse: tau must be a TauNet (a FreeTau cannot predict unseen x), "
                         f"got {type(tau).__name__}")
+    _check_eval("tau_vs_lse", energy, x, None, (UnaryEnergy, PairwiseEnergy, PermutahedronEnergy, BirkhoffEnergy))
+    if next(m for m in tau.net.modules() if isinstance(m, nn.Linear)).in_features != x.shape[1]:
+        raise ValueError(f"pyalgo.energy.tau_vs_lse: tau takes d = {x.shape[1]} features like energy, got a TauNet "
+                         f"for a different d")
     with _in_eval(energy, tau):
         params = energy(x)
         t = tau(x)

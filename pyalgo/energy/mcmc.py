@@ -6,13 +6,37 @@ min-min loss draws its model samples from these. Both take a `generator` and dra
 """
 from __future__ import annotations
 
+import numbers
 from typing import Optional
 
 import torch
 
-from .reference import energy_bits, energy_perms
+from .reference import _check_bits_args, _check_theta, _err, energy_bits, energy_perms
 
-__all__ = ["gibbs_bits", "metropolis_perms"]
+__all__ = ["MAX_SWEEPS", "gibbs_bits", "metropolis_perms"]
+
+MAX_SWEEPS = 1_000_000   # iteration cap of both samplers (a sweep is k Gibbs updates or n Metropolis proposals)
+
+
+def _check_common(fn: str, sweeps, generator, **energies) -> int:
+    if isinstance(sweeps, bool) or not isinstance(sweeps, numbers.Integral) or not 0 <= sweeps <= MAX_SWEEPS:
+        raise _err(fn, f"sweeps must be an int in [0, {MAX_SWEEPS}], got {sweeps!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"pyalgo.energy.{fn}: generator must be a torch.Generator or None, got "
+                        f"{type(generator).__name__}")
+    for name, x in energies.items():
+        if x is not None and not bool(torch.isfinite(x).all()):
+            raise _err(fn, f"{name} must be finite (no NaN or inf energies)")
+    return int(sweeps)
+
+
+def _check_init(fn: str, init, B: int, size: int, what: str) -> None:
+    if not isinstance(init, torch.Tensor):
+        raise TypeError(f"pyalgo.energy.{fn}: init must be a torch.Tensor, got {type(init).__name__}")
+    if init.dim() != 3 or init.shape[0] != B or init.shape[2] != size:
+        raise _err(fn, f"init must have shape (B, m, {what}) = ({B}, m, {size}), got {tuple(init.shape)}")
+    if init.is_complex():
+        raise TypeError(f"pyalgo.energy.{fn}: init must be real, got {init.dtype}")
 
 
 @torch.no_grad()
@@ -21,7 +45,15 @@ def gibbs_bits(unary: torch.Tensor, pairwise: Optional[torch.Tensor], init: torc
     """Systematic-scan Gibbs sampler for p(y) ∝ e^{g(y)} on {0,1}^k.
 
     unary (B, k), pairwise (B, k, k) or None, init (B, m, k) chains (float 0/1) → (B, m, k) after `sweeps`
-    sweeps. Each bit is resampled from sigmoid(g(y_i=1) − g(y_i=0)) (energies from reference.energy_bits)."""
+    sweeps (0 ≤ sweeps ≤ MAX_SWEEPS). Each bit is resampled from sigmoid(g(y_i=1) − g(y_i=0)) (energies from
+    reference.energy_bits); unary and pairwise must be finite, init binary."""
+    fn = "gibbs_bits"
+    _check_bits_args(fn, unary, pairwise)
+    B, k = unary.shape
+    _check_init(fn, init, B, k, "k")
+    sweeps = _check_common(fn, sweeps, generator, unary=unary, pairwise=pairwise)
+    if not bool(((init == 0) | (init == 1)).all()):
+        raise _err(fn, "init must hold 0/1 labels")
     y = init.to(unary.dtype).clone()
     k = y.shape[-1]
     for _ in range(sweeps):
@@ -41,8 +73,18 @@ def metropolis_perms(theta: torch.Tensor, init: torch.Tensor, sweeps: int,
     """Metropolis sampler for p(y) ∝ e^{g(y)} on permutations with random-transposition proposals.
 
     theta (B, n) or (B, n, n), init (B, m, n) int64 → (B, m, n); one sweep = n proposals y_i ↔ y_j
-    (i ≠ j uniform, a symmetric proposal) accepted with probability min(1, e^{Δg})."""
-    y = init.clone()
+    (i ≠ j uniform, a symmetric proposal) accepted with probability min(1, e^{Δg}); 0 ≤ sweeps ≤ MAX_SWEEPS,
+    theta finite, every init row a permutation of 0..n−1."""
+    fn = "metropolis_perms"
+    _check_theta(fn, theta)
+    _check_init(fn, init, theta.shape[0], theta.shape[1], "n")
+    sweeps = _check_common(fn, sweeps, generator, theta=theta)
+    if init.dtype.is_floating_point or init.dtype == torch.bool:
+        raise TypeError(f"pyalgo.energy.{fn}: init must be an integer tensor of permutations, got {init.dtype}")
+    n_items = init.shape[2]
+    if init.numel() and not bool((init.sort(dim=-1).values == torch.arange(n_items, device=init.device)).all()):
+        raise _err(fn, f"init must hold a permutation of 0..{n_items - 1} in every chain")
+    y = init.to(torch.int64).clone()
     B, m, n = y.shape
     if n < 2:
         return y

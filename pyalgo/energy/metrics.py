@@ -8,9 +8,20 @@ import torch
 __all__ = ["f1_example", "f1_micro", "hamming_loss", "kendall_tau"]
 
 
+def _as_tensor(fn: str, name: str, x) -> torch.Tensor:
+    try:
+        t = torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"pyalgo.energy.{fn}: {name} must be a tensor or an array-like of numbers, "
+                        f"got {type(x).__name__}") from e
+    if t.is_complex():
+        raise TypeError(f"pyalgo.energy.{fn}: {name} must be real, got {t.dtype}")
+    return t.detach().cpu()
+
+
 def _as_pair(fn: str, y_true, y_pred, binary: bool):
-    t = torch.as_tensor(y_true).detach().cpu()
-    p = torch.as_tensor(y_pred).detach().cpu()
+    t = _as_tensor(fn, "y_true", y_true)
+    p = _as_tensor(fn, "y_pred", y_pred)
     if t.dim() != 2:
         raise ValueError(f"pyalgo.energy.{fn}: y_true must be 2-D (B, k), got shape {tuple(t.shape)}")
     if p.shape != t.shape:
@@ -56,7 +67,8 @@ def hamming_loss(y_true, y_pred) -> float:
 def kendall_tau(y_true, y_pred) -> float:
     """Kendall rank correlation ×100, averaged over rows (vectorised τ-b, = scipy.stats.kendalltau per row).
 
-    y_true, y_pred (B, n): permutations (score positions) or any scores; only the order within a row matters.
+    y_true, y_pred (B, n): permutations (score positions) or any scores (±inf allowed; NaN is an error); only the
+    order within a row matters.
     τ_b = (C − D) / sqrt((P − T_t)(P − T_p)) over the P = n(n−1)/2 item pairs. A row that is constant in either
     argument (scipy returns NaN) counts 0.
     """
@@ -66,10 +78,19 @@ def kendall_tau(y_true, y_pred) -> float:
     if B == 0 or n < 2:
         raise ValueError(f"pyalgo.energy.{fn}: y_true must have shape (B, n) with B >= 1 and n >= 2, "
                          f"got {tuple(t.shape)}")
-    t, p = t.double(), p.double()
+    for name, x in (("y_true", t), ("y_pred", p)):
+        if x.dtype.is_floating_point and bool(torch.isnan(x).any()):
+            raise ValueError(f"pyalgo.energy.{fn}: {name} must not contain NaN (a NaN score has no rank)")
+    if t.dtype == torch.bool or p.dtype == torch.bool:
+        t, p = t.to(torch.int64), p.to(torch.int64)
     i, j = torch.triu_indices(n, n, offset=1)
-    st = torch.sign(t[:, i] - t[:, j])
-    sp = torch.sign(p[:, i] - p[:, j])
+
+    def order_sign(x):  # sign(x_i − x_j) by comparisons: exact for ±inf and huge values (no inf − inf)
+        a, b = x[:, i], x[:, j]
+        return (a > b).double() - (a < b).double()
+
+    st = order_sign(t)
+    sp = order_sign(p)
     concordance = (st * sp).sum(1)
     denom = torch.sqrt((st != 0).sum(1).double() * (sp != 0).sum(1).double())
     tau = torch.where(denom > 0, concordance / torch.clamp(denom, min=1.0), torch.zeros_like(denom))

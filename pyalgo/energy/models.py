@@ -35,13 +35,24 @@ def _mlp(d_in: int, hidden: int, d_out: int, dropout: float = 0.0) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def _check_sizes(cls: str, **sizes: int) -> None:
+MAX_PARAMETERS = 1 << 31   # parameters of one network: a larger request is refused before allocating
+
+
+def _check_sizes(cls: str, dropout: float = 0.0, outputs: int = 0, **sizes: int) -> None:
     for name, value in sizes.items():
         lo = 0 if name in ("hidden", "num_train") else 1
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"pyalgo.energy.{cls}: {name} must be an int, got {type(value).__name__}")
         if value < lo:
             raise ValueError(f"pyalgo.energy.{cls}: {name} must be >= {lo}, got {value}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"pyalgo.energy.{cls}: dropout must be a number in [0, 1), got {dropout!r}")
+    d, hidden = sizes.get("d", 0), sizes.get("hidden", 0)
+    params = (d + 1) * outputs if hidden == 0 else (d + 1) * hidden + (hidden + 1) * outputs
+    params = max(params, sizes.get("num_train", 0))
+    if params > MAX_PARAMETERS:
+        names = ", ".join(f"{k}={v}" for k, v in sizes.items())
+        raise ValueError(f"pyalgo.energy.{cls}: {names} would need {params} parameters (limit {MAX_PARAMETERS})")
 
 
 class UnaryEnergy(nn.Module):
@@ -49,7 +60,7 @@ class UnaryEnergy(nn.Module):
 
     def __init__(self, d: int, k: int, hidden: int = 128, dropout: float = 0.0):
         super().__init__()
-        _check_sizes("UnaryEnergy", d=d, k=k, hidden=hidden)
+        _check_sizes("UnaryEnergy", dropout, k if isinstance(k, int) else 0, d=d, k=k, hidden=hidden)
         self.d, self.k = d, k
         self.net = _mlp(d, hidden, k, dropout)
 
@@ -65,7 +76,7 @@ class PairwiseEnergy(nn.Module):
 
     def __init__(self, d: int, k: int, hidden: int = 128, dropout: float = 0.0):
         super().__init__()
-        _check_sizes("PairwiseEnergy", d=d, k=k, hidden=hidden)
+        _check_sizes("PairwiseEnergy", dropout, k + k * k if isinstance(k, int) else 0, d=d, k=k, hidden=hidden)
         self.d, self.k = d, k
         self.net = _mlp(d, hidden, k + k * k, dropout)
         last = self.net if hidden == 0 else self.net[-1]
@@ -87,7 +98,7 @@ class PermutahedronEnergy(nn.Module):
 
     def __init__(self, d: int, n: int, hidden: int = 128, dropout: float = 0.0):
         super().__init__()
-        _check_sizes("PermutahedronEnergy", d=d, n=n, hidden=hidden)
+        _check_sizes("PermutahedronEnergy", dropout, n if isinstance(n, int) else 0, d=d, n=n, hidden=hidden)
         self.d, self.n = d, n
         self.net = _mlp(d, hidden, n, dropout)
 
@@ -100,7 +111,7 @@ class BirkhoffEnergy(nn.Module):
 
     def __init__(self, d: int, n: int, hidden: int = 128, dropout: float = 0.0):
         super().__init__()
-        _check_sizes("BirkhoffEnergy", d=d, n=n, hidden=hidden)
+        _check_sizes("BirkhoffEnergy", dropout, n * n if isinstance(n, int) else 0, d=d, n=n, hidden=hidden)
         self.d, self.n = d, n
         self.net = _mlp(d, hidden, n * n, dropout)
 
@@ -113,7 +124,7 @@ class TauNet(nn.Module):
 
     def __init__(self, d: int, hidden: int = 128):
         super().__init__()
-        _check_sizes("TauNet", d=d, hidden=hidden)
+        _check_sizes("TauNet", 0.0, 1, d=d, hidden=hidden)
         self.net = _mlp(d, hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

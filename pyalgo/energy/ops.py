@@ -46,12 +46,28 @@ def _checking(validate: bool) -> bool:
     return validate and not torch.compiler.is_compiling()
 
 
-def _count(fn: str, name: str, value, minimum: int) -> int:
+# Limits of the kernels (csrc/energy/minmin.h): labels per example, items per permutation, samples per row.
+MAX_LABELS = 4096
+MAX_ITEMS = 256
+MAX_SAMPLES = 1 << 31
+_MAX_OUTPUT_BYTES = 1 << 40   # a sampler output beyond 1 TiB is refused before allocating
+
+
+def _count(fn: str, name: str, value, minimum: int, maximum: int = (1 << 62)) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{fn}: {name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{fn}: {name} must be in [{minimum}, {maximum}], got {value}")
     return int(value)
+
+
+def _check_output_size(fn: str, batch: int, num_samples: int, size: int, itemsize: int) -> None:
+    nbytes = batch * num_samples * size * itemsize
+    if nbytes > _MAX_OUTPUT_BYTES:
+        raise ValueError(f"{fn}: batch × num_samples = {batch} × {num_samples} samples of {size} entries "
+                         f"({nbytes} bytes) is too large to allocate (limit {_MAX_OUTPUT_BYTES} bytes)")
 
 
 def _alpha_of(fn: str, kind, alpha) -> float:
@@ -116,9 +132,17 @@ def _compute_dtype(*tensors) -> torch.dtype:
 
 # ---- samplers --------------------------------------------------------------------------------
 
-def _sampler_device(generator, device) -> torch.device:
+def _check_generator(fn: str, generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
+
+
+def _sampler_device(fn: str, generator, device) -> torch.device:
     if device is not None:
-        return torch.device(device)
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError) as e:
+            raise ValueError(f"{fn}: device must be a torch.device or a device string, got {device!r}") from e
     return generator.device if generator is not None else torch.device("cpu")
 
 
@@ -128,9 +152,11 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
     draws when called with `generator` in the same state."""
     fn = "pyalgo.energy.sample_bits"
     batch = _count(fn, "batch", batch, 0)
-    num_samples = _count(fn, "num_samples", num_samples, 1)
-    k = _count(fn, "k", k, 1)
-    dev = _sampler_device(generator, device)
+    num_samples = _count(fn, "num_samples", num_samples, 1, MAX_SAMPLES)
+    k = _count(fn, "k", k, 1, MAX_LABELS)
+    _check_output_size(fn, batch, num_samples, k, 1)
+    _check_generator(fn, generator)
+    dev = _sampler_device(fn, generator, device)
     return _ops.energy_sample_bits(draw_seed(generator, dev), batch, num_samples, k)
 
 
@@ -140,9 +166,11 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
     `minmin_loss_ranking` draws when called with `generator` in the same state."""
     fn = "pyalgo.energy.sample_perms"
     batch = _count(fn, "batch", batch, 0)
-    num_samples = _count(fn, "num_samples", num_samples, 1)
-    n = _count(fn, "n", n, 1)
-    dev = _sampler_device(generator, device)
+    num_samples = _count(fn, "num_samples", num_samples, 1, MAX_SAMPLES)
+    n = _count(fn, "n", n, 1, MAX_ITEMS)
+    _check_output_size(fn, batch, num_samples, n, 8)
+    _check_generator(fn, generator)
+    dev = _sampler_device(fn, generator, device)
     return _ops.energy_sample_perms(draw_seed(generator, dev), batch, num_samples, n)
 
 
@@ -172,8 +200,11 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
             raise ValueError(f"{fn}: pairwise must have shape (B, k, k) = ({B}, {k}, {k}), got {tuple(pairwise.shape)}")
         if pairwise.device != unary.device:
             raise ValueError(f"{fn}: pairwise must be on {unary.device}, got {pairwise.device}")
-    m = _count(fn, "num_samples", num_samples, 1)
+    m = _count(fn, "num_samples", num_samples, 1, MAX_SAMPLES)
     a = _alpha_of(fn, kind, alpha)
+    _check_generator(fn, generator)
+    if not isinstance(validate, bool):
+        raise TypeError(f"{fn}: validate must be a bool, got {type(validate).__name__}")
     if _checking(validate):
         if not bool(((labels == 0) | (labels == 1)).all()):
             raise ValueError(f"{fn}: y must be binary (every entry 0 or 1)")
@@ -212,8 +243,11 @@ def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor,
         raise ValueError(f"{fn}: y must have shape (B, n) = ({B}, {n}), got {tuple(y.shape)}")
     if y.device != theta.device:
         raise ValueError(f"{fn}: y must be on {theta.device}, got {y.device}")
-    m = _count(fn, "num_samples", num_samples, 1)
+    m = _count(fn, "num_samples", num_samples, 1, MAX_SAMPLES)
     a = _alpha_of(fn, kind, alpha)
+    _check_generator(fn, generator)
+    if not isinstance(validate, bool):
+        raise TypeError(f"{fn}: validate must be a bool, got {type(validate).__name__}")
     perm = y.detach().to(torch.int64).contiguous()
     if _checking(validate):
         if B > 0 and not bool((perm.sort(dim=1).values == torch.arange(n, device=perm.device)).all()):

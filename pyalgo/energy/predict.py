@@ -17,12 +17,28 @@ import torch
 
 from .reference import _bit_energy_chunks, _check_bits_args, _check_tensor, _enum_bits_check, _err
 
-__all__ = ["predict_unary", "predict_pairwise", "predict_permutahedron", "predict_birkhoff", "mode_bits_exact"]
+__all__ = ["MAX_STEPS", "predict_unary", "predict_pairwise", "predict_permutahedron", "predict_birkhoff",
+           "mode_bits_exact"]
+
+MAX_STEPS = 1_000_000   # iteration cap of predict_pairwise's projected gradient ascent
+
+
+def _no_nan(fn: str, **tensors) -> None:
+    for name, x in tensors.items():
+        if x is not None and bool(torch.isnan(x).any()):
+            raise _err(fn, f"{name} must not contain NaN")
+
+
+def _finite(fn: str, **tensors) -> None:
+    for name, x in tensors.items():
+        if x is not None and not bool(torch.isfinite(x).all()):
+            raise _err(fn, f"{name} must be finite (no NaN or inf energies)")
 
 
 def predict_unary(unary: torch.Tensor) -> torch.Tensor:
     """Mode of g = ⟨u, y⟩: y_i = 1[u_i ≥ 0]. unary (B, k) -> float (B, k) in {0, 1} (unary's dtype)."""
     _check_tensor("predict_unary", "unary", unary, 2, floating=True)
+    _no_nan("predict_unary", unary=unary.detach())
     return (unary >= 0).to(unary.dtype)
 
 
@@ -50,8 +66,9 @@ def predict_pairwise(unary: torch.Tensor, pairwise: Optional[torch.Tensor], step
     if pairwise is None:
         return predict_unary(unary)
     _check_bits_args(fn, unary, pairwise)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise _err(fn, f"steps must be an int >= 0, got {steps!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
+        raise _err(fn, f"steps must be an int in [0, {MAX_STEPS}], got {steps!r}")
+    _finite(fn, unary=unary.detach(), pairwise=pairwise.detach())
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0):
         raise _err(fn, f"lr must be None or a finite number > 0, got {lr!r}")
     B, k = unary.shape
@@ -89,6 +106,7 @@ def predict_permutahedron(theta: torch.Tensor) -> torch.Tensor:
     theta (B, n) -> int64 (B, n). Ties are broken by item index (stable sort).
     """
     _check_tensor("predict_permutahedron", "theta", theta, 2, floating=True)
+    _no_nan("predict_permutahedron", theta=theta.detach())
     order = torch.sort(theta.detach(), dim=1, stable=True).indices
     return torch.argsort(order, dim=1)
 
@@ -116,6 +134,7 @@ def mode_bits_exact(unary: torch.Tensor, pairwise: Optional[torch.Tensor] = None
     """argmax_y g(y) by enumeration of all 2^k configurations (k ≤ 20; for tests) -> float (B, k) in {0, 1}."""
     fn = "mode_bits_exact"
     _enum_bits_check(fn, unary, pairwise)
+    _no_nan(fn, unary=unary.detach(), pairwise=None if pairwise is None else pairwise.detach())
     B, k = unary.shape
     with torch.no_grad():
         best_val = torch.full((B,), -math.inf, dtype=unary.dtype, device=unary.device)

@@ -127,9 +127,29 @@ def fstar_prime(s: torch.Tensor, alpha: float) -> torch.Tensor:
     return torch.where(positive, z_safe ** (1.0 / (alpha - 1.0)), torch.zeros_like(z))
 
 
+class _Saturate(torch.autograd.Function):
+    """x clamped to the finite range of its dtype (NaN stays NaN), with the identity as its gradient: a loss
+    whose value exceeds the largest finite number (τ very far from τ*) saturates, as the fused kernels do,
+    and its gradient stays the exact one."""
+
+    @staticmethod
+    def forward(ctx, x):
+        mx = torch.finfo(x.dtype).max
+        return x.clamp(-mx, mx)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def saturate(loss: torch.Tensor) -> torch.Tensor:
+    """The loss saturated at ±(largest finite value of its dtype), gradient unchanged (see `_Saturate`)."""
+    return _Saturate.apply(loss)
+
+
 def _loss_from_log_mean(tau, log_mean_exp, g_true, c):
-    """α = 1 loss τ + φ(L) − 1 − g_true with L = log E[e^{g−τ}] already computed (in log space)."""
-    return tau + _guarded_exp(log_mean_exp, c) - 1.0 - g_true
+    """α = 1 loss τ + φ(L) − 1 − g_true with L = log E[e^{g−τ}] already computed (in log space), saturated."""
+    return saturate(tau + _guarded_exp(log_mean_exp, c) - 1.0 - g_true)
 
 
 def minmin_from_energies(g_samples: torch.Tensor, g_true: torch.Tensor, tau: torch.Tensor,
@@ -161,7 +181,7 @@ def minmin_from_energies(g_samples: torch.Tensor, g_true: torch.Tensor, tau: tor
         L = torch.logsumexp(s, dim=1) - math.log(m)
         loss = _loss_from_log_mean(t, L, gy, overflow_threshold(out_dtype))
     else:
-        loss = t + fstar(s, alpha).mean(dim=1) - gy
+        loss = saturate(t + fstar(s, alpha).mean(dim=1) - gy)
     return loss.to(out_dtype)
 
 
