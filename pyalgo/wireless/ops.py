@@ -230,6 +230,8 @@ def _initial_powers(fn, init, p_max, generator, validate) -> torch.Tensor:
         if init == "full":
             return p_max
         if init == "random":
+            if generator is not None and not isinstance(generator, torch.Generator):
+                raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
             u = torch.rand(p_max.shape, dtype=p_max.dtype, device=p_max.device, generator=generator)
             return u * p_max
         raise ValueError(f'{fn}: init must be "full", "random" or a (B, K) tensor, got {init!r}')
