@@ -203,7 +203,9 @@ def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Opti
     H: (B, K, K) gains (``amplitude=True``: amplitudes |h|). init: "full" (p = p_max, the
     standard), "random" (U(0, p_max) from `generator`) or a (B, K) tensor in [0, p_max].
     Returns p (B, K), or a `WMMSEResult` when `return_state` / `return_trajectory`. Not
-    differentiable (a teacher): the inputs are detached.
+    differentiable (a teacher): the inputs are detached. A float32 problem whose solution leaves
+    the float32 range (an SNR beyond ~1e38, e.g. ``noise=1e-44``) is solved in float64 and cast
+    back (``validate=True``; docs/wireless.md, Numerics).
     """
     fn = "pyalgo.wireless.wmmse"
     _check_channels(fn, H, False, validate)
