@@ -78,6 +78,7 @@ def test_sum_rate_miso_nonfinite_cannot_skip_validation():
         ops.miso_rates_backward(H, Vbad, noise, torch.ones(3, 3, dtype=torch.float64), True)
 
 
+@pytest.mark.simt
 def test_cuda_kernels_poison_instead_of_raising(simt):
     """CUDA (no synchronisation in the rates ops): a bad input NaN-poisons the rates of its
     instance (documented), the other instances are untouched (SIMT emulator)."""
@@ -93,6 +94,16 @@ def test_cuda_kernels_poison_instead_of_raising(simt):
     res = simt.wmmse_siso(H2, noise, noise, noise, noise, 10, 0.0, False)
     assert bool(torch.isnan(res[0][2]).all()) and int(res[3][2]) == 0
     assert bool(torch.isfinite(res[0][[0, 1, 3]]).all())
+    # MISO: a NaN beamformer poisons its instance's rates; a NaN channel its WMMSE instance.
+    Hm, Vm = miso(), miso(seed=1)
+    nm = torch.ones(3, 3, dtype=torch.float64)
+    Vm[1, 0, 1] = complex("nan")
+    rates = simt.miso_rates(Hm, Vm, nm)
+    assert bool(torch.isnan(rates[1]).all()) and bool(torch.isfinite(rates[[0, 2]]).all())
+    Hm[2, 1, 0] = complex("inf")
+    out = simt.wmmse_miso(Hm, torch.ones(3, dtype=torch.float64), nm, nm, W.mrt_init(miso()), 5, 1e-4, 1e-4, False)
+    assert bool(torch.isnan(out[0][2].real).all()) and int(out[3][2]) == 0
+    assert bool(torch.isfinite(out[0][:2]).all())
 
 
 # ---- finding: "wmmse(noise=1e-44) gives NaN powers" ---------------------------------------------

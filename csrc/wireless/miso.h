@@ -239,11 +239,13 @@ PYALGO_HD int wmmse_miso_solve(const MisoProblem<A>& pr, const MisoWork<A>& ws, 
 }
 
 // ---- input checks (see InputFlag in wmmse.h) ----------------------------------------------------
+// `flag` if one of the n entries is NaN or inf (x * 0 is NaN exactly then; vectorises).
 template <typename A>
 PYALGO_HD int cx_flags(const Cx<A>* x, int64_t n, int flag) {
-  bool bad = false;
-  for (int64_t e = 0; e < n; ++e) bad |= !(finite(x[e].re) && finite(x[e].im));
-  return bad ? flag : 0;
+  A probe = 0;
+  PYALGO_SIMD_REDUCE(+ : probe)
+  for (int64_t e = 0; e < n; ++e) probe += x[e].re * A(0) + x[e].im * A(0);
+  return probe == A(0) ? 0 : flag;
 }
 
 // Every input of one WMMSE instance: H, V_init (kBadInit), p_max, noise and weights.

@@ -79,11 +79,12 @@ PYALGO_CPU_CLONES int siso_rates_range(const A* g, const A* p, const A* noise, A
                                        int64_t end) {
   const int64_t KK = static_cast<int64_t>(K) * K;
   int flags = 0;
-  for (int64_t b = begin; b < end; ++b)
-    for (int k = 0; k < K; ++k) {
-      flags |= siso_rate_flags(g + b * KK, p + b * K, noise + b * K, K, k, false);
-      out[b * K + k] = siso_rate_at(g + b * KK, p + b * K, noise + b * K, K, k);
-    }
+  for (int64_t b = begin; b < end; ++b) {
+    // One vectorised pass per input over the instance (cheaper than K short row checks).
+    flags |= nonneg_flags(g + b * KK, KK, kBadH) | nonneg_flags(p + b * K, K, kBadP) |
+             positive_flags(noise + b * K, K, kBadNoise);
+    for (int k = 0; k < K; ++k) out[b * K + k] = siso_rate_at(g + b * KK, p + b * K, noise + b * K, K, k);
+  }
   return flags;
 }
 
@@ -95,8 +96,8 @@ PYALGO_CPU_CLONES int siso_rates_backward_range(const A* g, const A* p, const A*
   int flags = 0;
   for (int64_t b = begin; b < end; ++b) {
     const A *gb = g + b * KK, *pb = p + b * K;
+    flags |= nonneg_flags(gb, KK, kBadH) | nonneg_flags(pb, K, kBadP) | positive_flags(noise + b * K, K, kBadNoise);
     for (int i = 0; i < K; ++i) {
-      flags |= siso_rate_flags(gb, pb, noise + b * K, K, i, false);
       siso_rate_coef_at(gb, pb, noise + b * K, grad + b * K, grad_noise + b * K, direct + b * K, K, i);
     }
     for (int j = 0; j < K; ++j)
@@ -163,11 +164,11 @@ struct CpuLaunch {
     const int64_t KN = static_cast<int64_t>(K) * N;
     return for_each_instance(B, K * KN, [&](int64_t begin, int64_t end) {
       int flags = 0;
-      for (int64_t b = begin; b < end; ++b)
-        for (int i = 0; i < K; ++i) {
-          flags |= miso_rate_flags(h + b * KN, V + b * KN, noise + b * K, K, N, i, false);
-          out[b * K + i] = miso_rate_at(h + b * KN, V + b * KN, noise + b * K, K, N, i);
-        }
+      for (int64_t b = begin; b < end; ++b) {
+        flags |= cx_flags(h + b * KN, KN, kBadH) | cx_flags(V + b * KN, KN, kBadP) |
+                 positive_flags(noise + b * K, K, kBadNoise);
+        for (int i = 0; i < K; ++i) out[b * K + i] = miso_rate_at(h + b * KN, V + b * KN, noise + b * K, K, N, i);
+      }
       return flags;
     });
   }
@@ -179,8 +180,9 @@ struct CpuLaunch {
     return for_each_instance(B, 3 * K * KN, [&](int64_t begin, int64_t end) {
       int flags = 0;
       for (int64_t b = begin; b < end; ++b) {
+        flags |= cx_flags(h + b * KN, KN, kBadH) | cx_flags(V + b * KN, KN, kBadP) |
+                 positive_flags(noise + b * K, K, kBadNoise);
         for (int i = 0; i < K; ++i) {
-          flags |= miso_rate_flags(h + b * KN, V + b * KN, noise + b * K, K, N, i, false);
           miso_rate_coef_at(h + b * KN, V + b * KN, noise + b * K, grad + b * K, grad_noise + b * K,
                             grad_h ? grad_h + b * KN : nullptr, coef + b * KK, K, N, i);
         }

@@ -41,25 +41,42 @@ PYALGO_HD bool finite_pos(A x) { return x > A(0) && x < hd_inf<A>(); }
 template <typename A>
 PYALGO_HD bool finite(A x) { return x - x == A(0); }
 
+// `flag` if one of the n values is not finite and >= 0. Branch-free so that it vectorises: x * 0
+// is 0 for a finite x and NaN for NaN or inf, and the running minimum catches a negative entry
+// (-0 passes).
+template <typename A>
+PYALGO_HD int nonneg_flags(const A* x, int64_t n, int flag) {
+  A probe = 0, lo = 0;
+  PYALGO_SIMD_REDUCE2(+ : probe, min : lo)
+  for (int64_t j = 0; j < n; ++j) {
+    probe += x[j] * A(0);
+    lo = x[j] < lo ? x[j] : lo;
+  }
+  return probe == A(0) && !(lo < A(0)) ? 0 : flag;
+}
+
+// `flag` if one of the n values is not finite and > 0 (as nonneg_flags).
+template <typename A>
+PYALGO_HD int positive_flags(const A* x, int64_t n, int flag) {
+  A probe = 0, lo = hd_inf<A>();
+  PYALGO_SIMD_REDUCE2(+ : probe, min : lo)
+  for (int64_t j = 0; j < n; ++j) {
+    probe += x[j] * A(0);
+    lo = x[j] < lo ? x[j] : lo;
+  }
+  return probe == A(0) && lo > A(0) ? 0 : flag;
+}
+
 // kBadH if one of the n gains is not finite and >= 0.
 template <typename A>
-PYALGO_HD int gains_flags(const A* row, int64_t n) {
-  bool bad = false;
-  for (int64_t j = 0; j < n; ++j) bad |= !finite_nonneg(row[j]);
-  return bad ? kBadH : 0;
-}
+PYALGO_HD int gains_flags(const A* row, int64_t n) { return nonneg_flags(row, n, kBadH); }
 
 // The inputs of user k's rate: row k of the gains, p[k] (all of p when `all_p`: a thread that
 // computes rate k alone must see the powers of every interferer) and noise[k].
 template <typename A>
 PYALGO_HD int siso_rate_flags(const A* g, const A* p, const A* noise, int K, int k, bool all_p) {
   int flags = gains_flags(g + static_cast<int64_t>(k) * K, K);
-  bool bad_p = false;
-  if (all_p)
-    for (int j = 0; j < K; ++j) bad_p |= !finite_nonneg(p[j]);
-  else
-    bad_p = !finite_nonneg(p[k]);
-  if (bad_p) flags |= kBadP;
+  flags |= all_p ? nonneg_flags(p, K, kBadP) : (finite_nonneg(p[k]) ? 0 : kBadP);
   if (!finite_pos(noise[k])) flags |= kBadNoise;
   return flags;
 }
