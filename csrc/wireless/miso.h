@@ -178,8 +178,11 @@ PYALGO_HD void miso_update(const MisoProblem<A>& pr, const MisoWork<A>& ws, cons
       rhs_norm += cx_abs2(b);
     }
   }
-  if (!(rhs_norm > A(0))) {
-    for (int64_t e = 0; e < static_cast<int64_t>(K) * N; ++e) V[e] = {0, 0};
+  if (!(rhs_norm > A(0) && rhs_norm < hd_inf<A>())) {
+    // 0: nobody to serve, V = 0. NaN or inf: the state left the floating-point range (an extreme
+    // SNR or scale); NaN beamformers let the caller report it instead of a silent V = 0.
+    const A fill = rhs_norm == A(0) ? A(0) : hd_nan<A>();
+    for (int64_t e = 0; e < static_cast<int64_t>(K) * N; ++e) V[e] = {fill, fill};
     return;
   }
   A trace = 0;
@@ -233,6 +236,58 @@ PYALGO_HD int wmmse_miso_solve(const MisoProblem<A>& pr, const MisoWork<A>& ws, 
   }
   for (int step = it + 1; step <= max_iter; ++step) miso_record(rec, V, KN, step, obj);
   return it;
+}
+
+// ---- input checks (see InputFlag in wmmse.h) ----------------------------------------------------
+// `flag` if one of the n entries is NaN or inf (x * 0 is NaN exactly then; vectorises).
+template <typename A>
+PYALGO_HD int cx_flags(const Cx<A>* x, int64_t n, int flag) {
+  A probe = 0;
+  PYALGO_SIMD_REDUCE(+ : probe)
+  for (int64_t e = 0; e < n; ++e) probe += x[e].re * A(0) + x[e].im * A(0);
+  return probe == A(0) ? 0 : flag;
+}
+
+// Every input of one WMMSE instance: H, V_init (kBadInit), p_max, noise and weights.
+template <typename A>
+PYALGO_HD int miso_instance_flags(const MisoProblem<A>& pr, const Cx<A>* V) {
+  const int64_t KN = static_cast<int64_t>(pr.K) * pr.N;
+  int flags = cx_flags(pr.h, KN, kBadH) | cx_flags(V, KN, kBadInit) | (finite_pos(pr.p_max) ? 0 : kBadPMax);
+  for (int i = 0; i < pr.K; ++i)
+    flags |= (finite_pos(pr.noise[i]) ? 0 : kBadNoise) | (finite_nonneg(pr.alpha[i]) ? 0 : kBadWeights);
+  return flags;
+}
+
+// WMMSE with its inputs checked first: an instance with a bad input is not iterated; its V, u, w
+// (and record) are NaN and 0 updates are reported. Sets *flags to the instance's InputFlag bits,
+// kBadResult included when the solution is not finite.
+template <typename A>
+PYALGO_HD int wmmse_miso_checked(const MisoProblem<A>& pr, const MisoWork<A>& ws, Cx<A>* V, Cx<A>* u, A* w,
+                                 int max_iter, A tol, A bisection_tol, const MisoRecord<A>& rec, int* flags) {
+  const int64_t KN = static_cast<int64_t>(pr.K) * pr.N;
+  *flags = miso_instance_flags(pr, V);
+  if (*flags != 0) {
+    const A nan = hd_nan<A>();
+    for (int64_t e = 0; e < KN; ++e) V[e] = {nan, nan};
+    for (int i = 0; i < pr.K; ++i) {
+      u[i] = {nan, nan};
+      w[i] = nan;
+    }
+    for (int step = 0; step <= max_iter; ++step) miso_record(rec, V, KN, step, nan);
+    return 0;
+  }
+  const int it = wmmse_miso_solve(pr, ws, V, u, w, max_iter, tol, bisection_tol, rec);
+  *flags = cx_flags(V, KN, kBadResult);
+  return it;
+}
+
+// The inputs of user i's rate: row i of H, row i of V (all of V when `all_v`) and noise[i].
+template <typename A>
+PYALGO_HD int miso_rate_flags(const Cx<A>* h, const Cx<A>* V, const A* noise, int K, int N, int i, bool all_v) {
+  const int64_t KN = static_cast<int64_t>(K) * N;
+  return cx_flags(h + static_cast<int64_t>(i) * N, N, kBadH) |
+         (all_v ? cx_flags(V, KN, kBadP) : cx_flags(V + static_cast<int64_t>(i) * N, N, kBadP)) |
+         (finite_pos(noise[i]) ? 0 : kBadNoise);
 }
 
 // ---- per-user rates and their gradient --------------------------------------------------------

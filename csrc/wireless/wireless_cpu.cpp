@@ -5,6 +5,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "wireless_ops.h"
@@ -14,126 +15,180 @@ namespace wireless {
 namespace {
 
 // Instances per task: enough work per task (~64k flops) to amortise scheduling.
+// `body(begin, end)` returns the InputFlag bits of its instances; returns their OR.
 template <typename F>
-void for_each_instance(int64_t B, int64_t cost_per_instance, const F& body) {
+int for_each_instance(int64_t B, int64_t cost_per_instance, const F& body) {
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(cost_per_instance, 1));
-  at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
+  std::atomic<int> flags{0};
+  at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) {
+    const int f = body(begin, end);
+    if (f != 0) flags.fetch_or(f, std::memory_order_relaxed);
+  });
+  return flags.load();
 }
 
+// Indices are int64: K * K exceeds int range from K = 46341 (the glue bounds K by 46340 anyway).
 template <typename A>
-PYALGO_CPU_CLONES void wmmse_siso_range(const A* g, const A* p_max, const A* noise, const A* alpha, A* p, A* u,
-                                        A* w, int32_t* iters, A* objective, A* trajectory, int K, int max_iter,
-                                        A tol, int64_t begin, int64_t end) {
+PYALGO_CPU_CLONES int wmmse_siso_range(const A* g, const A* p_max, const A* noise, const A* alpha, A* p, A* u,
+                                       A* w, int32_t* iters, A* objective, A* trajectory, int K, int max_iter,
+                                       A tol, int64_t begin, int64_t end) {
   const int64_t KK = static_cast<int64_t>(K) * K, T = max_iter + 1;
   const int64_t vectors = SisoState<A>::kVectors - 3;  // v, u, w live in the outputs
   std::vector<A> scratch(vectors * K + KK);
   A* x = scratch.data();
   A* gt = x + vectors * K;
+  int all_flags = 0;
   for (int64_t b = begin; b < end; ++b) {
     const A* gb = g + b * KK;
-    for (int i = 0; i < K; ++i)
-      for (int j = 0; j < K; ++j) gt[j * K + i] = i == j ? A(0) : gb[i * K + j];
-    const SisoProblem<A> pr{gb, K, K, p_max + b * K, noise + b * K, alpha + b * K, gt};
+    // The transpose pass also checks every gain (fused: no second pass over the K x K gains).
+    bool bad_g = false;
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < K; ++j) {
+        const A gij = gb[i * K + j];
+        bad_g |= !finite_nonneg(gij);
+        gt[j * K + i] = i == j ? A(0) : gij;
+      }
+    int flags = bad_g ? kBadH : 0;
     A* v = p + b * K;  // amplitudes in place of the powers while iterating
+    for (int k = 0; k < K; ++k) flags |= siso_user_flags(p_max + b * K, noise + b * K, alpha + b * K, v, k);
+    const SisoRecord<A> rec{objective ? objective + b * T : nullptr, trajectory ? trajectory + b * T * K : nullptr};
+    if (flags != 0) {  // not iterated: NaN outputs, 0 updates (the glue raises)
+      for (int k = 0; k < K; ++k) v[k] = u[b * K + k] = w[b * K + k] = hd_nan<A>();
+      if (rec.objective != nullptr) std::fill(rec.objective, rec.objective + T, hd_nan<A>());
+      if (rec.trajectory != nullptr) std::fill(rec.trajectory, rec.trajectory + T * K, hd_nan<A>());
+      iters[b] = 0;
+      all_flags |= flags;
+      continue;
+    }
+    const SisoProblem<A> pr{gb, K, K, p_max + b * K, noise + b * K, alpha + b * K, gt};
     const SisoState<A> s{v, u + b * K, w + b * K, x, x + K, x + 2 * K, x + 3 * K, x + 4 * K};
     for (int k = 0; k < K; ++k) v[k] = hd_sqrt(v[k]);
-    const SisoRecord<A> rec{objective ? objective + b * T : nullptr, trajectory ? trajectory + b * T * K : nullptr};
     iters[b] = wmmse_siso_solve(SerialTeam{}, pr, s, max_iter, tol, rec);
-    for (int k = 0; k < K; ++k) v[k] = siso_power(v[k], pr.p_max[k]);
+    bool bad_result = false;
+    for (int k = 0; k < K; ++k) {
+      v[k] = siso_power(v[k], pr.p_max[k]);
+      bad_result |= !finite(v[k]);
+    }
+    if (bad_result) all_flags |= kBadResult;
   }
+  return all_flags;
 }
 
 template <typename A>
-PYALGO_CPU_CLONES void siso_rates_range(const A* g, const A* p, const A* noise, A* out, int K, int64_t begin,
-                                        int64_t end) {
+PYALGO_CPU_CLONES int siso_rates_range(const A* g, const A* p, const A* noise, A* out, int K, int64_t begin,
+                                       int64_t end) {
   const int64_t KK = static_cast<int64_t>(K) * K;
-  for (int64_t b = begin; b < end; ++b)
+  int flags = 0;
+  for (int64_t b = begin; b < end; ++b) {
+    // One vectorised pass per input over the instance (cheaper than K short row checks).
+    flags |= nonneg_flags(g + b * KK, KK, kBadH) | nonneg_flags(p + b * K, K, kBadP) |
+             positive_flags(noise + b * K, K, kBadNoise);
     for (int k = 0; k < K; ++k) out[b * K + k] = siso_rate_at(g + b * KK, p + b * K, noise + b * K, K, k);
+  }
+  return flags;
 }
 
 template <typename A>
-PYALGO_CPU_CLONES void siso_rates_backward_range(const A* g, const A* p, const A* noise, const A* grad, A* grad_g,
-                                                 A* grad_p, A* grad_noise, A* direct, int K, int64_t begin,
-                                                 int64_t end) {
+PYALGO_CPU_CLONES int siso_rates_backward_range(const A* g, const A* p, const A* noise, const A* grad, A* grad_g,
+                                                A* grad_p, A* grad_noise, A* direct, int K, int64_t begin,
+                                                int64_t end) {
   const int64_t KK = static_cast<int64_t>(K) * K;
+  int flags = 0;
   for (int64_t b = begin; b < end; ++b) {
     const A *gb = g + b * KK, *pb = p + b * K;
-    for (int i = 0; i < K; ++i)
+    flags |= nonneg_flags(gb, KK, kBadH) | nonneg_flags(pb, K, kBadP) | positive_flags(noise + b * K, K, kBadNoise);
+    for (int i = 0; i < K; ++i) {
       siso_rate_coef_at(gb, pb, noise + b * K, grad + b * K, grad_noise + b * K, direct + b * K, K, i);
+    }
     for (int j = 0; j < K; ++j)
       siso_rate_grad_at(gb, pb, grad_noise + b * K, direct + b * K, grad_p + b * K,
                         grad_g ? grad_g + b * KK : nullptr, K, j);
   }
+  return flags;
 }
 
 template <typename A>
-void wmmse_miso_range(const Cx<A>* h, const A* p_max, const A* noise, const A* alpha, Cx<A>* V, Cx<A>* u, A* w,
+int wmmse_miso_range(const Cx<A>* h, const A* p_max, const A* noise, const A* alpha, Cx<A>* V, Cx<A>* u, A* w,
                       int32_t* iters, A* objective, Cx<A>* trajectory, int K, int N, int max_iter, A tol,
                       A bisection_tol, int64_t begin, int64_t end) {
   std::vector<Cx<A>> scratch(static_cast<size_t>(MisoWork<A>::size(K, N)));
   const MisoWork<A> ws{scratch.data(), scratch.data() + N * N, scratch.data() + 2 * N * N};
   const int64_t KN = static_cast<int64_t>(K) * N, T = max_iter + 1;
+  int all_flags = 0;
   for (int64_t b = begin; b < end; ++b) {
     const MisoProblem<A> pr{h + b * KN, K, N, p_max[b], noise + b * K, alpha + b * K};
     const MisoRecord<A> rec{objective ? objective + b * T : nullptr, trajectory ? trajectory + b * T * KN : nullptr};
-    iters[b] = wmmse_miso_solve(pr, ws, V + b * KN, u + b * K, w + b * K, max_iter, tol, bisection_tol, rec);
+    int flags = 0;
+    iters[b] = wmmse_miso_checked(pr, ws, V + b * KN, u + b * K, w + b * K, max_iter, tol, bisection_tol, rec, &flags);
+    all_flags |= flags;
   }
+  return all_flags;
 }
 
 struct CpuLaunch {
   template <typename A>
-  static void wmmse_siso(const A* g, const A* p_max, const A* noise, const A* alpha, A* p, A* u, A* w,
+  static int wmmse_siso(const A* g, const A* p_max, const A* noise, const A* alpha, A* p, A* u, A* w,
                          int32_t* iters, A* objective, A* trajectory, int64_t B, int K, int max_iter, A tol) {
-    for_each_instance(B, 40 * static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
-      wmmse_siso_range(g, p_max, noise, alpha, p, u, w, iters, objective, trajectory, K, max_iter, tol, begin, end);
+    return for_each_instance(B, 40 * static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
+      return wmmse_siso_range(g, p_max, noise, alpha, p, u, w, iters, objective, trajectory, K, max_iter, tol, begin, end);
     });
   }
 
   template <typename A>
-  static void siso_rates(const A* g, const A* p, const A* noise, A* out, int64_t B, int K) {
-    for_each_instance(B, static_cast<int64_t>(K) * K,
-                      [&](int64_t begin, int64_t end) { siso_rates_range(g, p, noise, out, K, begin, end); });
+  static int siso_rates(const A* g, const A* p, const A* noise, A* out, int64_t B, int K) {
+    return for_each_instance(B, static_cast<int64_t>(K) * K,
+                      [&](int64_t begin, int64_t end) { return siso_rates_range(g, p, noise, out, K, begin, end); });
   }
 
   template <typename A>
-  static void siso_rates_backward(const A* g, const A* p, const A* noise, const A* grad, A* grad_g, A* grad_p,
+  static int siso_rates_backward(const A* g, const A* p, const A* noise, const A* grad, A* grad_g, A* grad_p,
                                   A* grad_noise, A* direct, int64_t B, int K) {
-    for_each_instance(B, 3 * static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
-      siso_rates_backward_range(g, p, noise, grad, grad_g, grad_p, grad_noise, direct, K, begin, end);
+    return for_each_instance(B, 3 * static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
+      return siso_rates_backward_range(g, p, noise, grad, grad_g, grad_p, grad_noise, direct, K, begin, end);
     });
   }
 
   template <typename A>
-  static void wmmse_miso(const Cx<A>* h, const A* p_max, const A* noise, const A* alpha, Cx<A>* V, Cx<A>* u, A* w,
+  static int wmmse_miso(const Cx<A>* h, const A* p_max, const A* noise, const A* alpha, Cx<A>* V, Cx<A>* u, A* w,
                          int32_t* iters, A* objective, Cx<A>* trajectory, int64_t B, int K, int N, int max_iter,
                          A tol, A bisection_tol) {
     const int64_t cost = 20 * (static_cast<int64_t>(N) * N * N + static_cast<int64_t>(K) * K * N);
-    for_each_instance(B, cost, [&](int64_t begin, int64_t end) {
-      wmmse_miso_range(h, p_max, noise, alpha, V, u, w, iters, objective, trajectory, K, N, max_iter, tol,
+    return for_each_instance(B, cost, [&](int64_t begin, int64_t end) {
+      return wmmse_miso_range(h, p_max, noise, alpha, V, u, w, iters, objective, trajectory, K, N, max_iter, tol,
                        bisection_tol, begin, end);
     });
   }
 
   template <typename A>
-  static void miso_rates(const Cx<A>* h, const Cx<A>* V, const A* noise, A* out, int64_t B, int K, int N) {
+  static int miso_rates(const Cx<A>* h, const Cx<A>* V, const A* noise, A* out, int64_t B, int K, int N) {
     const int64_t KN = static_cast<int64_t>(K) * N;
-    for_each_instance(B, K * KN, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b)
+    return for_each_instance(B, K * KN, [&](int64_t begin, int64_t end) {
+      int flags = 0;
+      for (int64_t b = begin; b < end; ++b) {
+        flags |= cx_flags(h + b * KN, KN, kBadH) | cx_flags(V + b * KN, KN, kBadP) |
+                 positive_flags(noise + b * K, K, kBadNoise);
         for (int i = 0; i < K; ++i) out[b * K + i] = miso_rate_at(h + b * KN, V + b * KN, noise + b * K, K, N, i);
+      }
+      return flags;
     });
   }
 
   template <typename A>
-  static void miso_rates_backward(const Cx<A>* h, const Cx<A>* V, const A* noise, const A* grad, Cx<A>* grad_h,
+  static int miso_rates_backward(const Cx<A>* h, const Cx<A>* V, const A* noise, const A* grad, Cx<A>* grad_h,
                                   Cx<A>* grad_v, A* grad_noise, Cx<A>* coef, int64_t B, int K, int N) {
     const int64_t KN = static_cast<int64_t>(K) * N, KK = static_cast<int64_t>(K) * K;
-    for_each_instance(B, 3 * K * KN, [&](int64_t begin, int64_t end) {
+    return for_each_instance(B, 3 * K * KN, [&](int64_t begin, int64_t end) {
+      int flags = 0;
       for (int64_t b = begin; b < end; ++b) {
-        for (int i = 0; i < K; ++i)
+        flags |= cx_flags(h + b * KN, KN, kBadH) | cx_flags(V + b * KN, KN, kBadP) |
+                 positive_flags(noise + b * K, K, kBadNoise);
+        for (int i = 0; i < K; ++i) {
           miso_rate_coef_at(h + b * KN, V + b * KN, noise + b * K, grad + b * K, grad_noise + b * K,
                             grad_h ? grad_h + b * KN : nullptr, coef + b * KK, K, N, i);
+        }
         for (int j = 0; j < K; ++j) miso_rate_grad_at(h + b * KN, coef + b * KK, grad_v + b * KN, K, N, j);
       }
+      return flags;
     });
   }
 };

@@ -66,11 +66,27 @@ __device__ void wmmse_siso_instance(const Team& t, const SisoParams<A>& q, int64
   const SisoProblem<A> pr{gb, ld, K, q.p_max + b * K, q.noise + b * K, q.alpha + b * K, nullptr};
   const SisoState<A> s = state_in(vectors, K);
   A* p = q.p + b * K;
-  for (int k = t.lane(); k < K; k += t.size()) s.v[k] = sqrt(p[k]);
-  t.sync();
   const int64_t T = q.max_iter + 1;
   const SisoRecord<A> rec{q.objective ? q.objective + b * T : nullptr,
                           q.trajectory ? q.trajectory + b * T * K : nullptr};
+  // Input checks (wmmse.h InputFlag): each lane checks its users' gain rows and parameters; an
+  // instance with a bad input is not iterated and gets NaN outputs, 0 updates (no host sync here).
+  int bad = 0;
+  for (int k = t.lane(); k < K; k += t.size())
+    bad |= gains_flags(q.g + b * KK + static_cast<int64_t>(k) * K, K) |
+           siso_user_flags(pr.p_max, pr.noise, pr.alpha, static_cast<const A*>(p), k);
+  if (t.sum(A(bad != 0 ? 1 : 0)) > A(0)) {
+    const A nan = hd_nan<A>();
+    for (int k = t.lane(); k < K; k += t.size()) p[k] = q.u[b * K + k] = q.w[b * K + k] = nan;
+    for (int64_t e = t.lane(); e < T; e += t.size())
+      if (rec.objective != nullptr) rec.objective[e] = nan;
+    for (int64_t e = t.lane(); e < T * K; e += t.size())
+      if (rec.trajectory != nullptr) rec.trajectory[e] = nan;
+    if (t.lane() == 0) q.iters[b] = 0;
+    return;
+  }
+  for (int k = t.lane(); k < K; k += t.size()) s.v[k] = sqrt(p[k]);
+  t.sync();
   const int it = wmmse_siso_solve(t, pr, s, q.max_iter, q.tol, rec);
   for (int k = t.lane(); k < K; k += t.size()) {
     p[k] = siso_power(s.v[k], pr.p_max[k]);
@@ -113,7 +129,9 @@ __global__ void siso_rates_kernel(SisoRatesParams<A> q) {
   const int64_t idx = this_thread();
   if (idx >= q.B * q.K) return;
   const int64_t b = idx / q.K, K = q.K;
-  q.out[idx] = siso_rate_at(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.K, static_cast<int>(idx % K));
+  const int k = static_cast<int>(idx % K);
+  const int bad = siso_rate_flags(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.K, k, true);
+  q.out[idx] = bad ? hd_nan<A>() : siso_rate_at(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.K, k);
 }
 
 template <typename A>
@@ -121,8 +139,11 @@ __global__ void siso_rate_coef_kernel(SisoRatesBackwardParams<A> q) {
   const int64_t idx = this_thread();
   if (idx >= q.B * q.K) return;
   const int64_t b = idx / q.K, K = q.K;
+  const int i = static_cast<int>(idx % K);
   siso_rate_coef_at(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.grad + b * K, q.grad_noise + b * K,
-                    q.direct + b * K, q.K, static_cast<int>(idx % K));
+                    q.direct + b * K, q.K, i);
+  if (siso_rate_flags(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.K, i, true) != 0)
+    q.direct[idx] = q.grad_noise[idx] = hd_nan<A>();  // poisons grad_p, grad_noise and row i of grad_g
 }
 
 template <typename A>
@@ -145,8 +166,9 @@ __global__ void wmmse_miso_kernel(MisoParams<A> q) {
   const MisoProblem<A> pr{q.h + b * KN, K, N, q.p_max[b], q.noise + b * K, q.alpha + b * K};
   const MisoRecord<A> rec{q.objective ? q.objective + b * T : nullptr,
                           q.trajectory ? q.trajectory + b * T * KN : nullptr};
-  q.iters[b] = wmmse_miso_solve(pr, work, q.V + b * KN, q.u + b * K, q.w + b * K, q.max_iter, q.tol,
-                                q.bisection_tol, rec);
+  int flags = 0;  // NaN outputs for a bad input (wmmse_miso_checked); nothing to report without a sync
+  q.iters[b] = wmmse_miso_checked(pr, work, q.V + b * KN, q.u + b * K, q.w + b * K, q.max_iter, q.tol,
+                                  q.bisection_tol, rec, &flags);
 }
 
 template <typename A>
@@ -154,7 +176,9 @@ __global__ void miso_rates_kernel(MisoRatesParams<A> q) {
   const int64_t idx = this_thread();
   if (idx >= q.B * q.K) return;
   const int64_t b = idx / q.K, KN = static_cast<int64_t>(q.K) * q.N;
-  q.out[idx] = miso_rate_at(q.h + b * KN, q.V + b * KN, q.noise + b * q.K, q.K, q.N, static_cast<int>(idx % q.K));
+  const int i = static_cast<int>(idx % q.K);
+  const int bad = miso_rate_flags(q.h + b * KN, q.V + b * KN, q.noise + b * q.K, q.K, q.N, i, true);
+  q.out[idx] = bad ? hd_nan<A>() : miso_rate_at(q.h + b * KN, q.V + b * KN, q.noise + b * q.K, q.K, q.N, i);
 }
 
 template <typename A>
@@ -162,9 +186,13 @@ __global__ void miso_rate_coef_kernel(MisoRatesBackwardParams<A> q) {
   const int64_t idx = this_thread();
   if (idx >= q.B * q.K) return;
   const int64_t b = idx / q.K, K = q.K, KN = K * q.N;
+  const int i = static_cast<int>(idx % K);
   miso_rate_coef_at(q.h + b * KN, q.V + b * KN, q.noise + b * K, q.grad + b * K, q.grad_noise + b * K,
-                    q.grad_h ? q.grad_h + b * KN : nullptr, q.coef + b * K * K, q.K, q.N,
-                    static_cast<int>(idx % K));
+                    q.grad_h ? q.grad_h + b * KN : nullptr, q.coef + b * K * K, q.K, q.N, i);
+  if (miso_rate_flags(q.h + b * KN, q.V + b * KN, q.noise + b * K, q.K, q.N, i, true) != 0) {
+    q.grad_noise[idx] = hd_nan<A>();  // and row i of coef: poisons every grad_v and grad_h row i
+    for (int64_t j = 0; j < K; ++j) q.coef[b * K * K + i * K + j] = {hd_nan<A>(), hd_nan<A>()};
+  }
 }
 
 template <typename A>

@@ -1,10 +1,14 @@
 // The torch side of every wireless op, written once and templated on a launcher (CpuLaunch in
 // wireless_cpu.cpp, CudaLaunch in wireless_cuda.cpp): shape/dtype checks, output allocation and
-// dtype dispatch. Value checks (negative or non-finite gains, noise <= 0, ...) are done by the
-// Python wrappers in pyalgo/wireless/ops.py, which every public function goes through; the checks
-// here (shapes, dtypes, devices, size limits, iteration counts and tolerances) are the ones that
-// keep a direct torch.ops.pyalgo call from crashing or indexing out of range. What only CUDA
-// limits (grid size, shared memory) is checked by the CUDA launcher.
+// dtype dispatch. The Python wrappers in pyalgo/wireless/ops.py check values with clear messages;
+// the checks here (shapes, dtypes, devices, size limits, iteration counts and tolerances) keep a
+// direct torch.ops.pyalgo call from crashing or indexing out of range, and every value
+// precondition (finite gains >= 0, powers >= 0, noise > 0, p_max > 0, weights >= 0) is checked by
+// the kernels themselves, fused into their pass over the data, so that torch.compile or
+// validate=False cannot skip it: the CPU launcher returns InputFlag bits (wmmse.h) and the glue
+// raises naming the argument; the CUDA kernels do not synchronise and NaN-poison the outputs of
+// the instances (WMMSE) or users (rates) with a bad input instead (the launcher returns 0).
+// What only CUDA limits (grid size, shared memory) is checked by the CUDA launcher.
 #pragma once
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -20,10 +24,16 @@ namespace wireless {
 using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 using Tensors6 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
+// SISO K is at most 46340 so that K * K < 2^31 (the kernels index with int64 anyway; this keeps
+// the bound the docs state and refuses a huge expanded input before it is made contiguous).
+constexpr int64_t kMaxSisoUsers = 46340;
+
 inline void check_batch_matrix(const char* fn, const char* name, const at::Tensor& x, bool square) {
   TORCH_CHECK(x.dim() == 3, fn, ": ", name, " must have shape (B, K, ", square ? "K" : "N", "), got ", x.sizes());
   TORCH_CHECK(!square || x.size(1) == x.size(2), fn, ": ", name, " must be square in its last two dims, got ",
               x.sizes());
+  TORCH_CHECK(!square || x.size(1) <= kMaxSisoUsers, fn, ": ", name, " has too many users (K = ", x.size(1),
+              "; at most ", kMaxSisoUsers, ")");
   TORCH_CHECK(x.size(1) <= (1 << 20), fn, ": ", name, " has too many users (K = ", x.size(1), ")");
   // Kernels index users and antennas with int: bound N like K.
   TORCH_CHECK(square || x.size(2) <= (1 << 20), fn, ": ", name, " has too many antennas (N = ", x.size(2), ")");
@@ -42,6 +52,24 @@ inline void check_complex(const char* fn, const char* name, const at::Tensor& x)
 inline void check_iterations(const char* fn, int64_t max_iter, double tol) {
   TORCH_CHECK(max_iter >= 1 && max_iter <= (1 << 24), fn, ": max_iter must be in [1, 2^24], got ", max_iter);
   TORCH_CHECK(std::isfinite(tol), fn, ": tol must be finite, got ", tol);
+}
+
+// Raises for the InputFlag bits a CPU launcher reported. `p_name` / `init_name` are the op's names
+// for the powers or beamformers and for the initial point; `complex_` selects the MISO wording.
+inline void raise_for_flags(const char* fn, int flags, bool complex_, const char* p_name = "p",
+                            const char* init_name = "p_init", at::ScalarType dt = at::kDouble) {
+  if (flags == 0) return;
+  TORCH_CHECK(!(flags & kBadH), fn, ": H must ", complex_ ? "be finite (found NaN or inf)"
+                                                        : "hold finite gains >= 0 (found a negative, NaN or inf entry)");
+  TORCH_CHECK(!(flags & kBadP), fn, ": ", p_name, " must be finite", complex_ ? "" : " and >= 0",
+              " (found ", complex_ ? "NaN or inf" : "a negative, NaN or inf entry", ")");
+  TORCH_CHECK(!(flags & kBadNoise), fn, ": noise must be finite and > 0");
+  TORCH_CHECK(!(flags & kBadPMax), fn, ": p_max must be finite and > 0");
+  TORCH_CHECK(!(flags & kBadWeights), fn, ": weights must be finite and >= 0");
+  TORCH_CHECK(!(flags & kBadInit), fn, ": ", init_name, " must be finite", complex_ ? "" : " and >= 0");
+  TORCH_CHECK(!(flags & kBadResult), fn, ": the solution is not finite: H, p_max and noise (the peak SNR ",
+              "H_kk p_max / noise or their scale) exceed the range of ", dt,
+              " (see docs/wireless.md, Numerics; use float64)");
 }
 
 template <typename A>
@@ -75,13 +103,15 @@ struct WirelessOps {
     auto trajectory = at::empty({B, T, K}, g.options());
     // No users: nothing to launch; the weighted sum rate of no users is 0 at every step.
     if (B == 0 || K == 0) return {p, u, w, iters, objective.zero_(), trajectory};
+    int flags = 0;
     AT_DISPATCH_FLOATING_TYPES(dt, "pyalgo_wmmse", [&] {
-      Launch::template wmmse_siso<scalar_t>(
+      flags = Launch::template wmmse_siso<scalar_t>(
           g.data_ptr<scalar_t>(), pm.data_ptr<scalar_t>(), nz.data_ptr<scalar_t>(), al.data_ptr<scalar_t>(),
           p.data_ptr<scalar_t>(), u.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), iters.data_ptr<int32_t>(),
           record ? objective.data_ptr<scalar_t>() : nullptr, record ? trajectory.data_ptr<scalar_t>() : nullptr, B,
           static_cast<int>(K), static_cast<int>(max_iter), static_cast<scalar_t>(tol));
     });
+    raise_for_flags(fn, flags, false, "p", "p_init", dt);
     return {p, u, w, iters, objective, trajectory};
   }
 
@@ -96,10 +126,12 @@ struct WirelessOps {
     auto nz = checked(fn, "noise", noise, {B, K}, g.scalar_type(), g);
     auto out = at::empty({B, K}, g.options());
     if (out.numel() == 0) return out;
+    int flags = 0;
     AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pyalgo_sum_rate", [&] {
-      Launch::template siso_rates<scalar_t>(g.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(),
+      flags = Launch::template siso_rates<scalar_t>(g.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(),
                                             nz.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), B, static_cast<int>(K));
     });
+    raise_for_flags(fn, flags, false);
     return out;
   }
 
@@ -119,12 +151,14 @@ struct WirelessOps {
     auto grad_noise = at::empty({B, K}, g.options());
     if (grad_p.numel() == 0) return {grad_g, grad_p, grad_noise};
     auto direct = at::empty({B, K}, g.options());
+    int flags = 0;
     AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pyalgo_sum_rate_backward", [&] {
-      Launch::template siso_rates_backward<scalar_t>(
+      flags = Launch::template siso_rates_backward<scalar_t>(
           g.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), nz.data_ptr<scalar_t>(), gr.data_ptr<scalar_t>(),
           gains_grad ? grad_g.data_ptr<scalar_t>() : nullptr, grad_p.data_ptr<scalar_t>(),
           grad_noise.data_ptr<scalar_t>(), direct.data_ptr<scalar_t>(), B, static_cast<int>(K));
     });
+    raise_for_flags(fn, flags, false);
     return {grad_g, grad_p, grad_noise};
   }
 
@@ -154,14 +188,16 @@ struct WirelessOps {
     auto objective = at::empty({B, T}, w.options());
     auto trajectory = at::empty({B, T, K, N}, h.options());
     if (B == 0 || K == 0) return {v, u, w, iters, objective.zero_(), trajectory};  // as in wmmse_siso
+    int flags = 0;
     AT_DISPATCH_FLOATING_TYPES(real_dt, "pyalgo_wmmse_miso", [&] {
-      Launch::template wmmse_miso<scalar_t>(
+      flags = Launch::template wmmse_miso<scalar_t>(
           cx<scalar_t>(h), pm.data_ptr<scalar_t>(), nz.data_ptr<scalar_t>(), al.data_ptr<scalar_t>(), cx<scalar_t>(v),
           cx<scalar_t>(u), w.data_ptr<scalar_t>(), iters.data_ptr<int32_t>(),
           record ? objective.data_ptr<scalar_t>() : nullptr, record ? cx<scalar_t>(trajectory) : nullptr, B,
           static_cast<int>(K), static_cast<int>(N), static_cast<int>(max_iter), static_cast<scalar_t>(tol),
           static_cast<scalar_t>(bisection_tol));
     });
+    raise_for_flags(fn, flags, true, "V", "v_init", h.scalar_type());
     return {v, u, w, iters, objective, trajectory};
   }
 
@@ -178,10 +214,12 @@ struct WirelessOps {
     auto out = at::empty({B, K}, h.options().dtype(real_dt));
     if (out.numel() == 0) return out;
     if (N == 0) return out.zero_();
+    int flags = 0;
     AT_DISPATCH_FLOATING_TYPES(real_dt, "pyalgo_sum_rate_miso", [&] {
-      Launch::template miso_rates<scalar_t>(cx<scalar_t>(h), cx<scalar_t>(vc), nz.data_ptr<scalar_t>(),
+      flags = Launch::template miso_rates<scalar_t>(cx<scalar_t>(h), cx<scalar_t>(vc), nz.data_ptr<scalar_t>(),
                                             out.data_ptr<scalar_t>(), B, static_cast<int>(K), static_cast<int>(N));
     });
+    raise_for_flags(fn, flags, true, "V");
     return out;
   }
 
@@ -202,12 +240,14 @@ struct WirelessOps {
     auto grad_noise = at::zeros({B, K}, gr.options());
     if (B == 0 || K == 0 || N == 0) return {grad_h, grad_v, grad_noise};
     auto coef = at::empty({B, K, K}, h.options());
+    int flags = 0;
     AT_DISPATCH_FLOATING_TYPES(real_dt, "pyalgo_sum_rate_miso_backward", [&] {
-      Launch::template miso_rates_backward<scalar_t>(
+      flags = Launch::template miso_rates_backward<scalar_t>(
           cx<scalar_t>(h), cx<scalar_t>(vc), nz.data_ptr<scalar_t>(), gr.data_ptr<scalar_t>(),
           channels_grad ? cx<scalar_t>(grad_h) : nullptr, cx<scalar_t>(grad_v), grad_noise.data_ptr<scalar_t>(),
           cx<scalar_t>(coef), B, static_cast<int>(K), static_cast<int>(N));
     });
+    raise_for_flags(fn, flags, true, "V");
     return {grad_h, grad_v, grad_noise};
   }
 };

@@ -20,6 +20,74 @@ PYALGO_HD A hd_min(A a, A b) { return b < a ? b : a; }
 
 constexpr double kLn2 = 0.693147180559945309417232121458176568;
 
+// ---- input checks that no caller can skip (issue 14) ----------------------------------------------
+// Each op's launcher ORs these bits over every element it reads (fused into its pass); the CPU glue
+// raises naming the argument, the CUDA kernels (which do not synchronise) NaN-poison the outputs of
+// the instances or users concerned instead (docs/wireless.md, "Validation").
+enum InputFlag : int {
+  kBadH = 1,         // a gain that is negative, NaN or inf (MISO: a non-finite channel entry)
+  kBadP = 2,         // a power that is negative, NaN or inf (MISO: a non-finite beamformer entry)
+  kBadNoise = 4,     // a noise power that is not finite and > 0
+  kBadPMax = 8,      // a power budget that is not finite and > 0
+  kBadWeights = 16,  // a rate weight that is negative, NaN or inf
+  kBadInit = 32,     // an initial power or beamformer that is negative (SISO), NaN or inf
+  kBadResult = 64,   // WMMSE left the floating-point range (float32 at an extreme SNR or scale)
+};
+
+template <typename A>
+PYALGO_HD bool finite_nonneg(A x) { return x >= A(0) && x < hd_inf<A>(); }
+template <typename A>
+PYALGO_HD bool finite_pos(A x) { return x > A(0) && x < hd_inf<A>(); }
+template <typename A>
+PYALGO_HD bool finite(A x) { return x - x == A(0); }
+
+// `flag` if one of the n values is not finite and >= 0. Branch-free so that it vectorises: x * 0
+// is 0 for a finite x and NaN for NaN or inf, and the running minimum catches a negative entry
+// (-0 passes).
+template <typename A>
+PYALGO_HD int nonneg_flags(const A* x, int64_t n, int flag) {
+  A probe = 0, lo = 0;
+  PYALGO_SIMD_REDUCE2(+ : probe, min : lo)
+  for (int64_t j = 0; j < n; ++j) {
+    probe += x[j] * A(0);
+    lo = x[j] < lo ? x[j] : lo;
+  }
+  return probe == A(0) && !(lo < A(0)) ? 0 : flag;
+}
+
+// `flag` if one of the n values is not finite and > 0 (as nonneg_flags).
+template <typename A>
+PYALGO_HD int positive_flags(const A* x, int64_t n, int flag) {
+  A probe = 0, lo = hd_inf<A>();
+  PYALGO_SIMD_REDUCE2(+ : probe, min : lo)
+  for (int64_t j = 0; j < n; ++j) {
+    probe += x[j] * A(0);
+    lo = x[j] < lo ? x[j] : lo;
+  }
+  return probe == A(0) && lo > A(0) ? 0 : flag;
+}
+
+// kBadH if one of the n gains is not finite and >= 0.
+template <typename A>
+PYALGO_HD int gains_flags(const A* row, int64_t n) { return nonneg_flags(row, n, kBadH); }
+
+// The inputs of user k's rate: row k of the gains, p[k] (all of p when `all_p`: a thread that
+// computes rate k alone must see the powers of every interferer) and noise[k].
+template <typename A>
+PYALGO_HD int siso_rate_flags(const A* g, const A* p, const A* noise, int K, int k, bool all_p) {
+  int flags = gains_flags(g + static_cast<int64_t>(k) * K, K);
+  flags |= all_p ? nonneg_flags(p, K, kBadP) : (finite_nonneg(p[k]) ? 0 : kBadP);
+  if (!finite_pos(noise[k])) flags |= kBadNoise;
+  return flags;
+}
+
+// User k's per-user WMMSE inputs: p_max, noise, weight and initial power.
+template <typename A>
+PYALGO_HD int siso_user_flags(const A* p_max, const A* noise, const A* alpha, const A* p_init, int k) {
+  return (finite_pos(p_max[k]) ? 0 : kBadPMax) | (finite_pos(noise[k]) ? 0 : kBadNoise) |
+         (finite_nonneg(alpha[k]) ? 0 : kBadWeights) | (finite_nonneg(p_init[k]) ? 0 : kBadInit);
+}
+
 // sum_{j != k} row[j] * x[j]: the interference at receiver k. The diagonal is skipped rather than
 // subtracted from the full sum, which would cancel catastrophically at high SINR (spec §2a).
 template <typename A>
@@ -108,7 +176,7 @@ PYALGO_HD A siso_refresh(const Team& t, const SisoProblem<A>& pr, const SisoStat
 
 // The Jacobi v-update: v_k = clip(alpha_k w_k u_k h_kk / sum_j alpha_j w_j u_j^2 g_jk, 0, sqrt(Pmax_k)).
 // A user whose numerator is 0 (no direct gain, zero weight, or switched off) gets v_k = 0; this
-// also covers the 0/0 of an all-zero channel.
+// also covers the 0/0 of an all-zero channel. A NaN numerator (overflowed state) stays NaN.
 template <typename A, typename Team>
 PYALGO_HD void siso_update(const Team& t, const SisoProblem<A>& pr, const SisoState<A>& s) {
   const int K = pr.K;
@@ -118,7 +186,9 @@ PYALGO_HD void siso_update(const Team& t, const SisoProblem<A>& pr, const SisoSt
   PYALGO_SIMD
   for (int k = t.lane(); k < K; k += t.size()) {
     const A num = pr.alpha[k] * s.w[k] * s.u[k] * s.h_diag[k];
-    s.v[k] = num > A(0) ? hd_min(num / s.y[k], s.v_max[k]) : A(0);
+    // num is NaN only when the state left the floating-point range: keep the NaN (the caller
+    // reports a non-finite solution) rather than silently switching the user off.
+    s.v[k] = num > A(0) ? hd_min(num / s.y[k], s.v_max[k]) : (num == A(0) ? A(0) : num);
   }
   t.sync();
 }

@@ -12,7 +12,10 @@ Conventions
 - Rates are in bits/s/Hz.
 
 Value checks (negative/non-finite gains, noise <= 0, ...) run in the wrappers on every device;
-on CUDA they cost one host synchronisation per call (``validate=False`` skips them).
+on CUDA they cost one host synchronisation per call (``validate=False`` skips them). The kernels
+check the same preconditions themselves, so a direct ``torch.ops.pyalgo`` call, ``validate=False``
+or ``torch.compile`` cannot skip them: the CPU kernels raise, the CUDA kernels (which do not
+synchronise) return NaN for the instances or users concerned.
 """
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ from .._autograd import double_backward_wanted, reference_grads
 
 _ops = torch.ops.pyalgo
 Value = Union[float, torch.Tensor]
+
+MAX_SISO_USERS = 46340  # K * K < 2^31 gains per instance (also checked by the kernels)
+MAX_ITER = 2**24        # WMMSE updates per call (also checked by the kernels)
 
 
 class WMMSEResult(NamedTuple):
@@ -83,6 +89,12 @@ def _check_channels(fn: str, H, complex_: bool, validate: bool) -> None:
             raise ValueError(f"{fn}: H must have shape (B, K, K), got {tuple(H.shape)}")
     if H.shape[1] == 0:
         raise ValueError(f"{fn}: H must have at least one user (K >= 1), got shape {tuple(H.shape)}")
+    if not complex_ and H.shape[1] > MAX_SISO_USERS:
+        raise ValueError(f"{fn}: H has too many users (K = {H.shape[1]}; at most {MAX_SISO_USERS})")
+    if complex_ and H.shape[1] > 2**20:
+        raise ValueError(f"{fn}: H has too many users (K = {H.shape[1]}; at most 2^20)")
+    if complex_ and H.shape[2] > 2**20:
+        raise ValueError(f"{fn}: H has too many antennas (N = {H.shape[2]}; at most 2^20)")
     if _checking(validate) and H.numel():
         if not bool(torch.isfinite(H).all()):
             raise ValueError(f"{fn}: H must be finite (found NaN or inf)")
@@ -120,12 +132,59 @@ def _per_user(fn: str, name: str, value, B: int, K: int, dtype, device, *, posit
 def _check_iterations(fn: str, max_iter, tol) -> None:
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"{fn}: max_iter must be an int >= 1, got {max_iter!r}")
+    if max_iter > MAX_ITER:
+        raise ValueError(f"{fn}: max_iter must be an int >= 1 and at most 2^24 = {MAX_ITER}, got {max_iter!r}")
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol):
         raise ValueError(f"{fn}: tol must be a finite number (<= 0 runs exactly max_iter updates), got {tol!r}")
 
 
 def _gains(H: torch.Tensor, amplitude: bool) -> torch.Tensor:
     return H * H if amplitude else H
+
+
+_NOT_FINITE = "the solution is not finite"
+_WIDER = {torch.float32: torch.float64, torch.complex64: torch.complex128}
+
+
+def _call(fn: str, what: str, op, *args):
+    """op(*args), with an allocation failure (outputs too large) turned into an error naming `what`."""
+    try:
+        return op(*args)
+    except RuntimeError as exc:
+        text = str(exc)
+        if "allocate" in text or "out of memory" in text or "overflow" in text:
+            raise RuntimeError(f"{fn}: the outputs for {what} do not fit in memory ({text.splitlines()[0][:200]})") from None
+        raise
+
+
+def _teacher(fn: str, what: str, op, tensors, rest, validate: bool):
+    """Runs a WMMSE op; if its float32 / complex64 solution left the floating-point range (an
+    extreme SNR or scale: the CPU kernel raises, the CUDA one returns NaN), solves again in float64
+    and casts back. Outside the float64 range too: a ValueError naming the function."""
+    if not _checking(validate):
+        return op(*tensors, *rest)
+    try:
+        out = _call(fn, what, op, *tensors, *rest)
+        if out[0].numel() == 0 or bool(torch.isfinite(out[0]).all()):
+            return out
+    except RuntimeError as exc:
+        if _NOT_FINITE not in str(exc):
+            raise
+    wide = _WIDER.get(tensors[0].dtype)
+    if wide is not None:
+        real = torch.float64
+        up = [t.to(wide if t.is_complex() else real) for t in tensors]
+        try:
+            out = _call(fn, what, op, *up, *rest)
+            if bool(torch.isfinite(out[0]).all()):
+                narrow = tensors[0].dtype
+                return tuple(o if not (o.is_floating_point() or o.is_complex())
+                             else o.to(narrow if o.is_complex() else tensors[1].dtype) for o in out)
+        except RuntimeError as exc:
+            if _NOT_FINITE not in str(exc):
+                raise
+    raise ValueError(f"{fn}: {_NOT_FINITE} even in float64: H, p_max and noise (the peak SNR H_kk p_max / noise, "
+                     f"or their scale) exceed the floating-point range (docs/wireless.md, Numerics)")
 
 
 # ---- SISO ------------------------------------------------------------------------------------
@@ -144,7 +203,9 @@ def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Opti
     H: (B, K, K) gains (``amplitude=True``: amplitudes |h|). init: "full" (p = p_max, the
     standard), "random" (U(0, p_max) from `generator`) or a (B, K) tensor in [0, p_max].
     Returns p (B, K), or a `WMMSEResult` when `return_state` / `return_trajectory`. Not
-    differentiable (a teacher): the inputs are detached.
+    differentiable (a teacher): the inputs are detached. A float32 problem whose solution leaves
+    the float32 range (an SNR beyond ~1e38, e.g. ``noise=1e-44``) is solved in float64 and cast
+    back (``validate=True``; docs/wireless.md, Numerics).
     """
     fn = "pyalgo.wireless.wmmse"
     _check_channels(fn, H, False, validate)
@@ -157,8 +218,9 @@ def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Opti
     alpha = _per_user(fn, "weights", 1.0 if weights is None else (
         weights.detach() if isinstance(weights, torch.Tensor) else weights), positive=False, **args)
     p0 = _initial_powers(fn, init, p_max_t, generator, validate)
-    p, u, w, iterations, objective, trajectory = _ops.wmmse_siso(
-        H, p_max_t, noise_t, alpha, p0, int(max_iter), float(tol), bool(return_trajectory))
+    p, u, w, iterations, objective, trajectory = _teacher(
+        fn, f"max_iter={max_iter} with return_trajectory (B={B}, K={K})", _ops.wmmse_siso,
+        (H, p_max_t, noise_t, alpha, p0), (int(max_iter), float(tol), bool(return_trajectory)), validate)
     if not (return_state or return_trajectory):
         return p
     return WMMSEResult(p, u if return_state else None, w if return_state else None, iterations,
@@ -170,6 +232,8 @@ def _initial_powers(fn, init, p_max, generator, validate) -> torch.Tensor:
         if init == "full":
             return p_max
         if init == "random":
+            if generator is not None and not isinstance(generator, torch.Generator):
+                raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
             u = torch.rand(p_max.shape, dtype=p_max.dtype, device=p_max.device, generator=generator)
             return u * p_max
         raise ValueError(f'{fn}: init must be "full", "random" or a (B, K) tensor, got {init!r}')
@@ -223,7 +287,18 @@ def _weighted(fn, rates, weights, B, K, like, validate, per_user) -> torch.Tenso
 # ---- MISO ------------------------------------------------------------------------------------
 
 def mrt_init(H: torch.Tensor, p_max: Value = 1.0) -> torch.Tensor:
-    """Maximum-ratio transmission V_i = conj(H_i), scaled to total power p_max: (B, K, N)."""
+    """Maximum-ratio transmission V_i = conj(H_i), scaled to total power p_max: (B, K, N).
+
+    H: (B, K, N) complex, finite; p_max: a number or (B,) tensor, finite and > 0 (always checked:
+    a negative budget has no square root)."""
+    fn = "pyalgo.wireless.mrt_init"
+    _check_channels(fn, H, True, True)
+    p_max = _per_user(fn, "p_max", p_max.detach() if isinstance(p_max, torch.Tensor) else p_max, H.shape[0],
+                      H.shape[1], H.real.dtype, H.device, positive=True, validate=True, per_instance_only=True)
+    return _mrt(H, p_max)
+
+
+def _mrt(H: torch.Tensor, p_max: Value) -> torch.Tensor:
     V = H.conj().resolve_conj()
     total = (V.abs() ** 2).sum(dim=(1, 2))
     P = p_max if not isinstance(p_max, torch.Tensor) else p_max.to(total)
@@ -260,7 +335,7 @@ def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights:
     if isinstance(init, str):
         if init != "mrt":
             raise ValueError(f'{fn}: init must be "mrt" or a (B, K, N) complex tensor, got {init!r}')
-        V0 = mrt_init(H, p_max_t)
+        V0 = _mrt(H, p_max_t)
     elif isinstance(init, torch.Tensor):
         if init.shape != H.shape or not init.is_complex():
             raise ValueError(f"{fn}: init must be a complex tensor of shape {tuple(H.shape)}, got "
@@ -272,9 +347,10 @@ def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights:
                 raise ValueError(f"{fn}: init must be finite with total power <= p_max")
     else:
         raise TypeError(f'{fn}: init must be "mrt" or a tensor, got {type(init).__name__}')
-    V, u, w, iterations, objective, trajectory = _ops.wmmse_miso(
-        H, p_max_t, noise_t, alpha, V0.contiguous(), int(max_iter), float(tol), float(bisection_tol),
-        bool(return_trajectory))
+    V, u, w, iterations, objective, trajectory = _teacher(
+        fn, f"max_iter={max_iter} with return_trajectory (B={B}, K={K}, N={N})", _ops.wmmse_miso,
+        (H, p_max_t, noise_t, alpha, V0.contiguous()),
+        (int(max_iter), float(tol), float(bisection_tol), bool(return_trajectory)), validate)
     if not (return_state or return_trajectory):
         return V
     return MISOResult(V, u if return_state else None, w if return_state else None, iterations,

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import Weights, check_choice, check_gains, check_int, check_positive, expand_weights
+from ._checks import (MAX_SIZE, Weights, allocating, check_choice, check_gains, check_int, check_positive,
+                      check_powers, expand_weights)
 
 __all__ = ["MLPStudent", "GNNStudent", "MLPCritic", "GNNCritic", "StudentOutput", "default_critic",
            "INPUTS", "AGGREGATIONS"]
@@ -89,18 +90,19 @@ class MLPStudent(nn.Module):
                  trajectory_heads: bool = False):
         super().__init__()
         fn = "pyalgo.wireless.MLPStudent"
-        self.K = check_int(fn, "K", K)
-        self.hidden_sizes = tuple(check_int(fn, "hidden sizes", h) for h in hidden)
+        self.K = check_int(fn, "K", K, maximum=MAX_SIZE)
+        self.hidden_sizes = tuple(check_int(fn, "hidden sizes", h, maximum=MAX_SIZE) for h in hidden)
         if not self.hidden_sizes:
             raise ValueError(f"{fn}: hidden must list at least one layer size, got {tuple(hidden)}")
         self.p_max = _check_student_args(fn, p_max, inputs)
         self.inputs, self.weighted = inputs, bool(weighted)
         sizes = [K * K + (K if weighted else 0), *self.hidden_sizes]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.out = nn.Linear(sizes[-1], K)
-        self.state_head = nn.Linear(sizes[-1], 2 * K) if state_head else None
-        self.trajectory_heads = (nn.ModuleList(nn.Linear(h, K) for h in self.hidden_sizes)
-                                 if trajectory_heads else None)
+        with allocating(fn, f"K={K}, hidden={self.hidden_sizes}"):
+            self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.out = nn.Linear(sizes[-1], K)
+            self.state_head = nn.Linear(sizes[-1], 2 * K) if state_head else None
+            self.trajectory_heads = (nn.ModuleList(nn.Linear(h, K) for h in self.hidden_sizes)
+                                     if trajectory_heads else None)
 
     def forward(self, G: torch.Tensor, weights: Weights = None, return_aux: bool = False):
         """G (B, K, K), weights (B, K)/(K,) or None -> p (B, K), or `StudentOutput` with return_aux."""
@@ -207,13 +209,14 @@ class GNNStudent(nn.Module):
                  inputs: str = "log", state_head: bool = False, trajectory_heads: bool = False):
         super().__init__()
         fn = "pyalgo.wireless.GNNStudent"
-        self.hidden = check_int(fn, "hidden", hidden)
-        check_int(fn, "layers", layers, minimum=2 if trajectory_heads else 1)
+        self.hidden = check_int(fn, "hidden", hidden, maximum=MAX_SIZE)
+        check_int(fn, "layers", layers, minimum=2 if trajectory_heads else 1, maximum=MAX_SIZE)
         check_choice(fn, "aggregation", aggregation, AGGREGATIONS)
         self.p_max = _check_student_args(fn, p_max, inputs)
         self.inputs = inputs
-        self.encoder = _GraphEncoder(0, hidden, layers, aggregation, inputs)
-        self.readout = nn.Linear(hidden, 1)
+        with allocating(fn, f"hidden={hidden}, layers={layers}"):
+            self.encoder = _GraphEncoder(0, hidden, layers, aggregation, inputs)
+            self.readout = nn.Linear(hidden, 1)
         self.state_head = nn.Linear(hidden, 2) if state_head else None
         self.trajectory_heads = bool(trajectory_heads)
 
@@ -245,16 +248,19 @@ class MLPCritic(nn.Module):
                  inputs: str = "amplitude", weighted: bool = False):
         super().__init__()
         fn = "pyalgo.wireless.MLPCritic"
-        self.K = check_int(fn, "K", K)
+        self.K = check_int(fn, "K", K, maximum=MAX_SIZE)
         self.p_max = _check_student_args(fn, p_max, inputs)
         self.inputs, self.weighted = inputs, bool(weighted)
-        self.net = _mlp([K * K + K + (K if weighted else 0), *hidden, 1], final_relu=False)
+        hidden = tuple(check_int(fn, "hidden sizes", h, maximum=MAX_SIZE) for h in hidden)
+        with allocating(fn, f"K={K}, hidden={hidden}"):
+            self.net = _mlp([K * K + K + (K if weighted else 0), *hidden, 1], final_relu=False)
 
     def forward(self, G: torch.Tensor, p: torch.Tensor, weights: Weights = None) -> torch.Tensor:
         """G (B, K, K), p (B, K) -> Q (B,)."""
         fn = "pyalgo.wireless.MLPCritic"
         check_gains(fn, "G", G, self.K)
-        B, K = p.shape
+        B, K = G.shape[0], self.K
+        p = check_powers(fn, p, B, K)
         parts = [_features(G, self.inputs).transpose(-1, -2).reshape(B, K * K), p / self.p_max]
         if self.weighted:
             parts.append(expand_weights(fn, weights, B, K, p))
@@ -271,18 +277,20 @@ class GNNCritic(nn.Module):
                  inputs: str = "log"):
         super().__init__()
         fn = "pyalgo.wireless.GNNCritic"
-        check_int(fn, "hidden", hidden)
-        check_int(fn, "layers", layers)
+        check_int(fn, "hidden", hidden, maximum=MAX_SIZE)
+        check_int(fn, "layers", layers, maximum=MAX_SIZE)
         check_choice(fn, "aggregation", aggregation, AGGREGATIONS)
         self.p_max = _check_student_args(fn, p_max, inputs)
-        self.encoder = _GraphEncoder(1, hidden, layers, aggregation, inputs)
-        self.readout = nn.Linear(hidden, 1)
+        with allocating(fn, f"hidden={hidden}, layers={layers}"):
+            self.encoder = _GraphEncoder(1, hidden, layers, aggregation, inputs)
+            self.readout = nn.Linear(hidden, 1)
 
     def forward(self, G: torch.Tensor, p: torch.Tensor, weights: Weights = None,
                 adjacency: Optional[torch.Tensor] = None) -> torch.Tensor:
         """G (B, K, K), p (B, K) -> Q (B,)."""
         fn = "pyalgo.wireless.GNNCritic"
         check_gains(fn, "G", G)
+        p = check_powers(fn, p, G.shape[0], G.shape[-1])
         x = self.encoder(G, weights, adjacency, (p / self.p_max,), fn)[-1]
         return self.readout(x).squeeze(-1).sum(-1)
 
