@@ -70,7 +70,8 @@ def kmeans_1d_lloyd(values, num_clusters: int, generator: Optional[torch.Generat
     # a power-of-two scale (exact) so that no square overflows or underflows: same iterations as on x
     exponent = int(np.frexp(np.max(np.abs(x)))[1])
     x = np.ldexp(x, -exponent)
-    tol = float(np.ldexp(float(tol), -2 * exponent))
+    with np.errstate(over="ignore"):
+        tol = float(np.ldexp(float(tol), -2 * exponent))
     pick = torch.randperm(x.size, generator=generator)[:k].numpy()
     centres = x[pick].copy()
     labels = np.zeros(x.size, dtype=np.int64)

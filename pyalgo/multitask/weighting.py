@@ -429,6 +429,9 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     if m == 1:
         return np.ones(1)
     scale = max(float(np.max(np.diag(G))), 1e-300)
+    if not 1e-100 < scale < 1e100:  # the weights are scale-free; the KKT systems below mix G with 1s
+        G = np.ldexp(G, -math.frexp(scale)[1])
+        scale = max(float(np.max(np.diag(G))), 1e-300)
     if m == 2:
         denom = G[0, 0] + G[1, 1] - 2 * G[0, 1]
         a = 0.5 if denom <= 1e-15 * scale else float(np.clip((G[1, 1] - G[0, 1]) / denom, 0.0, 1.0))
@@ -645,6 +648,8 @@ class CAGrad(_GradientMethod):
     def __init__(self, n_tasks, device=None, c: float = 0.4):
         super().__init__(n_tasks, device)
         self.c = _check_positive(c, "c", self._where, allow_zero=True)
+        if self.c > 1e6:
+            raise ValueError(f"{self._where}: c must be at most 1e6 (the direction scales with 1/(1 + c^2)), got {c!r}")
 
     def _weights(self, gram, loss_values):
         m = self.n_tasks
