@@ -66,9 +66,10 @@ constexpr double kTieTolerance = 1e-14;
 // equivariant); dynamic programme over the boundaries between distinct values. The optimal last
 // boundary is monotone in the prefix length (the SSE satisfies the quadrangle inequality), so each
 // level is solved by divide and conquer (Wang & Song's Ckmeans.1d.dp): O(K·D·log D) time for D
-// distinct values, after an O(m log m) sort (limits: kmeans_within_limits). Ties go to the smallest boundary index. The values
-// are scaled by a power of two (exact) so that the largest |x| is in [0.5, 1): no square can
-// overflow or underflow whatever their magnitude. Returns the number of clusters, or −1 (nothing
+// distinct values, after an O(m log m) sort (limits: kmeans_within_limits). Ties (within
+// kTieTolerance) go to the smallest boundary index. The values are scaled by a power of two (exact)
+// so that no square overflows whatever their magnitude; differences below max|x|·2^-1035 (beyond
+// float64's relative range) count as zero. Returns the number of clusters, or −1 (nothing
 // written) when k and D exceed kmeans_within_limits.
 inline int64_t kmeans_1d_exact(const double* x, int64_t m, int64_t k, int64_t* labels) {
   std::vector<int64_t> order(m);
@@ -93,9 +94,11 @@ inline int64_t kmeans_1d_exact(const double* x, int64_t m, int64_t k, int64_t* l
     return std::max<int64_t>(k, 1);
   }
   if (!kmeans_within_limits(d, k)) return -1;
+  // scale by a power of two (exact bar underflow) to |v| < 2^498: every square and sum below stays
+  // under 2^1021 for up to 2^23 values, and differences down to max|x|·2^-1035 keep non-zero squares
   int exponent = 0;
   std::frexp(std::max(std::fabs(value.front()), std::fabs(value.back())), &exponent);
-  for (double& v : value) v = std::ldexp(v, -exponent);  // exact (bar subnormals): |v| < 1
+  for (double& v : value) v = std::ldexp(v, 498 - exponent);
   // bottom-up segment tree of the distinct values' moments: any run in O(log D) merges
   int64_t size = 1;
   while (size < d) size *= 2;

@@ -429,7 +429,7 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     if m == 1:
         return np.ones(1)
     scale = max(float(np.max(np.diag(G))), 1e-300)
-    if not 1e-100 < scale < 1e100:  # the weights are scale-free; the KKT systems below mix G with 1s
+    if scale > 1e-300:  # the weights are scale-free; the KKT systems below mix G with 1s: max diag in [0.5, 1)
         G = np.ldexp(G, -math.frexp(scale)[1])
         scale = max(float(np.max(np.diag(G))), 1e-300)
     if m == 2:
@@ -467,6 +467,8 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
             alpha[idx] = current + t * (beta - current)
             alpha[np.abs(alpha) <= 1e-15] = 0.0
             alpha = np.maximum(alpha, 0.0)
+            if not alpha.sum() > 0:  # rounding emptied the support: finish by FISTA from the centre
+                return _min_norm_projected_gradient(G, np.full(m, 1.0 / m), tol * scale)
             alpha /= alpha.sum()
             support = alpha > 0
     return _min_norm_projected_gradient(G, alpha, tol * scale)
