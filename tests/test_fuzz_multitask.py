@@ -97,7 +97,8 @@ def test_kmeans_1d_matches_dp_reference_and_is_scale_free(values, k, shift):
     got = float(exact_sse(values, labels.tolist()))
     assert got <= ref_sse * (1 + 1e-9) + 1e-9 * max(1.0, max(abs(v) for v in values)) ** 2 * 0 + 1e-12
     scaled = [math.ldexp(v, shift) for v in values]
-    assume(all(math.isfinite(v) for v in scaled) and all(v == 0 or abs(v) > 1e-290 for v in scaled))
+    assume(all(math.isfinite(v) and abs(v) > 1e-290 or v == 0 for v in scaled)
+           and all(math.ldexp(a, -shift) == b for a, b in zip(scaled, values)))   # the scaling is exact
     assert MT.kmeans_1d(scaled, k).tolist() == labels.tolist()
     perm = np.random.default_rng(len(values)).permutation(len(values))
     assert MT.kmeans_1d([values[i] for i in perm], k).tolist() == labels[perm].tolist()
@@ -110,7 +111,9 @@ def test_go4align_matches_reference(history, k, beta, scale):
     for losses in history:
         loss, extras = method.get_weighted_loss(torch.tensor(losses, dtype=F64))
     ref = go4align_ref(history, k, beta, scale=scale)
-    np.testing.assert_allclose(extras["indicators"].numpy(), ref["gamma"], rtol=1e-9, atol=1e-300)
+    # the reference's multiplicative q underflows where the op's log-space q does not: absolute slack
+    np.testing.assert_allclose(extras["indicators"].numpy(), ref["gamma"], rtol=1e-9,
+                               atol=1e-12 * float(np.max(ref["gamma"])))
     # the grouping is optimal for γ (ties may group differently than the brute force)
     gamma = extras["indicators"].numpy()
     best, _ = exact_optimum(list(gamma), k)
@@ -140,7 +143,8 @@ def test_go4align_extreme_losses_finite(losses, k, beta, eps):
         assert abs(float(extras["Q"].sum()) - 1) < 1e-9
 
 
-losses_st = st.lists(st.one_of(st.floats(1e-6, 1e6), st.builds(lambda e: 10.0 ** e, st.integers(-300, 300))),
+# losses within 1e300 of each other (GO4Align raises a clear error when mean(L)/L leaves float64)
+losses_st = st.lists(st.one_of(st.floats(1e-6, 1e6), st.builds(lambda e: 10.0 ** e, st.integers(-150, 150))),
                      min_size=3, max_size=3)
 
 
