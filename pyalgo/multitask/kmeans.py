@@ -16,15 +16,27 @@ import torch
 
 __all__ = ["kmeans_1d_lloyd", "cluster_means"]
 
+MAX_DISTANCES = 1 << 26   # Lloyd's (M, K) distance matrix: 512 MiB of float64
+
 
 def _check(values, num_clusters: int, fn: str) -> np.ndarray:
-    x = np.asarray(values, dtype=np.float64)
+    where = f"pyalgo.multitask.{fn}"
+    try:
+        x = np.asarray(values)
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"dtype {x.dtype}")
+        x = np.array(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{where}: values must be a 1-D array of real numbers ({exc})") from None
     if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"pyalgo.multitask.{fn}: values must be a non-empty 1-D array, got shape {tuple(x.shape)}")
+        raise ValueError(f"{where}: values must be a non-empty 1-D array, got shape {tuple(x.shape)}")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"pyalgo.multitask.{fn}: values must be finite, got {x.tolist()}")
+        raise ValueError(f"{where}: values must be finite, got {x.tolist()[:20]}")
     if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)) or num_clusters < 1:
-        raise ValueError(f"pyalgo.multitask.{fn}: num_clusters must be an integer >= 1, got {num_clusters!r}")
+        raise ValueError(f"{where}: num_clusters must be an integer >= 1, got {num_clusters!r}")
+    if min(int(num_clusters), x.size) * x.size > MAX_DISTANCES:
+        raise ValueError(f"{where}: min(num_clusters, M) x M must be at most {MAX_DISTANCES} (the distance matrix), "
+                         f"got num_clusters={num_clusters} with M={x.size}")
     return x
 
 
@@ -42,10 +54,24 @@ def kmeans_1d_lloyd(values, num_clusters: int, generator: Optional[torch.Generat
     """Lloyd's algorithm as in `kmeans-pytorch` 0.3 (the official GO4Align code), labels (M,) int64.
 
     Initial centres are `num_clusters` distinct points drawn from `generator`; an emptied cluster is
-    reseeded with a random point; stops when Σ squared centre shift < tol. A local optimum only.
+    reseeded with a random point; stops when Σ squared centre shift < tol or after max_iter
+    iterations (≤ 10^7). A local optimum only. min(num_clusters, M)·M ≤ 2^26 (the distance matrix).
     """
     x = _check(values, num_clusters, "kmeans_1d_lloyd")
+    where = "pyalgo.multitask.kmeans_1d_lloyd"
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"{where}: generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) or not tol >= 0 \
+            or not np.isfinite(tol):
+        raise ValueError(f"{where}: tol must be a finite number >= 0, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or not 1 <= max_iter <= 10**7:
+        raise ValueError(f"{where}: max_iter must be an integer in [1, 10**7], got {max_iter!r}")
     k = min(int(num_clusters), x.size)
+    # a power-of-two scale (exact) so that no square overflows or underflows: same iterations as on x
+    exponent = int(np.frexp(np.max(np.abs(x)))[1])
+    x = np.ldexp(x, -exponent)
+    with np.errstate(over="ignore"):
+        tol = float(np.ldexp(float(tol), -2 * exponent))
     pick = torch.randperm(x.size, generator=generator)[:k].numpy()
     centres = x[pick].copy()
     labels = np.zeros(x.size, dtype=np.int64)

@@ -18,21 +18,44 @@ def delta_m(metrics: ArrayLike, baselines: ArrayLike, higher_is_better: Union[bo
     metrics: (..., S) — leading dimensions (e.g. seeds) give one Δm each; baselines: (S,), non-zero;
     higher_is_better: one bool for all metrics or (S,). Returns a float, or an array of shape (...).
     """
-    m = np.asarray(metrics, dtype=np.float64)
-    b = np.asarray(baselines, dtype=np.float64)
+    fn = "pyalgo.multitask.delta_m"
+    m = _real_array(metrics, "metrics", fn)
+    b = _real_array(baselines, "baselines", fn)
     if b.ndim != 1 or b.size == 0:
-        raise ValueError(f"pyalgo.multitask.delta_m: baselines must be a non-empty 1-D sequence, got shape {b.shape}")
+        raise ValueError(f"{fn}: baselines must be a non-empty 1-D sequence, got shape {b.shape}")
     if m.ndim == 0 or m.shape[-1] != b.size:
-        raise ValueError(f"pyalgo.multitask.delta_m: metrics must end in {b.size} values (one per baseline), "
-                         f"got shape {m.shape}")
+        raise ValueError(f"{fn}: metrics must end in {b.size} values (one per baseline), got shape {m.shape}")
+    if m.size == 0:
+        raise ValueError(f"{fn}: metrics must be non-empty, got shape {m.shape}")
     if not (np.all(np.isfinite(b)) and np.all(b != 0)):
-        raise ValueError(f"pyalgo.multitask.delta_m: baselines must be finite and non-zero, got {b.tolist()}")
+        raise ValueError(f"{fn}: baselines must be finite and non-zero, got {b.tolist()}")
     if not np.all(np.isfinite(m)):
-        raise ValueError("pyalgo.multitask.delta_m: metrics must be finite")
+        raise ValueError(f"{fn}: metrics must be finite")
+    flags = higher_is_better if np.ndim(higher_is_better) else [higher_is_better]
+    if isinstance(higher_is_better, (str, bytes)) or \
+            not all(isinstance(f, (bool, np.bool_)) for f in np.asarray(flags, dtype=object).ravel()):
+        raise TypeError(f"{fn}: higher_is_better must be one bool or a sequence of bools, got {higher_is_better!r}")
     if np.ndim(higher_is_better) and np.shape(higher_is_better) != b.shape:
-        raise ValueError(f"pyalgo.multitask.delta_m: higher_is_better must be one bool or {b.size} bools, "
+        raise ValueError(f"{fn}: higher_is_better must be one bool or {b.size} bools, "
                          f"got {np.shape(higher_is_better)}")
     hib = np.broadcast_to(np.asarray(higher_is_better, dtype=bool), b.shape)
     sign = np.where(hib, -1.0, 1.0)
-    out = 100.0 * np.mean(sign * (m - b) / b, axis=-1)
+    with np.errstate(over="ignore"):
+        out = 100.0 * np.mean(sign * (m - b) / b, axis=-1)
+    if not np.all(np.isfinite(out)):  # (M − B)/B or the mean overflowed: per-metric ratios first
+        with np.errstate(over="ignore"):
+            out = np.sum(sign * (m / b - 1.0) / b.size, axis=-1) * 100.0
+    if not np.all(np.isfinite(out)):
+        raise OverflowError(f"{fn}: metrics / baselines overflows float64 (metrics {np.max(np.abs(m)):g}, "
+                            f"smallest |baseline| {np.min(np.abs(b)):g})")
     return float(out) if out.ndim == 0 else out
+
+
+def _real_array(values, name: str, fn: str) -> np.ndarray:
+    try:
+        a = np.asarray(values)
+        if a.dtype.kind not in "iuf":
+            raise TypeError(f"dtype {a.dtype}")
+        return np.array(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{fn}: {name} must be real numbers ({exc})") from None

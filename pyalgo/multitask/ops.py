@@ -21,16 +21,38 @@ _ops = torch.ops.pyalgo
 def kmeans_1d(values, num_clusters: int) -> torch.Tensor:
     """Globally optimal 1-D K-means labels (M,) int64, numbered by increasing centre.
 
-    values: (M,) finite reals (tensor or array-like; any device, copied to the host as float64).
-    Optimal clusters are contiguous runs of the sorted values: a dynamic programme over the sorted
-    distinct values (O(K·D²)) finds the least within-cluster SSE. Equal values are never split, so
-    permuting the values permutes the labels; with fewer distinct values than `num_clusters` each
-    distinct value is a cluster. Exact ties between partitions go to the smallest boundary index.
+    values: (M,) finite reals (a real tensor on any device, copied to the host as float64, or an
+    array-like / list of numbers, read as float64 directly). Optimal clusters are contiguous runs of
+    the sorted values: a dynamic programme over the D sorted distinct values finds the least
+    within-cluster SSE, each level by divide and conquer on the monotone optimal split
+    (O(m log m + K·D·log D)). Segment costs are merged pairwise from local moments and the values
+    scaled by a power of two, so the optimum is found whatever their magnitude or spread (1e-300 to
+    1e300, tiny clusters next to huge values). Equal values are never split, so permuting the values
+    permutes the labels; with fewer distinct values than `num_clusters` each distinct value is a
+    cluster. Exact ties between partitions go to the smallest boundary index.
+    Limit: (min(num_clusters, D) − 1)·(D + 1) ≤ 2**26 (the back-pointers: 512 MiB, a few seconds),
+    else a ValueError; D = 2·10^5 distinct values with K = 8 take about 0.1 s.
     """
+    fn = "pyalgo.multitask.kmeans_1d"
     if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)):
-        raise TypeError(f"pyalgo.multitask.kmeans_1d: num_clusters must be an int, got {num_clusters!r}")
-    x = torch.as_tensor(values).detach().to("cpu", torch.float64)
-    return _ops.kmeans_1d(x, int(num_clusters))
+        raise TypeError(f"{fn}: num_clusters must be an int, got {num_clusters!r}")
+    if num_clusters < 1:
+        raise ValueError(f"{fn}: num_clusters must be >= 1, got {num_clusters}")
+    if isinstance(values, torch.Tensor):
+        if values.is_complex() or values.dtype == torch.bool:
+            raise TypeError(f"{fn}: values must be a real tensor, got dtype {values.dtype}")
+        x = values.detach().to("cpu", torch.float64)
+    else:
+        try:
+            array = np.asarray(values)
+            if array.dtype.kind not in "iuf":
+                raise TypeError(f"dtype {array.dtype}")
+            x = torch.from_numpy(np.array(array, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{fn}: values must be a 1-D sequence of real numbers, got {type(values).__name__} "
+                            f"({exc})") from None
+    # K >= D is the trivial labelling: the op clamps K to D, so any huge K is fine
+    return _ops.kmeans_1d(x, int(min(int(num_clusters), 2 ** 62)))
 
 
 def go4align_weights(losses: torch.Tensor, log_q: torch.Tensor, num_groups: int, beta: float, sum_scale: bool,

@@ -21,6 +21,7 @@ the plain sum of the task gradients.
 from __future__ import annotations
 
 import abc
+import copy
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -61,6 +62,8 @@ def _stack_losses(losses: Losses, n_tasks: int, where: str) -> torch.Tensor:
         raise ValueError(f"{where}: expected {n_tasks} losses (n_tasks), got {stacked.shape[0]}")
     if not stacked.is_floating_point():
         raise TypeError(f"{where}: losses must be floating point, got {stacked.dtype}")
+    if not bool(torch.isfinite(stacked.detach()).all()):  # one host sync; NaN/inf would poison training
+        raise ValueError(f"{where}: losses must be finite, got {stacked.detach().cpu().tolist()}")
     return stacked
 
 
@@ -82,10 +85,30 @@ def _loss_values(losses: torch.Tensor, where: str, offset: float = 0.0, eps: flo
     return np.maximum(values, eps)
 
 
+MAX_TASKS = 1 << 20   # n_tasks cap: the methods keep (M,) to (M, M) state
+
+
 def _check_n_tasks(n_tasks, where: str) -> int:
     if isinstance(n_tasks, bool) or not isinstance(n_tasks, (int, np.integer)) or n_tasks < 1:
         raise ValueError(f"{where}: n_tasks must be an integer >= 1, got {n_tasks!r}")
+    if n_tasks > MAX_TASKS:
+        raise ValueError(f"{where}: n_tasks must be at most {MAX_TASKS}, got {n_tasks!r}")
     return int(n_tasks)
+
+
+def _check_generator(generator, where: str) -> Optional[torch.Generator]:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"{where}: generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return generator
+
+
+def _check_offset(loss_offset, where: str) -> float:
+    if loss_offset is None:
+        return 0.0
+    if isinstance(loss_offset, bool) or not isinstance(loss_offset, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(loss_offset):
+        raise ValueError(f"{where}: loss_offset must be finite, got {loss_offset!r}")
+    return float(loss_offset)
 
 
 def _check_positive(value, name: str, where: str, allow_zero: bool = False) -> float:
@@ -106,7 +129,11 @@ class WeightMethod(abc.ABC):
 
     def __init__(self, n_tasks: int, device: Union[str, torch.device, None] = None):
         self.n_tasks = _check_n_tasks(n_tasks, f"pyalgo.multitask.{self.name}")
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        try:
+            self.device = torch.device(device) if device is not None else torch.device("cpu")
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"pyalgo.multitask.{self.name}: device must be a torch.device or a device string, "
+                             f"got {device!r} ({exc})") from None
 
     @property
     def _where(self) -> str:
@@ -172,7 +199,7 @@ class ScaleInvariant(WeightMethod):
     def __init__(self, n_tasks, device=None, eps: float = 0.0, loss_offset: Optional[float] = None):
         super().__init__(n_tasks, device)
         self.eps = _check_positive(eps, "eps", self._where, allow_zero=True)
-        self.loss_offset = 0.0 if loss_offset is None else float(loss_offset)
+        self.loss_offset = _check_offset(loss_offset, self._where)
 
     def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
         L = self._losses(losses)
@@ -190,7 +217,7 @@ class RandomLossWeighting(WeightMethod):
 
     def __init__(self, n_tasks, device=None, generator: Optional[torch.Generator] = None):
         super().__init__(n_tasks, device)
-        self.generator = generator
+        self.generator = _check_generator(generator, self._where)
 
     def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
         L = self._losses(losses)
@@ -211,8 +238,13 @@ class DynamicWeightAverage(WeightMethod):
 
     def __init__(self, n_tasks, device=None, iteration_window: int = 25, temperature: float = 2.0):
         super().__init__(n_tasks, device)
-        if isinstance(iteration_window, bool) or not isinstance(iteration_window, int) or iteration_window < 1:
+        if isinstance(iteration_window, bool) or not isinstance(iteration_window, (int, np.integer)) \
+                or iteration_window < 1:
             raise ValueError(f"{self._where}: iteration_window must be an integer >= 1, got {iteration_window!r}")
+        if iteration_window > (1 << 25) // self.n_tasks:
+            raise ValueError(f"{self._where}: iteration_window must be at most 2**25 / n_tasks (the loss history "
+                             f"holds 2 x iteration_window x n_tasks values), got {iteration_window!r}")
+        iteration_window = int(iteration_window)
         self.iteration_window = iteration_window
         self.temperature = _check_positive(temperature, "temperature", self._where)
         self.reset()
@@ -226,7 +258,12 @@ class DynamicWeightAverage(WeightMethod):
         if self.steps < 2 * self.iteration_window:
             return np.ones(self.n_tasks)
         w = self.iteration_window
-        logits = self.history[w:].mean(0) / self.history[:w].mean(0) / self.temperature
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = self.history[w:].mean(0) / self.history[:w].mean(0) / self.temperature
+        if not np.all(np.isfinite(logits)):  # huge losses (a window's sum overflows) or a tiny temperature
+            top = self.history.max(0)      # per-task scale: the ratio of means is scale-free
+            ratio = (self.history[w:] / top).mean(0) / (self.history[:w] / top).mean(0)
+            logits = (ratio - ratio.max()) / self.temperature
         e = np.exp(logits - logits.max())
         return self.n_tasks * e / e.sum()
 
@@ -244,7 +281,11 @@ class DynamicWeightAverage(WeightMethod):
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
-        self.history = np.array(state["history"], dtype=np.float64).reshape(2 * self.iteration_window, self.n_tasks)
+        history = np.array(state["history"], dtype=np.float64)
+        if history.shape != (2 * self.iteration_window, self.n_tasks) or not np.all(np.isfinite(history)):
+            raise ValueError(f"{self._where}.load_state_dict: history must be {2 * self.iteration_window} x "
+                             f"{self.n_tasks} finite values, got shape {history.shape}")
+        self.history = history
         self.steps = int(state["steps"])
 
 
@@ -312,7 +353,8 @@ class FAMO(WeightMethod):
 
     def set_min_losses(self, losses: Losses) -> None:
         """ℓ*_m, the lowest value each loss can take (0 for MSE / cross-entropy)."""
-        self.min_losses = self._losses(losses).detach().to(self.device)
+        # a copy: the caller's tensor is neither kept (later in-place changes would leak in) nor changed
+        self.min_losses = self._losses(losses).detach().to(self.device).clone()
 
     def _gaps(self, L: torch.Tensor) -> torch.Tensor:
         gaps = L - self.min_losses.to(L.device, L.dtype) + 1e-8
@@ -348,14 +390,16 @@ class FAMO(WeightMethod):
         self.w_opt.step()
 
     def state_dict(self):
-        return {"w": self.w.detach().clone(), "w_opt": self.w_opt.state_dict(), "min_losses": self.min_losses.clone()}
+        # deep copies: torch's optimizer state_dict holds the live moment tensors
+        return {"w": self.w.detach().clone(), "w_opt": copy.deepcopy(self.w_opt.state_dict()),
+                "min_losses": self.min_losses.clone()}
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
         with torch.no_grad():
             self.w.copy_(state["w"])
-        self.w_opt.load_state_dict(state["w_opt"])
-        self.min_losses = state["min_losses"].to(self.device)
+        self.w_opt.load_state_dict(copy.deepcopy(state["w_opt"]))  # the caller's dict is not aliased
+        self.min_losses = torch.as_tensor(state["min_losses"]).detach().to(self.device).clone()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,7 +415,13 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     (a bound on the suboptimality) is below tol · max diag(G); accelerated projected gradient
     finishes the rare case the active set cannot (rounding on near-singular G).
     """
-    G = np.asarray(gram, dtype=np.float64)
+    if not (isinstance(tol, (int, float, np.integer, np.floating)) and not isinstance(tol, bool)
+            and math.isfinite(tol) and tol > 0):
+        raise ValueError(f"pyalgo.multitask.min_norm_weights: tol must be a finite number > 0, got {tol!r}")
+    try:
+        G = np.asarray(gram, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"pyalgo.multitask.min_norm_weights: gram must be a real square matrix ({exc})") from None
     if G.ndim != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0 or not np.isfinite(G).all():
         raise ValueError(f"pyalgo.multitask.min_norm_weights: gram must be a finite, non-empty square matrix, "
                          f"got shape {G.shape}" + ("" if G.size == 0 or np.isfinite(G).all() else " with non-finite entries"))
@@ -379,6 +429,9 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     if m == 1:
         return np.ones(1)
     scale = max(float(np.max(np.diag(G))), 1e-300)
+    if scale > 1e-300:  # the weights are scale-free; the KKT systems below mix G with 1s: max diag in [0.5, 1)
+        G = np.ldexp(G, -math.frexp(scale)[1])
+        scale = max(float(np.max(np.diag(G))), 1e-300)
     if m == 2:
         denom = G[0, 0] + G[1, 1] - 2 * G[0, 1]
         a = 0.5 if denom <= 1e-15 * scale else float(np.clip((G[1, 1] - G[0, 1]) / denom, 0.0, 1.0))
@@ -392,7 +445,8 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
             return alpha
         support = alpha > 0
         support[j] = True
-        while True:  # minimise over the affine hull of the support; walk back while it leaves the simplex
+        for _ in range(m + 1):  # minimise over the affine hull of the support; walk back while it leaves the
+            # simplex (each walk-back drops >= 1 index from the support, so m + 1 passes always suffice)
             idx = np.flatnonzero(support)
             k = idx.size
             kkt = np.zeros((k + 1, k + 1))
@@ -401,16 +455,20 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
             rhs = np.zeros(k + 1)
             rhs[k] = 1.0
             beta = np.linalg.lstsq(kkt, rhs, rcond=None)[0][:k]
-            if np.all(beta > 0):
+            if np.all(beta > 0) and np.all(np.isfinite(beta)):
                 alpha = np.zeros(m)
                 alpha[idx] = beta
                 break
+            if not np.all(np.isfinite(beta)):  # a singular KKT system lstsq could not solve: finish by FISTA
+                return _min_norm_projected_gradient(G, alpha, tol * scale)
             current = alpha[idx]
             shrinking = beta <= 0
             t = float(np.min(current[shrinking] / (current[shrinking] - beta[shrinking])))
             alpha[idx] = current + t * (beta - current)
             alpha[np.abs(alpha) <= 1e-15] = 0.0
             alpha = np.maximum(alpha, 0.0)
+            if not alpha.sum() > 0:  # rounding emptied the support: finish by FISTA from the centre
+                return _min_norm_projected_gradient(G, np.full(m, 1.0 / m), tol * scale)
             alpha /= alpha.sum()
             support = alpha > 0
     return _min_norm_projected_gradient(G, alpha, tol * scale)
@@ -454,13 +512,25 @@ class _GradientMethod(WeightMethod):
         if not isinstance(grads, torch.Tensor) or grads.dim() != 2 or grads.shape[0] != self.n_tasks:
             raise ValueError(f"{self._where}: grads must be a (n_tasks={self.n_tasks}, P) tensor, got "
                              f"{tuple(grads.shape) if isinstance(grads, torch.Tensor) else type(grads).__name__}")
+        if not grads.is_floating_point():
+            raise TypeError(f"{self._where}: grads must be a floating-point tensor, got {grads.dtype}")
         values = None if losses is None else _loss_values(self._losses(losses), self._where)
         g = grads.detach().double()
         gram = (g @ g.T).cpu().numpy()
-        if not np.isfinite(gram).all():  # the solvers would not terminate (MGDA) or return NaN
-            raise ValueError(f"{self._where}: the task gradients must be finite (their Gram matrix has "
-                             f"{int((~np.isfinite(gram)).sum())} non-finite entries)")
-        return torch.from_numpy(self._weights(gram, values)).to(grads.device, grads.dtype)
+        factor = 1.0
+        if not np.isfinite(gram).all():
+            if not bool(torch.isfinite(g).all()):  # the solvers would not terminate (MGDA) or return NaN
+                raise ValueError(f"{self._where}: the task gradients must be finite (grads has "
+                                 f"{int((~torch.isfinite(g)).sum())} non-finite entries)")
+            # finite gradients whose Gram matrix overflows: solve on gradients scaled by a power of two
+            # (every method's direction is scale-free; α of MGDA's l2 / loss+ scales with 1/‖g‖)
+            factor = math.ldexp(1.0, -math.frexp(float(g.abs().max()))[1])
+            gs = g * factor
+            gram = (gs @ gs.T).cpu().numpy()
+        alpha = self._weights(gram, values)
+        if factor != 1.0 and getattr(self, "normalization", None) in ("l2", "loss+"):
+            alpha = alpha * factor
+        return torch.from_numpy(alpha).to(grads.device, grads.dtype)
 
     def _task_gradients(self, L: torch.Tensor, params: List[torch.Tensor]) -> torch.Tensor:
         """(M, P) per-task gradients of the shared parameters (one vmapped backward when possible)."""
@@ -557,7 +627,7 @@ class PCGrad(_GradientMethod):
 
     def __init__(self, n_tasks, device=None, generator: Optional[torch.Generator] = None):
         super().__init__(n_tasks, device)
-        self.generator = generator
+        self.generator = _check_generator(generator, self._where)
 
     def _weights(self, gram, loss_values):
         m = self.n_tasks
@@ -580,6 +650,8 @@ class CAGrad(_GradientMethod):
     def __init__(self, n_tasks, device=None, c: float = 0.4):
         super().__init__(n_tasks, device)
         self.c = _check_positive(c, "c", self._where, allow_zero=True)
+        if self.c > 1e6:
+            raise ValueError(f"{self._where}: c must be at most 1e6 (the direction scales with 1/(1 + c^2)), got {c!r}")
 
     def _weights(self, gram, loss_values):
         m = self.n_tasks
@@ -662,10 +734,8 @@ class GO4Align(WeightMethod):
         self.scale = scale
         self.clustering = clustering
         self.eps = _check_positive(eps, "eps", self._where, allow_zero=True)
-        if loss_offset is not None and not math.isfinite(loss_offset):
-            raise ValueError(f"{self._where}: loss_offset must be finite, got {loss_offset!r}")
-        self.loss_offset = 0.0 if loss_offset is None else float(loss_offset)
-        self.generator = generator
+        self.loss_offset = _check_offset(loss_offset, self._where)
+        self.generator = _check_generator(generator, self._where)
         self.reset()
 
     @property
