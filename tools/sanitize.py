@@ -92,8 +92,8 @@ def stale() -> bool:
     return newest > so.stat().st_mtime or Path(__file__).stat().st_mtime > so.stat().st_mtime
 
 
-def build(quiet: bool = False) -> float:
-    """Builds the sanitized extension (ninja, incremental); returns the seconds it took."""
+def build(quiet: bool = False):
+    """Builds the sanitized extension (ninja, incremental); returns (wall, CPU) seconds."""
     why = toolchain_missing()
     if why:
         raise SystemExit(f"sanitize: {why}; install the compiler's sanitizer runtimes (Debian: libasan8, libubsan1)")
@@ -112,12 +112,12 @@ setup(name="pyalgo-sanitize", ext_modules=[ext], script_args=sys.argv[1:],
     OUT.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "PYALGO_SANITIZED_EXT")}
     cmd = [sys.executable, "-c", script, "build_ext", "--build-lib", str(OUT / "lib"), "--build-temp", str(OUT / "obj")]
-    start = time.time()
+    start, cpu0 = time.time(), _children_cpu()
     proc = subprocess.run(cmd, env=env, capture_output=quiet, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"sanitize: the build failed\n{(proc.stdout or '')[-3000:]}{(proc.stderr or '')[-3000:]}")
     os.utime(ext_path())  # stale() compares against it; ninja may have had nothing to relink
-    return time.time() - start
+    return time.time() - start, _children_cpu() - cpu0
 
 
 def environment() -> dict:
@@ -154,6 +154,13 @@ def first_report(text: str) -> str:
     return f"{(summary or first).group(0).strip()}  [during {tests[-1] if tests else '?'}]"
 
 
+def _children_cpu() -> float:
+    import resource
+
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def run_tests(patterns, pytest_args, log_dir: Path, timeout: float = 1800) -> int:
     env = environment()
     check_loaded(env)
@@ -161,13 +168,18 @@ def run_tests(patterns, pytest_args, log_dir: Path, timeout: float = 1800) -> in
     if not files:
         raise SystemExit(f"sanitize: no test files match {patterns}")
     log_dir.mkdir(parents=True, exist_ok=True)
-    rows, bad, total_start = [], 0, time.time()
+    rows, bad, total_start, total_cpu = [], 0, time.time(), _children_cpu()
     for path in files:
         rel = os.path.relpath(path, ROOT)
         log = log_dir / (Path(path).stem + ".log")
         # -v: the test's name is printed before it runs, so a report can be attributed to it
-        cmd = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", rel, *pytest_args]
-        start = time.time()
+        # -m: the simt tests run the emulated CUDA kernels, built without ASan (tests/simt), and their
+        # CPU side is covered by the op tests; a later -m in pytest_args replaces this one
+        # --capture=sys: pytest's default fd capture would swallow the report that ASan writes to fd 2
+        # before it aborts the process
+        cmd = [sys.executable, "-m", "pytest", "-v", "--capture=sys", "-p", "no:cacheprovider", "-m",
+               "not slow and not simt", rel, *pytest_args]
+        start, cpu0 = time.time(), _children_cpu()
         with open(log, "w") as fh:  # streamed: `tail -f` the log of the file that is running
             proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
             try:
@@ -176,7 +188,7 @@ def run_tests(patterns, pytest_args, log_dir: Path, timeout: float = 1800) -> in
                 proc.kill()
                 returncode = proc.wait()
                 fh.write(f"\nsanitize: killed after {timeout:.0f}s\n")
-        took = time.time() - start
+        took, cpu = time.time() - start, _children_cpu() - cpu0
         out = log.read_text(errors="replace")
         result = re.findall(r"^=+ (.*(?:passed|failed|error|skipped|deselected|no tests ran).*?) =+$", out, re.M)
         if returncode == -9:
@@ -187,8 +199,10 @@ def run_tests(patterns, pytest_args, log_dir: Path, timeout: float = 1800) -> in
             bad += 1
         rows.append((rel, status, took, result[-1] if result else f"exit {returncode} (no pytest summary)",
                      report))
-        print(f"{status:4} {took:6.1f}s  {rel}: {rows[-1][3]}" + (f"\n      {report}" if report else ""), flush=True)
-    print(f"\nsanitize: {len(files)} files, {bad} failed, {time.time() - total_start:.0f}s "
+        print(f"{status:4} {took:6.1f}s ({cpu:5.1f}s CPU)  {rel}: {rows[-1][3]}" + (f"\n      {report}" if report else ""),
+              flush=True)
+    print(f"\nsanitize: {len(files)} files, {bad} failed, {time.time() - total_start:.0f}s, "
+          f"{_children_cpu() - total_cpu:.0f}s CPU "
           f"(ASan+UBSan build {ext_path().relative_to(ROOT) if ext_path().is_relative_to(ROOT) else ext_path()}; "
           f"logs in {log_dir})")
     return 1 if bad else 0
@@ -205,14 +219,14 @@ def main(argv=None) -> int:
                         help="all: every op test file (make sanitize); ci: reliability + malformed tables")
     parser.add_argument("--no-build", action="store_true", help="run with the existing build even if stale")
     parser.add_argument("--timeout", type=float, default=1800, help="run: seconds per test file before it is killed")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.command == "env":
         for key, value in environment().items():
             print(f"export {key}={shlex.quote(value)}")
         return 0
     if not args.no_build and stale():
-        took = build()
-        print(f"sanitize: built {ext_path()} in {took:.0f}s", flush=True)
+        took, cpu = build(quiet=args.command != "build")
+        print(f"sanitize: built {ext_path()} in {took:.0f}s ({cpu:.0f}s CPU)", flush=True)
     if args.command == "build":
         return 0
     if args.command == "probe":
