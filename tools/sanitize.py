@@ -129,8 +129,6 @@ def environment() -> dict:
         "LD_PRELOAD": f"{runtime('libasan.so')} {runtime('libstdc++.so')}",
         "ASAN_OPTIONS": "detect_leaks=0:allocator_may_return_null=1:abort_on_error=1:symbolize=1",
         "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
-        # the SIMT emulator (tests/simt) builds its kernels in a cache of its own, not under ASan
-        "PYTHONDONTWRITEBYTECODE": "1",
     }
 
 
