@@ -5,7 +5,7 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install test reproduce bench wheel
+.PHONY: install test reproduce bench wheel sanitize sanitize-ci
 
 # torch is installed only if missing, and then exactly 2.13.0 (a plain `pip install torch`
 # would download gigabytes of CUDA packages). The extension builds against that torch.
@@ -25,6 +25,16 @@ bench: install
 
 wheel:
 	$(PYTHON) -m pip wheel --no-build-isolation --no-deps -w dist .
+
+# ASan+UBSan (docs/sanitize.md): builds pyalgo._C with -fsanitize=address,undefined into
+# build/sanitize/ (the normal pyalgo/_C*.so is untouched) and runs the op tests against it, one
+# pytest process per file, with a per-file summary. sanitize-ci: the reliability tests and the
+# malformed-input tables only (what CI runs). Extra pytest options: make sanitize ARGS="-- -x".
+sanitize: install
+	$(PYTHON) tools/sanitize.py run $(ARGS)
+
+sanitize-ci: install
+	$(PYTHON) tools/sanitize.py run --subset ci $(ARGS)
 
 # The GPU check (docs/gpu.md): on a machine with a CUDA GPU, a CUDA build of torch and nvcc, builds
 # pyalgo for that GPU, runs the CUDA and emulated tests, compute-sanitizer and the CUDA benchmarks,
