@@ -255,3 +255,11 @@ def test_fit_rejects_bad_checkpoint_interval():
     with pytest.raises(ValueError, match="every"):
         fit(2, lambda e: {"loss": 1.0}, state=TrainState(), every=0, progress=False, name="pyalgo.lab.test")
     assert math.isfinite(fit(1, lambda e: {"loss": 1.0}, state=TrainState(), progress=False)["loss"][0])
+
+
+@pytest.mark.parametrize("threshold", [-1.0, 0.0, 17.0])
+def test_vae_threshold_outside_the_pixel_range_is_refused(threshold):
+    # threshold -1 (or above the largest pixel) binarised every image to all ones (all zeros)
+    from pyalgo.lab.discrete.reproduce import VAEConfig
+    with pytest.raises(ValueError, match=r"VAEConfig.threshold must be in \(0, 16"):
+        VAEConfig(threshold=threshold)

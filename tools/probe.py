@@ -14,6 +14,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -81,8 +82,11 @@ def probe(family, timeout):
         if ids is None:
             ids = [c.id for c in load(family)]
         hung = proc.returncode == -9
+        # under `tools/sanitize.py probe` the report's SUMMARY line (its tail is the shadow-byte legend)
+        summary = re.search(r"SUMMARY: \w+Sanitizer: .*|\S+: runtime error: .*", stderr)
+        tail = summary.group(0) if summary else stderr[-300:]
         results.append((ids[current], "hang" if hung else "crash",
-                        f"timed out after {timeout}s" if hung else f"exit {proc.returncode}: {stderr[-300:]}"))
+                        f"timed out after {timeout}s" if hung else f"exit {proc.returncode}: {tail}"))
         start = current + 1
 
 

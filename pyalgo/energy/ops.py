@@ -157,7 +157,7 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
     _check_output_size(fn, batch, num_samples, k, 1)
     _check_generator(fn, generator)
     dev = _sampler_device(fn, generator, device)
-    return _ops.energy_sample_bits(draw_seed(generator, dev), batch, num_samples, k)
+    return _ops.energy_sample_bits(draw_seed(generator, dev, fn), batch, num_samples, k)
 
 
 def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch.Generator] = None,
@@ -171,7 +171,7 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
     _check_output_size(fn, batch, num_samples, n, 8)
     _check_generator(fn, generator)
     dev = _sampler_device(fn, generator, device)
-    return _ops.energy_sample_perms(draw_seed(generator, dev), batch, num_samples, n)
+    return _ops.energy_sample_perms(draw_seed(generator, dev, fn), batch, num_samples, n)
 
 
 # ---- losses ----------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
     dt = _compute_dtype(unary, tau, pairwise)
     grad = torch.is_grad_enabled() and (unary.requires_grad or tau.requires_grad or
                                         (pairwise is not None and pairwise.requires_grad))
-    seed = draw_seed(generator, unary.device)
+    seed = draw_seed(generator, unary.device, fn)
     loss = _ops.minmin_bits(unary.to(dt), None if pairwise is None else pairwise.to(dt), tau.to(dt),
                             labels.to(dt), m, a, grad, seed)[0]
     return loss.to(out_dtype)
@@ -256,7 +256,7 @@ def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor,
     out_dtype = torch.promote_types(theta.dtype, tau.dtype)
     dt = _compute_dtype(theta, tau)
     grad = torch.is_grad_enabled() and (theta.requires_grad or tau.requires_grad)
-    seed = draw_seed(generator, theta.device)
+    seed = draw_seed(generator, theta.device, fn)
     loss = _ops.minmin_perms(theta.to(dt), tau.to(dt), perm, m, a, grad, seed)[0]
     return loss.to(out_dtype)
 

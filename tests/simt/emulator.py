@@ -6,9 +6,11 @@ torch.ops.pyalgo_simt.<op> then takes CPU tensors and runs the real kernels, one
 thread. Builds are cached under build/simt/ (or $PYALGO_SIMT_CACHE) per hash of every source,
 flag and compiler, so CI compiles each variant once.
 
-Variants: "plain" (-O2) and "tsan" (ThreadSanitizer; load it in a process started with
-LD_PRELOAD=tsan_runtime()). `planted` builds one family from a modified copy of its .cu file, as a
-separate library, to prove that the checks catch a planted bug.
+Variants: "plain" (-O2), "tsan" (ThreadSanitizer; load it in a process started with
+LD_PRELOAD=tsan_runtime()) and "asan" (AddressSanitizer + UBSan; load it in a process started with
+the environment of `python tools/sanitize.py env`, docs/sanitize.md). `planted` builds one family
+from a modified copy of its .cu file, as a separate library, to prove that the checks catch a
+planted bug.
 """
 from __future__ import annotations
 
@@ -30,6 +32,11 @@ FLAGS = {
     # -ffp-contract=off: no fused multiply-add, so the emulated arithmetic is the written one.
     "plain": ["-O2", "-ffp-contract=off"],
     "tsan": ["-O1", "-fsanitize=thread", "-ffp-contract=off"],
+    # out of bounds of a tensor: heap-buffer-overflow; of a __shared__ array (a static here):
+    # global-buffer-overflow; of dynamic shared memory: heap-buffer-overflow past its padding
+    # (rounded up to max_align_t, plus one)
+    "asan": ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+             "-fno-omit-frame-pointer", "-ffp-contract=off"],
 }
 
 
@@ -96,8 +103,8 @@ def build(variant: str = "plain", families=FAMILIES, planted: dict | None = None
     wrappers = [_kernel_wrapper(build_dir, f, cu) for f, cu in cus.items()]
     flags = common + [f"-DPYALGO_LIBRARY={library}", f"-DPYALGO_SIMT_LIBRARY={library}"]
     includes = [str(HERE / "include"), str(HERE), str(CSRC)] + [str(CSRC / f) for f in families]
-    ldflags = ["-fsanitize=thread"] if variant == "tsan" else []
-    # A ThreadSanitizer process (LD_PRELOAD) must not hand the runtime to the compiler it starts.
+    ldflags = {"tsan": ["-fsanitize=thread"], "asan": ["-fsanitize=address,undefined"]}.get(variant, [])
+    # A sanitizer process (LD_PRELOAD) must not hand the runtime to the compiler it starts.
     os.environ.pop("LD_PRELOAD", None)
     cpp_ext.load(name=name, sources=[str(s) for s in sources + wrappers], extra_cflags=flags,
                  extra_ldflags=ldflags, extra_include_paths=includes, build_directory=str(build_dir),

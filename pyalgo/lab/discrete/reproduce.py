@@ -135,6 +135,8 @@ class VAEConfig(Preset, Validated):
                              f"{', '.join(OFFICIAL_VAE)}, got {self.configs!r}")
         if isinstance(self.grad_images, bool) or not isinstance(self.grad_images, int) or self.grad_images < 0:
             raise ValueError(f"{WHERE}.VAEConfig.grad_images must be an int >= 0, got {self.grad_images!r}")
+        if not 0 < self.threshold <= vae.PIXEL_MAX:  # else every image binarises to all ones or all zeros
+            raise ValueError(f"{WHERE}.VAEConfig.threshold must be in (0, {vae.PIXEL_MAX}], got {self.threshold!r}")
 
     @classmethod
     def full(cls) -> "VAEConfig":
