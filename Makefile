@@ -1,6 +1,6 @@
 # pyalgo: the two set-up commands of the README, plus helpers.
 #   make reproduce   install everything, then `pyalgo reproduce --quick`
-#   make test        install everything, then the test suite
+#   make test        install everything, then the test suite (and its reliability part under ASan+UBSan)
 #   make bench       install everything, then every benchmark (results in bench_out/)
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
@@ -14,8 +14,11 @@ install:
 	$(PIP) install setuptools wheel ninja
 	$(PIP) install --no-build-isolation -e ".[dev]"
 
+# The test suite, then the reliability tests and the malformed-input tables again against an
+# ASan+UBSan build of the extension (`make sanitize-ci`, ~2.5 min with its build; docs/sanitize.md).
 test: install
 	$(PYTHON) -m pytest -q
+	$(PYTHON) tools/sanitize.py run --subset ci
 
 reproduce: install
 	$(PYTHON) -m pyalgo reproduce --quick
