@@ -48,7 +48,7 @@ class allocating:
 
     def __exit__(self, typ, exc, tb):
         if typ is RuntimeError and any(w in str(exc) for w in ("allocate", "out of memory", "overflow")):
-            raise RuntimeError(f"{self.fn}: cannot allocate the model for {self.what} "
+            raise RuntimeError(f"{self.fn}: cannot allocate {self.what} "
                                f"({str(exc).splitlines()[0][:200]})") from None
         return False
 

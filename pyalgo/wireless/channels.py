@@ -11,6 +11,8 @@ from typing import NamedTuple, Optional
 
 import torch
 
+from ._checks import allocating
+
 
 def _check_count(fn: str, name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -20,7 +22,7 @@ def _check_count(fn: str, name: str, value, minimum: int) -> None:
 
 
 # A count above this is refused before any arithmetic with it; a product of counts that torch cannot
-# allocate is reported by `_allocating`, naming the counts.
+# allocate is reported by `_checks.allocating`, naming the counts.
 MAX_COUNT = 2**40
 
 
@@ -32,20 +34,6 @@ def _check_size(fn: str, names: str, *counts) -> None:
         raise ValueError(f"pyalgo.wireless.{fn}: {names} are too large together ({total} elements)")
 
 
-class _allocating:
-    """Turns an allocation failure inside the block into a RuntimeError naming fn and the counts."""
-
-    def __init__(self, fn: str, names: str):
-        self.fn, self.names = fn, names
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, typ, exc, tb):
-        if typ is RuntimeError and any(w in str(exc) for w in ("allocate", "out of memory", "overflow")):
-            raise RuntimeError(f"pyalgo.wireless.{self.fn}: cannot allocate the channels for {self.names} "
-                               f"({str(exc).splitlines()[0][:200]})") from None
-        return False
 
 
 def _check_positive(fn: str, name: str, value) -> None:
@@ -81,7 +69,7 @@ def rayleigh(batch: int, K: int, *, generator: Optional[torch.Generator] = None,
     _check_generator("rayleigh", generator)
     _check_dtype("rayleigh", dtype, (torch.float32, torch.float64))
     _check_size("rayleigh", "batch and K", batch, K, K, 2)
-    with _allocating("rayleigh", f"batch={batch}, K={K}"):
+    with allocating("pyalgo.wireless.rayleigh", f"the channels for batch={batch}, K={K}"):
         parts = torch.randn(batch, K, K, 2, generator=generator, dtype=dtype,
                             device=_draw_device(generator, device))
         gains = (parts ** 2).sum(-1).to(device) / 2
@@ -97,7 +85,7 @@ def rayleigh_miso(batch: int, K: int, N: int, *, generator: Optional[torch.Gener
     _check_generator("rayleigh_miso", generator)
     _check_dtype("rayleigh_miso", dtype, (torch.complex64, torch.complex128))
     _check_size("rayleigh_miso", "batch, K and N", batch, K, N, 2)
-    with _allocating("rayleigh_miso", f"batch={batch}, K={K}, N={N}"):
+    with allocating("pyalgo.wireless.rayleigh_miso", f"the channels for batch={batch}, K={K}, N={N}"):
         H = torch.randn(batch, K, N, generator=generator, dtype=dtype, device=_draw_device(generator, device))
         return H.to(device)
 
@@ -145,7 +133,7 @@ def d2d(batch: int, K: int, *, generator: Optional[torch.Generator] = None, area
         raise ValueError(f"pyalgo.wireless.{fn}: snr_db must be a finite number, got {snr_db!r}")
 
     _check_size(fn, "batch and K", batch, K, K, 2)
-    with _allocating(fn, f"batch={batch}, K={K}"):
+    with allocating(f"pyalgo.wireless.{fn}", f"the channels for batch={batch}, K={K}"):
         return _d2d(batch, K, generator, area_per_pair, d_min, d_max, pathloss_exponent, snr_db, threshold,
                     fading, dtype, device)
 

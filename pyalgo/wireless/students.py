@@ -97,7 +97,7 @@ class MLPStudent(nn.Module):
         self.p_max = _check_student_args(fn, p_max, inputs)
         self.inputs, self.weighted = inputs, bool(weighted)
         sizes = [K * K + (K if weighted else 0), *self.hidden_sizes]
-        with allocating(fn, f"K={K}, hidden={self.hidden_sizes}"):
+        with allocating(fn, f"the model for K={K}, hidden={self.hidden_sizes}"):
             self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
             self.out = nn.Linear(sizes[-1], K)
             self.state_head = nn.Linear(sizes[-1], 2 * K) if state_head else None
@@ -214,7 +214,7 @@ class GNNStudent(nn.Module):
         check_choice(fn, "aggregation", aggregation, AGGREGATIONS)
         self.p_max = _check_student_args(fn, p_max, inputs)
         self.inputs = inputs
-        with allocating(fn, f"hidden={hidden}, layers={layers}"):
+        with allocating(fn, f"the model for hidden={hidden}, layers={layers}"):
             self.encoder = _GraphEncoder(0, hidden, layers, aggregation, inputs)
             self.readout = nn.Linear(hidden, 1)
         self.state_head = nn.Linear(hidden, 2) if state_head else None
@@ -252,7 +252,7 @@ class MLPCritic(nn.Module):
         self.p_max = _check_student_args(fn, p_max, inputs)
         self.inputs, self.weighted = inputs, bool(weighted)
         hidden = tuple(check_int(fn, "hidden sizes", h, maximum=MAX_SIZE) for h in hidden)
-        with allocating(fn, f"K={K}, hidden={hidden}"):
+        with allocating(fn, f"the model for K={K}, hidden={hidden}"):
             self.net = _mlp([K * K + K + (K if weighted else 0), *hidden, 1], final_relu=False)
 
     def forward(self, G: torch.Tensor, p: torch.Tensor, weights: Weights = None) -> torch.Tensor:
@@ -281,7 +281,7 @@ class GNNCritic(nn.Module):
         check_int(fn, "layers", layers, maximum=MAX_SIZE)
         check_choice(fn, "aggregation", aggregation, AGGREGATIONS)
         self.p_max = _check_student_args(fn, p_max, inputs)
-        with allocating(fn, f"hidden={hidden}, layers={layers}"):
+        with allocating(fn, f"the model for hidden={hidden}, layers={layers}"):
             self.encoder = _GraphEncoder(1, hidden, layers, aggregation, inputs)
             self.readout = nn.Linear(hidden, 1)
 
