@@ -1,9 +1,13 @@
-"""Build of pyalgo's compiled extension `pyalgo._C`.
+"""Build of pyalgo's compiled libraries, against torch's stable ABI and Python's limited API.
 
-The CPU extension is always built. CUDA sources are added only when the installed torch was
-built with CUDA (`torch.version.cuda`) and nvcc is found; `PYALGO_FORCE_CPU=1` forces CPU only.
-Never decided on `torch.cuda.is_available()`: build machines may have no GPU.
+- `pyalgo._C` (always): the op schemas and the CPU kernels. It calls torch only through the stable
+  C shim, targeted at torch 2.10 (TORCH_TARGET_VERSION), and Python only through the limited API
+  (abi3, 3.10+), so one wheel per platform loads on torch >= 2.10 and Python >= 3.10.
+- `pyalgo._cuda` (when the torch building it is a CUDA build and nvcc is found; never decided on
+  `torch.cuda.is_available()`, build machines may have no GPU): the CUDA kernels and their glue,
+  loaded by pyalgo/_ext.py only under a CUDA torch. `PYALGO_FORCE_CPU=1` skips it.
 
+Release builds are optimised and stripped; `DEBUG=1` builds -O0 -g, unstripped.
 Install with `pip install --no-build-isolation .` (torch must already be installed; it is not a
 build requirement on purpose, see pyproject.toml).
 """
@@ -17,18 +21,19 @@ from setuptools import setup
 try:
     import torch
     from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension, CUDA_HOME
-except ImportError as exc:  # pragma: no cover - exercised only on a broken install
+except ImportError:  # pragma: no cover - exercised by a build without torch
     raise SystemExit(
-        "pyalgo needs PyTorch installed before it is built. On these machines run\n"
-        "    pip install torch==2.13.0\n"
-        "then build with\n"
-        "    pip install --no-build-isolation .\n"
-    ) from exc
+        "pyalgo: torch is not importable in this build environment; if torch is installed, pip is building "
+        "in isolation: run `pip install --no-build-isolation .` (else install torch>=2.10 first)"
+    ) from None
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 VERSION = re.search(r'__version__ = "([^"]+)"', open(os.path.join(ROOT, "pyalgo", "version.py")).read()).group(1)
+# The oldest torch whose stable ABI the libraries use (also in pyproject.toml's dependencies).
+STABLE_ABI = (2, 10)
 # The GPUs CUDA 13 supports that we build for (sm_75 and newer); override with TORCH_CUDA_ARCH_LIST.
 DEFAULT_CUDA_ARCHS = "7.5;8.0;8.6;8.9;9.0+PTX"
+DEBUG = os.environ.get("DEBUG", "0") == "1"
 
 
 def want_cuda() -> bool:
@@ -44,34 +49,51 @@ def rel(paths):
     return sorted(os.path.relpath(p, ROOT) for p in paths)
 
 
-cpu_sources = rel(
-    [os.path.join(ROOT, "csrc", "ops.cpp"), os.path.join(ROOT, "csrc", "module.cpp")]
-    + glob.glob(os.path.join(ROOT, "csrc", "*", "*_cpu.cpp"))
-)
-cuda_sources = rel(glob.glob(os.path.join(ROOT, "csrc", "*", "*_cuda.cpp")) + glob.glob(os.path.join(ROOT, "csrc", "*", "*.cu")))
+def define(name, value):
+    return f'-D{name}="{value}"'
 
-# -fopenmp: at::parallel_for is an inline OpenMP region in torch's headers; without the flag it
-# silently runs on one thread. -fno-trapping-math lets g++ if-convert and vectorise the row loops
-# (pyalgo never reads floating-point exception flags).
-cxx_flags = ["-O3", "-fopenmp", "-fno-trapping-math", f'-DPYALGO_VERSION="{VERSION}"']
-link_flags = ["-fopenmp"]
+
+cpu_sources = rel([os.path.join(ROOT, "csrc", f) for f in ("ops.cpp", "module.cpp")]
+                  + glob.glob(os.path.join(ROOT, "csrc", "*", "*_cpu.cpp")))
+cuda_sources = rel([os.path.join(ROOT, "csrc", "cuda_library.cpp")]
+                   + glob.glob(os.path.join(ROOT, "csrc", "*", "*_cuda.cpp"))
+                   + glob.glob(os.path.join(ROOT, "csrc", "*", "*.cu")))
+
+torch_version = torch.__version__.split("+")[0]
+common = [
+    f"-DTORCH_TARGET_VERSION=0x{STABLE_ABI[0]:02x}{STABLE_ABI[1]:02x}000000000000",
+    define("PYALGO_VERSION", VERSION), define("PYALGO_TORCH_VERSION", torch_version),
+    define("PYALGO_STABLE_ABI", f"{STABLE_ABI[0]}.{STABLE_ABI[1]}"),
+]
+opt = ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
+# -fopenmp-simd: the `omp simd` loop hints only (no OpenMP runtime: threads come from torch's
+# parallel_for through the stable shim). -fno-trapping-math lets g++ if-convert and vectorise the
+# row loops (pyalgo never reads floating-point exception flags). Hidden visibility: the library
+# exports only its module init and build record.
+cxx_flags = opt + ["-std=c++17", "-fopenmp-simd", "-fno-trapping-math", "-fvisibility=hidden"] + common
+link_flags = [] if DEBUG else ["-s"]
+
+ext_modules = [CppExtension("pyalgo._C", cpu_sources, py_limited_api=True,
+                            extra_compile_args={"cxx": cxx_flags}, extra_link_args=link_flags)]
+# Only torch_cpu (the stable C shim) is linked: no c10, libtorch or libtorch_python symbol is used.
+ext_modules[0].libraries = ["torch_cpu"]
+
 if want_cuda():
     archs = os.environ.setdefault("TORCH_CUDA_ARCH_LIST", DEFAULT_CUDA_ARCHS)
-    ext = CUDAExtension(
-        "pyalgo._C",
-        cpu_sources + cuda_sources,
-        extra_compile_args={
-            "cxx": cxx_flags + ["-DPYALGO_WITH_CUDA", f'-DPYALGO_CUDA_ARCHS="{archs}"'],
-            "nvcc": ["-O3", "-DPYALGO_WITH_CUDA"],
-        },
-        extra_link_args=link_flags,
-    )
-else:
-    ext = CppExtension("pyalgo._C", cpu_sources, extra_compile_args={"cxx": cxx_flags},
-                       extra_link_args=link_flags)
+    cuda_version = torch.version.cuda
+    cuda_defs = [define("PYALGO_CUDA_VERSION", cuda_version), define("PYALGO_CUDA_ARCHS", archs)]
+    cuda_ext = CUDAExtension(
+        "pyalgo._cuda", cuda_sources, py_limited_api=True,
+        extra_compile_args={"cxx": cxx_flags + cuda_defs,
+                            "nvcc": (["-O0", "-g"] if DEBUG else ["-O3"]) + ["-std=c++17", "-DPYALGO_WITH_CUDA"] + common + cuda_defs},
+        extra_link_args=link_flags)
+    # torch_cuda: the AOTI shim's current CUDA stream; cudart: the kernel launches.
+    cuda_ext.libraries = ["torch_cpu", "torch_cuda", "cudart"]
+    ext_modules.append(cuda_ext)
 
 setup(
     version=VERSION,
-    ext_modules=[ext],
+    ext_modules=ext_modules,
     cmdclass={"build_ext": BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},
+    options={"bdist_wheel": {"py_limited_api": "cp310"}},
 )

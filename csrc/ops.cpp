@@ -1,14 +1,15 @@
 // The one schema registry of pyalgo. Implementations register per dispatch key in
-// <folder>/<op>_cpu.cpp and <folder>/<op>_cuda.cpp; Python adds fake kernels and autograd.
-#include <torch/library.h>
+// <folder>/<op>_cpu.cpp and <folder>/<op>_cuda.cpp; Python adds fake kernels and autograd
+// (pyalgo/_ext.py lets autograd fall through to the non-differentiable ops). Registered through
+// torch's stable ABI (csrc/common/stable.h).
+#include "common/stable.h"
 
 // The tests' SIMT emulator builds this file again with PYALGO_LIBRARY=pyalgo_simt, so that the
 // emulated CUDA glue registers against the same schemas (see csrc/common/cuda_utils.h).
 #ifndef PYALGO_LIBRARY
 #define PYALGO_LIBRARY pyalgo
 #endif
-#define PYALGO_TORCH_LIBRARY_(ns, m) TORCH_LIBRARY(ns, m)
-#define PYALGO_TORCH_LIBRARY_IMPL_(ns, key, m) TORCH_LIBRARY_IMPL(ns, key, m)
+#define PYALGO_TORCH_LIBRARY_(ns, m) STABLE_TORCH_LIBRARY(ns, m)
 
 PYALGO_TORCH_LIBRARY_(PYALGO_LIBRARY, m) {
   // ---- random streams -------------------------------------------------------------------
@@ -63,13 +64,4 @@ PYALGO_TORCH_LIBRARY_(PYALGO_LIBRARY, m) {
   // One GO4Align step on the M losses: weights, groups, indicators γ, P, q and the updated log q
   // (log_q itself is not modified). sum_scale = the official code's Eq. 5 variant.
   m.def("go4align_weights(Tensor losses, Tensor log_q, int num_groups, float beta, bool sum_scale, float offset, float eps) -> (Tensor weights, Tensor groups, Tensor indicators, Tensor P, Tensor q, Tensor log_q_new)");
-}
-
-// The WMMSE teachers and the multi-task weight ops are not differentiable: autograd falls through to the kernels and their
-// outputs never require grad (the wrappers also detach the inputs).
-PYALGO_TORCH_LIBRARY_IMPL_(PYALGO_LIBRARY, Autograd, m) {
-  m.impl("wmmse_siso", torch::CppFunction::makeFallthrough());
-  m.impl("wmmse_miso", torch::CppFunction::makeFallthrough());
-  m.impl("kmeans_1d", torch::CppFunction::makeFallthrough());
-  m.impl("go4align_weights", torch::CppFunction::makeFallthrough());
 }

@@ -1,5 +1,5 @@
 // The math of every discrete-estimator kernel, once. Torch-free __host__ __device__ functions
-// over one categorical row; estimators_cpu.cpp loops over rows with at::parallel_for and
+// over one categorical row; estimators_cpu.cpp loops over rows with parallel_for and
 // estimators_cuda.cu runs one row per CUDA thread, so CPU tests check the GPU's arithmetic.
 //
 // Notation (docs/discrete.md): x = logits θ of one row (C categories), k = sampled

@@ -1,9 +1,6 @@
-// CPU launcher of the discrete estimators: an at::parallel_for over rows that calls the per-row
+// CPU launcher of the discrete estimators: a parallel_for over rows that calls the per-row
 // bodies of estimators.h. Each row is computed by one thread from its own Philox counters, so
 // results are bitwise identical for any thread count.
-#include <ATen/Parallel.h>
-#include <torch/library.h>
-
 #include <algorithm>
 #include <atomic>
 
@@ -67,24 +64,23 @@ PYALGO_CPU_CLONES void gumbel_rao_backward_rows(const T* x, const int32_t* index
 template <typename F>
 void for_each_row_range(int64_t rows, int64_t cols, const F& body) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1));
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
+  parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
 }
 
 // The Philox key of a CPU call (CUDA kernels read the seed tensor on the device instead).
-PhiloxKey key_from_seed(const at::Tensor& seed) {
-  auto s = seed.contiguous();
-  const int64_t* p = s.data_ptr<int64_t>();
+PhiloxKey key_from_seed(const Tensor& seed) {
+  const int64_t* p = ptr<int64_t>(contig(seed));
   return philox_key(p[0], p[1]);
 }
 
 struct CpuLaunch {
   // The forward bodies mark a row they cannot sample from with index -1; on CPU that is an
   // error (the CUDA launcher leaves NaN in that row instead of forcing a host sync).
-  static void check_rows(const char* fn, const at::Tensor& index) {
+  static void check_rows(const char* fn, const Tensor& index) {
     const int64_t n = index.numel();
-    const int32_t* p = index.data_ptr<int32_t>();
+    const int32_t* p = ptr<int32_t>(index);
     std::atomic<int64_t> first_bad{n};
-    at::parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) {
+    parallel_for(0, n, 1 << 16, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r)
         if (p[r] < 0) {
           int64_t cur = first_bad.load();
@@ -94,12 +90,12 @@ struct CpuLaunch {
         }
     });
     const int64_t bad = first_bad.load();
-    TORCH_CHECK(bad == n, fn, ": logits must not contain NaN or +inf and no row may be all -inf; row ", bad,
+    PYALGO_CHECK(bad == n, fn, ": logits must not contain NaN or +inf and no row may be all -inf; row ", bad,
                 " (flattened over the non-category dims) is invalid");
   }
 
   template <typename T, typename A, bool U>
-  static void sample(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L, const at::Tensor& seed) {
+  static void sample(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L, const Tensor& seed) {
     const PhiloxKey key = key_from_seed(seed);
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       sample_rows<T, A, U>(x, one_hot, probs, index, L, key, b, e);
@@ -108,7 +104,7 @@ struct CpuLaunch {
 
   template <typename T, typename A, bool U>
   static void gumbel_softmax(const T* x, T* y, int32_t* index, RowLayout L, A inv_tau, bool hard,
-                             const at::Tensor& seed) {
+                             const Tensor& seed) {
     const PhiloxKey key = key_from_seed(seed);
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       gumbel_softmax_rows<T, A, U>(x, y, index, L, inv_tau, hard, key, b, e);
@@ -140,7 +136,7 @@ struct CpuLaunch {
 
   template <typename T, typename A, bool U>
   static void gumbel_rao_backward(const T* x, const int32_t* index, const T* g, A* out, RowLayout L,
-                                  A inv_tau, int64_t draws, const at::Tensor& seed) {
+                                  A inv_tau, int64_t draws, const Tensor& seed) {
     const PhiloxKey key = key_from_seed(seed);
     for_each_row_range(L.rows(), L.C * draws, [&](int64_t b, int64_t e) {
       gumbel_rao_backward_rows<T, A, U>(x, index, g, out, L, inv_tau, draws, key, b, e);
@@ -149,7 +145,7 @@ struct CpuLaunch {
 
   template <typename T, typename A, bool U>
   static void gumbel_softmax_backward(const T* x, const T* g, T* out, RowLayout L, A inv_tau,
-                                      const at::Tensor& seed) {
+                                      const Tensor& seed) {
     const PhiloxKey key = key_from_seed(seed);
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       gumbel_softmax_backward_rows<T, A, U>(x, g, out, L, inv_tau, key, b, e);
@@ -157,7 +153,7 @@ struct CpuLaunch {
   }
 
   template <typename A>
-  static void philox_uniform(A* out, int64_t rows, int64_t cols, uint32_t stream, const at::Tensor& seed) {
+  static void philox_uniform(A* out, int64_t rows, int64_t cols, uint32_t stream, const Tensor& seed) {
     const PhiloxKey key = key_from_seed(seed);
     for_each_row_range(rows, cols, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) philox_uniform_at<A>(out, cols, key, stream, r);
@@ -167,7 +163,7 @@ struct CpuLaunch {
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(pyalgo, CPU, m) { PYALGO_REGISTER_DISCRETE_OPS(m, CpuLaunch); }
+STABLE_TORCH_LIBRARY_IMPL(pyalgo, CPU, m) { PYALGO_REGISTER_DISCRETE_OPS(m, CpuLaunch); }
 
 }  // namespace discrete
 }  // namespace pyalgo

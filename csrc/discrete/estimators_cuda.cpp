@@ -15,37 +15,37 @@ namespace discrete {
 namespace {
 
 template <typename T>
-struct DeviceType {
+struct CudaType {
   using type = T;
 };
 template <>
-struct DeviceType<at::Half> {
+struct CudaType<Half> {
   using type = __half;
 };
 template <>
-struct DeviceType<at::BFloat16> {
+struct CudaType<BFloat16> {
   using type = __nv_bfloat16;
 };
 
 template <typename T>
 auto dev(T* p) {
-  using D = typename DeviceType<std::remove_const_t<T>>::type;
+  using D = typename CudaType<std::remove_const_t<T>>::type;
   return reinterpret_cast<std::conditional_t<std::is_const<T>::value, const D*, D*>>(p);
 }
 
 void check_launch(cudaError_t err) { ::pyalgo::check_launch("pyalgo (discrete estimators)", err); }
 
 // The ops hand over the contiguous seed they keep alive (checked_seed in common/checks.h).
-const int64_t* seed_ptr(const at::Tensor& seed) {
-  TORCH_CHECK(seed.is_contiguous(), "pyalgo: internal error: the seed must be made contiguous by the op");
-  return seed.data_ptr<int64_t>();
+const int64_t* seed_ptr(const Tensor& seed) {
+  PYALGO_CHECK(seed.is_contiguous(), "pyalgo: internal error: the seed must be made contiguous by the op");
+  return ptr<int64_t>(seed);
 }
 
 // The torch-free params of one launch, with the fields every op has; run() launches on the
 // current stream and checks the launch.
 template <typename T>
-RowsParams<typename DeviceType<T>::type> params(const T* x, RowLayout L) {
-  RowsParams<typename DeviceType<T>::type> p;
+RowsParams<typename CudaType<T>::type> params(const T* x, RowLayout L) {
+  RowsParams<typename CudaType<T>::type> p;
   p.x = dev(x);
   p.L = L;
   return p;
@@ -57,28 +57,28 @@ void run(cudaError_t (*launch)(const RowsParams<D>&, cudaStream_t), const RowsPa
 }
 
 struct CudaLaunch {
-  static void check_rows(const char*, const at::Tensor&) {}  // NaN rows, no host sync
+  static void check_rows(const char*, const Tensor&) {}  // NaN rows, no host sync
 
   template <typename T, typename A, bool U>
-  static void sample(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L, const at::Tensor& seed) {
+  static void sample(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L, const Tensor& seed) {
     auto p = params(x, L);
     p.y = dev(one_hot);
     p.probs = dev(probs);
     p.index_out = index;
     p.seed = seed_ptr(seed);
-    run(launch_categorical_sample<typename DeviceType<T>::type, U>, p);
+    run(launch_categorical_sample<typename CudaType<T>::type, U>, p);
   }
 
   template <typename T, typename A, bool U>
   static void gumbel_softmax(const T* x, T* y, int32_t* index, RowLayout L, A inv_tau, bool hard,
-                             const at::Tensor& seed) {
+                             const Tensor& seed) {
     auto p = params(x, L);
     p.y = dev(y);
     p.index_out = index;
     p.inv_tau = inv_tau;
     p.hard = hard;
     p.seed = seed_ptr(seed);
-    run(launch_gumbel_softmax<typename DeviceType<T>::type, U>, p);
+    run(launch_gumbel_softmax<typename CudaType<T>::type, U>, p);
   }
 
   template <typename T, typename A, bool U>
@@ -90,7 +90,7 @@ struct CudaLaunch {
     p.gp = dev(gp);
     p.y = dev(out);
     p.inv_tau = inv_tau;
-    run(launch_reinmax_backward<typename DeviceType<T>::type, U>, p);
+    run(launch_reinmax_backward<typename CudaType<T>::type, U>, p);
   }
 
   template <typename T, typename A, bool U>
@@ -99,7 +99,7 @@ struct CudaLaunch {
     p.g = dev(g);
     p.y = dev(out);
     p.inv_tau = inv_tau;
-    run(launch_st_backward<typename DeviceType<T>::type, U>, p);
+    run(launch_st_backward<typename CudaType<T>::type, U>, p);
   }
 
   template <typename T, typename A, bool U>
@@ -112,12 +112,12 @@ struct CudaLaunch {
     p.inv_tau = inv_tau;
     p.gap = gap;
     p.gap_is_p = gap_is_p;
-    run(launch_gst_backward<typename DeviceType<T>::type, U>, p);
+    run(launch_gst_backward<typename CudaType<T>::type, U>, p);
   }
 
   template <typename T, typename A, bool U>
   static void gumbel_rao_backward(const T* x, const int32_t* index, const T* g, A* out, RowLayout L, A inv_tau,
-                                  int64_t draws, const at::Tensor& seed) {
+                                  int64_t draws, const Tensor& seed) {
     auto p = params(x, L);
     p.index = index;
     p.g = dev(g);
@@ -125,22 +125,22 @@ struct CudaLaunch {
     p.inv_tau = inv_tau;
     p.draws = draws;
     p.seed = seed_ptr(seed);
-    run(launch_gumbel_rao_backward<typename DeviceType<T>::type, U>, p);
+    run(launch_gumbel_rao_backward<typename CudaType<T>::type, U>, p);
   }
 
   template <typename T, typename A, bool U>
   static void gumbel_softmax_backward(const T* x, const T* g, T* out, RowLayout L, A inv_tau,
-                                      const at::Tensor& seed) {
+                                      const Tensor& seed) {
     auto p = params(x, L);
     p.g = dev(g);
     p.y = dev(out);
     p.inv_tau = inv_tau;
     p.seed = seed_ptr(seed);
-    run(launch_gumbel_softmax_backward<typename DeviceType<T>::type, U>, p);
+    run(launch_gumbel_softmax_backward<typename CudaType<T>::type, U>, p);
   }
 
   template <typename A>
-  static void philox_uniform(A* out, int64_t rows, int64_t cols, uint32_t stream, const at::Tensor& seed) {
+  static void philox_uniform(A* out, int64_t rows, int64_t cols, uint32_t stream, const Tensor& seed) {
     UniformParams<A> p;
     p.out = out;
     p.rows = rows;

@@ -1,8 +1,6 @@
-// CPU launcher of the energy ops: an at::parallel_for over examples, each handled by one thread
+// CPU launcher of the energy ops: a parallel_for over examples, each handled by one thread
 // with the bodies of minmin.h in a fixed sample order, so results do not depend on the thread
 // count. Gradient accumulators are double (m weighted samples summed per example).
-#include <ATen/Parallel.h>
-#include <torch/library.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,7 +25,7 @@ struct SerialAdd {
 template <typename F>
 void for_each_row(int64_t B, int64_t cost_per_row, const F& body) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(cost_per_row, 1));
-  at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
+  parallel_for(0, B, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
 }
 
 using CpuCursor = WordCursor<16>;
@@ -133,8 +131,8 @@ struct CpuLaunch {
       }
     });
     const char* fn = "pyalgo.energy.minmin_loss";
-    TORCH_CHECK(!bad_label.any(), fn, ": y must be binary (every entry 0 or 1); row ", bad_label.first(), " is not");
-    TORCH_CHECK(!bad_energy.any(), fn, ": unary, pairwise and tau must be finite (no NaN or inf energies); row ",
+    PYALGO_CHECK(!bad_label.any(), fn, ": y must be binary (every entry 0 or 1); row ", bad_label.first(), " is not");
+    PYALGO_CHECK(!bad_energy.any(), fn, ": unary, pairwise and tau must be finite (no NaN or inf energies); row ",
                 bad_energy.first(), " is not");
   }
 
@@ -170,16 +168,16 @@ struct CpuLaunch {
       }
     });
     const char* fn = "pyalgo.energy.minmin_loss_ranking";
-    TORCH_CHECK(!bad_label.any(), fn, ": y must hold a permutation of 0..n-1 in every row; row ", bad_label.first(),
+    PYALGO_CHECK(!bad_label.any(), fn, ": y must hold a permutation of 0..n-1 in every row; row ", bad_label.first(),
                 " is not");
-    TORCH_CHECK(!bad_energy.any(), fn, ": theta and tau must be finite (no NaN or inf energies); row ",
+    PYALGO_CHECK(!bad_energy.any(), fn, ": theta and tau must be finite (no NaN or inf energies); row ",
                 bad_energy.first(), " is not");
   }
 };
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(pyalgo, CPU, m) { PYALGO_REGISTER_ENERGY_OPS(m, CpuLaunch); }
+STABLE_TORCH_LIBRARY_IMPL(pyalgo, CPU, m) { PYALGO_REGISTER_ENERGY_OPS(m, CpuLaunch); }
 
 }  // namespace energy
 }  // namespace pyalgo

@@ -1,8 +1,6 @@
-// CPU launcher of the wireless ops: an at::parallel_for over problem instances, each solved by
+// CPU launcher of the wireless ops: a parallel_for over problem instances, each solved by
 // one thread with the bodies of wmmse.h / miso.h (a SerialTeam). Every instance is computed by
 // exactly one thread in a fixed order, so results do not depend on the thread count.
-#include <ATen/Parallel.h>
-#include <torch/library.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +18,7 @@ template <typename F>
 int for_each_instance(int64_t B, int64_t cost_per_instance, const F& body) {
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(cost_per_instance, 1));
   std::atomic<int> flags{0};
-  at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) {
+  parallel_for(0, B, grain, [&](int64_t begin, int64_t end) {
     const int f = body(begin, end);
     if (f != 0) flags.fetch_or(f, std::memory_order_relaxed);
   });
@@ -195,7 +193,7 @@ struct CpuLaunch {
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(pyalgo, CPU, m) { PYALGO_REGISTER_WIRELESS_OPS(m, CpuLaunch); }
+STABLE_TORCH_LIBRARY_IMPL(pyalgo, CPU, m) { PYALGO_REGISTER_WIRELESS_OPS(m, CpuLaunch); }
 
 }  // namespace wireless
 }  // namespace pyalgo

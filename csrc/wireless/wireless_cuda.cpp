@@ -20,7 +20,7 @@ struct CudaLaunch {
                          int32_t* iters, A* objective, A* trajectory, int64_t B, int K, int max_iter, A tol) {
     const char* fn = "pyalgo.wireless.wmmse";
     // A block per instance keeps its state vectors (and 32 partial sums) in 48 KiB of shared memory.
-    TORCH_CHECK(K <= wmmse_siso_max_users<A>(), fn, ": on CUDA K must be at most ", wmmse_siso_max_users<A>(),
+    PYALGO_CHECK(K <= wmmse_siso_max_users<A>(), fn, ": on CUDA K must be at most ", wmmse_siso_max_users<A>(),
                 " for this dtype, got ", K);
     check_grid(fn, wmmse_siso_blocks(B, K));
     check_launch(fn, launch_wmmse_siso<A>(
@@ -53,10 +53,7 @@ struct CudaLaunch {
                          A tol, A bisection_tol) {
     const char* fn = "pyalgo.wireless.wmmse_miso";
     check_grid(fn, blocks_for(B));
-    const at::TensorOptions options = at::TensorOptions()
-                       .dtype(c10::CppTypeToScalarType<A>::value)
-                       .device(kernel_device());
-    const at::Tensor workspace = at::empty({B * MisoWork<A>::size(K, N) * 2}, options);
+    const Tensor workspace = empty({B * MisoWork<A>::size(K, N) * 2}, dtype_of<A>(), kernel_device());
     check_launch(fn, launch_wmmse_miso<A>(MisoParams<A>{h, p_max, noise, alpha, V, u, w, iters, objective, trajectory,
                                                     static_cast<Cx<A>*>(workspace.data_ptr()), B, K, N, max_iter,
                                                     tol, bisection_tol},

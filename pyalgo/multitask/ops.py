@@ -11,7 +11,7 @@ from typing import Tuple
 import numpy as np
 import torch
 
-from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
+from .. import _ext  # registers torch.ops.pyalgo; _ext.call re-raises value errors as ValueError
 
 __all__ = ["kmeans_1d", "go4align_weights"]
 
@@ -52,7 +52,7 @@ def kmeans_1d(values, num_clusters: int) -> torch.Tensor:
             raise TypeError(f"{fn}: values must be a 1-D sequence of real numbers, got {type(values).__name__} "
                             f"({exc})") from None
     # K >= D is the trivial labelling: the op clamps K to D, so any huge K is fine
-    return _ops.kmeans_1d(x, int(min(int(num_clusters), 2 ** 62)))
+    return _ext.call(_ops.kmeans_1d, x, int(min(int(num_clusters), 2 ** 62)))
 
 
 def go4align_weights(losses: torch.Tensor, log_q: torch.Tensor, num_groups: int, beta: float, sum_scale: bool,
@@ -61,7 +61,7 @@ def go4align_weights(losses: torch.Tensor, log_q: torch.Tensor, num_groups: int,
 
     Returns (weights, groups, indicators γ, P, q, log_q_new), each (M,) (groups int64).
     """
-    return _ops.go4align_weights(losses, log_q, num_groups, beta, sum_scale, offset, eps)
+    return _ext.call(_ops.go4align_weights, losses, log_q, num_groups, beta, sum_scale, offset, eps)
 
 
 @torch.library.register_fake("pyalgo::kmeans_1d")

@@ -70,6 +70,9 @@ def _kernel_wrapper(build_dir: Path, family: str, cu: Path) -> Path:
     return path
 
 
+_FALLTHROUGHS: dict = {}  # library -> its autograd fallthrough registration (kept alive)
+
+
 def build(variant: str = "plain", families=FAMILIES, planted: dict | None = None) -> str:
     """Builds (or reuses) and loads the emulated library; returns its torch.ops namespace name.
 
@@ -109,6 +112,10 @@ def build(variant: str = "plain", families=FAMILIES, planted: dict | None = None
     cpp_ext.load(name=name, sources=[str(s) for s in sources + wrappers], extra_cflags=flags,
                  extra_ldflags=ldflags, extra_include_paths=includes, build_directory=str(build_dir),
                  is_python_module=False, verbose=False)
+    if library not in _FALLTHROUGHS:  # as pyalgo/_ext.py does for torch.ops.pyalgo
+        from pyalgo import _ext
+
+        _FALLTHROUGHS[library] = _ext.register_fallthroughs(library)
     return library
 
 
