@@ -1,4 +1,4 @@
-"""The discrete-estimator CUDA kernels (csrc/discrete/estimators_cuda.cu), run under the SIMT
+"""The discrete-estimator CUDA kernels (csrc/discrete/estimators_kernels.cu), run under the SIMT
 emulator (fixture `simt` = torch.ops.pyalgo_simt), against the CPU launcher torch.ops.pyalgo on
 the same inputs and the same seed tensor.
 
@@ -11,7 +11,7 @@ inputs (no launch); a strided seed, grad and index.
 
 Launches are asserted generically (some discrete kernel ran), since the launcher picks the kernel
 by C and layout. REPRESENTATIVE maps each one-thread-per-row __global__ kernel of
-estimators_cuda.cu to one small case that launches that kernel and compares with the CPU
+estimators_kernels.cu to one small case that launches that kernel and compares with the CPU
 (tests/test_simt.py checks every kernel has one; the team kernels' cases are in
 test_simt_discrete_rows.py).
 

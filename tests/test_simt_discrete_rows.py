@@ -1,4 +1,4 @@
-"""Team-per-row discrete kernels (rows_warp_kernel, rows_block_kernel of csrc/discrete/estimators_cuda.cu)
+"""Team-per-row discrete kernels (rows_warp_kernel, rows_block_kernel of csrc/discrete/estimators_kernels.cu)
 under the SIMT emulator, against the CPU launcher (torch.ops.pyalgo).
 
 The team bodies (csrc/discrete/estimators_team.h) compute every element as the serial bodies do, with

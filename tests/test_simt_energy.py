@@ -1,4 +1,4 @@
-"""The energy kernels (csrc/energy/energy_cuda.cu) under the SIMT emulator, compared with the CPU
+"""The energy kernels (csrc/energy/energy_kernels.cu) under the SIMT emulator, compared with the CPU
 launcher (torch.ops.pyalgo) on the same inputs and seed.
 
 Samplers: bitwise. Losses: the emulated kernels build the byte table by another summation order
@@ -7,7 +7,7 @@ warp butterfly and 4 warp partials instead of one serial sum, and (gradients) ac
 float atomics in the compute dtype in a schedule-dependent order where the CPU sums serially in
 double; every bound below is measured over repeats (see BOUNDS) and says why.
 
-Paths of energy_cuda.cu hit here: byte tables on (k small) and off (2·table > 24 KiB: k > 96 in
+Paths of energy_kernels.cu hit here: byte tables on (k small) and off (2·table > 24 KiB: k > 96 in
 float, k > 48 in double); the pairwise accumulator in shared memory and in grad_U; the perms
 accumulator in shared memory and in grad_theta; the shift pass (α = 1, g − τ far above 0); m < 128
 (threads without samples), m > 128 not a multiple of 128; B > 1, B = 0, k = 1, n = 1, k = kMaxBits,

@@ -1,4 +1,4 @@
-"""The wireless CUDA kernels (csrc/wireless/wireless_cuda.cu) under the SIMT emulator, against the
+"""The wireless CUDA kernels (csrc/wireless/wireless_kernels.cu) under the SIMT emulator, against the
 CPU launcher on the same inputs: every op, float32 and float64, shapes that hit every path of the
 launchers (warp segments of 1..32 lanes with tails, block teams with and without staged gains, the
 256-thread cap, the K limit of the glue, several blocks and tails of the per-user kernels, B = 0),

@@ -1,6 +1,6 @@
 // The math of every discrete-estimator kernel, once. Torch-free __host__ __device__ functions
 // over one categorical row; estimators_cpu.cpp loops over rows with parallel_for and
-// estimators_cuda.cu runs one row per CUDA thread, so CPU tests check the GPU's arithmetic.
+// estimators_kernels.cu runs one row per CUDA thread, so CPU tests check the GPU's arithmetic.
 //
 // Notation (docs/discrete.md): x = logits θ of one row (C categories), k = sampled
 // index, g = dL/dy (grad of the sample output), g_p = dL/dy_soft, τ = temperature,

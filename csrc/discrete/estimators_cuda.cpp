@@ -1,5 +1,5 @@
 // CUDA launcher of the discrete estimators: maps torch's half types to CUDA's and calls the
-// kernels of estimators_cuda.cu on the current stream. Built only when torch has CUDA. No host
+// kernels of estimators_kernels.cu on the current stream. Built only when torch has CUDA. No host
 // synchronisation anywhere: the seed is read on the device, and invalid rows are left as NaN
 // instead of raising (see pyalgo/discrete/ops.py, NaN policy).
 #include <cuda_bf16.h>

@@ -1,4 +1,4 @@
-// Launchers of the discrete-estimator CUDA kernels (defined in estimators_cuda.cu, no torch
+// Launchers of the discrete-estimator CUDA kernels (defined in estimators_kernels.cu, no torch
 // headers). T is float, double, __half or __nv_bfloat16; U: rows are contiguous. `seed` points
 // to the (seed, offset) pair in device memory, so nothing is copied to the host.
 //

@@ -1,5 +1,5 @@
 // GPU-only row bodies of the discrete estimators for a team of threads per row (a warp segment or
-// a block, defined in estimators_cuda.cu). The arithmetic per element is that of estimators.h
+// a block, defined in estimators_kernels.cu). The arithmetic per element is that of estimators.h
 // (the same chunk producers, the same Philox counters per (row, column, stream), so the random
 // draws are identical); only the order of the row reductions differs: each lane reduces its own
 // columns in order, then the lanes are combined by a butterfly (bitwise the same on every lane).

@@ -1,4 +1,4 @@
-// CUDA launcher of the energy ops: calls the kernels of energy_cuda.cu on the current stream.
+// CUDA launcher of the energy ops: calls the kernels of energy_kernels.cu on the current stream.
 // Built only when torch has CUDA. Nothing here synchronises with the host.
 #include "../common/cuda_utils.h"
 

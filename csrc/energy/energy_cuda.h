@@ -1,4 +1,4 @@
-// Launchers of the energy CUDA kernels (defined in energy_cuda.cu, no torch headers). A is float
+// Launchers of the energy CUDA kernels (defined in energy_kernels.cu, no torch headers). A is float
 // or double. Each launcher takes one torch-free parameter struct (the kernels get it by value) and
 // returns the launch error. Device pointers throughout; `seed` points to the (seed, offset) pair.
 #pragma once
@@ -56,7 +56,7 @@ struct MinminPermsParams {
   A alpha;
 };
 
-// Where a minmin kernel keeps its accumulators, chosen by the launcher (energy_cuda.cu); `bytes`
+// Where a minmin kernel keeps its accumulators, chosen by the launcher (energy_kernels.cu); `bytes`
 // is the whole dynamic shared memory of a block (the kernels declare no static __shared__ array,
 // so this is all the shared memory they use, and it stays <= 48 KiB).
 struct BitsLayout {

@@ -1,4 +1,4 @@
-// CUDA launcher of the wireless ops: calls the kernels of wireless_cuda.cu on the current stream.
+// CUDA launcher of the wireless ops: calls the kernels of wireless_kernels.cu on the current stream.
 // Built only when torch has CUDA. Nothing here synchronises with the host, so the kernels report
 // an input that breaks a precondition by NaN-poisoning the outputs concerned (wireless_ops.h). Each method fills the
 // op's parameter struct (wireless_cuda.h), checks what only CUDA limits (the grid, the shared

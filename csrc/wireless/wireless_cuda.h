@@ -1,4 +1,4 @@
-// Launchers of the wireless CUDA kernels (defined in wireless_cuda.cu, no torch headers). A is
+// Launchers of the wireless CUDA kernels (defined in wireless_kernels.cu, no torch headers). A is
 // float or double; complex data is passed as Cx<A> (torch's (re, im) layout). Each launcher takes
 // one torch-free parameter struct (the kernels get it by value) and returns the launch error, if
 // any. Device pointers throughout; "B x K" is a contiguous (B, K) array. The launch geometry is

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CSRC = ROOT / "csrc"
 FAMILIES = ("discrete", "wireless", "energy")
-CU_FILES = {f: CSRC / f / {"discrete": "estimators_cuda.cu", "wireless": "wireless_cuda.cu",
-                           "energy": "energy_cuda.cu"}[f] for f in FAMILIES}
+CU_FILES = {f: CSRC / f / {"discrete": "estimators_kernels.cu", "wireless": "wireless_kernels.cu",
+                           "energy": "energy_kernels.cu"}[f] for f in FAMILIES}
 GLUE_FILES = {f: CSRC / f / {"discrete": "estimators_cuda.cpp", "wireless": "wireless_cuda.cpp",
                              "energy": "energy_cuda.cpp"}[f] for f in FAMILIES}
 FLAGS = {
