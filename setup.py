@@ -7,7 +7,8 @@
   `torch.cuda.is_available()`, build machines may have no GPU): the CUDA kernels and their glue,
   loaded by pyalgo/_ext.py only under a CUDA torch. `PYALGO_FORCE_CPU=1` skips it.
 
-Release builds are optimised and stripped; `DEBUG=1` builds -O0 -g, unstripped.
+Release builds are optimised and stripped; `DEBUG=1` builds -O0 -g, unstripped;
+`PYALGO_SANITIZE=1` (tools/sanitize.py) builds `_C` only, with AddressSanitizer + UBSan.
 Install with `pip install --no-build-isolation .` (torch must already be installed; it is not a
 build requirement on purpose, see pyproject.toml).
 """
@@ -34,10 +35,12 @@ STABLE_ABI = (2, 10)
 # The GPUs CUDA 13 supports that we build for (sm_75 and newer); override with TORCH_CUDA_ARCH_LIST.
 DEFAULT_CUDA_ARCHS = "7.5;8.0;8.6;8.9;9.0+PTX"
 DEBUG = os.environ.get("DEBUG", "0") == "1"
+SANITIZE = os.environ.get("PYALGO_SANITIZE", "0") == "1"
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
 
 
 def want_cuda() -> bool:
-    if os.environ.get("PYALGO_FORCE_CPU", "0") == "1":
+    if SANITIZE or os.environ.get("PYALGO_FORCE_CPU", "0") == "1":
         return False
     if torch.version.cuda is None:
         return False
@@ -62,16 +65,17 @@ cuda_sources = rel([os.path.join(ROOT, "csrc", "cuda_library.cpp")]
 torch_version = torch.__version__.split("+")[0]
 common = [
     f"-DTORCH_TARGET_VERSION=0x{STABLE_ABI[0]:02x}{STABLE_ABI[1]:02x}000000000000",
-    define("PYALGO_VERSION", VERSION), define("PYALGO_TORCH_VERSION", torch_version),
+    define("PYALGO_VERSION", VERSION + ("-sanitize" if SANITIZE else "")),
+    define("PYALGO_TORCH_VERSION", torch_version),
     define("PYALGO_STABLE_ABI", f"{STABLE_ABI[0]}.{STABLE_ABI[1]}"),
 ]
-opt = ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
+opt = ["-O1", "-g"] + SANITIZE_FLAGS if SANITIZE else ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
 # -fopenmp-simd: the `omp simd` loop hints only (no OpenMP runtime: threads come from torch's
 # parallel_for through the stable shim). -fno-trapping-math lets g++ if-convert and vectorise the
 # row loops (pyalgo never reads floating-point exception flags). Hidden visibility: the library
 # exports only its module init and build record.
 cxx_flags = opt + ["-std=c++17", "-fopenmp-simd", "-fno-trapping-math", "-fvisibility=hidden"] + common
-link_flags = [] if DEBUG else ["-s"]
+link_flags = ["-fsanitize=address,undefined"] if SANITIZE else [] if DEBUG else ["-s"]
 
 ext_modules = [CppExtension("pyalgo._C", cpu_sources, py_limited_api=True,
                             extra_compile_args={"cxx": cxx_flags}, extra_link_args=link_flags)]
@@ -81,6 +85,8 @@ ext_modules[0].libraries = ["torch_cpu"]
 if want_cuda():
     archs = os.environ.setdefault("TORCH_CUDA_ARCH_LIST", DEFAULT_CUDA_ARCHS)
     cuda_version = torch.version.cuda
+    # A CUDA wheel is told apart by a local version label, as torch's own (0.1.0+cu130).
+    VERSION += "+cu" + "".join(cuda_version.split(".")[:2])
     cuda_defs = [define("PYALGO_CUDA_VERSION", cuda_version), define("PYALGO_CUDA_ARCHS", archs)]
     cuda_ext = CUDAExtension(
         "pyalgo._cuda", cuda_sources, py_limited_api=True,

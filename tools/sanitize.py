@@ -38,16 +38,13 @@ import re
 import shlex
 import subprocess
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("PYALGO_SANITIZE_DIR", ROOT / "build" / "sanitize"))
 SITE = ROOT / "tools" / "sanitize_site"
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
-CXX_FLAGS = ["-O1", "-g", *SANITIZE, "-fopenmp", "-fno-trapping-math"]
-LINK_FLAGS = ["-fsanitize=address,undefined", "-fopenmp"]
+# The flags are setup.py's (PYALGO_SANITIZE=1): -O1 -g -fsanitize=address,undefined, CPU only.
 # the op tests: every family's op file, the reliability tests, the malformed tables and the fuzzing
 TESTS = ["tests/test_*_ops.py", "tests/test_reliability*.py", "tests/test_malformed_*.py", "tests/test_fuzz_*.py"]
 # CI's subset (docs/sanitize.md: about 2 minutes on 2 cores, plus the build)
@@ -75,13 +72,8 @@ def toolchain_missing() -> str:
     return ""
 
 
-def sources():
-    found = [ROOT / "csrc" / "ops.cpp", ROOT / "csrc" / "module.cpp"] + sorted((ROOT / "csrc").glob("*/*_cpu.cpp"))
-    return [str(p.relative_to(ROOT)) for p in found]
-
-
 def ext_path() -> Path:
-    return OUT / "lib" / "pyalgo" / ("_C" + sysconfig.get_config_var("EXT_SUFFIX"))
+    return OUT / "lib" / "pyalgo" / "_C.abi3.so"
 
 
 def stale() -> bool:
@@ -97,23 +89,12 @@ def build(quiet: bool = False):
     why = toolchain_missing()
     if why:
         raise SystemExit(f"sanitize: {why}; install the compiler's sanitizer runtimes (Debian: libasan8, libubsan1)")
-    version = re.search(r'__version__ = "([^"]+)"', (ROOT / "pyalgo" / "version.py").read_text()).group(1)
-    script = f"""
-import os, shutil, sys
-os.chdir({str(ROOT)!r})
-from setuptools import setup
-from torch.utils.cpp_extension import BuildExtension, CppExtension
-ext = CppExtension("pyalgo._C", {sources()!r},
-                   extra_compile_args={{"cxx": {CXX_FLAGS!r} + ['-DPYALGO_VERSION="{version}-sanitize"']}},
-                   extra_link_args={LINK_FLAGS!r})
-setup(name="pyalgo-sanitize", ext_modules=[ext], script_args=sys.argv[1:],
-      cmdclass={{"build_ext": BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)}})
-"""
     OUT.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "PYALGO_SANITIZED_EXT")}
-    cmd = [sys.executable, "-c", script, "build_ext", "--build-lib", str(OUT / "lib"), "--build-temp", str(OUT / "obj")]
+    env["PYALGO_SANITIZE"] = "1"
+    cmd = [sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(OUT / "lib"), "--build-temp", str(OUT / "obj")]
     start, cpu0 = time.time(), _children_cpu()
-    proc = subprocess.run(cmd, env=env, capture_output=quiet, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=quiet, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"sanitize: the build failed\n{(proc.stdout or '')[-3000:]}{(proc.stderr or '')[-3000:]}")
     os.utime(ext_path())  # stale() compares against it; ninja may have had nothing to relink
@@ -134,7 +115,7 @@ def environment() -> dict:
 
 def check_loaded(env: dict) -> None:
     """Fails unless `pyalgo._C` really is the sanitized file in a process with `env`."""
-    code = "import pyalgo._ext as e; print(e._C.__file__); print(e._C.version())"
+    code = "import pyalgo._ext as e; print(e._C.__file__); print(e._C.build_info())"
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, cwd=ROOT, capture_output=True,
                           text=True)
     lines = proc.stdout.split()

@@ -14,7 +14,8 @@ Steps, each printed as one line with its result:
   sdist     (--sdist) `python setup.py sdist`, then a wheel built from the unpacked sdist in a
             fresh venv
 
-Usage: python tools/wheel_check.py [--wheel FILE] [--torch-venv DIR] [--sdist] [--out DIR]
+Usage: python tools/wheel_check.py [--wheel FILE] [--torch-venv DIR] [--sdist] [--from-sdist] [--out DIR]
+  --from-sdist      build the wheel from the sdist, in a clean tree (the CUDA wheel: make wheel-cuda)
   --wheel FILE      check this wheel instead of building one
   --torch-venv DIR  install into this existing venv (e.g. one with another torch) instead of a
                     fresh one; the wheel replaces any pyalgo there
@@ -59,12 +60,31 @@ class Report:
         self.failed += not ok
 
 
-def build(out: Path, rep: Report) -> Path | None:
+def make_sdist(tmp: Path) -> tuple[Path | None, str]:
+    """`python setup.py sdist`, unpacked: (the source tree, "") or (None, why not)."""
+    dist = tmp / "sdist"
+    r = sh([sys.executable, "setup.py", "-q", "sdist", "-d", str(dist)], cwd=ROOT)
+    archives = sorted(dist.glob("pyalgo-*.tar.gz"))
+    if r.returncode != 0 or not archives:
+        return None, (r.stdout + r.stderr)[-1500:]
+    src = tmp / "sdist_src"
+    shutil.unpack_archive(str(archives[0]), str(src))
+    (tree,) = list(src.iterdir())
+    return tree, f"{archives[0].name} ({archives[0].stat().st_size / 2**20:.1f} MiB)"
+
+
+def build(out: Path, rep: Report, tmp: Path, from_sdist: bool) -> Path | None:
     raw = out / "raw"
     shutil.rmtree(raw, ignore_errors=True)
-    for stale in glob.glob(str(ROOT / "build" / "lib.*")):  # setuptools would pack stale libraries
+    source = ROOT
+    if from_sdist:  # a clean tree: nothing of build/ is reused or disturbed
+        source, why = make_sdist(tmp)
+        if source is None:
+            rep.step("build", False, f"sdist: {why}")
+            return None
+    for stale in glob.glob(str(source / "build" / "lib.*")):  # setuptools would pack stale libraries
         shutil.rmtree(stale)
-    r = sh([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", str(raw), str(ROOT)])
+    r = sh([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-w", str(raw), str(source)])
     wheels = sorted(raw.glob("pyalgo-*.whl"))
     rep.step("build", r.returncode == 0 and len(wheels) == 1,
              wheels[0].name if wheels else (r.stdout + r.stderr)[-2000:])
@@ -204,15 +224,10 @@ def check_pythons(libs: list[Path], venv: Path | None, rep: Report) -> None:
 
 
 def check_sdist(tmp: Path, rep: Report) -> None:
-    dist = tmp / "sdist"
-    r = sh([sys.executable, "setup.py", "-q", "sdist", "-d", str(dist)], cwd=ROOT)
-    archives = sorted(dist.glob("pyalgo-*.tar.gz"))
-    if r.returncode != 0 or not archives:
-        rep.step("sdist", False, (r.stdout + r.stderr)[-1500:])
+    tree, what = make_sdist(tmp / "check")
+    if tree is None:
+        rep.step("sdist", False, what)
         return
-    src = tmp / "sdist_src"
-    shutil.unpack_archive(str(archives[0]), str(src))
-    (tree,) = list(src.iterdir())
     venv = tmp / "sdist_venv"
     steps = [[sys.executable, "-m", "venv", str(venv)],
              [venv_python(venv), "-m", "pip", "install", "-q", TORCH_FOR_VENV, "setuptools", "wheel", "ninja"],
@@ -224,8 +239,7 @@ def check_sdist(tmp: Path, rep: Report) -> None:
             rep.step("sdist", False, f"{' '.join(step[:4])}: {(r.stdout + r.stderr)[-1500:]}")
             return
     wheels = sorted((tmp / "sdist_wheel").glob("*.whl"))
-    rep.step("sdist", bool(wheels), f"{archives[0].name} ({archives[0].stat().st_size / 2**20:.1f} MiB) -> "
-                                    f"{wheels[0].name if wheels else 'no wheel'} built in a fresh venv")
+    rep.step("sdist", bool(wheels), f"{what} -> {wheels[0].name if wheels else 'no wheel'} built in a fresh venv")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,13 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheel", type=Path, help="check this wheel instead of building one")
     parser.add_argument("--torch-venv", type=Path, help="install into this venv instead of a fresh one")
     parser.add_argument("--sdist", action="store_true", help="also build and test the sdist")
+    parser.add_argument("--from-sdist", action="store_true", help="build the wheel from the sdist (a clean tree)")
     parser.add_argument("--out", type=Path, default=ROOT / "dist", help="where wheels go (default dist/)")
     args = parser.parse_args(argv)
     rep = Report()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="pyalgo_wheel_") as name:
         tmp = Path(name)
-        wheel = args.wheel if args.wheel else build(args.out, rep)
+        wheel = args.wheel if args.wheel else build(args.out, rep, tmp, args.from_sdist)
         if wheel is None:
             return 1
         if "manylinux" not in wheel.name:
