@@ -29,11 +29,13 @@ def _info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     info = pyalgo.build_info()
     rows = [
         ("pyalgo", pyalgo.__version__),
-        ("torch", f"{torch.__version__} (extension built against {info['torch_built_against']})"),
+        ("torch", f"{torch.__version__} (libraries built against {info['torch_built_against']}, "
+                  f"stable ABI >= {info['stable_abi']}, {info['python_abi']})"),
         ("python", platform.python_version()),
         ("machine", f"{platform.machine()}, {available_cpus()} usable cores"),
         ("CPU kernels", f"compiled; using {info['cpu_kernels']}"),
-        ("CUDA kernels", f"compiled for {info['cuda_archs']}" if info["cuda_kernels"] else "not compiled"),
+        ("CUDA kernels", f"loaded: CUDA {info['cuda_version']}, {info['cuda_archs']}" if info["cuda_kernels"]
+         else "not loaded (CPU build or CPU torch)"),
         ("CUDA device", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"),
         ("threads", f"{torch.get_num_threads()} (torch.get_num_threads)"),
         ("ops", ", ".join(sorted(n.split("::")[1] for n in torch._C._dispatch_get_all_op_names()

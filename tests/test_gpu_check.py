@@ -174,7 +174,7 @@ def test_steps_with_stand_ins(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     assert G.check(out, 300, None, python=str(fakes["python"])) == 1
     steps = {s["name"]: s for s in __import__("csv").DictReader(open(out / "gpu_check.csv")) if s["section"] == "step"}
-    assert steps["build"]["status"] == "ok" and "compiled_with_cuda() True" in steps["build"]["detail"]
+    assert steps["build"]["status"] == "ok" and "has_cuda() True" in steps["build"]["detail"]
     assert steps["cuda tests"]["status"] == "failed" and "tests.test_w::test_c" in steps["cuda tests"]["detail"]
     assert steps["simt tests"]["status"] == "ok" and steps["simt tests"]["detail"].startswith("3 passed")
     assert steps["memcheck"]["status"] == "failed" and steps["memcheck"]["errors"] == "1"

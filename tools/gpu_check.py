@@ -8,7 +8,7 @@ Steps (docs/gpu.md says more):
 1. wheels: `pip install --no-index --find-links wheelhouse` of every wheel in ./wheelhouse, if there
    is one (`make gpu-wheels` fills it on a machine with internet);
 2. build: `python setup.py build_ext --inplace` for the local GPU only (TORCH_CUDA_ARCH_LIST from
-   torch.cuda.get_device_capability(), MAX_JOBS = usable cores), then `pyalgo._C.compiled_with_cuda()`;
+   torch.cuda.get_device_capability(), MAX_JOBS = usable cores), then `pyalgo.has_cuda()` (the CUDA library pyalgo/_cuda loaded);
 3. tests: the `-m "cuda or simt"` selection as two processes that overlap: the CUDA tests on the GPU
    (plus the tests that run CUDA without the marker: `-k cuda`) and the emulated `simt` tests on the
    CPU cores; then compute-sanitizer memcheck and racecheck over the `-m cuda` tests, our kernels only;
@@ -332,15 +332,16 @@ def build(run: Run, info: Dict[str, Any]) -> Step:
     step, rc, text = run_step(run, "build", [run.python, "setup.py", "build_ext", "--inplace"], later, env, min_s=60)
     ninja = "ninja" if shutil.which("ninja", path=env.get("PATH")) else "no ninja: one file at a time (slow)"
     if step.status == "ok":
-        probe = subprocess.run([run.python, "-c", "import pyalgo._C as C; print(C.compiled_with_cuda(), C.cuda_archs())"],
+        probe = subprocess.run([run.python, "-c", "import pyalgo; i = pyalgo.build_info(); "
+                                               "print(i['cuda_kernels'], i['cuda_archs'])"],
                                cwd=ROOT, env=run.env, capture_output=True, text=True, timeout=120)
         got = probe.stdout.strip()
         if probe.returncode != 0 or not got.startswith("True"):
             step.status = "failed"
-            step.detail = f"pyalgo._C.compiled_with_cuda() is not True: {got or last_lines(probe.stderr)}"
+            step.detail = f"pyalgo.has_cuda() is not True: {got or last_lines(probe.stderr)}"
         else:
             step.detail = f"sm_{info['capability'].replace('.', '')} only, MAX_JOBS={info['cores']}, {ninja}; " \
-                          f"compiled_with_cuda() True, archs {got.split(' ', 1)[1]}"
+                          f"has_cuda() True, archs {got.split(' ', 1)[1]}"
     elif step.status != "skipped":
         step.detail = f"{ninja}; " + (step.detail or last_lines(text))
     return run.add(step)
