@@ -18,7 +18,7 @@ float64 logits for bias measurements.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import torch
 
@@ -104,7 +104,7 @@ def _objective_gradient(fn: str, f: Objective, D: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(D) if g is None else g.to(D.dtype)
 
 
-def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float = 1.0, **kw) -> torch.Tensor:
+def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float = 1.0, **kw: Any) -> torch.Tensor:
     """E_D[ĝ(D)] = Σ_config P(config) · ĝ(config), exactly, for an estimator whose gradient is a
     deterministic function of the sample: "reinmax", "st" or "gst" (kw: gap=1.0 or "p"), i.e. the
     `ESTIMATORS` with a `given_sample` backward.
@@ -150,7 +150,7 @@ MAX_SAMPLE_ELEMENTS = 2**31
 
 
 def sample_gradients(estimator: Union[str, Callable], f: Objective, logits: torch.Tensor,
-                     num_samples: int, generator: Optional[torch.Generator] = None, **kw) -> torch.Tensor:
+                     num_samples: int, generator: Optional[torch.Generator] = None, **kw: Any) -> torch.Tensor:
     """Per-draw gradients ∂f(estimator(θ))/∂θ for `num_samples` independent draws, in one call.
 
     estimator: a name in `ESTIMATORS` (the estimator with its defaults: "gumbel_softmax" is ST-GS,
@@ -183,7 +183,7 @@ def sample_gradients(estimator: Union[str, Callable], f: Objective, logits: torc
 
 def gradient_stats(estimator: Union[str, Callable], f: Objective, logits: torch.Tensor,
                    num_samples: int = 1024, generator: Optional[torch.Generator] = None,
-                   exact: Optional[torch.Tensor] = None, **kw) -> dict:
+                   exact: Optional[torch.Tensor] = None, **kw: Any) -> Dict[str, Any]:
     """The paper's gradient-accuracy summary (its MNIST-VAE analysis) of `num_samples`
     draws ĝ_i of an estimator against the enumerated ∇ (`exact`, computed when None):
 

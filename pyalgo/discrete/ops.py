@@ -189,15 +189,18 @@ def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = 
 # logits (N, L, C) with categories last, index (N, L) int32, grad (N, L, C) -> dL/dlogits. `fn`
 # names the public function whose arguments are checked.
 
-def reinmax_given_sample(fn, logits, index, grad, tau):
+def reinmax_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor,
+                         tau: float) -> torch.Tensor:
     return _ops.reinmax_backward(logits, index, grad, None, tau, -1)
 
 
-def straight_through_given_sample(fn, logits, index, grad, tau):
+def straight_through_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor,
+                                  tau: float) -> torch.Tensor:
     return _ops.straight_through_backward(logits, grad, tau, -1)
 
 
-def gst_given_sample(fn, logits, index, grad, tau, gap=1.0):
+def gst_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor, tau: float,
+                     gap: Union[float, str] = 1.0) -> torch.Tensor:
     gap_value, gap_is_p = _check_gap(fn, gap)
     return _ops.gst_backward(logits, index, grad, tau, gap_value, gap_is_p, -1)
 

@@ -14,7 +14,7 @@ Critics Q(G, p) ≈ weighted sum rate (`MLPCritic`, `GNNCritic`) serve the RL mo
 """
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Sequence
+from typing import List, Literal, NamedTuple, Optional, Sequence, Union, overload
 
 import torch
 import torch.nn.functional as F
@@ -104,7 +104,17 @@ class MLPStudent(nn.Module):
             self.trajectory_heads = (nn.ModuleList(nn.Linear(h, K) for h in self.hidden_sizes)
                                      if trajectory_heads else None)
 
-    def forward(self, G: torch.Tensor, weights: Weights = None, return_aux: bool = False):
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., return_aux: Literal[False] = ...) -> torch.Tensor: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., *, return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights, return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ...,
+                return_aux: bool = ...) -> Union[torch.Tensor, StudentOutput]: ...
+    def forward(self, G: torch.Tensor, weights: Weights = None,
+                return_aux: bool = False) -> Union[torch.Tensor, StudentOutput]:
         """G (B, K, K), weights (B, K)/(K,) or None -> p (B, K), or `StudentOutput` with return_aux."""
         fn = "pyalgo.wireless.MLPStudent"
         check_gains(fn, "G", G, self.K)
@@ -220,8 +230,20 @@ class GNNStudent(nn.Module):
         self.state_head = nn.Linear(hidden, 2) if state_head else None
         self.trajectory_heads = bool(trajectory_heads)
 
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., adjacency: Optional[torch.Tensor] = ...,
+                return_aux: Literal[False] = ...) -> torch.Tensor: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., adjacency: Optional[torch.Tensor] = ..., *,
+                return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights, adjacency: Optional[torch.Tensor],
+                return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., adjacency: Optional[torch.Tensor] = ...,
+                return_aux: bool = ...) -> Union[torch.Tensor, StudentOutput]: ...
     def forward(self, G: torch.Tensor, weights: Weights = None, adjacency: Optional[torch.Tensor] = None,
-                return_aux: bool = False):
+                return_aux: bool = False) -> Union[torch.Tensor, StudentOutput]:
         """G (B, K, K), weights (B, K)/(K,) or None, adjacency (B, K, K) bool or None -> p (B, K),
         or `StudentOutput` with return_aux."""
         fn = "pyalgo.wireless.GNNStudent"
@@ -296,8 +318,21 @@ class GNNCritic(nn.Module):
 
 
 def default_critic(student: nn.Module) -> nn.Module:
-    """The critic `pyalgo.lab.wireless.train_student` builds for the RL modes: `MLPCritic` (same K, p_max, inputs,
-    weighting) for an `MLPStudent`, a 2-layer `GNNCritic` of the same width for a `GNNStudent`."""
+    """The critic `pyalgo.lab.wireless.train_student` builds for the RL modes.
+
+    Args:
+        student: an `MLPStudent` or a `GNNStudent`.
+
+    Returns:
+        `MLPCritic` (same K, p_max, inputs, weighting) for an `MLPStudent`, a 2-layer `GNNCritic` of
+        the same width for a `GNNStudent`.
+
+    Raises:
+        TypeError: `student` is neither.
+
+    Example:
+        >>> critic = pyalgo.wireless.default_critic(pyalgo.wireless.MLPStudent(10))
+    """
     if isinstance(student, MLPStudent):
         return MLPCritic(student.K, p_max=student.p_max, inputs=student.inputs, weighted=student.weighted)
     if isinstance(student, GNNStudent):
