@@ -19,9 +19,13 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import torch
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = [
     "MULTILABEL",
@@ -75,7 +79,7 @@ def _read_text(path, fn, arg):
 # ----------------------------------------------------------------------------------------------------------
 # standardisation
 # ----------------------------------------------------------------------------------------------------------
-def standardize(train, *others):
+def standardize(train: ArrayT, *others: ArrayT) -> Tuple[ArrayT, ...]:
     """Z-score columns with the mean/std of ``train`` only: returns ``(train_z, *others_z)``.
 
     train (N, d), others (N_i, d); numpy arrays or torch tensors (returned as the same kind and dtype).
@@ -286,7 +290,8 @@ def _split_arff(data, meta, label_names, fn, arg, path):
     return x, y, feature_names, ordered_labels
 
 
-def load_multilabel(name_or_train_path, test_path=None, labels_xml=None, standardize=True) -> MultilabelData:
+def load_multilabel(name_or_train_path: PathLike, test_path: PathLike | None = None,
+                    labels_xml: PathLike | None = None, standardize: bool = True) -> MultilabelData:
     """Load a multilabel dataset: a bundled name (``"yeast"``, ``"emotions"``, ``"scene"``) or the path of
     a user's own dense ARFF train file (``test_path``: optional ARFF test file with the same attributes;
     ``labels_xml``: optional mulan label XML).
@@ -386,7 +391,8 @@ class RankingData:
     def num_labels(self) -> int:
         return self.ranks.shape[1]
 
-    def split(self, train_idx, test_idx) -> "RankingSplit":
+    def split(self, train_idx: np.ndarray | Sequence[int] | torch.Tensor,
+              test_idx: np.ndarray | Sequence[int] | torch.Tensor) -> RankingSplit:
         """The rows train_idx / test_idx (int arrays, e.g. from :func:`kfold_indices`) as a RankingSplit."""
         tr = torch.as_tensor(np.asarray(train_idx), dtype=torch.long)
         te = torch.as_tensor(np.asarray(test_idx), dtype=torch.long)
@@ -405,7 +411,7 @@ class RankingSplit:
     name: str = ""
 
 
-def load_label_ranking(name_or_path) -> RankingData:
+def load_label_ranking(name_or_path: PathLike) -> RankingData:
     """Load a label-ranking CSV: a bundled name (one of ``LABEL_RANKING``) or a path.
 
     Format: line 1 ``n_samples,n_features,n_labels``; then n_samples rows of n_features floats followed by
@@ -466,7 +472,7 @@ def load_label_ranking(name_or_path) -> RankingData:
 # ----------------------------------------------------------------------------------------------------------
 # k-fold splits
 # ----------------------------------------------------------------------------------------------------------
-def kfold_indices(n, folds=10, seed=0):
+def kfold_indices(n: int, folds: int = 10, seed: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Seeded k-fold CV splits: list of ``folds`` pairs (train_idx, test_idx), int64 numpy arrays, each sorted.
 
     A permutation of range(n) from ``np.random.default_rng(seed)`` is cut into ``folds`` nearly equal parts
@@ -507,20 +513,21 @@ class SyntheticIsing:
     unary_weight: torch.Tensor
     pairwise_weight: torch.Tensor
     seed: int = 0
-    meta: dict = field(default_factory=dict)
+    meta: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_labels(self) -> int:
         return self.unary_weight.shape[1]
 
-    def true_parameters(self, x):
+    def true_parameters(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(unary (N,k), pairwise (N,k,k)) of the ground-truth EBM at x (N,d); feed to reference.exact_lse_bits."""
         x = x.to(self.unary_weight.dtype)
         return x @ self.unary_weight, torch.einsum("nd,dij->nij", x, self.pairwise_weight)
 
 
-def synthetic_ising(num_train, num_test, k=8, d=20, seed=0, dtype=torch.float64, *,
-                    unary_scale=2.0, pairwise_scale=1.0) -> SyntheticIsing:
+def synthetic_ising(num_train: int, num_test: int, k: int = 8, d: int = 20, seed: int = 0,
+                    dtype: torch.dtype = torch.float64, *, unary_scale: float = 2.0,
+                    pairwise_scale: float = 1.0) -> SyntheticIsing:
     """Exact samples from a random ground-truth Ising EBM (the toy of docs/energy.md).
 
     Generator (one torch.Generator seeded with ``seed``; draws in this order):

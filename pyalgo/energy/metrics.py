@@ -3,7 +3,13 @@ Kendall τ (×100, mean over instances). Inputs are torch tensors or array-likes
 """
 from __future__ import annotations
 
+from typing import Any, Sequence, Union
+
+import numpy as np
 import torch
+
+# a tensor, an array or nested sequences of numbers (anything torch.as_tensor takes)
+ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[Any]]
 
 __all__ = ["f1_example", "f1_micro", "hamming_loss", "kendall_tau"]
 
@@ -36,7 +42,7 @@ def _as_pair(fn: str, y_true, y_pred, binary: bool):
     return t, p
 
 
-def f1_example(y_true, y_pred) -> float:
+def f1_example(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Example-based F1 ×100: mean_i 2|t_i ∧ p_i| / (|t_i| + |p_i|); a row with no true and no predicted label
     scores 1 (= sklearn f1_score(average='samples', zero_division=1))."""
     t, p = _as_pair("f1_example", y_true, y_pred, binary=True)
@@ -48,7 +54,7 @@ def f1_example(y_true, y_pred) -> float:
     return 100.0 * float(per_row.mean())
 
 
-def f1_micro(y_true, y_pred) -> float:
+def f1_micro(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Micro-averaged F1 ×100: 2TP / (2TP + FP + FN) over all entries (100 if there are no labels at all)."""
     t, p = _as_pair("f1_micro", y_true, y_pred, binary=True)
     tp = float((t & p).sum())
@@ -56,7 +62,7 @@ def f1_micro(y_true, y_pred) -> float:
     return 100.0 if denom == 0 else 100.0 * 2.0 * tp / denom
 
 
-def hamming_loss(y_true, y_pred) -> float:
+def hamming_loss(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Fraction of label entries that differ (not ×100)."""
     t, p = _as_pair("hamming_loss", y_true, y_pred, binary=True)
     if t.numel() == 0:
@@ -64,7 +70,7 @@ def hamming_loss(y_true, y_pred) -> float:
     return float((t != p).double().mean())
 
 
-def kendall_tau(y_true, y_pred) -> float:
+def kendall_tau(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Kendall rank correlation ×100, averaged over rows (vectorised τ-b, = scipy.stats.kendalltau per row).
 
     y_true, y_pred (B, n): permutations (score positions) or any scores (±inf allowed; NaN is an error); only the

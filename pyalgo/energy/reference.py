@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 import torch
 
@@ -266,13 +266,13 @@ def _bits_range(start: int, stop: int, k: int, dtype, device) -> torch.Tensor:
     return ((codes[:, None] >> shifts) & 1).to(dtype)
 
 
-def all_bits(k: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+def all_bits(k: int, dtype: torch.dtype = torch.float32, device: Union[str, torch.device, None] = None) -> torch.Tensor:
     """All 2^k configurations of {0,1}^k -> (2^k, k); row c has bit j = (c >> j) & 1."""
     _check_size("all_bits", "k", k, MAX_ENUM_BITS)
     return _bits_range(0, 1 << k, k, dtype, device)
 
 
-def all_perms(n: int, device=None) -> torch.Tensor:
+def all_perms(n: int, device: Union[str, torch.device, None] = None) -> torch.Tensor:
     """All n! permutations of 0..n−1 in lexicographic order -> int64 (n!, n)."""
     _check_size("all_perms", "n", n, MAX_ENUM_PERMS)
     if n == 0:
