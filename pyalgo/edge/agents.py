@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import torch
@@ -36,6 +36,10 @@ __all__ = ["beta_schedule", "DiffusionActor", "MLPDenoiser", "AttentionDenoiser"
            "DoubleQCritic", "SACAgent", "DQNAgent", "QNetwork", "ReplayBuffer", "Batch", "AGENTS", "make_agent"]
 
 AGENTS = ("adsac", "d2sac", "sac", "dqn")
+Schedule = Literal["vp", "linear", "cosine"]
+AttentionMode = Literal["server_tokens", "legacy_batch"]
+# observations (B, S): an array, a tensor or nested sequences of numbers
+Obs = Union[np.ndarray, torch.Tensor, Sequence[Any]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,7 +362,8 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return (self.size_per_env if self.full else self.pos) * self.n_envs
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
+            terminated: np.ndarray, truncated: np.ndarray) -> None:
         obs = np.asarray(obs, np.float32).reshape(self.n_envs, self.state_dim)
         p = self.pos
         self.obs[p] = obs
@@ -463,7 +468,7 @@ class SACAgent:
     def alpha(self) -> float:
         return float(self.log_alpha.detach().exp())
 
-    def act(self, obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
+    def act(self, obs: Obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
         """Actions (B,) for observations (B, S): a sample of π, or its argmax when deterministic."""
         s = _obs_tensor("pyalgo.edge.SACAgent.act", obs)
         with torch.no_grad():
@@ -546,7 +551,7 @@ class DQNAgent:
         self.opt = torch.optim.Adam(q_net.parameters(), lr=lr)
         self.epsilon, self.target_update, self.updates = epsilon, target_update, 0
 
-    def act(self, obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
+    def act(self, obs: Obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
         s = _obs_tensor("pyalgo.edge.DQNAgent.act", obs)
         with torch.no_grad():
             greedy = self.q(s).argmax(-1)
@@ -584,8 +589,17 @@ class DQNAgent:
 # the agents of the ADSAC comparison
 
 
-def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, schedule: str = "vp",
-               attention_mode: str = "server_tokens", **agent_kwargs):
+@overload
+def make_agent(name: Literal["dqn"], config: EdgeConfig, hidden: int = ..., T: int = ..., schedule: Schedule = ...,
+               attention_mode: AttentionMode = ..., **agent_kwargs: Any) -> DQNAgent: ...
+@overload
+def make_agent(name: Literal["adsac", "d2sac", "sac"], config: EdgeConfig, hidden: int = ..., T: int = ...,
+               schedule: Schedule = ..., attention_mode: AttentionMode = ..., **agent_kwargs: Any) -> SACAgent: ...
+@overload
+def make_agent(name: str, config: EdgeConfig, hidden: int = ..., T: int = ..., schedule: Schedule = ...,
+               attention_mode: AttentionMode = ..., **agent_kwargs: Any) -> Union[SACAgent, DQNAgent]: ...
+def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, schedule: Schedule = "vp",
+               attention_mode: AttentionMode = "server_tokens", **agent_kwargs: Any) -> Union[SACAgent, DQNAgent]:
     """`adsac` (diffusion actor, attention denoiser over `config.obs_layout`), `d2sac` (diffusion actor,
     MLP denoiser), `sac` (categorical actor) or `dqn`, sized for `config`'s observations and actions;
     `agent_kwargs` go to `SACAgent` / `DQNAgent`."""

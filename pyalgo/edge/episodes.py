@@ -98,7 +98,8 @@ def evaluate_heuristic(name: str, cfg: Union[str, EdgeConfig], world_seed: int =
     return run_episodes(heuristic_act(name, cfg, seed), cfg, world_seed, seeds, rng)
 
 
-def evaluate(agent, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Sequence[int] = (0,),
+def evaluate(agent: Union[SACAgent, DQNAgent], cfg: Union[str, EdgeConfig], world_seed: int = 0,
+             seeds: Sequence[int] = (0,),
              rng: str = "numpy", deterministic: bool = True, seed: int = 0) -> Dict[str, np.ndarray]:
     """Episodes of an agent (argmax of π by default, as the released test protocol) on the given reset
     seeds, with its networks in eval mode (restored afterwards); the diffusion chain's noise comes

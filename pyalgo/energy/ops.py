@@ -167,7 +167,7 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
         ValueError: an invalid count or device, or an output too large.
 
     Example:
-        >>> bits = pyalgo.energy.sample_bits(4, 16, 8, generator=torch.Generator().manual_seed(0))
+        bits = pyalgo.energy.sample_bits(4, 16, 8, generator=torch.Generator().manual_seed(0))
     """
     fn = "pyalgo.energy.sample_bits"
     batch = _count(fn, "batch", batch, 0)
@@ -199,7 +199,7 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
         ValueError: an invalid count or device, or an output too large.
 
     Example:
-        >>> perms = pyalgo.energy.sample_perms(4, 16, 5)
+        perms = pyalgo.energy.sample_perms(4, 16, 5)
     """
     fn = "pyalgo.energy.sample_perms"
     batch = _count(fn, "batch", batch, 0)
@@ -241,9 +241,9 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
         ValueError: wrong shapes, devices or values.
 
     Example:
-        >>> u, tau = torch.randn(8, 5, requires_grad=True), torch.zeros(8, requires_grad=True)
-        >>> y = torch.randint(0, 2, (8, 5))
-        >>> pyalgo.energy.minmin_loss(u, tau, y, num_samples=32).mean().backward()
+        u, tau = torch.randn(8, 5, requires_grad=True), torch.zeros(8, requires_grad=True)
+        y = torch.randint(0, 2, (8, 5))
+        pyalgo.energy.minmin_loss(u, tau, y, num_samples=32).mean().backward()
     """
     fn = "pyalgo.energy.minmin_loss"
     _float_tensor(fn, "unary", unary, (2,))
@@ -305,9 +305,9 @@ def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor,
         ValueError: wrong shapes, devices or values.
 
     Example:
-        >>> theta, tau = torch.randn(8, 5, requires_grad=True), torch.zeros(8, requires_grad=True)
-        >>> y = torch.stack([torch.randperm(5) for _ in range(8)])
-        >>> pyalgo.energy.minmin_loss_ranking(theta, tau, y, num_samples=32).mean().backward()
+        theta, tau = torch.randn(8, 5, requires_grad=True), torch.zeros(8, requires_grad=True)
+        y = torch.stack([torch.randperm(5) for _ in range(8)])
+        pyalgo.energy.minmin_loss_ranking(theta, tau, y, num_samples=32).mean().backward()
     """
     fn = "pyalgo.energy.minmin_loss_ranking"
     _float_tensor(fn, "theta", theta, (2, 3))

@@ -71,7 +71,7 @@ def kmeans_1d_lloyd(values: Union[torch.Tensor, np.ndarray, Sequence[float]], nu
         ValueError: bad `num_clusters`, `tol` or `max_iter`, or non-finite values.
 
     Example:
-        >>> labels = pyalgo.multitask.kmeans_1d_lloyd([0.1, 0.2, 5.0], 2, generator=torch.Generator().manual_seed(0))
+        labels = pyalgo.multitask.kmeans_1d_lloyd([0.1, 0.2, 5.0], 2, generator=torch.Generator().manual_seed(0))
     """
     x = _check(values, num_clusters, "kmeans_1d_lloyd")
     where = "pyalgo.multitask.kmeans_1d_lloyd"
@@ -117,7 +117,7 @@ def cluster_means(values: Union[np.ndarray, Sequence[float]],
         (M,) float64, the mean of each point's cluster.
 
     Example:
-        >>> cluster_means([1.0, 3.0, 10.0], [0, 0, 1])   # array([ 2.,  2., 10.])
+        cluster_means([1.0, 3.0, 10.0], [0, 0, 1])   # array([ 2.,  2., 10.])
     """
     x = np.asarray(values, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)

@@ -31,7 +31,7 @@ def delta_m(metrics: ArrayLike, baselines: ArrayLike,
         OverflowError: metrics / baselines overflows float64.
 
     Example:
-        >>> pyalgo.multitask.delta_m([0.9, 0.5], [1.0, 0.4], [True, False])   # 17.5
+        pyalgo.multitask.delta_m([0.9, 0.5], [1.0, 0.4], [True, False])   # 17.5
     """
     fn = "pyalgo.multitask.delta_m"
     m = _real_array(metrics, "metrics", fn)

@@ -44,7 +44,7 @@ def kmeans_1d(values: Union[torch.Tensor, np.ndarray, Sequence[float]], num_clus
             (the back-pointers: 512 MiB).
 
     Example:
-        >>> labels = pyalgo.multitask.kmeans_1d([0.1, 0.2, 5.0, 5.1], 2)   # tensor([0, 0, 1, 1])
+        labels = pyalgo.multitask.kmeans_1d([0.1, 0.2, 5.0, 5.1], 2)   # tensor([0, 0, 1, 1])
     """
     fn = "pyalgo.multitask.kmeans_1d"
     if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)):

@@ -435,8 +435,8 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
         ValueError: `gram` is not finite, square and non-empty, or `tol` is invalid.
 
     Example:
-        >>> g = torch.randn(3, 10)
-        >>> alpha = pyalgo.multitask.min_norm_weights((g @ g.T).numpy())
+        g = torch.randn(3, 10)
+        alpha = pyalgo.multitask.min_norm_weights((g @ g.T).numpy())
     """
     if not (isinstance(tol, (int, float, np.integer, np.floating)) and not isinstance(tol, bool)
             and math.isfinite(tol) and tol > 0):
@@ -822,8 +822,8 @@ def create(name: str, n_tasks: int, device: Device = None, **kwargs: Any) -> Wei
         ValueError: unknown `name`, or an invalid option of the method.
 
     Example:
-        >>> method = pyalgo.multitask.create("go4align", n_tasks=3, num_groups=2)
-        >>> loss, extras = method.get_weighted_loss(torch.tensor([1.0, 2.0, 3.0]))
+        method = pyalgo.multitask.create("go4align", n_tasks=3, num_groups=2)
+        loss, extras = method.get_weighted_loss(torch.tensor([1.0, 2.0, 3.0]))
     """
     key = _ALIASES.get(str(name).lower(), str(name).lower())
     if key not in METHODS:

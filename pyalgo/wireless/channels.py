@@ -82,7 +82,7 @@ def rayleigh(batch: int, K: int, *, generator: Optional[torch.Generator] = None,
         RuntimeError: the channels do not fit in memory.
 
     Example:
-        >>> H = pyalgo.wireless.rayleigh(64, 10, generator=torch.Generator().manual_seed(0))
+        H = pyalgo.wireless.rayleigh(64, 10, generator=torch.Generator().manual_seed(0))
     """
     _check_count("rayleigh", "batch", batch, 0)
     _check_count("rayleigh", "K", K, 1)
@@ -117,7 +117,7 @@ def rayleigh_miso(batch: int, K: int, N: int, *, generator: Optional[torch.Gener
         RuntimeError: the channels do not fit in memory.
 
     Example:
-        >>> H = pyalgo.wireless.rayleigh_miso(32, 4, 8)
+        H = pyalgo.wireless.rayleigh_miso(32, 4, 8)
     """
     _check_count("rayleigh_miso", "batch", batch, 0)
     _check_count("rayleigh_miso", "K", K, 1)
@@ -179,8 +179,8 @@ def d2d(batch: int, K: int, *, generator: Optional[torch.Generator] = None, area
         RuntimeError: the channels do not fit in memory.
 
     Example:
-        >>> ch = pyalgo.wireless.d2d(16, 50, generator=torch.Generator().manual_seed(0))
-        >>> p = pyalgo.wireless.wmmse(ch.gains)
+        ch = pyalgo.wireless.d2d(16, 50, generator=torch.Generator().manual_seed(0))
+        p = pyalgo.wireless.wmmse(ch.gains)
     """
     fn = "d2d"
     _check_count(fn, "batch", batch, 0)

@@ -248,9 +248,9 @@ def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Opti
         RuntimeError: the outputs do not fit in memory.
 
     Example:
-        >>> H = pyalgo.wireless.rayleigh(64, 10)
-        >>> p = pyalgo.wireless.wmmse(H, p_max=1.0, noise=1.0)            # (64, 10)
-        >>> res = pyalgo.wireless.wmmse(H, return_trajectory=True)         # WMMSEResult
+        H = pyalgo.wireless.rayleigh(64, 10)
+        p = pyalgo.wireless.wmmse(H, p_max=1.0, noise=1.0)            # (64, 10)
+        res = pyalgo.wireless.wmmse(H, return_trajectory=True)         # WMMSEResult
     """
     fn = "pyalgo.wireless.wmmse"
     _check_channels(fn, H, False, validate)
@@ -316,8 +316,8 @@ def sum_rate(H: torch.Tensor, p: torch.Tensor, noise: Value = 1.0, weights: Opti
         ValueError: wrong shapes or invalid values.
 
     Example:
-        >>> H = pyalgo.wireless.rayleigh(64, 10)
-        >>> loss = -pyalgo.wireless.sum_rate(H, torch.rand(64, 10)).mean()
+        H = pyalgo.wireless.rayleigh(64, 10)
+        loss = -pyalgo.wireless.sum_rate(H, torch.rand(64, 10)).mean()
     """
     fn = "pyalgo.wireless.sum_rate"
     _check_channels(fn, H, False, validate)
@@ -366,7 +366,7 @@ def mrt_init(H: torch.Tensor, p_max: Value = 1.0) -> torch.Tensor:
         ValueError: wrong shapes or invalid values.
 
     Example:
-        >>> V = pyalgo.wireless.mrt_init(pyalgo.wireless.rayleigh_miso(8, 4, 6), p_max=10.0)
+        V = pyalgo.wireless.mrt_init(pyalgo.wireless.rayleigh_miso(8, 4, 6), p_max=10.0)
     """
     fn = "pyalgo.wireless.mrt_init"
     _check_channels(fn, H, True, True)
@@ -436,9 +436,9 @@ def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights:
         RuntimeError: the outputs do not fit in memory.
 
     Example:
-        >>> H = pyalgo.wireless.rayleigh_miso(32, 4, 8)
-        >>> V = pyalgo.wireless.wmmse_miso(H, p_max=10.0)                  # (32, 4, 8) complex
-        >>> rate = pyalgo.wireless.sum_rate_miso(H, V)                       # (32,)
+        H = pyalgo.wireless.rayleigh_miso(32, 4, 8)
+        V = pyalgo.wireless.wmmse_miso(H, p_max=10.0)                  # (32, 4, 8) complex
+        rate = pyalgo.wireless.sum_rate_miso(H, V)                       # (32,)
     """
     fn = "pyalgo.wireless.wmmse_miso"
     _check_channels(fn, H, True, validate)
@@ -502,8 +502,8 @@ def sum_rate_miso(H: torch.Tensor, V: torch.Tensor, noise: Value = 1.0, weights:
         ValueError: wrong shapes or invalid values.
 
     Example:
-        >>> H = pyalgo.wireless.rayleigh_miso(8, 4, 6)
-        >>> rate = pyalgo.wireless.sum_rate_miso(H, pyalgo.wireless.mrt_init(H))
+        H = pyalgo.wireless.rayleigh_miso(8, 4, 6)
+        rate = pyalgo.wireless.sum_rate_miso(H, pyalgo.wireless.mrt_init(H))
     """
     fn = "pyalgo.wireless.sum_rate_miso"
     _check_channels(fn, H, True, validate)

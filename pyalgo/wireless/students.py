@@ -331,7 +331,7 @@ def default_critic(student: nn.Module) -> nn.Module:
         TypeError: `student` is neither.
 
     Example:
-        >>> critic = pyalgo.wireless.default_critic(pyalgo.wireless.MLPStudent(10))
+        critic = pyalgo.wireless.default_critic(pyalgo.wireless.MLPStudent(10))
     """
     if isinstance(student, MLPStudent):
         return MLPCritic(student.K, p_max=student.p_max, inputs=student.inputs, weighted=student.weighted)
