@@ -49,7 +49,8 @@ def _relabel_by_centre(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return rank[labels]
 
 
-def kmeans_1d_lloyd(values: Union[torch.Tensor, np.ndarray, Sequence[float]], num_clusters: int, generator: Optional[torch.Generator] = None,
+def kmeans_1d_lloyd(values: Union[torch.Tensor, np.ndarray, Sequence[float]], num_clusters: int,
+                    generator: Optional[torch.Generator] = None,
                     tol: float = 1e-4, max_iter: int = 1000) -> torch.Tensor:
     """Lloyd's algorithm as in `kmeans-pytorch` 0.3 (the official GO4Align code), labels (M,) int64.
 

@@ -40,6 +40,8 @@ __all__ = [
 Losses = Union[torch.Tensor, Sequence[torch.Tensor]]
 Params = Optional[Sequence[torch.Tensor]]
 Device = Union[str, torch.device, None]
+# (the scalar loss to differentiate, extras: "weights" (M,) and method-specific entries)
+Weighted = Tuple[torch.Tensor, Dict[str, Any]]
 
 
 def _stack_losses(losses: Losses, n_tasks: int, where: str) -> torch.Tensor:
@@ -145,11 +147,11 @@ class WeightMethod(abc.ABC):
 
     @abc.abstractmethod
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         """(scalar loss to differentiate, extras with "weights": (M,) weights it applies)."""
 
     def backward(self, losses: Losses, shared_parameters: Params = None,
-                 task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                 task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         """`get_weighted_loss` followed by `loss.backward()`; returns the same pair."""
         loss, extras = self.get_weighted_loss(losses, shared_parameters=shared_parameters,
                                               task_specific_parameters=task_specific_parameters, **kwargs)
@@ -184,7 +186,7 @@ class LinearScalarization(WeightMethod):
     name = "ls"
 
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         return L.sum(), {"weights": torch.ones_like(L.detach())}
 
@@ -204,7 +206,7 @@ class ScaleInvariant(WeightMethod):
         self.loss_offset = _check_offset(loss_offset, self._where)
 
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         values = _loss_values(L, self._where, self.loss_offset, self.eps)
         shifted = L + self.loss_offset if self.loss_offset else L
@@ -223,7 +225,7 @@ class RandomLossWeighting(WeightMethod):
         self.generator = _check_generator(generator, self._where)
 
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         w = torch.softmax(torch.randn(self.n_tasks, generator=self.generator, dtype=torch.float64), 0)
         w = w.to(L.device, L.dtype)
@@ -272,7 +274,7 @@ class DynamicWeightAverage(WeightMethod):
         return self.n_tasks * e / e.sum()
 
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         values = _loss_values(L, self._where)
         w = torch.from_numpy(self.weights()).to(L.device, L.dtype)
@@ -310,7 +312,7 @@ class UncertaintyWeighting(WeightMethod):
         return [self.log_sigma]
 
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         if L.device != self.log_sigma.device:
             raise ValueError(f"{self._where}: losses are on {L.device} but the method's parameters on "
@@ -344,7 +346,8 @@ class FAMO(WeightMethod):
 
     name = "famo"
 
-    def __init__(self, n_tasks: int, device: Device = None, gamma: float = 0.01, w_lr: float = 0.025, max_norm: float = 1.0):
+    def __init__(self, n_tasks: int, device: Device = None,
+                 gamma: float = 0.01, w_lr: float = 0.025, max_norm: float = 1.0):
         super().__init__(n_tasks, device)
         self.gamma = _check_positive(gamma, "gamma", self._where, allow_zero=True)
         self.w_lr = _check_positive(w_lr, "w_lr", self._where)
@@ -368,7 +371,7 @@ class FAMO(WeightMethod):
         return gaps
 
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         gaps = self._gaps(L)
         self.prev_losses = L.detach()
@@ -378,7 +381,7 @@ class FAMO(WeightMethod):
         return loss, {"weights": z / (c * gaps.detach())}
 
     def backward(self, losses: Losses, shared_parameters: Params = None,
-                 task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                 task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         loss, extras = self.get_weighted_loss(losses)
         loss.backward()
         if self.max_norm > 0 and shared_parameters is not None:
@@ -589,12 +592,12 @@ class _GradientMethod(WeightMethod):
         return L, params, grads, alpha.to(L.dtype)
 
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L, _, _, alpha = self._combine(losses, shared_parameters)
         return (alpha * L).sum(), {"weights": alpha}
 
     def backward(self, losses: Losses, shared_parameters: Params = None,
-                 task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                 task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         """Shared parameters get d = Σ α_m g_m; all other parameters Σ_m ∇L_m. Gradients accumulate."""
         L, params, grads, alpha = self._combine(losses, shared_parameters)
         L.sum().backward()
@@ -738,7 +741,8 @@ class GO4Align(WeightMethod):
 
     name = "go4align"
 
-    def __init__(self, n_tasks: int, device: Device = None, num_groups: Optional[int] = None, beta: float = 1e-4, scale: str = "mean",
+    def __init__(self, n_tasks: int, device: Device = None,
+                 num_groups: Optional[int] = None, beta: float = 1e-4, scale: str = "mean",
                  clustering: str = "exact1d", eps: float = 0.0, loss_offset: Optional[float] = None,
                  robust_step_size: Optional[float] = None, generator: Optional[torch.Generator] = None):
         super().__init__(n_tasks, device)
@@ -771,7 +775,7 @@ class GO4Align(WeightMethod):
         self.log_q = torch.full((self.n_tasks,), -math.log(self.n_tasks), dtype=torch.float64)
 
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs: Any) -> Tuple[torch.Tensor, Dict[str, Any]]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         # the whole step in one host op (C++): a handful of NumPy/torch calls would cost more than it
         weights, groups, gamma, P, q, self.log_q = go4align_weights(
