@@ -39,7 +39,7 @@ class BatchedEdgeEnv:
     num_envs N; autoreset (same-step auto-reset of finished envs, default True).
     """
 
-    def __init__(self, config: Union[EdgeConfig, str, Mapping[str, Any]] = "adsac", num_envs: int = 64,
+    def __init__(self, config: Union[EdgeConfig, str, Dict[str, Any]] = "adsac", num_envs: int = 64,
                  world_seed: int = 0, rng: Literal["numpy", "legacy"] = "numpy", end_as_truncation: bool = False,
                  autoreset: bool = True) -> None:
         if rng not in ("numpy", "legacy"):

@@ -136,12 +136,12 @@ class World:
     util_table: np.ndarray  # (E, M, K, D): U for every (server, model, type, demand index)
 
 
-def resolve_config(config: Union[EdgeConfig, str, Mapping[str, Any]]) -> EdgeConfig:
+def resolve_config(config: Union[EdgeConfig, str, Dict[str, Any]]) -> EdgeConfig:
     if isinstance(config, EdgeConfig):
         return config
     if isinstance(config, str):
         return EdgeConfig.preset(config)
-    if isinstance(config, Mapping):
+    if isinstance(config, dict):
         names = {f.name for f in dataclasses.fields(EdgeConfig)}
         unknown = sorted(map(str, set(config) - names))
         if unknown:
