@@ -119,6 +119,7 @@ def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float 
         raise ValueError(f"{fn}: name must be one of {', '.join(map(repr, given))} (the estimators whose "
                          f"gradient is deterministic given the sample), got {name!r}")
     est = ESTIMATORS[name]
+    assert est.given_sample is not None
     unknown = set(kw) - set(est.defaults)
     if unknown:
         raise TypeError(f"{fn}: unexpected keyword argument(s) for {name!r}: {sorted(unknown)}")

@@ -619,6 +619,7 @@ def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, sch
     S, A = config.obs_dim, config.n_actions
     if name == "dqn":
         return DQNAgent(QNetwork(S, A, hidden), **agent_kwargs)
+    policy: nn.Module
     if name == "sac":
         policy = CategoricalPolicy(S, A, hidden)
     elif name == "d2sac":

@@ -13,7 +13,7 @@ generators as tensors and plain data (for checkpoints loaded with `torch.load(we
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Literal, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -54,9 +54,9 @@ class BatchedEdgeEnv:
         self.end_as_truncation = bool(end_as_truncation)
         self.autoreset = bool(autoreset)
         self.world = sample_world(self.config, world_seed, rng)
-        self._spaces = None
+        self._spaces: Optional[Dict[str, Any]] = None
         self._state = SlotState(self.config, self.world, self.num_envs, self.legacy)
-        self._gens = [None] * self.num_envs
+        self._gens: List[Union[np.random.Generator, np.random.RandomState, None]] = [None] * self.num_envs
         self._done = np.ones(self.num_envs, bool)
         self._zero = (np.zeros(self.num_envs, bool), np.zeros(self.num_envs), np.zeros(self.num_envs))
 
@@ -115,6 +115,7 @@ class BatchedEdgeEnv:
               options: Optional[Dict[str, Any]] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
         """seed: None, an int s (env i gets s + i) or a sequence of N seeds."""
         N = self.num_envs
+        seeds: List[Optional[int]]
         if seed is None:
             seeds = [None] * N
         elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
@@ -127,9 +128,10 @@ class BatchedEdgeEnv:
             if len(seeds) != N:
                 raise ValueError(f"{NAME}: reset got {len(seeds)} seeds for {N} envs")
         for i, s in enumerate(seeds):
-            if s is not None or self._gens[i] is None:
-                self._gens[i] = self._new_gen(s)
-            self._state.load(i, sample_episode(self.config, self._gens[i], self.legacy))
+            gen = self._gens[i]
+            if s is not None or gen is None:
+                gen = self._gens[i] = self._new_gen(s)
+            self._state.load(i, sample_episode(self.config, gen, self.legacy))
         self._done[:] = False
         return build_obs(self._state), step_info(self._state, *self._zero)
 
@@ -162,8 +164,10 @@ class BatchedEdgeEnv:
                 info["final_obs"] = obs.copy()
                 info["_final_obs"] = term.copy()
                 info["final_info"] = {k: np.copy(v) for k, v in info.items() if not k.startswith(("final", "_final"))}
-                for i in np.flatnonzero(term):
-                    st.load(i, sample_episode(self.config, self._gens[i], self.legacy))
+                for i in np.flatnonzero(term).tolist():
+                    gen = self._gens[i]
+                    assert gen is not None   # every env was reset
+                    st.load(i, sample_episode(self.config, gen, self.legacy))
                 obs = build_obs(st)
                 fresh = step_info(st, *self._zero)
                 for key, val in fresh.items():
@@ -222,6 +226,6 @@ def _set_gen_state(state: Optional[Mapping[str, Any]]) -> Union[np.random.Genera
         gen.set_state(("MT19937", state["key"].numpy().astype(np.uint32), state["pos"], state["has_gauss"],
                        state["cached_gaussian"]))
         return gen
-    gen = np.random.default_rng()
-    gen.bit_generator.state = state["state"]
-    return gen
+    fresh = np.random.default_rng()
+    fresh.bit_generator.state = state["state"]
+    return fresh

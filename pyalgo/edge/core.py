@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Literal, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Literal, Mapping, Optional, Tuple, Union, cast, overload
 
 import numpy as np
 
@@ -254,6 +254,7 @@ def sample_episode(cfg: EdgeConfig, gen: Union[np.random.Generator, np.random.Ra
     lam_h = cfg.arrival_rate * cfg.horizon
     D = len(cfg.demand_values)
     if legacy:
+        gen = cast(np.random.RandomState, gen)
         n = gen.poisson(lam_h)
         arrivals = np.hstack([[0], np.sort(gen.random_sample(n) * cfg.horizon)]).astype(np.int64)
         if len(arrivals) < 2:
@@ -270,6 +271,7 @@ def sample_episode(cfg: EdgeConfig, gen: Union[np.random.Generator, np.random.Ra
                 types[j] = randint(0, K)  # task type
             didx[j] = randint(0, D)       # demand choice
         return arrivals, types, didx
+    gen = cast(np.random.Generator, gen)
     n = max(int(gen.poisson(lam_h)), 1)
     arrivals = np.concatenate([[0.0], np.sort(gen.random(n) * cfg.horizon)]).astype(np.int64)
     L = n + 1
@@ -468,7 +470,7 @@ def core_step(st: SlotState, actions: np.ndarray) -> Tuple[np.ndarray, np.ndarra
     return reward, crashed, penalty, util, terminated
 
 
-def step_info(st: SlotState, crashed: np.ndarray, penalty: np.ndarray, util: np.ndarray) -> Dict[str, np.ndarray]:
+def step_info(st: SlotState, crashed: np.ndarray, penalty: np.ndarray, util: np.ndarray) -> Dict[str, Any]:
     """Batched info dict (arrays with a leading N axis)."""
     k, d, now = st.task()
     free = st.free()
@@ -492,6 +494,10 @@ def step_info(st: SlotState, crashed: np.ndarray, penalty: np.ndarray, util: np.
     }
 
 
+@overload
+def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional: Literal[False] = ...) -> int: ...
+@overload
+def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional: bool) -> Optional[int]: ...
 def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional: bool = False) -> Optional[int]:
     """`seed` as an int (None with `optional`), or a ValueError naming `who` and `name`: an integer >= 0,
     below 2**32 in legacy mode (numpy's RandomState) and below 2**128 otherwise."""

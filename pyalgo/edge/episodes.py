@@ -10,7 +10,7 @@ noise comes from a generator seeded with `seed`, so an evaluation is determinist
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -40,7 +40,8 @@ def _check_run(who: str, world_seed, seeds, rng) -> list:
     return [check_seed(who, "seeds", s, rng == "legacy") for s in seeds]
 
 
-def run_episodes(act: Callable, cfg: EdgeConfig, world_seed: int, seeds: Sequence[int], rng: str = "numpy",
+def run_episodes(act: Callable[[np.ndarray, Dict[str, Any], BatchedEdgeEnv], np.ndarray], cfg: EdgeConfig,
+                 world_seed: int, seeds: Sequence[int], rng: Literal["numpy", "legacy"] = "numpy",
                  env: Optional[BatchedEdgeEnv] = None) -> Dict[str, np.ndarray]:
     """One episode per reset seed, all stepped together in one batched env; act(obs, info, env) ->
     actions (N,). An env that has finished keeps stepping (auto-reset) but is no longer counted.
@@ -78,7 +79,7 @@ def heuristic_act(name: str, cfg: EdgeConfig, seed: int = 0) -> Callable:
                 cache[id(env)] = Prophet(env)
             return cache[id(env)].act_batch(obs, info)
         return act
-    policies = {"random": lambda: RandomPolicy(cfg.n_actions, seed=seed),
+    policies: Dict[str, Callable[[], Union[RandomPolicy, RoundRobin, CrashAvoid]]] = {"random": lambda: RandomPolicy(cfg.n_actions, seed=seed),
                 "roundrobin": lambda: RoundRobin(cfg.n_actions), "crashavoid": lambda: CrashAvoid(cfg.n_models)}
     if name not in policies:
         raise ValueError(f"pyalgo.edge.episodes: heuristic must be one of {HEURISTICS}, got {name!r}")
@@ -87,7 +88,7 @@ def heuristic_act(name: str, cfg: EdgeConfig, seed: int = 0) -> Callable:
 
 
 def evaluate_heuristic(name: str, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Sequence[int] = (0,),
-                       rng: str = "numpy", seed: int = 0) -> Dict[str, np.ndarray]:
+                       rng: Literal["numpy", "legacy"] = "numpy", seed: int = 0) -> Dict[str, np.ndarray]:
     """Episodes of a heuristic (`random`, `roundrobin`, `crashavoid`, `prophet`) on the given reset seeds."""
     who = "pyalgo.edge.episodes.evaluate_heuristic"
     if not isinstance(name, str) or name not in HEURISTICS:
@@ -100,7 +101,8 @@ def evaluate_heuristic(name: str, cfg: Union[str, EdgeConfig], world_seed: int =
 
 def evaluate(agent: Union[SACAgent, DQNAgent], cfg: Union[str, EdgeConfig], world_seed: int = 0,
              seeds: Sequence[int] = (0,),
-             rng: str = "numpy", deterministic: bool = True, seed: int = 0) -> Dict[str, np.ndarray]:
+             rng: Literal["numpy", "legacy"] = "numpy", deterministic: bool = True,
+             seed: int = 0) -> Dict[str, np.ndarray]:
     """Episodes of an agent (argmax of π by default, as the released test protocol) on the given reset
     seeds, with its networks in eval mode (restored afterwards); the diffusion chain's noise comes
     from a generator seeded with `seed`."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Literal, NamedTuple, Optional, Union, overload
+from typing import Any, Dict, Literal, NamedTuple, Optional, Union, overload
 
 import torch
 
@@ -257,7 +257,7 @@ def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Opti
     _check_iterations(fn, max_iter, tol)
     B, K = H.shape[0], H.shape[1]
     H = _gains(H.detach(), amplitude)
-    args = dict(B=B, K=K, dtype=H.dtype, device=H.device, validate=validate)
+    args: Dict[str, Any] = dict(B=B, K=K, dtype=H.dtype, device=H.device, validate=validate)
     p_max_t = _per_user(fn, "p_max", p_max.detach() if isinstance(p_max, torch.Tensor) else p_max, positive=True, **args)
     noise_t = _per_user(fn, "noise", noise.detach() if isinstance(noise, torch.Tensor) else noise, positive=True, **args)
     alpha = _per_user(fn, "weights", 1.0 if weights is None else (
