@@ -144,12 +144,20 @@ def test_the_walk_sees_an_unannotated_function():
 
 # ---- docstrings -------------------------------------------------------------------------------------
 
+# modules whose every public function is documented too (besides the packages' `__all__`)
+DOCUMENTED_MODULES = ("pyalgo.discrete.diagnostics", "pyalgo.discrete.estimators", "pyalgo.energy.data",
+                      "pyalgo.energy.evaluate", "pyalgo.energy.mcmc", "pyalgo.energy.metrics", "pyalgo.energy.predict",
+                      "pyalgo.multitask.kmeans", "pyalgo.multitask.metrics", "pyalgo.multitask.ops",
+                      "pyalgo.multitask.weighting", "pyalgo.wireless.channels", "pyalgo.edge.agents",
+                      "pyalgo.edge.episodes")
+
+
 def _documented_functions() -> List[Tuple[str, Callable[..., Any]]]:
-    """The functions of `pyalgo.__all__` and of the five packages' `__all__`."""
+    """The functions of `pyalgo.__all__`, of the five packages' `__all__` and of `DOCUMENTED_MODULES`."""
     out = dict(_top_level())
-    for name in LIBRARY:
+    for name in LIBRARY + DOCUMENTED_MODULES:
         module = importlib.import_module(name)
-        for attr in module.__all__:
+        for attr in _public_names(module):
             value = getattr(module, attr)
             if inspect.isfunction(value):
                 out[f"{value.__module__}.{value.__qualname__}"] = value

@@ -47,8 +47,24 @@ Obs = Union[np.ndarray, torch.Tensor, Sequence[Any]]
 
 
 def beta_schedule(kind: str, T: int) -> torch.Tensor:
-    """β_1..β_T (float64) of the `vp` (default: β_i = 1 − exp(−b_min/T − ½(b_max − b_min)(2i − 1)/T²),
-    b_min = 0.1, b_max = 10), `linear` (1e-4 → 2e-2) or `cosine` (s = 0.008) schedule."""
+    """β_1..β_T (float64) of a diffusion noise schedule.
+
+    `vp` (default: β_i = 1 − exp(−b_min/T − ½(b_max − b_min)(2i − 1)/T²), b_min = 0.1, b_max = 10),
+    `linear` (1e-4 → 2e-2) or `cosine` (s = 0.008).
+
+    Args:
+        kind: "vp", "linear" or "cosine".
+        T: the number of diffusion steps.
+
+    Returns:
+        (T,) float64.
+
+    Raises:
+        ValueError: unknown `kind`.
+
+    Example:
+        betas = beta_schedule("vp", 5)
+    """
     if not isinstance(T, int) or T < 1:
         raise ValueError(f"pyalgo.edge.beta_schedule: T must be an integer >= 1, got {T!r}")
     if kind == "vp":
@@ -600,9 +616,30 @@ def make_agent(name: str, config: EdgeConfig, hidden: int = ..., T: int = ..., s
                attention_mode: AttentionMode = ..., **agent_kwargs: Any) -> Union[SACAgent, DQNAgent]: ...
 def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, schedule: Schedule = "vp",
                attention_mode: AttentionMode = "server_tokens", **agent_kwargs: Any) -> Union[SACAgent, DQNAgent]:
-    """`adsac` (diffusion actor, attention denoiser over `config.obs_layout`), `d2sac` (diffusion actor,
-    MLP denoiser), `sac` (categorical actor) or `dqn`, sized for `config`'s observations and actions;
-    `agent_kwargs` go to `SACAgent` / `DQNAgent`."""
+    """An agent sized for `config`'s observations and actions.
+
+    `adsac` (diffusion actor, attention denoiser over `config.obs_layout`), `d2sac` (diffusion
+    actor, MLP denoiser), `sac` (categorical actor) or `dqn`.
+
+    Args:
+        name: "adsac", "d2sac", "sac" or "dqn".
+        config: the env's configuration.
+        hidden: the networks' width.
+        T: diffusion steps (adsac, d2sac).
+        schedule: the diffusion noise schedule (see `beta_schedule`).
+        attention_mode: adsac's denoiser, "server_tokens" or "legacy_batch".
+        **agent_kwargs: go to `SACAgent` / `DQNAgent` (learning rates, ...).
+
+    Returns:
+        A `DQNAgent` for "dqn", else a `SACAgent`.
+
+    Raises:
+        ValueError: unknown `name` or an invalid size or option.
+        TypeError: `config` is not an EdgeConfig.
+
+    Example:
+        agent = make_agent("adsac", EdgeConfig.preset("small"), hidden=128)
+    """
     where = "pyalgo.edge.agents.make_agent"
     if name not in AGENTS:
         raise ValueError(f"{where}: agent must be one of {AGENTS}, got {name!r}")

@@ -43,8 +43,24 @@ def _as_pair(fn: str, y_true, y_pred, binary: bool):
 
 
 def f1_example(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Example-based F1 ×100: mean_i 2|t_i ∧ p_i| / (|t_i| + |p_i|); a row with no true and no predicted label
-    scores 1 (= sklearn f1_score(average='samples', zero_division=1))."""
+    """Example-based F1 ×100: mean_i 2|t_i ∧ p_i| / (|t_i| + |p_i|).
+
+    A row with no true and no predicted label scores 1 (= sklearn f1_score(average='samples',
+    zero_division=1)).
+
+    Args:
+        y_true: (B, k) 0/1 labels.
+        y_pred: (B, k) 0/1 predictions.
+
+    Returns:
+        The score in [0, 100].
+
+    Raises:
+        ValueError: not 2-D, different shapes, or values other than 0/1.
+
+    Example:
+        f1_example([[1, 0, 1]], [[1, 1, 1]])   # 80.0
+    """
     t, p = _as_pair("f1_example", y_true, y_pred, binary=True)
     if t.shape[0] == 0:
         raise ValueError("pyalgo.energy.f1_example: y_true must have at least one row, got 0")
@@ -55,7 +71,18 @@ def f1_example(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 def f1_micro(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Micro-averaged F1 ×100: 2TP / (2TP + FP + FN) over all entries (100 if there are no labels at all)."""
+    """Micro-averaged F1 ×100: 2TP / (2TP + FP + FN) over all entries (100 if there are no labels at all).
+
+    Args:
+        y_true: (B, k) 0/1 labels.
+        y_pred: (B, k) 0/1 predictions.
+
+    Returns:
+        The score in [0, 100].
+
+    Example:
+        f1_micro([[1, 0, 1]], [[1, 1, 1]])     # 80.0
+    """
     t, p = _as_pair("f1_micro", y_true, y_pred, binary=True)
     tp = float((t & p).sum())
     denom = float(t.sum()) + float(p.sum())
@@ -63,7 +90,21 @@ def f1_micro(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 def hamming_loss(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Fraction of label entries that differ (not ×100)."""
+    """Fraction of label entries that differ (not ×100).
+
+    Args:
+        y_true: (B, k) 0/1 labels.
+        y_pred: (B, k) 0/1 predictions.
+
+    Returns:
+        The loss in [0, 1].
+
+    Raises:
+        ValueError: not 2-D, different shapes, or values other than 0/1.
+
+    Example:
+        hamming_loss([[1, 0, 1]], [[1, 1, 1]])  # 0.333...
+    """
     t, p = _as_pair("hamming_loss", y_true, y_pred, binary=True)
     if t.numel() == 0:
         raise ValueError(f"pyalgo.energy.hamming_loss: y_true must be non-empty, got shape {tuple(t.shape)}")
@@ -73,10 +114,21 @@ def hamming_loss(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 def kendall_tau(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Kendall rank correlation ×100, averaged over rows (vectorised τ-b, = scipy.stats.kendalltau per row).
 
-    y_true, y_pred (B, n): permutations (score positions) or any scores (±inf allowed; NaN is an error); only the
-    order within a row matters.
-    τ_b = (C − D) / sqrt((P − T_t)(P − T_p)) over the P = n(n−1)/2 item pairs. A row that is constant in either
-    argument (scipy returns NaN) counts 0.
+    τ_b = (C − D) / sqrt((P − T_t)(P − T_p)) over the P = n(n−1)/2 item pairs. A row that is constant
+    in either argument (scipy returns NaN) counts 0. Only the order within a row matters.
+
+    Args:
+        y_true: (B, n) permutations (score positions) or any scores (±inf allowed).
+        y_pred: (B, n), the same.
+
+    Returns:
+        The mean τ_b ×100, in [−100, 100].
+
+    Raises:
+        ValueError: not 2-D, different shapes, or NaN.
+
+    Example:
+        kendall_tau([[0, 1, 2]], [[0, 2, 1]])   # 33.3...
     """
     fn = "kendall_tau"
     t, p = _as_pair(fn, y_true, y_pred, binary=False)

@@ -70,9 +70,22 @@ def kmeans_1d(values: Union[torch.Tensor, np.ndarray, Sequence[float]], num_clus
 
 def go4align_weights(losses: torch.Tensor, log_q: torch.Tensor, num_groups: int, beta: float, sum_scale: bool,
                      offset: float, eps: float) -> Tuple[torch.Tensor, ...]:
-    """One GO4Align step on CPU float64 losses (M,) with the running log q (M,), not modified.
+    """One GO4Align step on CPU float64 losses with the running log q (not modified).
 
-    Returns (weights, groups, indicators γ, P, q, log_q_new), each (M,) (groups int64).
+    Args:
+        losses: (M,) float64 CPU task losses.
+        log_q: (M,) the running log q.
+        num_groups: K.
+        beta: β >= 0.
+        sum_scale: P = sum(L)/L (the official code) instead of mean(L)/L.
+        offset: added to every loss first.
+        eps: clamps losses below eps when > 0.
+
+    Returns:
+        (weights, groups, indicators γ, P, q, log_q_new), each (M,) (groups int64).
+
+    Example:
+        w, groups, gamma, P, q, log_q = go4align_weights(L, log_q, 2, 1e-4, False, 0.0, 0.0)
     """
     return _ops.go4align_weights(losses, log_q, num_groups, beta, sum_scale, offset, eps)
 
