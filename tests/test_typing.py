@@ -144,23 +144,12 @@ def test_the_walk_sees_an_unannotated_function():
 
 # ---- docstrings -------------------------------------------------------------------------------------
 
-# modules whose every public function is documented too (besides the packages' `__all__`)
-DOCUMENTED_MODULES = ("pyalgo.discrete.diagnostics", "pyalgo.discrete.estimators", "pyalgo.energy.data",
-                      "pyalgo.energy.evaluate", "pyalgo.energy.mcmc", "pyalgo.energy.metrics", "pyalgo.energy.predict",
-                      "pyalgo.multitask.kmeans", "pyalgo.multitask.metrics", "pyalgo.multitask.ops",
-                      "pyalgo.multitask.weighting", "pyalgo.wireless.channels", "pyalgo.edge.agents",
-                      "pyalgo.edge.episodes")
-
-
 def _documented_functions() -> List[Tuple[str, Callable[..., Any]]]:
-    """The functions of `pyalgo.__all__`, of the five packages' `__all__` and of `DOCUMENTED_MODULES`."""
+    """The public module-level functions: `pyalgo.__all__` and the library's (methods are only annotated)."""
     out = dict(_top_level())
-    for name in LIBRARY + DOCUMENTED_MODULES:
-        module = importlib.import_module(name)
-        for attr in _public_names(module):
-            value = getattr(module, attr)
-            if inspect.isfunction(value):
-                out[f"{value.__module__}.{value.__qualname__}"] = value
+    for qual, value in _api(_modules(LIBRARY)):
+        if inspect.isfunction(value) and qual == f"{value.__module__}.{value.__name__}":
+            out[qual] = value
     return sorted(out.items())
 
 
@@ -190,7 +179,7 @@ def _docstring_problems(qual: str, fn: Callable[..., Any]) -> List[str]:
 
 def test_public_functions_have_google_style_docstrings():
     functions = _documented_functions()
-    assert len(functions) > 30
+    assert len(functions) > 100
     problems = [p for qual, fn in functions if qual not in PENDING_DOCSTRINGS for p in _docstring_problems(qual, fn)]
     assert not problems, "\n".join(problems)
 
@@ -235,6 +224,7 @@ from pyalgo.edge import EdgeConfig, runtime
 from pyalgo.edge.agents import make_agent
 from pyalgo.energy import minmin_loss
 from pyalgo.energy.data import standardize
+from pyalgo.wireless.reference import fplinq_ref
 
 x = torch.randn(4, 5)
 flag: bool = bool(x.sum() > 0)
@@ -255,6 +245,8 @@ Hm = W.rayleigh_miso(8, 2, 3)
 reveal_type(W.wmmse_miso(Hm))  # R: torch._tensor.Tensor
 reveal_type(W.wmmse_miso(Hm, return_trajectory=True).V)  # R: torch._tensor.Tensor
 reveal_type(W.d2d(2, 3).adjacency)  # R: torch._tensor.Tensor
+reveal_type(fplinq_ref(H))  # R: torch._tensor.Tensor
+reveal_type(fplinq_ref(H, return_iterates=True))  # R: tuple[torch._tensor.Tensor, torch._tensor.Tensor]
 reveal_type(W.MLPStudent(3).forward(H))  # R: torch._tensor.Tensor
 reveal_type(W.MLPStudent(3).forward(H, return_aux=True).state)  # R: torch._tensor.Tensor | None
 reveal_type(W.GNNStudent().forward(H, None, None, True).p)  # R: torch._tensor.Tensor

@@ -56,8 +56,20 @@ def _check_logits(fn: str, logits, dim) -> list:
 
 
 def min_tau(dtype: torch.dtype) -> float:
-    """The smallest `tau` for logits of `dtype` (also checked in C++): 1/tau must stay finite, with
-    room for the Gumbel noise, in the compute dtype (float for float32/float16/bfloat16)."""
+    """The smallest `tau` for logits of `dtype` (also checked in C++).
+
+    1/tau must stay finite, with room for the Gumbel noise, in the compute dtype (float for
+    float32/float16/bfloat16).
+
+    Args:
+        dtype: the logits' dtype.
+
+    Returns:
+        1e-300 for float64, else 1e-30.
+
+    Example:
+        min_tau(torch.float32)   # 1e-30
+    """
     return 1e-300 if dtype == torch.float64 else 1e-30
 
 
@@ -273,16 +285,62 @@ def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = 
 
 def reinmax_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor,
                          tau: float) -> torch.Tensor:
+    """ReinMax's backward for a given sample (the exact expectations of `pyalgo.discrete.diagnostics`).
+
+    Args:
+        fn: the public function whose arguments are checked (named in errors).
+        logits: (N, L, C), categories last.
+        index: (N, L) int32 sample.
+        grad: (N, L, C) gradient of y_hard.
+        tau: the temperature.
+
+    Returns:
+        dL/dlogits (N, L, C).
+
+    Example:
+        g = reinmax_given_sample("f", logits, index, grad, 1.0)
+    """
     return _ops.reinmax_backward(logits, index, grad, None, tau, -1)
 
 
 def straight_through_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor,
                                   tau: float) -> torch.Tensor:
+    """Straight-through's backward for a given sample (it does not depend on the sample).
+
+    Args:
+        fn: the public function whose arguments are checked (named in errors).
+        logits: (N, L, C), categories last.
+        index: (N, L) int32 sample (unused).
+        grad: (N, L, C) gradient of y.
+        tau: the temperature.
+
+    Returns:
+        dL/dlogits (N, L, C).
+
+    Example:
+        g = straight_through_given_sample("f", logits, index, grad, 1.0)
+    """
     return _ops.straight_through_backward(logits, grad, tau, -1)
 
 
 def gst_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor, tau: float,
                      gap: Union[float, str] = 1.0) -> torch.Tensor:
+    """GST's backward for a given sample.
+
+    Args:
+        fn: the public function whose arguments are checked (named in errors).
+        logits: (N, L, C), categories last.
+        index: (N, L) int32 sample.
+        grad: (N, L, C) gradient of y.
+        tau: the temperature.
+        gap: a number >= 0 or "p".
+
+    Returns:
+        dL/dlogits (N, L, C).
+
+    Example:
+        g = gst_given_sample("f", logits, index, grad, 1.0, gap="p")
+    """
     gap_value, gap_is_p = _check_gap(fn, gap)
     return _ops.gst_backward(logits, index, grad, tau, gap_value, gap_is_p, -1)
 

@@ -137,6 +137,21 @@ class World:
 
 
 def resolve_config(config: Union[EdgeConfig, str, Dict[str, Any]]) -> EdgeConfig:
+    """An `EdgeConfig` from a config, a preset name or a dict of EdgeConfig fields.
+
+    Args:
+        config: an EdgeConfig, "adsac", "d2sac", "small" or a dict of fields.
+
+    Returns:
+        The `EdgeConfig`.
+
+    Raises:
+        ValueError: unknown fields or preset.
+        TypeError: any other type.
+
+    Example:
+        cfg = resolve_config({"n_servers": 3})
+    """
     if isinstance(config, EdgeConfig):
         return config
     if isinstance(config, str):
@@ -391,7 +406,17 @@ def assemble_obs(cfg: EdgeConfig, onehot: np.ndarray, t: np.ndarray, tau: np.nda
 
 
 def build_obs(st: SlotState) -> np.ndarray:
-    """Observations (N, obs_dim) float32: see `EdgeConfig.obs_layout`."""
+    """Observations of every env in `st`: see `EdgeConfig.obs_layout`.
+
+    Args:
+        st: the envs' state.
+
+    Returns:
+        (N, obs_dim) float32.
+
+    Example:
+        obs = build_obs(env.unwrapped._state)
+    """
     k, d, _ = st.task()
     onehot = np.zeros((st.N, st.cfg.n_types))
     onehot[np.arange(st.N), k] = 1.0
@@ -401,7 +426,18 @@ def build_obs(st: SlotState) -> np.ndarray:
 
 
 def obs_bounds(cfg: EdgeConfig, legacy: bool) -> Tuple[np.ndarray, np.ndarray]:
-    """Box bounds (low, high) (obs_dim,) float32 that contain every observation."""
+    """Box bounds that contain every observation.
+
+    Args:
+        cfg: the configuration.
+        legacy: the legacy observation (raw model count).
+
+    Returns:
+        (low, high), each (obs_dim,) float32.
+
+    Example:
+        low, high = obs_bounds(EdgeConfig.preset("small"), legacy=False)
+    """
     f = feature_scales(cfg, legacy)
     c_norm = np.asarray(cfg.capacity_values, dtype=np.int64) / f["cap_max"]
     K = cfg.n_types
@@ -417,7 +453,17 @@ def core_step(st: SlotState, actions: np.ndarray) -> Tuple[np.ndarray, np.ndarra
 
     1. crash if t_j > C_e − used_e: reward −crash_penalty, server e emptied, task dropped;
        else admit to (e, m) with reward U. 2. move to task j+1, release slots with now ≥ arr+τ.
-    Returns (reward, crashed, penalty, util, terminated) arrays of shape (N,)."""
+
+    Args:
+        st: the envs' state, advanced in place.
+        actions: (N,) int64 joint actions.
+
+    Returns:
+        (reward, crashed, penalty, util, terminated), each (N,).
+
+    Example:
+        reward, crashed, penalty, util, terminated = core_step(st, np.zeros(st.N, np.int64))
+    """
     cfg, w = st.cfg, st.world
     N = st.N
     n = np.arange(N)
@@ -471,7 +517,22 @@ def core_step(st: SlotState, actions: np.ndarray) -> Tuple[np.ndarray, np.ndarra
 
 
 def step_info(st: SlotState, crashed: np.ndarray, penalty: np.ndarray, util: np.ndarray) -> Dict[str, Any]:
-    """Batched info dict (arrays with a leading N axis)."""
+    """Batched info dict (arrays with a leading N axis).
+
+    Args:
+        st: the envs' state.
+        crashed: (N,) bool, from `core_step`.
+        penalty: (N,) crash penalties.
+        util: (N,) utilities.
+
+    Returns:
+        dict of num_steps, curr_time, crashed, crash_penalty, utility, server_util, n_crashes,
+        tasks_finished, tasks_crashed, action_mask, server_free, task_type, task_demand,
+        task_demand_idx.
+
+    Example:
+        info = step_info(st, *core_step(st, actions)[1:4])
+    """
     k, d, now = st.task()
     free = st.free()
     t = st.demand[d]
@@ -499,8 +560,25 @@ def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional:
 @overload
 def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional: bool) -> Optional[int]: ...
 def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional: bool = False) -> Optional[int]:
-    """`seed` as an int (None with `optional`), or a ValueError naming `who` and `name`: an integer >= 0,
-    below 2**32 in legacy mode (numpy's RandomState) and below 2**128 otherwise."""
+    """`seed` as an int (None with `optional`), or a ValueError naming `who` and `name`.
+
+    Args:
+        who: the function named in the error.
+        name: the argument named in the error.
+        seed: an integer >= 0, below 2**32 in legacy mode (numpy's RandomState) and below 2**128
+            otherwise.
+        legacy: the legacy bound.
+        optional: None is allowed (and returned).
+
+    Returns:
+        The seed as an int, or None.
+
+    Raises:
+        ValueError: an invalid seed.
+
+    Example:
+        seed = check_seed("my_fn", "seed", 7, legacy=False)
+    """
     if optional and seed is None:
         return None
     limit = 2 ** 32 if legacy else 2 ** 128
@@ -512,7 +590,23 @@ def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional:
 
 # ---------------------------------------------------------------------------------- actions
 def check_action(action: Union[int, np.integer, np.ndarray], n_actions: int, who: str = ENV_NAME) -> int:
-    """Validate one joint action; raise a clear TypeError / ValueError naming env and action."""
+    """Validate one joint action.
+
+    Args:
+        action: an integer (or a one-element array).
+        n_actions: the number of actions.
+        who: the name in the errors.
+
+    Returns:
+        The action as an int.
+
+    Raises:
+        TypeError: not an integer.
+        ValueError: not one value, or out of range [0, n_actions).
+
+    Example:
+        a = check_action(np.int64(3), 10)
+    """
     a = action
     if isinstance(a, np.ndarray):
         if a.size != 1:
