@@ -46,7 +46,7 @@ Obs = Union[np.ndarray, torch.Tensor, Sequence[Any]]
 # diffusion
 
 
-def beta_schedule(kind: str, T: int) -> torch.Tensor:
+def beta_schedule(kind: Schedule, T: int) -> torch.Tensor:
     """β_1..β_T (float64) of a diffusion noise schedule.
 
     `vp` (default: β_i = 1 − exp(−b_min/T − ½(b_max − b_min)(2i − 1)/T²), b_min = 0.1, b_max = 10),
@@ -157,7 +157,7 @@ class AttentionDenoiser(nn.Module):
     """
 
     def __init__(self, layout: ObsLayout, hidden: int = 256, t_dim: int = 16, heads: int = 4,
-                 mode: str = "server_tokens", dropout: float = 0.0):
+                 mode: AttentionMode = "server_tokens", dropout: float = 0.0):
         super().__init__()
         if mode not in ("server_tokens", "legacy_batch"):
             raise ValueError(f"pyalgo.edge.AttentionDenoiser: mode must be 'server_tokens' or 'legacy_batch', got {mode!r}")
@@ -206,7 +206,7 @@ class AttentionDenoiser(nn.Module):
 class DiffusionActor(nn.Module):
     """π(·|s) = softmax(x₀) of a T-step reverse diffusion chain driven by `denoiser`."""
 
-    def __init__(self, denoiser: nn.Module, action_dim: int, T: int = 5, schedule: str = "vp"):
+    def __init__(self, denoiser: nn.Module, action_dim: int, T: int = 5, schedule: Schedule = "vp"):
         super().__init__()
         self.denoiser, self.action_dim, self.T = denoiser, action_dim, T
         self.state_dim = denoiser.state_dim

@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 import copy
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -622,7 +622,8 @@ class MGDA(_GradientMethod):
 
     name = "mgda"
 
-    def __init__(self, n_tasks: int, device: Device = None, normalization: str = "none"):
+    def __init__(self, n_tasks: int, device: Device = None,
+                 normalization: Literal["none", "l2", "loss", "loss+"] = "none"):
         super().__init__(n_tasks, device)
         if normalization not in ("none", "l2", "loss", "loss+"):
             raise ValueError(f"{self._where}: normalization must be 'none', 'l2', 'loss' or 'loss+', got {normalization!r}")
@@ -742,8 +743,9 @@ class GO4Align(WeightMethod):
     name = "go4align"
 
     def __init__(self, n_tasks: int, device: Device = None,
-                 num_groups: Optional[int] = None, beta: float = 1e-4, scale: str = "mean",
-                 clustering: str = "exact1d", eps: float = 0.0, loss_offset: Optional[float] = None,
+                 num_groups: Optional[int] = None, beta: float = 1e-4, scale: Literal["mean", "sum"] = "mean",
+                 clustering: Literal["exact1d", "lloyd"] = "exact1d", eps: float = 0.0,
+                 loss_offset: Optional[float] = None,
                  robust_step_size: Optional[float] = None, generator: Optional[torch.Generator] = None):
         super().__init__(n_tasks, device)
         if num_groups is None:

@@ -30,6 +30,7 @@ from .._autograd import double_backward_wanted, reference_grads
 
 _ops = torch.ops.pyalgo
 Value = Union[float, torch.Tensor]
+SisoInit = Literal["full", "random"]
 
 MAX_SISO_USERS = 46340  # K * K < 2^31 gains per instance (also checked by the kernels)
 MAX_ITER = 2**24        # WMMSE updates per call (also checked by the kernels)
@@ -191,26 +192,26 @@ def _teacher(fn: str, what: str, op, tensors, rest, validate: bool):
 
 @overload
 def wmmse(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
-          max_iter: int = ..., tol: float = ..., init: Union[str, torch.Tensor] = ..., amplitude: bool = ...,
+          max_iter: int = ..., tol: float = ..., init: Union[SisoInit, torch.Tensor] = ..., amplitude: bool = ...,
           return_state: Literal[False] = ..., return_trajectory: Literal[False] = ...,
           generator: Optional[torch.Generator] = ..., validate: bool = ...) -> torch.Tensor: ...
 @overload
 def wmmse(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
-          max_iter: int = ..., tol: float = ..., init: Union[str, torch.Tensor] = ..., amplitude: bool = ..., *,
+          max_iter: int = ..., tol: float = ..., init: Union[SisoInit, torch.Tensor] = ..., amplitude: bool = ..., *,
           return_state: Literal[True], return_trajectory: bool = ...,
           generator: Optional[torch.Generator] = ..., validate: bool = ...) -> WMMSEResult: ...
 @overload
 def wmmse(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
-          max_iter: int = ..., tol: float = ..., init: Union[str, torch.Tensor] = ..., amplitude: bool = ..., *,
+          max_iter: int = ..., tol: float = ..., init: Union[SisoInit, torch.Tensor] = ..., amplitude: bool = ..., *,
           return_state: bool = ..., return_trajectory: Literal[True],
           generator: Optional[torch.Generator] = ..., validate: bool = ...) -> WMMSEResult: ...
 @overload
 def wmmse(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
-          max_iter: int = ..., tol: float = ..., init: Union[str, torch.Tensor] = ..., amplitude: bool = ...,
+          max_iter: int = ..., tol: float = ..., init: Union[SisoInit, torch.Tensor] = ..., amplitude: bool = ...,
           return_state: bool = ..., return_trajectory: bool = ...,
           generator: Optional[torch.Generator] = ..., validate: bool = ...) -> Union[torch.Tensor, WMMSEResult]: ...
 def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Optional[Value] = None,
-          max_iter: int = 100, tol: float = 1e-3, init: Union[str, torch.Tensor] = "full",
+          max_iter: int = 100, tol: float = 1e-3, init: Union[SisoInit, torch.Tensor] = "full",
           amplitude: bool = False, return_state: bool = False, return_trajectory: bool = False,
           generator: Optional[torch.Generator] = None, validate: bool = True) -> Union[torch.Tensor, WMMSEResult]:
     """Batched WMMSE power control (Shi et al. 2011; Sun et al. 2018 Sec. IV), fused per instance.
@@ -386,26 +387,26 @@ def _mrt(H: torch.Tensor, p_max: Value) -> torch.Tensor:
 @overload
 def wmmse_miso(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
                max_iter: int = ..., tol: float = ..., bisection_tol: float = ...,
-               init: Union[str, torch.Tensor] = ..., return_state: Literal[False] = ...,
+               init: Union[Literal["mrt"], torch.Tensor] = ..., return_state: Literal[False] = ...,
                return_trajectory: Literal[False] = ..., validate: bool = ...) -> torch.Tensor: ...
 @overload
 def wmmse_miso(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
                max_iter: int = ..., tol: float = ..., bisection_tol: float = ...,
-               init: Union[str, torch.Tensor] = ..., *, return_state: Literal[True],
+               init: Union[Literal["mrt"], torch.Tensor] = ..., *, return_state: Literal[True],
                return_trajectory: bool = ..., validate: bool = ...) -> MISOResult: ...
 @overload
 def wmmse_miso(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
                max_iter: int = ..., tol: float = ..., bisection_tol: float = ...,
-               init: Union[str, torch.Tensor] = ..., *, return_state: bool = ...,
+               init: Union[Literal["mrt"], torch.Tensor] = ..., *, return_state: bool = ...,
                return_trajectory: Literal[True], validate: bool = ...) -> MISOResult: ...
 @overload
 def wmmse_miso(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
                max_iter: int = ..., tol: float = ..., bisection_tol: float = ...,
-               init: Union[str, torch.Tensor] = ..., return_state: bool = ...,
+               init: Union[Literal["mrt"], torch.Tensor] = ..., return_state: bool = ...,
                return_trajectory: bool = ..., validate: bool = ...) -> Union[torch.Tensor, MISOResult]: ...
 def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Optional[Value] = None,
                max_iter: int = 100, tol: float = 1e-4, bisection_tol: float = 1e-4,
-               init: Union[str, torch.Tensor] = "mrt", return_state: bool = False,
+               init: Union[Literal["mrt"], torch.Tensor] = "mrt", return_state: bool = False,
                return_trajectory: bool = False, validate: bool = True) -> Union[torch.Tensor, MISOResult]:
     """Batched single-cell MISO WMMSE beamforming (Shi et al. 2011 §III).
 
