@@ -33,7 +33,24 @@ def philox_uniform(seed: torch.Tensor, rows: int, cols: int, stream: int = 0,
                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The uniforms in (0, 1) that pyalgo's kernels draw for `seed` at (row, column, stream).
 
-    Shape (rows, cols). Useful to check a kernel against a reference fed the same noise.
+    Useful to check a kernel against a reference fed the same noise.
+
+    Args:
+        seed: int64 tensor (2,) = (seed, offset).
+        rows: rows, in [0, 2^40].
+        cols: columns, in [0, 2^40]; rows x cols <= 2^40.
+        stream: the stream index, in [0, 2^32).
+        dtype: torch.float32 or torch.float64.
+
+    Returns:
+        (rows, cols) uniforms on `seed`'s device.
+
+    Raises:
+        TypeError: `seed`, a count or `dtype` has the wrong type.
+        ValueError: a count out of range.
+
+    Example:
+        u = pyalgo.philox_uniform(torch.tensor([1, 0]), 4, 10)
     """
     from . import _ext  # noqa: F401
 

@@ -18,7 +18,7 @@ float64 logits for bias measurements.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 import torch
 
@@ -77,8 +77,16 @@ def _log_prob(logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 def exact_gradient(f: Objective, logits: torch.Tensor) -> torch.Tensor:
     """∇ = ∂/∂θ E_{D~Cat(softmax θ)}[f(D)] = Σ_config f(config) ∂P(config)/∂θ, by enumeration.
 
-    logits (L, C) -> (L, C). f: (N, L, C) one-hot configurations -> (N,). At most 2**20
-    configurations.
+    Args:
+        f: maps one-hot configurations (N, L, C) to values (N,), rows independent.
+        logits: (L, C) floating, at most 2**20 configurations C**L.
+
+    Returns:
+        ∇ (L, C).
+
+    Example:
+        f = lambda D: ((D @ torch.arange(8.).double()) ** 2).sum(-1)
+        grad = diagnostics.exact_gradient(f, torch.randn(4, 8, dtype=torch.float64))
     """
     fn = "pyalgo.discrete.diagnostics.exact_gradient"
     L, C = _check_problem(fn, f, logits)
@@ -104,14 +112,30 @@ def _objective_gradient(fn: str, f: Objective, D: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(D) if g is None else g.to(D.dtype)
 
 
-def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float = 1.0, **kw) -> torch.Tensor:
+def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float = 1.0, **kw: Any) -> torch.Tensor:
     """E_D[ĝ(D)] = Σ_config P(config) · ĝ(config), exactly, for an estimator whose gradient is a
-    deterministic function of the sample: "reinmax", "st" or "gst" (kw: gap=1.0 or "p"), i.e. the
-    `ESTIMATORS` with a `given_sample` backward.
+    deterministic function of the sample.
 
     ĝ(config) is the estimator's backward (the fused `*_backward` ops with the sample forced to
-    config) applied to g = ∂f/∂D at the one-hot config. logits (L, C) -> (L, C).
+    config) applied to g = ∂f/∂D at the one-hot config.
     `expected_estimate(...) − exact_gradient(...)` is the estimator's exact bias.
+
+    Args:
+        name: "reinmax", "st" or "gst" (the `ESTIMATORS` with a `given_sample` backward).
+        f: maps one-hot configurations (N, L, C) to values (N,).
+        logits: (L, C) floating.
+        tau: the estimator's temperature.
+        **kw: the estimator's own options (gst: gap=1.0 or "p").
+
+    Returns:
+        E[ĝ] (L, C).
+
+    Raises:
+        ValueError: `name` has no deterministic backward, or bad logits / tau.
+        TypeError: an option the estimator does not take.
+
+    Example:
+        bias = diagnostics.expected_estimate("reinmax", f, theta) - diagnostics.exact_gradient(f, theta)
     """
     fn = "pyalgo.discrete.diagnostics.expected_estimate"
     given = [n for n, e in ESTIMATORS.items() if e.given_sample is not None]
@@ -119,6 +143,7 @@ def expected_estimate(name: str, f: Objective, logits: torch.Tensor, tau: float 
         raise ValueError(f"{fn}: name must be one of {', '.join(map(repr, given))} (the estimators whose "
                          f"gradient is deterministic given the sample), got {name!r}")
     est = ESTIMATORS[name]
+    assert est.given_sample is not None
     unknown = set(kw) - set(est.defaults)
     if unknown:
         raise TypeError(f"{fn}: unexpected keyword argument(s) for {name!r}: {sorted(unknown)}")
@@ -150,13 +175,28 @@ MAX_SAMPLE_ELEMENTS = 2**31
 
 
 def sample_gradients(estimator: Union[str, Callable], f: Objective, logits: torch.Tensor,
-                     num_samples: int, generator: Optional[torch.Generator] = None, **kw) -> torch.Tensor:
+                     num_samples: int, generator: Optional[torch.Generator] = None, **kw: Any) -> torch.Tensor:
     """Per-draw gradients ∂f(estimator(θ))/∂θ for `num_samples` independent draws, in one call.
 
-    estimator: a name in `ESTIMATORS` (the estimator with its defaults: "gumbel_softmax" is ST-GS,
-    hard=True) or a callable like `pyalgo.reinmax` (a tuple output contributes its first element,
-    y_hard); kw (tau, gap, k, hard, ...) go to it.
-    logits (L, C) -> (num_samples, L, C).
+    Args:
+        estimator: a name in `ESTIMATORS` (the estimator with its defaults: "gumbel_softmax" is ST-GS,
+            hard=True) or a callable like `pyalgo.reinmax` (a tuple output contributes its first
+            element, y_hard).
+        f: maps one-hot samples (N, L, C) to values (N,).
+        logits: (L, C).
+        num_samples: draws >= 1; num_samples x logits.numel() <= 2^31.
+        generator: the random source of the draws.
+        **kw: go to the estimator (tau, gap, k, hard, ...).
+
+    Returns:
+        (num_samples, L, C) gradients.
+
+    Raises:
+        ValueError: bad `num_samples` or logits shape.
+        TypeError: `estimator` or `f` is not callable.
+
+    Example:
+        grads = diagnostics.sample_gradients("gst", f, theta, num_samples=256, tau=1.0)
     """
     fn = "pyalgo.discrete.diagnostics.sample_gradients"
     est = _resolve(estimator)
@@ -183,14 +223,29 @@ def sample_gradients(estimator: Union[str, Callable], f: Objective, logits: torc
 
 def gradient_stats(estimator: Union[str, Callable], f: Objective, logits: torch.Tensor,
                    num_samples: int = 1024, generator: Optional[torch.Generator] = None,
-                   exact: Optional[torch.Tensor] = None, **kw) -> dict:
-    """The paper's gradient-accuracy summary (its MNIST-VAE analysis) of `num_samples`
-    draws ĝ_i of an estimator against the enumerated ∇ (`exact`, computed when None):
+                   exact: Optional[torch.Tensor] = None, **kw: Any) -> Dict[str, Any]:
+    """The paper's gradient-accuracy summary (its MNIST-VAE analysis) of `num_samples` draws ĝ_i of
+    an estimator against the enumerated ∇.
 
     - rel_bias = ‖mean ĝ − ∇‖ / ‖∇‖
     - rel_std  = sqrt(mean_i ‖ĝ_i − mean ĝ‖²) / ‖∇‖
     - cos_mean = cos(mean ĝ, ∇);  cos_draw = mean_i cos(ĝ_i, ∇)
-    plus `grad_norm` = ‖∇‖, `num_samples`, and the tensors `mean` and `exact` (L, C).
+
+    Args:
+        estimator: a name in `ESTIMATORS` or a callable (see `sample_gradients`).
+        f: maps one-hot samples (N, L, C) to values (N,).
+        logits: (L, C), float64 for bias measurements.
+        num_samples: the number of draws.
+        generator: the random source of the draws.
+        exact: ∇ when already computed (None: `exact_gradient(f, logits)`).
+        **kw: go to the estimator (tau, gap, k, hard, ...).
+
+    Returns:
+        dict with the floats rel_bias, rel_std, cos_mean, cos_draw, grad_norm (‖∇‖), the int
+        num_samples and the (L, C) tensors mean and exact.
+
+    Example:
+        stats = diagnostics.gradient_stats(pyalgo.reinmax, f, theta, num_samples=1024, tau=1.0)
     """
     if exact is None:
         exact = exact_gradient(f, logits)

@@ -65,7 +65,22 @@ ESTIMATORS: Mapping[str, Estimator] = MappingProxyType({e.name: e for e in (
 
 
 def get_estimator(name: str, fn: str = "pyalgo.discrete.get_estimator") -> Estimator:
-    """`ESTIMATORS[name]`, or a ValueError from `fn` listing the names."""
+    """`ESTIMATORS[name]`, or a ValueError from `fn` listing the names.
+
+    Args:
+        name: "reinmax", "st", "gumbel_softmax", "gst" or "gumbel_rao".
+        fn: the function named in the error.
+
+    Returns:
+        The `Estimator`.
+
+    Raises:
+        ValueError: unknown `name`.
+
+    Example:
+        est = pyalgo.discrete.get_estimator("gst")
+        y = est(torch.randn(8, 5))
+    """
     if name not in ESTIMATORS:
         raise ValueError(f"{fn}: estimator must be one of {', '.join(ESTIMATORS)}, got {name!r}")
     return ESTIMATORS[name]

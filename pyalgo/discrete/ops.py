@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Optional, Tuple, Union
+from typing import Literal, Optional, Tuple, Union
 
 import torch
 
@@ -56,8 +56,20 @@ def _check_logits(fn: str, logits, dim) -> list:
 
 
 def min_tau(dtype: torch.dtype) -> float:
-    """The smallest `tau` for logits of `dtype` (also checked in C++): 1/tau must stay finite, with
-    room for the Gumbel noise, in the compute dtype (float for float32/float16/bfloat16)."""
+    """The smallest `tau` for logits of `dtype` (also checked in C++).
+
+    1/tau must stay finite, with room for the Gumbel noise, in the compute dtype (float for
+    float32/float16/bfloat16).
+
+    Args:
+        dtype: the logits' dtype.
+
+    Returns:
+        1e-300 for float64, else 1e-30.
+
+    Example:
+        min_tau(torch.float32)   # 1e-30
+    """
     return 1e-300 if dtype == torch.float64 else 1e-30
 
 
@@ -116,12 +128,31 @@ def reinmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = True, dim: int 
             generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """ReinMax (Liu et al., NeurIPS 2023, Algorithm 2): second-order (Heun) straight-through.
 
-    Drop-in for ``reinmax.reinmax(logits, tau)``: returns ``(y_hard, y_soft)``, both shaped like
-    `logits`. ``y_hard`` is exactly one-hot along `dim` with k ~ Cat(softmax(logits)) (the sample
-    ignores tau); ``y_soft = softmax(logits)``. Backward:
+    Drop-in for ``reinmax.reinmax(logits, tau)``. ``y_hard`` is exactly one-hot along `dim` with
+    k ~ Cat(softmax(logits)) (the sample ignores tau); ``y_soft = softmax(logits)``. Backward:
     ∂L/∂θ = 2 J(π₁) g − ½ J(π₀) g + J(π₀) g_soft, π₁ = (y_hard + softmax(θ/τ))/2, row-centred.
-    `hard` is accepted and ignored, like the PyPI package. tau < 1 warns (the authors advise
-    tau >= 1).
+    tau < 1 warns (the authors advise tau >= 1).
+
+    Args:
+        logits: float32/float64/float16/bfloat16 tensor, categories along `dim`.
+        tau: temperature of the backward, finite and > 0.
+        hard: accepted and ignored, like the PyPI package.
+        dim: the categories' dimension.
+        generator: the random source of the sample (None: the device's default generator).
+
+    Returns:
+        ``(y_hard, y_soft)``, both shaped like `logits`.
+
+    Raises:
+        TypeError: `logits`, `dim` or `generator` has the wrong type or dtype.
+        ValueError: invalid `tau` or an empty category dimension.
+        IndexError: `dim` out of range.
+        RuntimeError: on CPU, a row with NaN, +inf or only -inf.
+
+    Example:
+        logits = torch.randn(32, 10, requires_grad=True)
+        y_hard, y_soft = pyalgo.reinmax(logits, tau=1.0)
+        (y_hard * torch.randn(32, 10)).sum().backward()
     """
     fn = "pyalgo.reinmax"
     _check_logits(fn, logits, dim)
@@ -134,8 +165,28 @@ def reinmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = True, dim: int 
 
 def straight_through(logits: torch.Tensor, tau: float = 1.0, dim: int = -1,
                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Straight-through (Bengio et al. 2013): y = one_hot(k), k ~ Cat(softmax(logits)); backward
-    (1/τ) J(softmax(θ/τ)) g. Shape of `logits`."""
+    """Straight-through (Bengio et al. 2013): y = one_hot(k), k ~ Cat(softmax(logits)).
+
+    Backward (1/τ) J(softmax(θ/τ)) g.
+
+    Args:
+        logits: float tensor, categories along `dim`.
+        tau: temperature of the backward, finite and > 0.
+        dim: the categories' dimension.
+        generator: the random source of the sample (None: the device's default generator).
+
+    Returns:
+        y, one-hot, shaped like `logits`.
+
+    Raises:
+        TypeError: `logits`, `dim` or `generator` has the wrong type or dtype.
+        ValueError: invalid `tau` or an empty category dimension.
+        IndexError: `dim` out of range.
+        RuntimeError: on CPU, a row with NaN, +inf or only -inf.
+
+    Example:
+        y = pyalgo.straight_through(torch.randn(32, 10, requires_grad=True))
+    """
     fn = "pyalgo.straight_through"
     _check_logits(fn, logits, dim)
     tau = _check_tau(fn, tau, logits.dtype)
@@ -159,11 +210,32 @@ def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False, d
     return y
 
 
-def gst(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0, dim: int = -1,
+def gst(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, Literal["p"]] = 1.0, dim: int = -1,
         generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Gapped straight-through (Fan et al., ICML 2022). GST-1.0 by default; ``gap="p"`` is GST-p
-    (gap = −log(1 − π_k)/π_k). y = one_hot(k); backward (1/τ) J(softmax(θ̃/τ)) g where θ̃ lifts
-    the sampled logit to the row max m and caps the others at m − gap."""
+    """Gapped straight-through (Fan et al., ICML 2022). GST-1.0 by default.
+
+    y = one_hot(k); backward (1/τ) J(softmax(θ̃/τ)) g where θ̃ lifts the sampled logit to the row max m
+    and caps the others at m − gap. ``gap="p"`` is GST-p (gap = −log(1 − π_k)/π_k).
+
+    Args:
+        logits: float tensor, categories along `dim`.
+        tau: temperature of the backward, finite and > 0.
+        gap: a finite number >= 0, or "p".
+        dim: the categories' dimension.
+        generator: the random source of the sample (None: the device's default generator).
+
+    Returns:
+        y, one-hot, shaped like `logits`.
+
+    Raises:
+        TypeError: `logits`, `dim` or `generator` has the wrong type or dtype.
+        ValueError: invalid `tau` or `gap`, or an empty category dimension.
+        IndexError: `dim` out of range.
+        RuntimeError: on CPU, a row with NaN, +inf or only -inf.
+
+    Example:
+        y = pyalgo.gst(torch.randn(32, 10, requires_grad=True), gap="p")
+    """
     fn = "pyalgo.gst"
     _check_logits(fn, logits, dim)
     tau = _check_tau(fn, tau, logits.dtype)
@@ -174,9 +246,31 @@ def gst(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0, di
 
 def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = -1,
                generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Gumbel-Rao Monte Carlo, GR-MCK (Paulus et al., ICLR 2021). y = one_hot(s),
-    s ~ Cat(softmax(logits)); backward (1/(Kτ)) Σ_r J(softmax((θ + G_r)/τ)) g with G_r the r-th of
-    `k` Gumbel draws conditioned on argmax = s (regenerated in backward, O(k·C) per row)."""
+    """Gumbel-Rao Monte Carlo, GR-MCK (Paulus et al., ICLR 2021).
+
+    y = one_hot(s), s ~ Cat(softmax(logits)); backward (1/(Kτ)) Σ_r J(softmax((θ + G_r)/τ)) g with
+    G_r the r-th of `k` Gumbel draws conditioned on argmax = s (regenerated in backward, O(k·C) per
+    row).
+
+    Args:
+        logits: float tensor, categories along `dim`.
+        tau: temperature of the backward, finite and > 0.
+        k: the number of Gumbel draws K, in [1, 2^20].
+        dim: the categories' dimension.
+        generator: the random source of the sample (None: the device's default generator).
+
+    Returns:
+        y, one-hot, shaped like `logits`.
+
+    Raises:
+        TypeError: `logits`, `dim` or `generator` has the wrong type or dtype.
+        ValueError: invalid `tau` or `k`, or an empty category dimension.
+        IndexError: `dim` out of range.
+        RuntimeError: on CPU, a row with NaN, +inf or only -inf.
+
+    Example:
+        y = pyalgo.gumbel_rao(torch.randn(32, 10, requires_grad=True), k=100)
+    """
     fn = "pyalgo.gumbel_rao"
     _check_logits(fn, logits, dim)
     tau = _check_tau(fn, tau, logits.dtype)
@@ -189,15 +283,64 @@ def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = 
 # logits (N, L, C) with categories last, index (N, L) int32, grad (N, L, C) -> dL/dlogits. `fn`
 # names the public function whose arguments are checked.
 
-def reinmax_given_sample(fn, logits, index, grad, tau):
+def reinmax_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor,
+                         tau: float) -> torch.Tensor:
+    """ReinMax's backward for a given sample (the exact expectations of `pyalgo.discrete.diagnostics`).
+
+    Args:
+        fn: the public function whose arguments are checked (named in errors).
+        logits: (N, L, C), categories last.
+        index: (N, L) int32 sample.
+        grad: (N, L, C) gradient of y_hard.
+        tau: the temperature.
+
+    Returns:
+        dL/dlogits (N, L, C).
+
+    Example:
+        g = reinmax_given_sample("f", logits, index, grad, 1.0)
+    """
     return _ops.reinmax_backward(logits, index, grad, None, tau, -1)
 
 
-def straight_through_given_sample(fn, logits, index, grad, tau):
+def straight_through_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor,
+                                  tau: float) -> torch.Tensor:
+    """Straight-through's backward for a given sample (it does not depend on the sample).
+
+    Args:
+        fn: the public function whose arguments are checked (named in errors).
+        logits: (N, L, C), categories last.
+        index: (N, L) int32 sample (unused).
+        grad: (N, L, C) gradient of y.
+        tau: the temperature.
+
+    Returns:
+        dL/dlogits (N, L, C).
+
+    Example:
+        g = straight_through_given_sample("f", logits, index, grad, 1.0)
+    """
     return _ops.straight_through_backward(logits, grad, tau, -1)
 
 
-def gst_given_sample(fn, logits, index, grad, tau, gap=1.0):
+def gst_given_sample(fn: str, logits: torch.Tensor, index: torch.Tensor, grad: torch.Tensor, tau: float,
+                     gap: Union[float, str] = 1.0) -> torch.Tensor:
+    """GST's backward for a given sample.
+
+    Args:
+        fn: the public function whose arguments are checked (named in errors).
+        logits: (N, L, C), categories last.
+        index: (N, L) int32 sample.
+        grad: (N, L, C) gradient of y.
+        tau: the temperature.
+        gap: a number >= 0 or "p".
+
+    Returns:
+        dL/dlogits (N, L, C).
+
+    Example:
+        g = gst_given_sample("f", logits, index, grad, 1.0, gap="p")
+    """
     gap_value, gap_is_p = _check_gap(fn, gap)
     return _ops.gst_backward(logits, index, grad, tau, gap_value, gap_is_p, -1)
 

@@ -24,9 +24,17 @@ def _sg(x: torch.Tensor) -> torch.Tensor:
 
 
 def sample_index(logits: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """k ~ Cat(softmax(logits)) along the last dim, with torch.multinomial.
+    """k ~ Cat(softmax(logits)) along the last dim, with torch.multinomial. tau never enters the sample.
 
-    logits (..., C) -> LongTensor (...). tau never enters the sample.
+    Args:
+        logits: (..., C).
+        generator: the random source.
+
+    Returns:
+        LongTensor (...).
+
+    Example:
+        k = sample_index(torch.randn(8, 5))
     """
     C = logits.shape[-1]
     probs = _sg(logits).softmax(-1).reshape(-1, C)
@@ -62,12 +70,23 @@ def reinmax_ref(logits: torch.Tensor, tau: float = 1.0, index: Optional[torch.Te
                 generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """ReinMax, Algorithm 2 of Liu et al. (NeurIPS 2023), literally.
 
-    logits (..., C) -> (y_hard, y_soft), both (..., C):
         π₀ = softmax(θ);  D = one_hot(k), k ~ Cat(π₀)  (or k = `index`, shape (...));
         π_τ = softmax(θ/τ);  π₁ = (D + π_τ)/2;  π₁ ← softmax(sg(ln π₁ − θ) + θ);
         π₂ = 2π₁ − ½π₀;  y_hard = π₂ − sg(π₂) + D  (value exactly D);  y_soft = π₀.
     Backward: ∂L/∂θ = 2 J(π₁) g − ½ J(π₀) g + J(π₀) g_soft (the package also row-centres it,
     which changes nothing analytically).
+
+    Args:
+        logits: (..., C), categories last.
+        tau: the temperature.
+        index: the sample k (...), or None to draw it.
+        generator: the random source of the draw.
+
+    Returns:
+        (y_hard, y_soft), both (..., C).
+
+    Example:
+        y_hard, y_soft = reinmax_ref(torch.randn(8, 5, requires_grad=True), 1.0)
     """
     index, D = _sample(logits, index, generator)
     pi0 = logits.softmax(-1)
@@ -84,8 +103,19 @@ def straight_through_ref(logits: torch.Tensor, tau: float = 1.0, index: Optional
                          generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Straight-through (Bengio et al. 2013), as in the ReinMax paper code.
 
-    logits (..., C) -> y (..., C): y = D − sg(π_τ) + π_τ with D ~ Cat(softmax θ) (or `index`),
-    so ∂L/∂θ = (1/τ) J(π_τ) g.
+    y = D − sg(π_τ) + π_τ with D ~ Cat(softmax θ) (or `index`), so ∂L/∂θ = (1/τ) J(π_τ) g.
+
+    Args:
+        logits: (..., C), categories last.
+        tau: the temperature.
+        index: the sample k (...), or None to draw it.
+        generator: the random source of the draw.
+
+    Returns:
+        y (..., C).
+
+    Example:
+        y = straight_through_ref(torch.randn(8, 5, requires_grad=True), 1.0)
     """
     index, D = _sample(logits, index, generator)
     pi_tau = (logits / tau).softmax(-1)
@@ -97,9 +127,24 @@ def gumbel_softmax_ref(logits: torch.Tensor, tau: float = 1.0, hard: bool = Fals
                        generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Gumbel-softmax / ST-GS (Jang et al. 2017), as `torch.nn.functional.gumbel_softmax`.
 
-    logits (..., C), gumbels G (..., C) (drawn as −log Exp(1) when None) -> y (..., C):
         y_soft = softmax((θ + G)/τ);  hard: y = one_hot(argmax y_soft) − sg(y_soft) + y_soft.
     ∂L/∂θ = (1/τ) J(y_soft) g in both cases.
+
+    Args:
+        logits: (..., C), categories last.
+        tau: the temperature.
+        hard: return the one-hot argmax (ST-GS).
+        gumbels: G (..., C), or None to draw −log Exp(1).
+        generator: the random source of the draw.
+
+    Returns:
+        y (..., C).
+
+    Raises:
+        ValueError: `gumbels` does not match `logits`.
+
+    Example:
+        y = gumbel_softmax_ref(torch.randn(8, 5), 0.5, hard=True)
     """
     if gumbels is None:
         E = torch.empty_like(logits, memory_format=torch.legacy_contiguous_format)
@@ -118,11 +163,27 @@ def gst_ref(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, str] = 1.0
             generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Gapped straight-through GST-1.0 / GST-p (Fan et al., ICML 2022; `gst_mover`).
 
-    logits (..., C) -> y (..., C). With θ̄ = sg(θ), m = max θ̄, D = one_hot(k):
+    With θ̄ = sg(θ), m = max θ̄, D = one_hot(k):
         move = (m − θ̄)⊙D;  move2_i = max(0, θ̄_i + gap − m) for i ≠ k, 0 at k;
         θ̃ = θ + move − move2, centred (here: minus its row max);  p = softmax(θ̃/τ);  y = D − sg(p) + p.
     gap="p" (GST-p) uses gap = −log(1 − π_k)/π_k, π = softmax(θ̄) (1 − π_k from the other
     categories, so it does not round to 0). ∂L/∂θ = (1/τ) J(p) g.
+
+    Args:
+        logits: (..., C), categories last.
+        tau: the temperature.
+        gap: a number >= 0, or "p".
+        index: the sample k (...), or None to draw it.
+        generator: the random source of the draw.
+
+    Returns:
+        y (..., C).
+
+    Raises:
+        ValueError: an invalid `gap`.
+
+    Example:
+        y = gst_ref(torch.randn(8, 5, requires_grad=True), 1.0, gap="p")
     """
     index, D = _sample(logits, index, generator)
     theta_bar = _sg(logits)
@@ -150,11 +211,27 @@ def gumbel_rao_ref(logits: torch.Tensor, tau: float = 1.0, k: int = 100,
                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Gumbel-Rao Monte Carlo, GR-MCK (Paulus et al., ICLR 2021; `rao_gumbel`).
 
-    logits (..., C), exp_noise E (..., K, C) of Exp(1) draws (drawn when None) -> y (..., C).
     Given the sample s (D = one_hot(s)) and Z = Σ_j exp θ̄_j, the r-th conditional Gumbel draw is
         θ_s + G_s = −log(E_s / Z),   θ_j + G_j = −log(E_j e^{−θ̄_j} + E_s / Z)  (j ≠ s),
     G detached; p = (1/K) Σ_r softmax((θ + G^{(r)})/τ);  y = D − sg(p) + p.
     ∂L/∂θ = (1/(Kτ)) Σ_r J(p_r) g.
+
+    Args:
+        logits: (..., C), categories last.
+        tau: the temperature.
+        k: the number of draws K.
+        index: the sample s (...), or None to draw it.
+        exp_noise: E (..., K, C) Exp(1) draws, or None to draw them.
+        generator: the random source of the draws.
+
+    Returns:
+        y (..., C).
+
+    Raises:
+        ValueError: `exp_noise` does not match `logits` and `k`.
+
+    Example:
+        y = gumbel_rao_ref(torch.randn(8, 5, requires_grad=True), 1.0, k=10)
     """
     index, D = _sample(logits, index, generator)
     if exp_noise is None:
@@ -182,9 +259,21 @@ def _noise_dtype(logits: torch.Tensor) -> torch.dtype:
 
 
 def philox_gumbels(seed: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """The Gumbels G (shape of `logits`, last dim categorical) that `pyalgo.gumbel_softmax` draws
-    for `seed` (= `pyalgo._rng.draw_seed(generator, device)` with the generator in the state
-    the op saw): G = −log(−log U), U = philox_uniform(seed, rows, C, stream=0)."""
+    """The Gumbels G that `pyalgo.gumbel_softmax` draws for `seed`.
+
+    `seed` = `pyalgo._rng.draw_seed(generator, device)` with the generator in the state the op saw;
+    G = −log(−log U), U = philox_uniform(seed, rows, C, stream=0).
+
+    Args:
+        seed: int64 (2,).
+        logits: (..., C), categories last (only its shape, dtype and device are used).
+
+    Returns:
+        G, shaped like `logits`.
+
+    Example:
+        G = philox_gumbels(torch.tensor([1, 0]), torch.zeros(8, 5))
+    """
     from .._rng import philox_uniform
 
     C = logits.shape[-1]
@@ -194,8 +283,21 @@ def philox_gumbels(seed: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 
 def philox_exp_noise(seed: torch.Tensor, logits: torch.Tensor, k: int) -> torch.Tensor:
-    """The Exp(1) draws E (shape (*logits.shape[:-1], k, C)) that `pyalgo.gumbel_rao` uses for
-    `seed`: E[row, r, c] = −log U, U = philox_uniform(seed, rows, C, stream=1 + r)."""
+    """The Exp(1) draws E that `pyalgo.gumbel_rao` uses for `seed`.
+
+    E[row, r, c] = −log U, U = philox_uniform(seed, rows, C, stream=1 + r).
+
+    Args:
+        seed: int64 (2,).
+        logits: (..., C), categories last (only its shape, dtype and device are used).
+        k: the number of draws K.
+
+    Returns:
+        E (*logits.shape[:-1], k, C).
+
+    Example:
+        E = philox_exp_noise(torch.tensor([1, 0]), torch.zeros(8, 5), 10)
+    """
     from .._rng import philox_uniform
 
     C = logits.shape[-1]

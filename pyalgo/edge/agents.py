@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 import torch
@@ -36,15 +36,35 @@ __all__ = ["beta_schedule", "DiffusionActor", "MLPDenoiser", "AttentionDenoiser"
            "DoubleQCritic", "SACAgent", "DQNAgent", "QNetwork", "ReplayBuffer", "Batch", "AGENTS", "make_agent"]
 
 AGENTS = ("adsac", "d2sac", "sac", "dqn")
+Schedule = Literal["vp", "linear", "cosine"]
+AttentionMode = Literal["server_tokens", "legacy_batch"]
+# observations (B, S): an array, a tensor or nested sequences of numbers
+Obs = Union[np.ndarray, torch.Tensor, Sequence[Any]]
 
 
 # ---------------------------------------------------------------------------------------------
 # diffusion
 
 
-def beta_schedule(kind: str, T: int) -> torch.Tensor:
-    """β_1..β_T (float64) of the `vp` (default: β_i = 1 − exp(−b_min/T − ½(b_max − b_min)(2i − 1)/T²),
-    b_min = 0.1, b_max = 10), `linear` (1e-4 → 2e-2) or `cosine` (s = 0.008) schedule."""
+def beta_schedule(kind: Schedule, T: int) -> torch.Tensor:
+    """β_1..β_T (float64) of a diffusion noise schedule.
+
+    `vp` (default: β_i = 1 − exp(−b_min/T − ½(b_max − b_min)(2i − 1)/T²), b_min = 0.1, b_max = 10),
+    `linear` (1e-4 → 2e-2) or `cosine` (s = 0.008).
+
+    Args:
+        kind: "vp", "linear" or "cosine".
+        T: the number of diffusion steps.
+
+    Returns:
+        (T,) float64.
+
+    Raises:
+        ValueError: unknown `kind`.
+
+    Example:
+        betas = beta_schedule("vp", 5)
+    """
     if not isinstance(T, int) or T < 1:
         raise ValueError(f"pyalgo.edge.beta_schedule: T must be an integer >= 1, got {T!r}")
     if kind == "vp":
@@ -137,7 +157,7 @@ class AttentionDenoiser(nn.Module):
     """
 
     def __init__(self, layout: ObsLayout, hidden: int = 256, t_dim: int = 16, heads: int = 4,
-                 mode: str = "server_tokens", dropout: float = 0.0):
+                 mode: AttentionMode = "server_tokens", dropout: float = 0.0):
         super().__init__()
         if mode not in ("server_tokens", "legacy_batch"):
             raise ValueError(f"pyalgo.edge.AttentionDenoiser: mode must be 'server_tokens' or 'legacy_batch', got {mode!r}")
@@ -186,7 +206,7 @@ class AttentionDenoiser(nn.Module):
 class DiffusionActor(nn.Module):
     """π(·|s) = softmax(x₀) of a T-step reverse diffusion chain driven by `denoiser`."""
 
-    def __init__(self, denoiser: nn.Module, action_dim: int, T: int = 5, schedule: str = "vp"):
+    def __init__(self, denoiser: nn.Module, action_dim: int, T: int = 5, schedule: Schedule = "vp"):
         super().__init__()
         self.denoiser, self.action_dim, self.T = denoiser, action_dim, T
         self.state_dim = denoiser.state_dim
@@ -358,7 +378,8 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return (self.size_per_env if self.full else self.pos) * self.n_envs
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
+            terminated: np.ndarray, truncated: np.ndarray) -> None:
         obs = np.asarray(obs, np.float32).reshape(self.n_envs, self.state_dim)
         p = self.pos
         self.obs[p] = obs
@@ -463,7 +484,7 @@ class SACAgent:
     def alpha(self) -> float:
         return float(self.log_alpha.detach().exp())
 
-    def act(self, obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
+    def act(self, obs: Obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
         """Actions (B,) for observations (B, S): a sample of π, or its argmax when deterministic."""
         s = _obs_tensor("pyalgo.edge.SACAgent.act", obs)
         with torch.no_grad():
@@ -546,7 +567,7 @@ class DQNAgent:
         self.opt = torch.optim.Adam(q_net.parameters(), lr=lr)
         self.epsilon, self.target_update, self.updates = epsilon, target_update, 0
 
-    def act(self, obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
+    def act(self, obs: Obs, deterministic: bool = False, generator: Optional[torch.Generator] = None) -> np.ndarray:
         s = _obs_tensor("pyalgo.edge.DQNAgent.act", obs)
         with torch.no_grad():
             greedy = self.q(s).argmax(-1)
@@ -584,11 +605,41 @@ class DQNAgent:
 # the agents of the ADSAC comparison
 
 
-def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, schedule: str = "vp",
-               attention_mode: str = "server_tokens", **agent_kwargs):
-    """`adsac` (diffusion actor, attention denoiser over `config.obs_layout`), `d2sac` (diffusion actor,
-    MLP denoiser), `sac` (categorical actor) or `dqn`, sized for `config`'s observations and actions;
-    `agent_kwargs` go to `SACAgent` / `DQNAgent`."""
+@overload
+def make_agent(name: Literal["dqn"], config: EdgeConfig, hidden: int = ..., T: int = ..., schedule: Schedule = ...,
+               attention_mode: AttentionMode = ..., **agent_kwargs: Any) -> DQNAgent: ...
+@overload
+def make_agent(name: Literal["adsac", "d2sac", "sac"], config: EdgeConfig, hidden: int = ..., T: int = ...,
+               schedule: Schedule = ..., attention_mode: AttentionMode = ..., **agent_kwargs: Any) -> SACAgent: ...
+@overload
+def make_agent(name: str, config: EdgeConfig, hidden: int = ..., T: int = ..., schedule: Schedule = ...,
+               attention_mode: AttentionMode = ..., **agent_kwargs: Any) -> Union[SACAgent, DQNAgent]: ...
+def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, schedule: Schedule = "vp",
+               attention_mode: AttentionMode = "server_tokens", **agent_kwargs: Any) -> Union[SACAgent, DQNAgent]:
+    """An agent sized for `config`'s observations and actions.
+
+    `adsac` (diffusion actor, attention denoiser over `config.obs_layout`), `d2sac` (diffusion
+    actor, MLP denoiser), `sac` (categorical actor) or `dqn`.
+
+    Args:
+        name: "adsac", "d2sac", "sac" or "dqn".
+        config: the env's configuration.
+        hidden: the networks' width.
+        T: diffusion steps (adsac, d2sac).
+        schedule: the diffusion noise schedule (see `beta_schedule`).
+        attention_mode: adsac's denoiser, "server_tokens" or "legacy_batch".
+        **agent_kwargs: go to `SACAgent` / `DQNAgent` (learning rates, ...).
+
+    Returns:
+        A `DQNAgent` for "dqn", else a `SACAgent`.
+
+    Raises:
+        ValueError: unknown `name` or an invalid size or option.
+        TypeError: `config` is not an EdgeConfig.
+
+    Example:
+        agent = make_agent("adsac", EdgeConfig.preset("small"), hidden=128)
+    """
     where = "pyalgo.edge.agents.make_agent"
     if name not in AGENTS:
         raise ValueError(f"{where}: agent must be one of {AGENTS}, got {name!r}")
@@ -605,6 +656,7 @@ def make_agent(name: str, config: EdgeConfig, hidden: int = 256, T: int = 5, sch
     S, A = config.obs_dim, config.n_actions
     if name == "dqn":
         return DQNAgent(QNetwork(S, A, hidden), **agent_kwargs)
+    policy: nn.Module
     if name == "sac":
         policy = CategoricalPolicy(S, A, hidden)
     elif name == "d2sac":

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence, Tuple, TypeVar, Union, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 __all__ = ["EdgeConfig", "LAYOUTS", "ObsLayout", "PRESETS", "runtime"]
 
@@ -26,9 +32,25 @@ def _grid(start, stop, step):
     return tuple(np.arange(start, stop, step).tolist())
 
 
-def runtime(t, coefs):
-    """τ(t) = (a·t² + b·t + c)·scale for coefs (a, b, c, scale), in the original's operation order
-    (released: (0.001·t² + 2.5·t − 14)·60). Broadcasts."""
+@overload
+def runtime(t: float, coefs: Sequence[float]) -> float: ...
+@overload
+def runtime(t: np.ndarray, coefs: Sequence[float]) -> np.ndarray: ...
+def runtime(t: Union[float, np.ndarray], coefs: Sequence[float]) -> Union[float, np.ndarray]:
+    """τ(t) = (a·t² + b·t + c)·scale for coefs (a, b, c, scale), in the original's operation order.
+
+    Released: (0.001·t² + 2.5·t − 14)·60. Broadcasts.
+
+    Args:
+        t: demand(s) t: a number or an array.
+        coefs: (a, b, c, scale).
+
+    Returns:
+        τ(t), a float for a number, else an array of t's shape.
+
+    Example:
+        tau = pyalgo.edge.runtime(np.arange(10, 100, 10), pyalgo.edge.EdgeConfig.preset("adsac").runtime_coefs)
+    """
     a, b, c, s = coefs
     return (a * t ** 2 + b * t + c) * s
 
@@ -48,7 +70,7 @@ class ObsLayout:
     def state_dim(self) -> int:
         return self.task_dim + self.n_servers * self.server_dim
 
-    def split(self, s):
+    def split(self, s: ArrayT) -> Tuple[ArrayT, ArrayT]:
         """(task features (B, task_dim), server features (B, E, server_dim)) of observations s (B, S);
         numpy arrays or torch tensors."""
         n = self.n_servers * self.server_dim
@@ -202,11 +224,16 @@ class EdgeConfig:
         """Upper bound on tasks running at once on one server (slots in the batched env)."""
         return int(max(self.capacity_values) // min(self.demand_values))
 
-    def runtime(self, t):
+    @overload
+    def runtime(self, t: float) -> float: ...
+    @overload
+    def runtime(self, t: np.ndarray) -> np.ndarray: ...
+    def runtime(self, t: Union[float, np.ndarray]) -> Union[float, np.ndarray]:
         """τ(t) of this config's `runtime_coefs` (see `runtime`)."""
         return runtime(t, self.runtime_coefs)
 
-    def replace(self, **kw) -> "EdgeConfig":
+    def replace(self, **kw: Any) -> EdgeConfig:
+        """A copy with the fields in `kw` changed (validated like a new config)."""
         return dataclasses.replace(self, **kw)
 
     @classmethod

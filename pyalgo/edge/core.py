@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any, Dict, Literal, Mapping, Optional, Tuple, Union, cast, overload
 
 import numpy as np
 
@@ -28,32 +29,96 @@ __all__ = [
 
 ENV_NAME = "pyalgo.edge.EdgeAIGCEnv"
 
+# a number or an array that broadcasts with the others
+Num = Union[float, np.ndarray]
+# one episode's arrival stream: (arrivals, types, demand indices), int64 (N+1,) each
+Episode = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
 
 # ---------------------------------------------------------------------------------- the math
-def quality(t, ax, ay, bx, by):
-    """Piecewise-linear quality curve Q(t): 0 below a_x, (b_y−a_y)/(b_x−a_x)·(t−a_x) on
-    [a_x, b_x], b_y−a_y above b_x (a_y is not added back). Broadcasts."""
+def quality(t: Num, ax: Num, ay: Num, bx: Num, by: Num) -> np.ndarray:
+    """Piecewise-linear quality curve Q(t).
+
+    0 below a_x, (b_y−a_y)/(b_x−a_x)·(t−a_x) on [a_x, b_x], b_y−a_y above b_x (a_y is not added
+    back). Broadcasts.
+
+    Args:
+        t: demand(s).
+        ax: a_x, where the quality starts to rise.
+        ay: a_y.
+        bx: b_x, where it saturates.
+        by: b_y.
+
+    Returns:
+        Q(t), the broadcast shape of the arguments.
+
+    Example:
+        q = pyalgo.edge.quality(np.arange(0, 100, 10), 20, 0.5, 80, 1.5)
+    """
     lin = (by - ay) / (bx - ax) * (t - ax)
     return np.where(t < ax, 0.0, np.where(t > bx, by - ay, lin))
 
 
-def utility(bonus, ax, ay, bx, by, t, beta):
-    """User utility U = β·B_{e,m,k} + Q_{e,m}(t). Broadcasts."""
+def utility(bonus: Num, ax: Num, ay: Num, bx: Num, by: Num, t: Num, beta: float) -> np.ndarray:
+    """User utility U = β·B_{e,m,k} + Q_{e,m}(t). Broadcasts.
+
+    Args:
+        bonus: type bonus B_{e,m,k}.
+        ax: a_x of the quality curve (see `quality`).
+        ay: a_y.
+        bx: b_x.
+        by: b_y.
+        t: demand(s).
+        beta: the bonus weight β.
+
+    Returns:
+        U, the broadcast shape of the arguments.
+
+    Example:
+        u = pyalgo.edge.utility(1.0, 20, 0.5, 80, 1.5, np.array([10, 50, 90]), beta=0.5)
+    """
     return beta * bonus + quality(t, ax, ay, bx, by)
 
 
-def crash_penalty(arr, tau, active, now, kappa):
+def crash_penalty(arr: np.ndarray, tau: np.ndarray, active: np.ndarray, now: Num,
+                  kappa: float) -> np.ndarray:
     """Crash penalty magnitude κ + Σ_i κ·(1 − (now − arr_i)/τ_i) over the active slots.
 
-    arr, tau, active: (..., S) slots of the crashing server; now: (...,). The reward is minus this."""
+    The reward of a crash is minus this.
+
+    Args:
+        arr: (..., S) arrival times of the crashing server's slots.
+        tau: (..., S) runtimes τ of those slots.
+        active: (..., S) bool, the slots that hold a task.
+        now: (...,) the current time.
+        kappa: the crash coefficient κ.
+
+    Returns:
+        The penalty (...,).
+
+    Example:
+        arr, tau, active = np.array([0.0, 5.0]), np.array([10.0, 10.0]), np.array([True, False])
+        pen = pyalgo.edge.crash_penalty(arr, tau, active, now=5.0, kappa=2.0)   # 3.0
+    """
     now = np.asarray(now)
     prog = (now[..., None] - arr) / tau
     terms = np.where(active, (1 - prog) * kappa, 0.0)
     return kappa + terms.sum(axis=-1)
 
 
-def released(fin, now):
-    """Slots whose task is done at time `now`: now ≥ arr + τ (fin = arr + τ, +inf when empty)."""
+def released(fin: np.ndarray, now: Num) -> np.ndarray:
+    """Slots whose task is done at time `now`: now ≥ arr + τ.
+
+    Args:
+        fin: finish times arr + τ (+inf for an empty slot).
+        now: the current time, broadcast against `fin`.
+
+    Returns:
+        A bool array of the broadcast shape.
+
+    Example:
+        done = pyalgo.edge.released(np.array([3.0, np.inf]), 5.0)   # [True, False]
+    """
     return fin <= now
 
 
@@ -71,7 +136,22 @@ class World:
     util_table: np.ndarray  # (E, M, K, D): U for every (server, model, type, demand index)
 
 
-def resolve_config(config) -> EdgeConfig:
+def resolve_config(config: Union[EdgeConfig, str, Dict[str, Any]]) -> EdgeConfig:
+    """An `EdgeConfig` from a config, a preset name or a dict of EdgeConfig fields.
+
+    Args:
+        config: an EdgeConfig, "adsac", "d2sac", "small" or a dict of fields.
+
+    Returns:
+        The `EdgeConfig`.
+
+    Raises:
+        ValueError: unknown fields or preset.
+        TypeError: any other type.
+
+    Example:
+        cfg = resolve_config({"n_servers": 3})
+    """
     if isinstance(config, EdgeConfig):
         return config
     if isinstance(config, str):
@@ -97,10 +177,27 @@ def _grids(cfg: EdgeConfig):
     )
 
 
-def sample_world(cfg: EdgeConfig, world_seed: int = 0, rng: str = "numpy") -> World:
-    """Draw the world. legacy: RandomState(world_seed) in the original order (adsac: for each
-    server, for each model K bonuses then a_x, a_y, b_x, b_y; then C_e. d2sac: n_users location
-    draws, then per ASP a_x, a_y, b_x, b_y, C, location). numpy: one Generator, vectorised."""
+def sample_world(cfg: EdgeConfig, world_seed: int = 0, rng: Literal["numpy", "legacy"] = "numpy") -> World:
+    """Draw the hidden world (capacities, type bonuses, quality curves and the utility table).
+
+    legacy: RandomState(world_seed) in the original order (adsac: for each server, for each model K
+    bonuses then a_x, a_y, b_x, b_y; then C_e. d2sac: n_users location draws, then per ASP a_x, a_y,
+    b_x, b_y, C, location). numpy: one Generator, vectorised.
+
+    Args:
+        cfg: the configuration.
+        world_seed: the world's seed.
+        rng: "numpy" or "legacy" (bit-exact with the released code).
+
+    Returns:
+        The `World`.
+
+    Raises:
+        ValueError: unknown `rng`.
+
+    Example:
+        world = pyalgo.edge.sample_world(pyalgo.edge.EdgeConfig.preset("small"), world_seed=1)
+    """
     g = _grids(cfg)
     E, M, K = cfg.n_servers, cfg.n_models, cfg.n_types
     if rng == "legacy":
@@ -150,15 +247,29 @@ def sample_world(cfg: EdgeConfig, world_seed: int = 0, rng: str = "numpy") -> Wo
     return World(capacity=cap, bonus=bonus, ax=ax, ay=ay, bx=bx, by=by, util_table=table)
 
 
-def sample_episode(cfg: EdgeConfig, gen, legacy: bool):
-    """Arrival stream of one episode: (arrivals int64 (N+1,), types (N+1,), demand indices (N+1,)).
+def sample_episode(cfg: EdgeConfig, gen: Union[np.random.Generator, np.random.RandomState], legacy: bool) -> Episode:
+    """Arrival stream of one episode.
 
-    legacy (gen = RandomState): poisson(λH), random_sample(N), then per task user choice /
-    type randint / demand choice (d2sac: user / demand), exactly the original order.
-    numpy (gen = Generator): the same distributions, drawn vectorised. N = 0 is bumped to 1."""
+    legacy (gen = RandomState): poisson(λH), random_sample(N), then per task user choice / type
+    randint / demand choice (d2sac: user / demand), exactly the original order. numpy (gen =
+    Generator): the same distributions, drawn vectorised. N = 0 is bumped to 1.
+
+    Args:
+        cfg: the configuration.
+        gen: a np.random.RandomState (legacy) or np.random.Generator (numpy).
+        legacy: draw in the released code's order.
+
+    Returns:
+        (arrivals int64 (N+1,), types (N+1,), demand indices (N+1,)).
+
+    Example:
+        cfg = pyalgo.edge.EdgeConfig.preset("small")
+        arrivals, types, didx = pyalgo.edge.sample_episode(cfg, np.random.default_rng(0), legacy=False)
+    """
     lam_h = cfg.arrival_rate * cfg.horizon
     D = len(cfg.demand_values)
     if legacy:
+        gen = cast(np.random.RandomState, gen)
         n = gen.poisson(lam_h)
         arrivals = np.hstack([[0], np.sort(gen.random_sample(n) * cfg.horizon)]).astype(np.int64)
         if len(arrivals) < 2:
@@ -175,6 +286,7 @@ def sample_episode(cfg: EdgeConfig, gen, legacy: bool):
                 types[j] = randint(0, K)  # task type
             didx[j] = randint(0, D)       # demand choice
         return arrivals, types, didx
+    gen = cast(np.random.Generator, gen)
     n = max(int(gen.poisson(lam_h)), 1)
     arrivals = np.concatenate([[0.0], np.sort(gen.random(n) * cfg.horizon)]).astype(np.int64)
     L = n + 1
@@ -187,7 +299,7 @@ def sample_episode(cfg: EdgeConfig, gen, legacy: bool):
 
 
 # ---------------------------------------------------------------------------------- state
-def feature_scales(cfg: EdgeConfig, legacy: bool) -> dict:
+def feature_scales(cfg: EdgeConfig, legacy: bool) -> Dict[str, Any]:
     """The normalised features of the observation: t/tmax and τ/τmax per demand index (D,), the
     capacity scale Cmax (the last capacity value) and the model feature (M in legacy mode, else 1)."""
     dem = np.asarray(cfg.demand_values, dtype=np.int64)
@@ -234,11 +346,11 @@ class SlotState:
         self.tasks_finished = np.zeros(N, np.int64)
         self.tasks_crashed = np.zeros(N, np.int64)
 
-    def arrays(self) -> dict:
+    def arrays(self) -> Dict[str, np.ndarray]:
         """Copies of the changing arrays (`ARRAYS`), by name."""
         return {name: getattr(self, name).copy() for name in self.ARRAYS}
 
-    def set_arrays(self, arrays: dict) -> None:
+    def set_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Restores what `arrays` returned (shapes checked against this state's envs and servers)."""
         for name in self.ARRAYS:
             new, old = np.asarray(arrays[name]), getattr(self, name)
@@ -247,7 +359,7 @@ class SlotState:
                 raise ValueError(f"pyalgo.edge.SlotState: saved {name} has shape {new.shape}, expected {old.shape}")
             setattr(self, name, new.astype(old.dtype, copy=True))
 
-    def load(self, i: int, episode) -> None:
+    def load(self, i: int, episode: Episode) -> None:
         """Start env i on a fresh episode (empty servers, counters zero)."""
         arrivals, types, didx = episode
         L = len(arrivals)
@@ -271,15 +383,18 @@ class SlotState:
         self.server_crashes[i] = 0
 
     # current task of every env
-    def task(self):
+    def task(self) -> Episode:
+        """(type, demand index, arrival time) of every env's current task, each (N,)."""
         n = np.arange(self.N)
         return self.types[n, self.j], self.didx[n, self.j], self.arrivals[n, self.j]
 
-    def free(self):
+    def free(self) -> np.ndarray:
+        """Free capacity (N, E)."""
         return self.cap - self.used  # (N, E)
 
 
-def assemble_obs(cfg: EdgeConfig, onehot, t, tau, cap, avail, model) -> np.ndarray:
+def assemble_obs(cfg: EdgeConfig, onehot: np.ndarray, t: np.ndarray, tau: np.ndarray, cap: Num, avail: Num,
+                 model: Num) -> np.ndarray:
     """Observations (B, obs_dim) in the order of `cfg.obs_layout` from their features: the task's
     one-hot type (B, K) (adsac only), t/tmax and τ/τmax (B,); per server C/Cmax and avail/C (B, E)
     and the model feature (adsac only); server features broadcast to (B, E)."""
@@ -291,7 +406,17 @@ def assemble_obs(cfg: EdgeConfig, onehot, t, tau, cap, avail, model) -> np.ndarr
 
 
 def build_obs(st: SlotState) -> np.ndarray:
-    """Observations (N, obs_dim) float32: see `EdgeConfig.obs_layout`."""
+    """Observations of every env in `st`: see `EdgeConfig.obs_layout`.
+
+    Args:
+        st: the envs' state.
+
+    Returns:
+        (N, obs_dim) float32.
+
+    Example:
+        obs = build_obs(env.unwrapped._state)
+    """
     k, d, _ = st.task()
     onehot = np.zeros((st.N, st.cfg.n_types))
     onehot[np.arange(st.N), k] = 1.0
@@ -300,8 +425,19 @@ def build_obs(st: SlotState) -> np.ndarray:
     return obs.astype(np.float32)
 
 
-def obs_bounds(cfg: EdgeConfig, legacy: bool):
-    """Box bounds (low, high) (obs_dim,) float32 that contain every observation."""
+def obs_bounds(cfg: EdgeConfig, legacy: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Box bounds that contain every observation.
+
+    Args:
+        cfg: the configuration.
+        legacy: the legacy observation (raw model count).
+
+    Returns:
+        (low, high), each (obs_dim,) float32.
+
+    Example:
+        low, high = obs_bounds(EdgeConfig.preset("small"), legacy=False)
+    """
     f = feature_scales(cfg, legacy)
     c_norm = np.asarray(cfg.capacity_values, dtype=np.int64) / f["cap_max"]
     K = cfg.n_types
@@ -312,12 +448,22 @@ def obs_bounds(cfg: EdgeConfig, legacy: bool):
     return lo[0].astype(np.float32), hi[0].astype(np.float32)
 
 
-def core_step(st: SlotState, actions: np.ndarray):
+def core_step(st: SlotState, actions: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Advance every env in `st` by one step with joint actions a = e·M + m (validated).
 
     1. crash if t_j > C_e − used_e: reward −crash_penalty, server e emptied, task dropped;
        else admit to (e, m) with reward U. 2. move to task j+1, release slots with now ≥ arr+τ.
-    Returns (reward, crashed, penalty, util, terminated) arrays of shape (N,)."""
+
+    Args:
+        st: the envs' state, advanced in place.
+        actions: (N,) int64 joint actions.
+
+    Returns:
+        (reward, crashed, penalty, util, terminated), each (N,).
+
+    Example:
+        reward, crashed, penalty, util, terminated = core_step(st, np.zeros(st.N, np.int64))
+    """
     cfg, w = st.cfg, st.world
     N = st.N
     n = np.arange(N)
@@ -370,8 +516,23 @@ def core_step(st: SlotState, actions: np.ndarray):
     return reward, crashed, penalty, util, terminated
 
 
-def step_info(st: SlotState, crashed, penalty, util):
-    """Batched info dict (arrays with a leading N axis)."""
+def step_info(st: SlotState, crashed: np.ndarray, penalty: np.ndarray, util: np.ndarray) -> Dict[str, Any]:
+    """Batched info dict (arrays with a leading N axis).
+
+    Args:
+        st: the envs' state.
+        crashed: (N,) bool, from `core_step`.
+        penalty: (N,) crash penalties.
+        util: (N,) utilities.
+
+    Returns:
+        dict of num_steps, curr_time, crashed, crash_penalty, utility, server_util, n_crashes,
+        tasks_finished, tasks_crashed, action_mask, server_free, task_type, task_demand,
+        task_demand_idx.
+
+    Example:
+        info = step_info(st, *core_step(st, actions)[1:4])
+    """
     k, d, now = st.task()
     free = st.free()
     t = st.demand[d]
@@ -394,9 +555,30 @@ def step_info(st: SlotState, crashed, penalty, util):
     }
 
 
-def check_seed(who: str, name: str, seed, legacy: bool, optional: bool = False):
-    """`seed` as an int (None with `optional`), or a ValueError naming `who` and `name`: an integer >= 0,
-    below 2**32 in legacy mode (numpy's RandomState) and below 2**128 otherwise."""
+@overload
+def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional: Literal[False] = ...) -> int: ...
+@overload
+def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional: bool) -> Optional[int]: ...
+def check_seed(who: str, name: str, seed: Optional[int], legacy: bool, optional: bool = False) -> Optional[int]:
+    """`seed` as an int (None with `optional`), or a ValueError naming `who` and `name`.
+
+    Args:
+        who: the function named in the error.
+        name: the argument named in the error.
+        seed: an integer >= 0, below 2**32 in legacy mode (numpy's RandomState) and below 2**128
+            otherwise.
+        legacy: the legacy bound.
+        optional: None is allowed (and returned).
+
+    Returns:
+        The seed as an int, or None.
+
+    Raises:
+        ValueError: an invalid seed.
+
+    Example:
+        seed = check_seed("my_fn", "seed", 7, legacy=False)
+    """
     if optional and seed is None:
         return None
     limit = 2 ** 32 if legacy else 2 ** 128
@@ -407,8 +589,24 @@ def check_seed(who: str, name: str, seed, legacy: bool, optional: bool = False):
 
 
 # ---------------------------------------------------------------------------------- actions
-def check_action(action, n_actions: int, who: str = ENV_NAME) -> int:
-    """Validate one joint action; raise a clear TypeError / ValueError naming env and action."""
+def check_action(action: Union[int, np.integer, np.ndarray], n_actions: int, who: str = ENV_NAME) -> int:
+    """Validate one joint action.
+
+    Args:
+        action: an integer (or a one-element array).
+        n_actions: the number of actions.
+        who: the name in the errors.
+
+    Returns:
+        The action as an int.
+
+    Raises:
+        TypeError: not an integer.
+        ValueError: not one value, or out of range [0, n_actions).
+
+    Example:
+        a = check_action(np.int64(3), 10)
+    """
     a = action
     if isinstance(a, np.ndarray):
         if a.size != 1:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from typing import Any
 
 from .core import (ENV_NAME, SlotState, build_obs, check_action, check_seed, core_step, obs_bounds, resolve_config,
                    sample_episode, sample_world, step_info)
@@ -35,7 +36,12 @@ ENV_IDS = {"AIGCEdge-v0": "adsac", "AIGCEdge-D2SAC-v0": "d2sac"}
 
 
 def register_envs() -> None:
-    """Registers `ENV_IDS` with gymnasium (done when this module is imported; repeating is harmless)."""
+    """Registers `ENV_IDS` with gymnasium (done when this module is imported; repeating is harmless).
+
+    Example:
+        pyalgo.edge.register_envs()
+        env = gymnasium.make("AIGCEdge-v0")
+    """
     for env_id, preset in ENV_IDS.items():
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point="pyalgo.edge.env:EdgeAIGCEnv", kwargs={"config": preset})
@@ -79,7 +85,8 @@ class EdgeAIGCEnv(gym.Env):
         self._last = (np.zeros(1, bool), np.zeros(1), np.zeros(1))
 
     # ---- gymnasium API
-    def reset(self, *, seed=None, options=None):
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """options={"episode": (arrivals, types, demand_idx)} plays a given arrival stream
         (arrivals int, non-decreasing, length >= 2, starting the episode; types in [0, K);
         demand_idx indices into config.demand_values) instead of sampling one."""
@@ -102,7 +109,7 @@ class EdgeAIGCEnv(gym.Env):
         self._last = (np.zeros(1, bool), np.zeros(1), np.zeros(1))
         return self._obs(), self._info()
 
-    def step(self, action):
+    def step(self, action: int | np.integer | np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError(f"{ENV_NAME}: step() called before reset() or after the episode ended")
         a = check_action(action, self.config.n_actions)
@@ -160,7 +167,7 @@ class EdgeAIGCEnv(gym.Env):
         return self._state.free()[0]
 
     @property
-    def current_task(self):
+    def current_task(self) -> tuple[int, int, int, int]:
         """(type k, demand t, demand index, arrival time) of the task to route now."""
         k, d, now = self._state.task()
         return int(k[0]), int(self._state.demand[d[0]]), int(d[0]), int(now[0])

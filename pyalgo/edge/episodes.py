@@ -10,7 +10,7 @@ noise comes from a generator seeded with `seed`, so an evaluation is determinist
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -40,11 +40,30 @@ def _check_run(who: str, world_seed, seeds, rng) -> list:
     return [check_seed(who, "seeds", s, rng == "legacy") for s in seeds]
 
 
-def run_episodes(act: Callable, cfg: EdgeConfig, world_seed: int, seeds: Sequence[int], rng: str = "numpy",
+def run_episodes(act: Callable[[np.ndarray, Dict[str, Any], BatchedEdgeEnv], np.ndarray], cfg: EdgeConfig,
+                 world_seed: int, seeds: Sequence[int], rng: Literal["numpy", "legacy"] = "numpy",
                  env: Optional[BatchedEdgeEnv] = None) -> Dict[str, np.ndarray]:
-    """One episode per reset seed, all stepped together in one batched env; act(obs, info, env) ->
-    actions (N,). An env that has finished keeps stepping (auto-reset) but is no longer counted.
-    Returns per-episode return, steps, server crash events, tasks crashed and finished, each (N,)."""
+    """One episode per reset seed, all stepped together in one batched env.
+
+    An env that has finished keeps stepping (auto-reset) but is no longer counted.
+
+    Args:
+        act: act(obs, info, env) -> actions (N,).
+        cfg: the configuration.
+        world_seed: the world's seed.
+        seeds: one reset seed per episode.
+        rng: "numpy" or "legacy".
+        env: a `BatchedEdgeEnv` to reuse (None: one is built).
+
+    Returns:
+        Per-episode return, steps, server crash events, tasks crashed and finished, each (N,).
+
+    Raises:
+        TypeError: `act` is not callable.
+
+    Example:
+        out = run_episodes(lambda obs, info, env: np.zeros(len(obs), np.int64), cfg, 0, seeds=range(8))
+    """
     if not callable(act):
         raise TypeError(f"pyalgo.edge.episodes.run_episodes: act must be callable, got {type(act).__name__}")
     seeds = _check_run("pyalgo.edge.episodes.run_episodes", world_seed, seeds, rng)
@@ -78,7 +97,7 @@ def heuristic_act(name: str, cfg: EdgeConfig, seed: int = 0) -> Callable:
                 cache[id(env)] = Prophet(env)
             return cache[id(env)].act_batch(obs, info)
         return act
-    policies = {"random": lambda: RandomPolicy(cfg.n_actions, seed=seed),
+    policies: Dict[str, Callable[[], Union[RandomPolicy, RoundRobin, CrashAvoid]]] = {"random": lambda: RandomPolicy(cfg.n_actions, seed=seed),
                 "roundrobin": lambda: RoundRobin(cfg.n_actions), "crashavoid": lambda: CrashAvoid(cfg.n_models)}
     if name not in policies:
         raise ValueError(f"pyalgo.edge.episodes: heuristic must be one of {HEURISTICS}, got {name!r}")
@@ -87,8 +106,26 @@ def heuristic_act(name: str, cfg: EdgeConfig, seed: int = 0) -> Callable:
 
 
 def evaluate_heuristic(name: str, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Sequence[int] = (0,),
-                       rng: str = "numpy", seed: int = 0) -> Dict[str, np.ndarray]:
-    """Episodes of a heuristic (`random`, `roundrobin`, `crashavoid`, `prophet`) on the given reset seeds."""
+                       rng: Literal["numpy", "legacy"] = "numpy", seed: int = 0) -> Dict[str, np.ndarray]:
+    """Episodes of a heuristic on the given reset seeds.
+
+    Args:
+        name: "random", "roundrobin", "crashavoid" or "prophet".
+        cfg: the configuration or a preset name.
+        world_seed: the world's seed.
+        seeds: one reset seed per episode.
+        rng: "numpy" or "legacy".
+        seed: the seed of the random policy.
+
+    Returns:
+        Per-episode return, steps, server crash events, tasks crashed and finished, each (N,).
+
+    Raises:
+        ValueError: unknown `name` or invalid seeds.
+
+    Example:
+        evaluate_heuristic("crashavoid", "adsac", seeds=(0,), rng="legacy")["return"]
+    """
     who = "pyalgo.edge.episodes.evaluate_heuristic"
     if not isinstance(name, str) or name not in HEURISTICS:
         raise ValueError(f"{who}: name: pyalgo.edge.episodes: heuristic must be one of {HEURISTICS}, got {name!r}")
@@ -98,11 +135,35 @@ def evaluate_heuristic(name: str, cfg: Union[str, EdgeConfig], world_seed: int =
     return run_episodes(heuristic_act(name, cfg, seed), cfg, world_seed, seeds, rng)
 
 
-def evaluate(agent, cfg: Union[str, EdgeConfig], world_seed: int = 0, seeds: Sequence[int] = (0,),
-             rng: str = "numpy", deterministic: bool = True, seed: int = 0) -> Dict[str, np.ndarray]:
-    """Episodes of an agent (argmax of π by default, as the released test protocol) on the given reset
-    seeds, with its networks in eval mode (restored afterwards); the diffusion chain's noise comes
-    from a generator seeded with `seed`."""
+def evaluate(agent: Union[SACAgent, DQNAgent], cfg: Union[str, EdgeConfig], world_seed: int = 0,
+             seeds: Sequence[int] = (0,),
+             rng: Literal["numpy", "legacy"] = "numpy", deterministic: bool = True,
+             seed: int = 0) -> Dict[str, np.ndarray]:
+    """Episodes of an agent on the given reset seeds.
+
+    The agent acts by the argmax of π by default (the released test protocol), with its networks in
+    eval mode (restored afterwards); the diffusion chain's noise comes from a generator seeded with
+    `seed`.
+
+    Args:
+        agent: a `SACAgent` or `DQNAgent`.
+        cfg: the configuration or a preset name.
+        world_seed: the world's seed.
+        seeds: one reset seed per episode.
+        rng: "numpy" or "legacy".
+        deterministic: act by the argmax of π instead of sampling.
+        seed: the seed of the diffusion noise.
+
+    Returns:
+        Per-episode return, steps, server crash events, tasks crashed and finished, each (N,).
+
+    Raises:
+        TypeError: `agent` is not an agent.
+        ValueError: invalid seeds.
+
+    Example:
+        evaluate(result.agent, "small", seeds=range(100, 108))["return"].mean()
+    """
     who = "pyalgo.edge.episodes.evaluate"
     if not isinstance(agent, (SACAgent, DQNAgent)):
         raise TypeError(f"{who}: agent must be a SACAgent or DQNAgent (pyalgo.edge.agents), got {type(agent).__name__}")

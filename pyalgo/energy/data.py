@@ -19,9 +19,13 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import torch
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = [
     "MULTILABEL",
@@ -75,11 +79,24 @@ def _read_text(path, fn, arg):
 # ----------------------------------------------------------------------------------------------------------
 # standardisation
 # ----------------------------------------------------------------------------------------------------------
-def standardize(train, *others):
-    """Z-score columns with the mean/std of ``train`` only: returns ``(train_z, *others_z)``.
+def standardize(train: ArrayT, *others: ArrayT) -> Tuple[ArrayT, ...]:
+    """Z-score columns with the mean/std of ``train`` only.
 
-    train (N, d), others (N_i, d); numpy arrays or torch tensors (returned as the same kind and dtype).
     std is the population std (ddof 0); columns whose train std is ~0 are only centred.
+
+    Args:
+        train: (N, d), numpy array or torch tensor.
+        *others: (N_i, d) arrays of the same kind.
+
+    Returns:
+        ``(train_z, *others_z)``, each of its input's kind and dtype.
+
+    Raises:
+        ValueError: a shape mismatch, no train row, or a non-finite value.
+        TypeError: mixed kinds or non-real arrays.
+
+    Example:
+        x_train, x_test = standardize(x_train, x_test)
     """
     arrays = (train,) + others
     for a in arrays:
@@ -286,16 +303,30 @@ def _split_arff(data, meta, label_names, fn, arg, path):
     return x, y, feature_names, ordered_labels
 
 
-def load_multilabel(name_or_train_path, test_path=None, labels_xml=None, standardize=True) -> MultilabelData:
-    """Load a multilabel dataset: a bundled name (``"yeast"``, ``"emotions"``, ``"scene"``) or the path of
-    a user's own dense ARFF train file (``test_path``: optional ARFF test file with the same attributes;
-    ``labels_xml``: optional mulan label XML).
+def load_multilabel(name_or_train_path: PathLike, test_path: PathLike | None = None,
+                    labels_xml: PathLike | None = None, standardize: bool = True) -> MultilabelData:
+    """Load a multilabel dataset: a bundled name or the path of a user's own dense ARFF train file.
 
-    Labels are selected by name from the XML; without an XML they are the trailing attributes whose nominal
-    domain is {0, 1}. Label columns are ordered as in the ARFF header (for yeast the XML order differs; the
-    ARFF order Class1..Class14 is used). Without ``test_path`` the test split is empty (0 rows); use
-    :func:`kfold_indices`. ``standardize=True`` z-scores features with train-split statistics only.
-    Returns float32 tensors.
+    Labels are selected by name from the XML; without an XML they are the trailing attributes whose
+    nominal domain is {0, 1}. Label columns are ordered as in the ARFF header (for yeast the XML order
+    differs; the ARFF order Class1..Class14 is used).
+
+    Args:
+        name_or_train_path: "yeast", "emotions", "scene" or an ARFF file.
+        test_path: optional ARFF test file with the same attributes (None: the test split is empty, 0
+            rows; use :func:`kfold_indices`).
+        labels_xml: optional mulan label XML.
+        standardize: z-score the features with train-split statistics only.
+
+    Returns:
+        A `MultilabelData` of float32 tensors.
+
+    Raises:
+        TypeError: a path argument of the wrong type.
+        ValueError: a missing, unreadable or malformed file.
+
+    Example:
+        data = load_multilabel("yeast")      # data.x_train (1500, 103), data.y_train (1500, 14)
     """
     fn = "load_multilabel"
     if standardize not in (True, False):
@@ -386,7 +417,8 @@ class RankingData:
     def num_labels(self) -> int:
         return self.ranks.shape[1]
 
-    def split(self, train_idx, test_idx) -> "RankingSplit":
+    def split(self, train_idx: np.ndarray | Sequence[int] | torch.Tensor,
+              test_idx: np.ndarray | Sequence[int] | torch.Tensor) -> RankingSplit:
         """The rows train_idx / test_idx (int arrays, e.g. from :func:`kfold_indices`) as a RankingSplit."""
         tr = torch.as_tensor(np.asarray(train_idx), dtype=torch.long)
         te = torch.as_tensor(np.asarray(test_idx), dtype=torch.long)
@@ -405,12 +437,26 @@ class RankingSplit:
     name: str = ""
 
 
-def load_label_ranking(name_or_path) -> RankingData:
+def load_label_ranking(name_or_path: PathLike) -> RankingData:
     """Load a label-ranking CSV: a bundled name (one of ``LABEL_RANKING``) or a path.
 
-    Format: line 1 ``n_samples,n_features,n_labels``; then n_samples rows of n_features floats followed by
-    n_labels integer ranks, each row a permutation of 1..n_labels. Features are returned unchanged (the
-    bundled files are already min-max or z-scored).
+    Format: line 1 ``n_samples,n_features,n_labels``; then n_samples rows of n_features floats
+    followed by n_labels integer ranks, each row a permutation of 1..n_labels. Features are returned
+    unchanged (the bundled files are already min-max or z-scored).
+
+    Args:
+        name_or_path: a bundled name or a CSV file.
+
+    Returns:
+        A `RankingData`.
+
+    Raises:
+        TypeError: `name_or_path` is neither a name nor a path.
+        ValueError: a missing, unreadable or malformed file.
+
+    Example:
+        data = load_label_ranking("iris")
+        split = data.split(*kfold_indices(len(data.x), folds=10)[0])
     """
     fn = "load_label_ranking"
     if isinstance(name_or_path, str) and name_or_path in LABEL_RANKING:
@@ -466,11 +512,25 @@ def load_label_ranking(name_or_path) -> RankingData:
 # ----------------------------------------------------------------------------------------------------------
 # k-fold splits
 # ----------------------------------------------------------------------------------------------------------
-def kfold_indices(n, folds=10, seed=0):
-    """Seeded k-fold CV splits: list of ``folds`` pairs (train_idx, test_idx), int64 numpy arrays, each sorted.
+def kfold_indices(n: int, folds: int = 10, seed: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Seeded k-fold CV splits.
 
-    A permutation of range(n) from ``np.random.default_rng(seed)`` is cut into ``folds`` nearly equal parts
-    (np.array_split); the test folds are disjoint and cover range(n); train = complement.
+    A permutation of range(n) from ``np.random.default_rng(seed)`` is cut into ``folds`` nearly equal
+    parts (np.array_split); the test folds are disjoint and cover range(n); train = complement.
+
+    Args:
+        n: the number of rows >= 1.
+        folds: 2 <= folds <= n.
+        seed: the permutation's seed.
+
+    Returns:
+        ``folds`` pairs (train_idx, test_idx), int64 numpy arrays, each sorted.
+
+    Raises:
+        ValueError: invalid `n`, `folds` or `seed`.
+
+    Example:
+        for train_idx, test_idx in kfold_indices(150, folds=10, seed=0): ...
     """
     fn = "kfold_indices"
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -507,29 +567,50 @@ class SyntheticIsing:
     unary_weight: torch.Tensor
     pairwise_weight: torch.Tensor
     seed: int = 0
-    meta: dict = field(default_factory=dict)
+    meta: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_labels(self) -> int:
         return self.unary_weight.shape[1]
 
-    def true_parameters(self, x):
+    def true_parameters(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(unary (N,k), pairwise (N,k,k)) of the ground-truth EBM at x (N,d); feed to reference.exact_lse_bits."""
         x = x.to(self.unary_weight.dtype)
         return x @ self.unary_weight, torch.einsum("nd,dij->nij", x, self.pairwise_weight)
 
 
-def synthetic_ising(num_train, num_test, k=8, d=20, seed=0, dtype=torch.float64, *,
-                    unary_scale=2.0, pairwise_scale=1.0) -> SyntheticIsing:
+def synthetic_ising(num_train: int, num_test: int, k: int = 8, d: int = 20, seed: int = 0,
+                    dtype: torch.dtype = torch.float64, *, unary_scale: float = 2.0,
+                    pairwise_scale: float = 1.0) -> SyntheticIsing:
     """Exact samples from a random ground-truth Ising EBM (the toy of docs/energy.md).
 
     Generator (one torch.Generator seeded with ``seed``; draws in this order):
       unary_weight (d,k) ~ N(0, unary_scale²/d), so u_j(x) ~ N(0, unary_scale²) for x ~ N(0, I_d);
       pairwise_weight (d,k,k) = (A + Aᵀ)/√2 with A ~ N(0, pairwise_scale²/d), diagonal zeroed, so the
       off-diagonal U_ij(x) ~ N(0, pairwise_scale²);
-      x_train ~ N(0, I_d), then y_train, then x_test, then y_test, with y ~ p(y|x) ∝ exp(⟨u,y⟩ + ½yᵀUy) drawn exactly by enumerating all 2^k
-      states (torch.multinomial). With the defaults (k=8, d=20) std over x of the exact LSE is a few nats and
-      p(y|x) is neither uniform nor deterministic. k ≤ 12.
+      x_train ~ N(0, I_d), then y_train, then x_test, then y_test, with y ~ p(y|x) ∝ exp(⟨u,y⟩ + ½yᵀUy)
+      drawn exactly by enumerating all 2^k states (torch.multinomial). With the defaults (k=8, d=20)
+      std over x of the exact LSE is a few nats and p(y|x) is neither uniform nor deterministic.
+
+    Args:
+        num_train: training rows >= 0.
+        num_test: test rows >= 0.
+        k: labels, 1 <= k <= 12.
+        d: features >= 1.
+        seed: the generator's seed.
+        dtype: float32 or float64.
+        unary_scale: std of the unary energies, finite and >= 0.
+        pairwise_scale: std of the off-diagonal pairwise energies, finite and >= 0.
+
+    Returns:
+        A `SyntheticIsing` (data and the true weights).
+
+    Raises:
+        ValueError: an invalid argument.
+
+    Example:
+        toy = synthetic_ising(1000, 500, k=8, d=20, seed=0)
+        u, U = toy.true_parameters(toy.x_test)
     """
     fn = "synthetic_ising"
     for arg, v, lo in (("num_train", num_train, 0), ("num_test", num_test, 0), ("k", k, 1), ("d", d, 1)):

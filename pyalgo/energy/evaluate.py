@@ -51,7 +51,18 @@ def _check_eval(fn: str, energy, x, y=None, kinds=(UnaryEnergy, PairwiseEnergy),
 
 
 def unary_pairwise(energy: nn.Module, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """(u (B, k), U (B, k, k) or None) of a multilabel energy (UnaryEnergy gives U = None)."""
+    """(u, U) of a multilabel energy (UnaryEnergy gives U = None).
+
+    Args:
+        energy: a `UnaryEnergy` or `PairwiseEnergy`.
+        x: (B, d) inputs.
+
+    Returns:
+        (u (B, k), U (B, k, k) or None).
+
+    Example:
+        u, U = unary_pairwise(PairwiseEnergy(20, 8), torch.randn(4, 20))
+    """
     out = energy(x)
     return (out, None) if isinstance(out, torch.Tensor) else out
 
@@ -78,8 +89,19 @@ def _in_eval(*modules: nn.Module) -> Iterator[None]:
 
 @torch.no_grad()
 def exact_nll_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Optional[float]:
-    """Mean exact −log p(y|x) = LSE(x) − g(x, y) (q-normalised: the +k log 2 term dropped), or None
-    when the LSE is not tractable (pairwise with k > MAX_EXACT_BITS)."""
+    """Mean exact −log p(y|x) = LSE(x) − g(x, y) (q-normalised: the +k log 2 term dropped).
+
+    Args:
+        energy: a multilabel energy.
+        x: (B, d) inputs.
+        y: (B, k) 0/1 labels.
+
+    Returns:
+        The mean NLL, or None when the LSE is not tractable (pairwise with k > MAX_EXACT_BITS).
+
+    Example:
+        nll = exact_nll_multilabel(energy, data.x_test, data.y_test)
+    """
     _check_eval("exact_nll_multilabel", energy, x, y)
     if not isinstance(energy, UnaryEnergy) and y.shape[1] > MAX_EXACT_BITS:
         return None
@@ -100,7 +122,21 @@ def exact_nll_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
 def evaluate_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor,
                         predict_steps: int = 100) -> Dict[str, float]:
     """Test metrics: F1 example/micro (×100), Hamming loss, and the exact NLL where tractable.
-    The prediction is the mode of g: a threshold (unary) or `predict_pairwise` (Ising)."""
+
+    The prediction is the mode of g: a threshold (unary) or `predict_pairwise` (Ising).
+
+    Args:
+        energy: a multilabel energy.
+        x: (B, d) inputs.
+        y: (B, k) 0/1 labels.
+        predict_steps: gradient steps of `predict_pairwise`.
+
+    Returns:
+        dict of floats: f1_example, f1_micro, hamming and (where tractable) nll.
+
+    Example:
+        metrics = evaluate_multilabel(energy, data.x_test, data.y_test)
+    """
     _check_eval("evaluate_multilabel", energy, x, y)
     with _in_eval(energy):
         if isinstance(energy, UnaryEnergy):
@@ -118,8 +154,21 @@ def evaluate_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 @torch.no_grad()
 def evaluate_ranking(energy: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Dict[str, float]:
-    """Test metrics: Kendall τ (×100), mean over rows; argsort (permutahedron) or Hungarian (Birkhoff)
-    prediction."""
+    """Test metrics: Kendall τ (×100), mean over rows.
+
+    argsort (permutahedron) or Hungarian (Birkhoff) prediction.
+
+    Args:
+        energy: a `PermutahedronEnergy` or `BirkhoffEnergy`.
+        x: (B, d) inputs.
+        y: (B, n) permutations.
+
+    Returns:
+        dict of floats with kendall_tau.
+
+    Example:
+        metrics = evaluate_ranking(energy, split.x_test, split.y_test)
+    """
     _check_eval("evaluate_ranking", energy, x, y, (PermutahedronEnergy, BirkhoffEnergy), "n")
     with _in_eval(energy):
         theta = _batched(energy, x)
@@ -142,10 +191,24 @@ def _exact_lse(energy: nn.Module, params) -> torch.Tensor:
 
 @torch.no_grad()
 def tau_vs_lse(energy: nn.Module, tau: nn.Module, x: torch.Tensor) -> Dict[str, object]:
-    """The learned τ(x) against the exact log-partition LSE(x) on inputs x (B, d).
+    """The learned τ(x) against the exact log-partition LSE(x) on inputs x.
 
-    Returns dict(tau (B,) numpy, lse (B,) numpy, mean_abs_err, bias = mean(τ − LSE), std_lse,
-    corr = the correlation of τ and LSE over x, nan when either is constant)."""
+    Args:
+        energy: a multilabel or ranking energy with a tractable LSE.
+        tau: the τ network.
+        x: (B, d) inputs.
+
+    Returns:
+        dict(tau (B,) numpy, lse (B,) numpy, mean_abs_err, bias = mean(τ − LSE), std_lse,
+        corr = the correlation of τ and LSE over x, nan when either is constant).
+
+    Raises:
+        TypeError: an energy of an unknown kind.
+        ValueError: the LSE is not tractable.
+
+    Example:
+        report = tau_vs_lse(energy, tau_net, data.x_test)
+    """
     if not isinstance(tau, TauNet):
         raise TypeError(f"pyalgo.energy.tau_vs_lse: tau must be a TauNet (a FreeTau cannot predict unseen x), "
                         f"got {type(tau).__name__}")

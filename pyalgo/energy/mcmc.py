@@ -44,9 +44,24 @@ def gibbs_bits(unary: torch.Tensor, pairwise: Optional[torch.Tensor], init: torc
                generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Systematic-scan Gibbs sampler for p(y) ∝ e^{g(y)} on {0,1}^k.
 
-    unary (B, k), pairwise (B, k, k) or None, init (B, m, k) chains (float 0/1) → (B, m, k) after `sweeps`
-    sweeps (0 ≤ sweeps ≤ MAX_SWEEPS). Each bit is resampled from sigmoid(g(y_i=1) − g(y_i=0)) (energies from
-    reference.energy_bits); unary and pairwise must be finite, init binary."""
+    Each bit is resampled from sigmoid(g(y_i=1) − g(y_i=0)) (energies from reference.energy_bits).
+
+    Args:
+        unary: (B, k), finite.
+        pairwise: (B, k, k) finite, or None.
+        init: (B, m, k) binary chains (float 0/1).
+        sweeps: 0 ≤ sweeps ≤ MAX_SWEEPS.
+        generator: the random source.
+
+    Returns:
+        (B, m, k) chains after `sweeps` sweeps.
+
+    Raises:
+        ValueError: invalid shapes or values.
+
+    Example:
+        y = gibbs_bits(torch.randn(4, 6), None, torch.zeros(4, 10, 6), sweeps=5)
+    """
     fn = "gibbs_bits"
     _check_bits_args(fn, unary, pairwise)
     B, k = unary.shape
@@ -72,9 +87,25 @@ def metropolis_perms(theta: torch.Tensor, init: torch.Tensor, sweeps: int,
                      generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Metropolis sampler for p(y) ∝ e^{g(y)} on permutations with random-transposition proposals.
 
-    theta (B, n) or (B, n, n), init (B, m, n) int64 → (B, m, n); one sweep = n proposals y_i ↔ y_j
-    (i ≠ j uniform, a symmetric proposal) accepted with probability min(1, e^{Δg}); 0 ≤ sweeps ≤ MAX_SWEEPS,
-    theta finite, every init row a permutation of 0..n−1."""
+    One sweep = n proposals y_i ↔ y_j (i ≠ j uniform, a symmetric proposal) accepted with probability
+    min(1, e^{Δg}).
+
+    Args:
+        theta: (B, n) or (B, n, n), finite.
+        init: (B, m, n) int64, every row a permutation of 0..n−1.
+        sweeps: 0 ≤ sweeps ≤ MAX_SWEEPS.
+        generator: the random source.
+
+    Returns:
+        (B, m, n) chains after `sweeps` sweeps.
+
+    Raises:
+        TypeError: `init` is not an integer tensor.
+        ValueError: invalid shapes or values.
+
+    Example:
+        y = metropolis_perms(torch.randn(4, 5), torch.arange(5).expand(4, 10, 5), sweeps=3)
+    """
     fn = "metropolis_perms"
     _check_theta(fn, theta)
     _check_init(fn, init, theta.shape[0], theta.shape[1], "n")

@@ -3,7 +3,13 @@ Kendall τ (×100, mean over instances). Inputs are torch tensors or array-likes
 """
 from __future__ import annotations
 
+from typing import Any, Sequence, Union
+
+import numpy as np
 import torch
+
+# a tensor, an array or nested sequences of numbers (anything torch.as_tensor takes)
+ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[Any]]
 
 __all__ = ["f1_example", "f1_micro", "hamming_loss", "kendall_tau"]
 
@@ -36,9 +42,25 @@ def _as_pair(fn: str, y_true, y_pred, binary: bool):
     return t, p
 
 
-def f1_example(y_true, y_pred) -> float:
-    """Example-based F1 ×100: mean_i 2|t_i ∧ p_i| / (|t_i| + |p_i|); a row with no true and no predicted label
-    scores 1 (= sklearn f1_score(average='samples', zero_division=1))."""
+def f1_example(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Example-based F1 ×100: mean_i 2|t_i ∧ p_i| / (|t_i| + |p_i|).
+
+    A row with no true and no predicted label scores 1 (= sklearn f1_score(average='samples',
+    zero_division=1)).
+
+    Args:
+        y_true: (B, k) 0/1 labels.
+        y_pred: (B, k) 0/1 predictions.
+
+    Returns:
+        The score in [0, 100].
+
+    Raises:
+        ValueError: not 2-D, different shapes, or values other than 0/1.
+
+    Example:
+        f1_example([[1, 0, 1]], [[1, 1, 1]])   # 80.0
+    """
     t, p = _as_pair("f1_example", y_true, y_pred, binary=True)
     if t.shape[0] == 0:
         raise ValueError("pyalgo.energy.f1_example: y_true must have at least one row, got 0")
@@ -48,29 +70,65 @@ def f1_example(y_true, y_pred) -> float:
     return 100.0 * float(per_row.mean())
 
 
-def f1_micro(y_true, y_pred) -> float:
-    """Micro-averaged F1 ×100: 2TP / (2TP + FP + FN) over all entries (100 if there are no labels at all)."""
+def f1_micro(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Micro-averaged F1 ×100: 2TP / (2TP + FP + FN) over all entries (100 if there are no labels at all).
+
+    Args:
+        y_true: (B, k) 0/1 labels.
+        y_pred: (B, k) 0/1 predictions.
+
+    Returns:
+        The score in [0, 100].
+
+    Example:
+        f1_micro([[1, 0, 1]], [[1, 1, 1]])     # 80.0
+    """
     t, p = _as_pair("f1_micro", y_true, y_pred, binary=True)
     tp = float((t & p).sum())
     denom = float(t.sum()) + float(p.sum())
     return 100.0 if denom == 0 else 100.0 * 2.0 * tp / denom
 
 
-def hamming_loss(y_true, y_pred) -> float:
-    """Fraction of label entries that differ (not ×100)."""
+def hamming_loss(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Fraction of label entries that differ (not ×100).
+
+    Args:
+        y_true: (B, k) 0/1 labels.
+        y_pred: (B, k) 0/1 predictions.
+
+    Returns:
+        The loss in [0, 1].
+
+    Raises:
+        ValueError: not 2-D, different shapes, or values other than 0/1.
+
+    Example:
+        hamming_loss([[1, 0, 1]], [[1, 1, 1]])  # 0.333...
+    """
     t, p = _as_pair("hamming_loss", y_true, y_pred, binary=True)
     if t.numel() == 0:
         raise ValueError(f"pyalgo.energy.hamming_loss: y_true must be non-empty, got shape {tuple(t.shape)}")
     return float((t != p).double().mean())
 
 
-def kendall_tau(y_true, y_pred) -> float:
+def kendall_tau(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Kendall rank correlation ×100, averaged over rows (vectorised τ-b, = scipy.stats.kendalltau per row).
 
-    y_true, y_pred (B, n): permutations (score positions) or any scores (±inf allowed; NaN is an error); only the
-    order within a row matters.
-    τ_b = (C − D) / sqrt((P − T_t)(P − T_p)) over the P = n(n−1)/2 item pairs. A row that is constant in either
-    argument (scipy returns NaN) counts 0.
+    τ_b = (C − D) / sqrt((P − T_t)(P − T_p)) over the P = n(n−1)/2 item pairs. A row that is constant
+    in either argument (scipy returns NaN) counts 0. Only the order within a row matters.
+
+    Args:
+        y_true: (B, n) permutations (score positions) or any scores (±inf allowed).
+        y_pred: (B, n), the same.
+
+    Returns:
+        The mean τ_b ×100, in [−100, 100].
+
+    Raises:
+        ValueError: not 2-D, different shapes, or NaN.
+
+    Example:
+        kendall_tau([[0, 1, 2]], [[0, 2, 1]])   # 33.3...
     """
     fn = "kendall_tau"
     t, p = _as_pair(fn, y_true, y_pred, binary=False)

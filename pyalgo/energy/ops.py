@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional
+from typing import Literal, Optional, Union
 
 import torch
 
@@ -38,6 +38,7 @@ from .._rng import draw_seed
 _ops = torch.ops.pyalgo
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 KINDS = ("logistic", "sparsemax", "entmax")
+Kind = Literal["logistic", "sparsemax", "entmax"]
 
 
 # ---- argument checks -------------------------------------------------------------------------
@@ -147,9 +148,27 @@ def _sampler_device(fn: str, generator, device) -> torch.device:
 
 
 def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.Generator] = None,
-                device=None) -> torch.Tensor:
-    """Uniform label sets: uint8 (batch, num_samples, k) of iid fair bits — the samples `minmin_loss`
-    draws when called with `generator` in the same state."""
+                device: Union[str, torch.device, None] = None) -> torch.Tensor:
+    """Uniform label sets of iid fair bits: the samples `minmin_loss` draws when called with
+    `generator` in the same state.
+
+    Args:
+        batch: B >= 0.
+        num_samples: m >= 1 samples per example.
+        k: labels >= 1.
+        generator: the random source (None: the default generator of `device`).
+        device: where to draw (None: the generator's device, else CPU).
+
+    Returns:
+        uint8 (batch, num_samples, k) of 0/1.
+
+    Raises:
+        TypeError: `generator` is not a torch.Generator.
+        ValueError: an invalid count or device, or an output too large.
+
+    Example:
+        bits = pyalgo.energy.sample_bits(4, 16, 8, generator=torch.Generator().manual_seed(0))
+    """
     fn = "pyalgo.energy.sample_bits"
     batch = _count(fn, "batch", batch, 0)
     num_samples = _count(fn, "num_samples", num_samples, 1, MAX_SAMPLES)
@@ -161,9 +180,27 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
 
 
 def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch.Generator] = None,
-                 device=None) -> torch.Tensor:
-    """Uniform permutations of 0..n−1 (Fisher–Yates): int64 (batch, num_samples, n) — the samples
-    `minmin_loss_ranking` draws when called with `generator` in the same state."""
+                 device: Union[str, torch.device, None] = None) -> torch.Tensor:
+    """Uniform permutations of 0..n−1 (Fisher–Yates): the samples `minmin_loss_ranking` draws when
+    called with `generator` in the same state.
+
+    Args:
+        batch: B >= 0.
+        num_samples: m >= 1 samples per example.
+        n: items >= 1.
+        generator: the random source (None: the default generator of `device`).
+        device: where to draw (None: the generator's device, else CPU).
+
+    Returns:
+        int64 (batch, num_samples, n), each row a permutation.
+
+    Raises:
+        TypeError: `generator` is not a torch.Generator.
+        ValueError: an invalid count or device, or an output too large.
+
+    Example:
+        perms = pyalgo.energy.sample_perms(4, 16, 5)
+    """
     fn = "pyalgo.energy.sample_perms"
     batch = _count(fn, "batch", batch, 0)
     num_samples = _count(fn, "num_samples", num_samples, 1, MAX_SAMPLES)
@@ -177,15 +214,36 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
 # ---- losses ----------------------------------------------------------------------------------
 
 def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_samples: int,
-                pairwise: Optional[torch.Tensor] = None, kind: str = "logistic", alpha: Optional[float] = None,
+                pairwise: Optional[torch.Tensor] = None, kind: Kind = "logistic", alpha: Optional[float] = None,
                 generator: Optional[torch.Generator] = None, validate: bool = True) -> torch.Tensor:
     """Per-example min-min loss for multilabel energies g = ⟨u, y⟩ + ½ yᵀUy.
 
-    unary (B, k), tau (B,), y (B, k) 0/1 labels (any real or bool dtype), pairwise (B, k, k) or None
-    -> loss (B,), differentiable w.r.t. unary, pairwise and tau (fused gradient; double backward
-    through the materialised reference on the same samples). `num_samples` = m uniform samples
-    per example. `validate=False` skips the value checks (y binary, finite energies), which cost
-    a host synchronisation on CUDA.
+    ℓ = τ + E_{y'~q}[f*(g(y') − τ)] − g(y) with E_q estimated by `num_samples` uniform samples.
+    Differentiable w.r.t. unary, pairwise and tau (fused gradient; double backward through the
+    materialised reference on the same samples).
+
+    Args:
+        unary: (B, k) unary energies u.
+        tau: (B,) log-partition estimates τ.
+        y: (B, k) 0/1 labels (any real or bool dtype).
+        num_samples: m uniform samples per example.
+        pairwise: (B, k, k) pairwise energies U, or None.
+        kind: the conjugate f*: "logistic", "sparsemax" or "entmax" (with `alpha`).
+        alpha: the entmax α > 1 (only with ``kind="entmax"``; otherwise implied).
+        generator: the random source of the samples.
+        validate: check values (y binary, finite energies): a host synchronisation on CUDA.
+
+    Returns:
+        loss (B,).
+
+    Raises:
+        TypeError: wrong types or dtypes.
+        ValueError: wrong shapes, devices or values.
+
+    Example:
+        u, tau = torch.randn(8, 5, requires_grad=True), torch.zeros(8, requires_grad=True)
+        y = torch.randint(0, 2, (8, 5))
+        pyalgo.energy.minmin_loss(u, tau, y, num_samples=32).mean().backward()
     """
     fn = "pyalgo.energy.minmin_loss"
     _float_tensor(fn, "unary", unary, (2,))
@@ -222,11 +280,35 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
 
 
 def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_samples: int,
-                        kind: str = "logistic", alpha: Optional[float] = None,
+                        kind: Kind = "logistic", alpha: Optional[float] = None,
                         generator: Optional[torch.Generator] = None, validate: bool = True) -> torch.Tensor:
-    """Per-example min-min loss over permutations: theta (B, n) gives the permutahedron
-    energy ⟨θ, y + 1⟩, theta (B, n, n) the Birkhoff energy ⟨Θ, P_y⟩; tau (B,); y int (B, n), each row a
-    permutation of 0..n−1 -> loss (B,), differentiable w.r.t. theta and tau."""
+    """Per-example min-min loss over permutations.
+
+    theta (B, n) gives the permutahedron energy ⟨θ, y + 1⟩, theta (B, n, n) the Birkhoff energy
+    ⟨Θ, P_y⟩. Differentiable w.r.t. theta and tau.
+
+    Args:
+        theta: (B, n) or (B, n, n) energies.
+        tau: (B,) log-partition estimates τ.
+        y: int (B, n), each row a permutation of 0..n−1 (y[i] = score position of item i).
+        num_samples: m uniform permutations per example.
+        kind: the conjugate f*: "logistic", "sparsemax" or "entmax" (with `alpha`).
+        alpha: the entmax α > 1 (only with ``kind="entmax"``).
+        generator: the random source of the samples.
+        validate: check values (permutations, finite energies): a host synchronisation on CUDA.
+
+    Returns:
+        loss (B,).
+
+    Raises:
+        TypeError: wrong types or dtypes.
+        ValueError: wrong shapes, devices or values.
+
+    Example:
+        theta, tau = torch.randn(8, 5, requires_grad=True), torch.zeros(8, requires_grad=True)
+        y = torch.stack([torch.randperm(5) for _ in range(8)])
+        pyalgo.energy.minmin_loss_ranking(theta, tau, y, num_samples=32).mean().backward()
+    """
     fn = "pyalgo.energy.minmin_loss_ranking"
     _float_tensor(fn, "theta", theta, (2, 3))
     B, n = theta.shape[0], theta.shape[1]

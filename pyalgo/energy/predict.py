@@ -36,7 +36,17 @@ def _finite(fn: str, **tensors) -> None:
 
 
 def predict_unary(unary: torch.Tensor) -> torch.Tensor:
-    """Mode of g = ⟨u, y⟩: y_i = 1[u_i ≥ 0]. unary (B, k) -> float (B, k) in {0, 1} (unary's dtype)."""
+    """Mode of g = ⟨u, y⟩: y_i = 1[u_i ≥ 0].
+
+    Args:
+        unary: (B, k).
+
+    Returns:
+        (B, k) in {0, 1}, unary's dtype.
+
+    Example:
+        y = predict_unary(torch.randn(4, 6))
+    """
     _check_tensor("predict_unary", "unary", unary, 2, floating=True)
     _no_nan("predict_unary", unary=unary.detach())
     return (unary >= 0).to(unary.dtype)
@@ -54,13 +64,28 @@ def _flip_gains(unary, pairwise, y):
 
 def predict_pairwise(unary: torch.Tensor, pairwise: Optional[torch.Tensor], steps: int = 100,
                      lr: Optional[float] = None) -> torch.Tensor:
-    """Approximate mode of the Ising energy g = ⟨u, y⟩ + ½ yᵀUy -> float (B, k) in {0, 1}.
+    """Approximate mode of the Ising energy g = ⟨u, y⟩ + ½ yᵀUy.
 
-    1. projected gradient ascent on ⟨u, μ⟩ + ½ μᵀUμ over μ ∈ [0,1]^k from μ = sigmoid(u), `steps` steps of size
-       `lr` (default 1/‖½(U + Uᵀ)‖₂ per example, the Lipschitz constant of the gradient, so each step ascends);
+    1. projected gradient ascent on ⟨u, μ⟩ + ½ μᵀUμ over μ ∈ [0,1]^k from μ = sigmoid(u), `steps`
+       steps of size `lr` (default 1/‖½(U + Uᵀ)‖₂ per example, the Lipschitz constant of the
+       gradient, so each step ascends);
     2. rounding μ ≥ ½;
     3. greedy single-bit flips (largest exact gain first) until no flip increases g.
-    pairwise = None gives predict_unary.
+
+    Args:
+        unary: (B, k).
+        pairwise: (B, k, k), or None (then `predict_unary`).
+        steps: gradient steps (<= MAX_STEPS).
+        lr: the step size (None: per-example 1/Lipschitz).
+
+    Returns:
+        float (B, k) in {0, 1}.
+
+    Raises:
+        ValueError: invalid shapes, steps or lr.
+
+    Example:
+        y = predict_pairwise(torch.randn(4, 6), torch.randn(4, 6, 6))
     """
     fn = "predict_pairwise"
     if pairwise is None:
@@ -103,7 +128,16 @@ def predict_pairwise(unary: torch.Tensor, pairwise: Optional[torch.Tensor], step
 def predict_permutahedron(theta: torch.Tensor) -> torch.Tensor:
     """argmax_y ⟨θ, y + 1⟩ over permutations: y_i = rank of θ_i (0 = smallest θ, n−1 = largest).
 
-    theta (B, n) -> int64 (B, n). Ties are broken by item index (stable sort).
+    Ties are broken by item index (stable sort).
+
+    Args:
+        theta: (B, n).
+
+    Returns:
+        int64 (B, n).
+
+    Example:
+        y = predict_permutahedron(torch.tensor([[0.3, -1.0, 2.0]]))   # [[1, 0, 2]]
     """
     _check_tensor("predict_permutahedron", "theta", theta, 2, floating=True)
     _no_nan("predict_permutahedron", theta=theta.detach())
@@ -112,7 +146,20 @@ def predict_permutahedron(theta: torch.Tensor) -> torch.Tensor:
 
 
 def predict_birkhoff(theta: torch.Tensor) -> torch.Tensor:
-    """argmax_σ Σ_i Θ[i, σ_i] by the Hungarian algorithm (scipy, maximize=True). Θ (B, n, n) -> int64 (B, n)."""
+    """argmax_σ Σ_i Θ[i, σ_i] by the Hungarian algorithm (scipy, maximize=True).
+
+    Args:
+        theta: Θ (B, n, n), finite.
+
+    Returns:
+        int64 (B, n).
+
+    Raises:
+        ValueError: not (B, n, n) or not finite.
+
+    Example:
+        y = predict_birkhoff(torch.randn(4, 5, 5))
+    """
     from scipy.optimize import linear_sum_assignment  # lazily: `import pyalgo.energy` needs torch and numpy only
 
     fn = "predict_birkhoff"
@@ -131,7 +178,18 @@ def predict_birkhoff(theta: torch.Tensor) -> torch.Tensor:
 
 
 def mode_bits_exact(unary: torch.Tensor, pairwise: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """argmax_y g(y) by enumeration of all 2^k configurations (k ≤ 20; for tests) -> float (B, k) in {0, 1}."""
+    """argmax_y g(y) by enumeration of all 2^k configurations (k ≤ 20; for tests).
+
+    Args:
+        unary: (B, k).
+        pairwise: (B, k, k) or None.
+
+    Returns:
+        float (B, k) in {0, 1}.
+
+    Example:
+        y = mode_bits_exact(torch.randn(4, 6), torch.randn(4, 6, 6))
+    """
     fn = "mode_bits_exact"
     _enum_bits_check(fn, unary, pairwise)
     _no_nan(fn, unary=unary.detach(), pairwise=None if pairwise is None else pairwise.detach())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 import torch
 
@@ -91,7 +91,17 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 # ---------------------------------------------------------------------------------------------------------------
 
 def overflow_threshold(dtype: torch.dtype) -> float:
-    """c of the α = 1 overflow guard: 700 for float64, 80 otherwise (float32/float16/bfloat16)."""
+    """c of the α = 1 overflow guard: 700 for float64, 80 otherwise (float32/float16/bfloat16).
+
+    Args:
+        dtype: the compute dtype.
+
+    Returns:
+        c.
+
+    Example:
+        overflow_threshold(torch.float32)   # 80.0
+    """
     return 700.0 if dtype == torch.float64 else 80.0
 
 
@@ -105,7 +115,18 @@ def _guarded_exp(L: torch.Tensor, c: float) -> torch.Tensor:
 
 
 def fstar(s: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Elementwise f*_α(s): e^s − 1 (α = 1) or ([1 + (α−1)s]_+^{α/(α−1)} − 1)/α (α > 1)."""
+    """Elementwise f*_α(s): e^s − 1 (α = 1) or ([1 + (α−1)s]_+^{α/(α−1)} − 1)/α (α > 1).
+
+    Args:
+        s: any tensor.
+        alpha: α >= 1.
+
+    Returns:
+        f*_α(s), shaped like `s`.
+
+    Example:
+        fstar(torch.linspace(-2, 2, 5), 2.0)
+    """
     alpha = _check_alpha("fstar", alpha)
     if alpha == 1.0:
         return torch.expm1(s)
@@ -117,7 +138,18 @@ def fstar(s: torch.Tensor, alpha: float) -> torch.Tensor:
 
 
 def fstar_prime(s: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Elementwise (f*_α)'(s) = p/q: e^s (α = 1) or [1 + (α−1)s]_+^{1/(α−1)} (α > 1)."""
+    """Elementwise (f*_α)'(s) = p/q: e^s (α = 1) or [1 + (α−1)s]_+^{1/(α−1)} (α > 1).
+
+    Args:
+        s: any tensor.
+        alpha: α >= 1.
+
+    Returns:
+        (f*_α)'(s), shaped like `s`.
+
+    Example:
+        fstar_prime(torch.linspace(-2, 2, 5), 1.0)
+    """
     alpha = _check_alpha("fstar_prime", alpha)
     if alpha == 1.0:
         return torch.exp(s)
@@ -156,12 +188,27 @@ def minmin_from_energies(g_samples: torch.Tensor, g_true: torch.Tensor, tau: tor
                          alpha: float = 1.0) -> torch.Tensor:
     """Doubly-stochastic min-min loss from energies (notation of the module doc).
 
-    g_samples (B, m) energies of the m prior samples, g_true (B,), tau (B,) -> loss (B,):
         loss_i = τ_i + (1/m) Σ_j f*_α(g_ij − τ_i) − g_true_i.
     α = 1 uses the overflow guard: L_i = logsumexp_j(g_ij − τ_i) − log m, E[e^{g−τ}] ← φ(L_i) with
-    φ(L) = e^L (L ≤ c), e^c (1 + L − c) (L > c), c = overflow_threshold(dtype). So the sample weights are
-    ∂loss/∂g_ij = e^{min(L_i,c)} softmax_j(g_i·) (= e^{g_ij−τ_i}/m when L ≤ c) and ∂loss/∂τ_i = 1 − e^{min(L_i,c)}.
-    Differentiable twice. Half-precision inputs are computed in float32 and the loss is cast back.
+    φ(L) = e^L (L ≤ c), e^c (1 + L − c) (L > c), c = overflow_threshold(dtype). So the sample weights
+    are ∂loss/∂g_ij = e^{min(L_i,c)} softmax_j(g_i·) (= e^{g_ij−τ_i}/m when L ≤ c) and
+    ∂loss/∂τ_i = 1 − e^{min(L_i,c)}. Differentiable twice. Half-precision inputs are computed in
+    float32 and the loss is cast back.
+
+    Args:
+        g_samples: (B, m) energies of the m prior samples.
+        g_true: (B,) energies of the observed labels.
+        tau: (B,) log-partition estimates.
+        alpha: the conjugate's α >= 1.
+
+    Returns:
+        loss (B,).
+
+    Raises:
+        ValueError: mismatched shapes or an invalid alpha.
+
+    Example:
+        loss = minmin_from_energies(torch.randn(4, 16), torch.randn(4), torch.zeros(4))
     """
     fn = "minmin_from_energies"
     _check_tensor(fn, "g_samples", g_samples, 2, floating=True)
@@ -192,8 +239,19 @@ def minmin_from_energies(g_samples: torch.Tensor, g_true: torch.Tensor, tau: tor
 def energy_bits(unary: torch.Tensor, samples: torch.Tensor, pairwise: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Ising affinity g(y) = ⟨u, y⟩ + ½ yᵀUy (U used as given).
 
-    unary (B, k), samples (B, m, k) or (B, k) (any dtype, cast to unary's), pairwise (B, k, k) | None
-    -> g (B, m) or (B,).
+    Args:
+        unary: (B, k).
+        samples: (B, m, k) or (B, k), any dtype (cast to unary's).
+        pairwise: (B, k, k) or None.
+
+    Returns:
+        g (B, m) or (B,).
+
+    Raises:
+        ValueError: mismatched shapes.
+
+    Example:
+        g = energy_bits(torch.randn(4, 6), torch.randint(0, 2, (4, 10, 6)))
     """
     fn = "energy_bits"
     _check_bits_args(fn, unary, pairwise)
@@ -213,7 +271,18 @@ def energy_bits(unary: torch.Tensor, samples: torch.Tensor, pairwise: Optional[t
 def energy_perms(theta: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
     """Ranking affinity: permutahedron Σ_i θ_i (y_i + 1) (θ (B, n)) or Birkhoff Σ_i Θ[i, y_i] (Θ (B, n, n)).
 
-    perms (B, m, n) or (B, n), y_i ∈ {0..n−1} = score position of item i -> g (B, m) or (B,).
+    Args:
+        theta: (B, n) or (B, n, n).
+        perms: (B, m, n) or (B, n), y_i ∈ {0..n−1} = score position of item i.
+
+    Returns:
+        g (B, m) or (B,).
+
+    Raises:
+        ValueError: mismatched shapes.
+
+    Example:
+        g = energy_perms(torch.randn(4, 5), torch.arange(5).expand(4, 5))
     """
     fn = "energy_perms"
     _check_theta(fn, theta)
@@ -234,7 +303,22 @@ def energy_perms(theta: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
 
 def minmin_loss_ref(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, samples: torch.Tensor,
                     pairwise: Optional[torch.Tensor] = None, alpha: float = 1.0) -> torch.Tensor:
-    """Materialised multilabel min-min loss: unary (B,k), tau (B,), y (B,k), samples (B,m,k) -> (B,)."""
+    """Materialised multilabel min-min loss.
+
+    Args:
+        unary: (B, k).
+        tau: (B,).
+        y: (B, k) 0/1 labels.
+        samples: (B, m, k) prior samples.
+        pairwise: (B, k, k) or None.
+        alpha: the conjugate's α.
+
+    Returns:
+        loss (B,).
+
+    Example:
+        loss = minmin_loss_ref(u, tau, y, sample_bits(4, 16, 6).float())
+    """
     fn = "minmin_loss_ref"
     _check_tensor(fn, "samples", samples, 3)
     _check_tensor(fn, "y", y, 2)
@@ -243,7 +327,21 @@ def minmin_loss_ref(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, sam
 
 def minmin_loss_ranking_ref(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, perms: torch.Tensor,
                             alpha: float = 1.0) -> torch.Tensor:
-    """Materialised ranking min-min loss: theta (B,n)|(B,n,n), tau (B,), y (B,n), perms (B,m,n) -> (B,)."""
+    """Materialised ranking min-min loss.
+
+    Args:
+        theta: (B, n) or (B, n, n).
+        tau: (B,).
+        y: (B, n) permutations.
+        perms: (B, m, n) prior samples.
+        alpha: the conjugate's α.
+
+    Returns:
+        loss (B,).
+
+    Example:
+        loss = minmin_loss_ranking_ref(theta, tau, y, sample_perms(4, 16, 5))
+    """
     fn = "minmin_loss_ranking_ref"
     _check_tensor(fn, "perms", perms, 3)
     _check_tensor(fn, "y", y, 2)
@@ -266,14 +364,37 @@ def _bits_range(start: int, stop: int, k: int, dtype, device) -> torch.Tensor:
     return ((codes[:, None] >> shifts) & 1).to(dtype)
 
 
-def all_bits(k: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """All 2^k configurations of {0,1}^k -> (2^k, k); row c has bit j = (c >> j) & 1."""
+def all_bits(k: int, dtype: torch.dtype = torch.float32, device: Union[str, torch.device, None] = None) -> torch.Tensor:
+    """All 2^k configurations of {0,1}^k; row c has bit j = (c >> j) & 1.
+
+    Args:
+        k: bits (at most MAX_ENUM_BITS).
+        dtype: the result's dtype.
+        device: the result's device.
+
+    Returns:
+        (2^k, k).
+
+    Example:
+        Y = all_bits(3)   # (8, 3)
+    """
     _check_size("all_bits", "k", k, MAX_ENUM_BITS)
     return _bits_range(0, 1 << k, k, dtype, device)
 
 
-def all_perms(n: int, device=None) -> torch.Tensor:
-    """All n! permutations of 0..n−1 in lexicographic order -> int64 (n!, n)."""
+def all_perms(n: int, device: Union[str, torch.device, None] = None) -> torch.Tensor:
+    """All n! permutations of 0..n−1 in lexicographic order.
+
+    Args:
+        n: items (at most MAX_ENUM_PERMS).
+        device: the result's device.
+
+    Returns:
+        int64 (n!, n).
+
+    Example:
+        P = all_perms(3)  # (6, 3)
+    """
     _check_size("all_perms", "n", n, MAX_ENUM_PERMS)
     if n == 0:
         return torch.zeros(1, 0, dtype=torch.int64, device=device)
@@ -311,7 +432,18 @@ def _enum_perms_check(fn, theta):
 
 
 def exact_lse_bits(unary: torch.Tensor, pairwise: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """LSE_g = log E_{y~q} e^{g(y)} = logsumexp over {0,1}^k − k log 2, by chunked enumeration (k ≤ 20) -> (B,)."""
+    """LSE_g = log E_{y~q} e^{g(y)} = logsumexp over {0,1}^k − k log 2, by chunked enumeration (k ≤ 20).
+
+    Args:
+        unary: (B, k).
+        pairwise: (B, k, k) or None.
+
+    Returns:
+        (B,).
+
+    Example:
+        lse = exact_lse_bits(torch.randn(4, 6), torch.randn(4, 6, 6))
+    """
     fn = "exact_lse_bits"
     _enum_bits_check(fn, unary, pairwise)
     k = unary.shape[1]
@@ -320,15 +452,38 @@ def exact_lse_bits(unary: torch.Tensor, pairwise: Optional[torch.Tensor] = None)
 
 
 def unary_lse(unary: torch.Tensor) -> torch.Tensor:
-    """Closed form for g = ⟨u, y⟩: LSE = Σ_i softplus(u_i) − k log 2 -> (B,)."""
+    """Closed form for g = ⟨u, y⟩: LSE = Σ_i softplus(u_i) − k log 2.
+
+    Args:
+        unary: (B, k).
+
+    Returns:
+        (B,).
+
+    Example:
+        lse = unary_lse(torch.randn(4, 6))
+    """
     _check_tensor("unary_lse", "unary", unary, 2, floating=True)
     return torch.nn.functional.softplus(unary).sum(-1) - unary.shape[1] * math.log(2.0)
 
 
 def unary_nll(unary: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Exact MLE loss of the unary model, −log p(y|x) − k log 2 = unary_lse(u) − ⟨u, y⟩ -> (B,).
+    """Exact MLE loss of the unary model, −log p(y|x) − k log 2 = unary_lse(u) − ⟨u, y⟩.
 
     Equals Σ_i BCE-with-logits(u_i, y_i) − k log 2.
+
+    Args:
+        unary: (B, k).
+        y: (B, k) 0/1 labels.
+
+    Returns:
+        (B,).
+
+    Raises:
+        ValueError: mismatched shapes.
+
+    Example:
+        nll = unary_nll(torch.randn(4, 6), torch.randint(0, 2, (4, 6)).float())
     """
     fn = "unary_nll"
     _check_tensor(fn, "unary", unary, 2, floating=True)
@@ -339,7 +494,17 @@ def unary_nll(unary: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def exact_lse_perms(theta: torch.Tensor) -> torch.Tensor:
-    """LSE over uniform permutations by enumeration of all n! (n ≤ 8): logsumexp_σ g(σ) − log n! -> (B,)."""
+    """LSE over uniform permutations by enumeration of all n! (n ≤ 8): logsumexp_σ g(σ) − log n!.
+
+    Args:
+        theta: (B, n) or (B, n, n).
+
+    Returns:
+        (B,).
+
+    Example:
+        lse = exact_lse_perms(torch.randn(4, 5))
+    """
     _enum_perms_check("exact_lse_perms", theta)
     n = theta.shape[1]
     return torch.logsumexp(_perm_energies(theta), dim=1) - math.lgamma(n + 1)
@@ -384,7 +549,20 @@ def _log_permanent_from_log(logA: torch.Tensor, fn: str) -> torch.Tensor:
 
 
 def log_permanent(A: torch.Tensor) -> torch.Tensor:
-    """log perm(A) for entrywise-positive A (B, n, n), n ≤ 20, by Ryser's formula (float64, balanced) -> (B,)."""
+    """log perm(A) for entrywise-positive A, n ≤ 20, by Ryser's formula (float64, balanced).
+
+    Args:
+        A: (B, n, n), entrywise positive.
+
+    Returns:
+        (B,).
+
+    Raises:
+        ValueError: not square, n > 20, or a non-positive entry.
+
+    Example:
+        lp = log_permanent(torch.rand(2, 4, 4) + 0.1)
+    """
     fn = "log_permanent"
     _check_tensor(fn, "A", A, 3, floating=True)
     if A.shape[1] != A.shape[2]:
@@ -397,10 +575,22 @@ def log_permanent(A: torch.Tensor) -> torch.Tensor:
 
 
 def lse_perms_ryser(theta: torch.Tensor) -> torch.Tensor:
-    """LSE over uniform permutations via the permanent, n ≤ 20 -> (B,).
+    """LSE over uniform permutations via the permanent, n ≤ 20.
 
     Permutahedron: Σ_σ e^{Σ_i θ_i(σ_i+1)} = perm[e^{θ_i (j+1)}]_{ij}; Birkhoff: perm(e^Θ). Minus log n!.
     Built in log space, so large θ never overflows.
+
+    Args:
+        theta: (B, n) or (B, n, n).
+
+    Returns:
+        (B,).
+
+    Raises:
+        ValueError: invalid shape or n > 20.
+
+    Example:
+        lse = lse_perms_ryser(torch.randn(4, 12))
     """
     fn = "lse_perms_ryser"
     _check_theta(fn, theta)
@@ -421,9 +611,23 @@ def lse_perms_ryser(theta: torch.Tensor) -> torch.Tensor:
 
 def exact_minmin_loss_bits(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor,
                            pairwise: Optional[torch.Tensor] = None, alpha: float = 1.0) -> torch.Tensor:
-    """Min-min loss with E_q computed exactly over all 2^k configurations (chunked) -> (B,).
+    """Min-min loss with E_q computed exactly over all 2^k configurations (chunked).
 
-    Same formula (and, for α = 1, the same overflow guard) as `minmin_from_energies` with all of Y as samples.
+    Same formula (and, for α = 1, the same overflow guard) as `minmin_from_energies` with all of Y
+    as samples.
+
+    Args:
+        unary: (B, k).
+        tau: (B,).
+        y: (B, k) 0/1 labels.
+        pairwise: (B, k, k) or None.
+        alpha: the conjugate's α.
+
+    Returns:
+        loss (B,).
+
+    Example:
+        loss = exact_minmin_loss_bits(u, tau, y)
     """
     fn = "exact_minmin_loss_bits"
     _enum_bits_check(fn, unary, pairwise)
@@ -442,7 +646,20 @@ def exact_minmin_loss_bits(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tens
 
 
 def exact_minmin_loss_perms(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
-    """Min-min ranking loss with E_q over all n! permutations (n ≤ 8) -> (B,)."""
+    """Min-min ranking loss with E_q over all n! permutations (n ≤ 8).
+
+    Args:
+        theta: (B, n) or (B, n, n).
+        tau: (B,).
+        y: (B, n) permutations.
+        alpha: the conjugate's α.
+
+    Returns:
+        loss (B,).
+
+    Example:
+        loss = exact_minmin_loss_perms(theta, tau, y)
+    """
     fn = "exact_minmin_loss_perms"
     _enum_perms_check(fn, theta)
     _check_tensor(fn, "y", y, 2)
@@ -450,10 +667,22 @@ def exact_minmin_loss_perms(theta: torch.Tensor, tau: torch.Tensor, y: torch.Ten
 
 
 def optimal_tau_bits(unary: torch.Tensor, pairwise: Optional[torch.Tensor] = None, alpha: float = 1.0) -> torch.Tensor:
-    """τ* = argmin_τ of the exact min-min loss -> (B,) (detached for α > 1).
+    """τ* = argmin_τ of the exact min-min loss (detached for α > 1).
 
-    α = 1: τ* = LSE exactly. α > 1: the root of the decreasing function h(τ) = E_q[(f*_α)'(g − τ)] − 1,
-    bracketed by [min g, max g] (h ≥ 0 at min g, ≤ 0 at max g) and found by bisection in float64 to 1e-12.
+    α = 1: τ* = LSE exactly. α > 1: the root of the decreasing function
+    h(τ) = E_q[(f*_α)'(g − τ)] − 1, bracketed by [min g, max g] (h ≥ 0 at min g, ≤ 0 at max g) and
+    found by bisection in float64 to 1e-12.
+
+    Args:
+        unary: (B, k).
+        pairwise: (B, k, k) or None.
+        alpha: the conjugate's α.
+
+    Returns:
+        τ* (B,).
+
+    Example:
+        tau = optimal_tau_bits(torch.randn(4, 6), alpha=2.0)
     """
     fn = "optimal_tau_bits"
     _enum_bits_check(fn, unary, pairwise)
@@ -476,9 +705,22 @@ def optimal_tau_bits(unary: torch.Tensor, pairwise: Optional[torch.Tensor] = Non
 
 def implied_distribution_bits(unary: torch.Tensor, pairwise: Optional[torch.Tensor], tau: torch.Tensor,
                               alpha: float = 1.0) -> torch.Tensor:
-    """p(y) = q(y)·(f*_α)'(g(y) − τ) over all 2^k configurations (all_bits order) -> (B, 2^k).
+    """p(y) = q(y)·(f*_α)'(g(y) − τ) over all 2^k configurations (all_bits order).
 
-    With τ = optimal_tau_bits this sums to 1 (α = 1: Gibbs; α = 2: p = q[1 + g − τ]_+ = sparsemax(g/2^k)).
+    With τ = optimal_tau_bits this sums to 1 (α = 1: Gibbs; α = 2: p = q[1 + g − τ]_+ =
+    sparsemax(g/2^k)).
+
+    Args:
+        unary: (B, k).
+        pairwise: (B, k, k) or None.
+        tau: (B,).
+        alpha: the conjugate's α.
+
+    Returns:
+        (B, 2^k).
+
+    Example:
+        p = implied_distribution_bits(u, None, optimal_tau_bits(u, alpha=2.0), alpha=2.0)
     """
     fn = "implied_distribution_bits"
     _enum_bits_check(fn, unary, pairwise)

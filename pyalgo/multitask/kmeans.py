@@ -9,7 +9,7 @@ Labels number the clusters by increasing centre (0 = smallest).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -49,13 +49,30 @@ def _relabel_by_centre(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return rank[labels]
 
 
-def kmeans_1d_lloyd(values, num_clusters: int, generator: Optional[torch.Generator] = None,
+def kmeans_1d_lloyd(values: Union[torch.Tensor, np.ndarray, Sequence[float]], num_clusters: int,
+                    generator: Optional[torch.Generator] = None,
                     tol: float = 1e-4, max_iter: int = 1000) -> torch.Tensor:
     """Lloyd's algorithm as in `kmeans-pytorch` 0.3 (the official GO4Align code), labels (M,) int64.
 
     Initial centres are `num_clusters` distinct points drawn from `generator`; an emptied cluster is
-    reseeded with a random point; stops when Σ squared centre shift < tol or after max_iter
-    iterations (≤ 10^7). A local optimum only. min(num_clusters, M)·M ≤ 2^26 (the distance matrix).
+    reseeded with a random point. A local optimum only.
+
+    Args:
+        values: (M,) finite reals (tensor, array or sequence).
+        num_clusters: K >= 1; min(K, M)·M ≤ 2^26 (the distance matrix).
+        generator: draws the initial centres and reseeds (None: torch's default generator).
+        tol: stop when Σ squared centre shift < tol.
+        max_iter: at most this many iterations (≤ 10^7).
+
+    Returns:
+        The labels (M,) int64, numbered by increasing centre.
+
+    Raises:
+        TypeError: bad `values` or `generator` type.
+        ValueError: bad `num_clusters`, `tol` or `max_iter`, or non-finite values.
+
+    Example:
+        labels = pyalgo.multitask.kmeans_1d_lloyd([0.1, 0.2, 5.0], 2, generator=torch.Generator().manual_seed(0))
     """
     x = _check(values, num_clusters, "kmeans_1d_lloyd")
     where = "pyalgo.multitask.kmeans_1d_lloyd"
@@ -89,8 +106,20 @@ def kmeans_1d_lloyd(values, num_clusters: int, generator: Optional[torch.Generat
     return torch.from_numpy(_relabel_by_centre(x, labels))
 
 
-def cluster_means(values, labels) -> np.ndarray:
-    """Each point replaced by its cluster's mean (the GO4Align weights ω^{k(m)}), shape (M,)."""
+def cluster_means(values: Union[np.ndarray, Sequence[float]],
+                  labels: Union[np.ndarray, Sequence[int]]) -> np.ndarray:
+    """Each point replaced by its cluster's mean (the GO4Align weights ω^{k(m)}).
+
+    Args:
+        values: (M,) reals.
+        labels: (M,) non-negative int cluster labels.
+
+    Returns:
+        (M,) float64, the mean of each point's cluster.
+
+    Example:
+        cluster_means([1.0, 3.0, 10.0], [0, 0, 1])   # array([ 2.,  2., 10.])
+    """
     x = np.asarray(values, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     return (np.bincount(labels, weights=x) / np.bincount(labels))[labels]

@@ -11,12 +11,27 @@ __all__ = ["delta_m"]
 ArrayLike = Union[Sequence[float], np.ndarray]
 
 
-def delta_m(metrics: ArrayLike, baselines: ArrayLike, higher_is_better: Union[bool, Sequence[bool]]):
-    """Δm% = (100/S) Σ_s (−1)^{δ_s} (M_s − B_s) / B_s, averaged over the S metrics (not the tasks);
+def delta_m(metrics: ArrayLike, baselines: ArrayLike,
+            higher_is_better: Union[bool, Sequence[bool]]) -> Union[float, np.ndarray]:
+    """Δm% = (100/S) Σ_s (−1)^{δ_s} (M_s − B_s) / B_s, averaged over the S metrics (not the tasks).
+
     δ_s = 1 when higher is better. Lower is better; 0 = on par with the single-task baselines B.
 
-    metrics: (..., S) — leading dimensions (e.g. seeds) give one Δm each; baselines: (S,), non-zero;
-    higher_is_better: one bool for all metrics or (S,). Returns a float, or an array of shape (...).
+    Args:
+        metrics: (..., S); leading dimensions (e.g. seeds) give one Δm each.
+        baselines: (S,), finite and non-zero.
+        higher_is_better: one bool for all metrics or (S,) bools.
+
+    Returns:
+        A float, or an array of shape (...) when `metrics` has leading dimensions.
+
+    Raises:
+        TypeError: non-real values or non-bool flags.
+        ValueError: mismatched shapes, empty or non-finite inputs, a zero baseline.
+        OverflowError: metrics / baselines overflows float64.
+
+    Example:
+        pyalgo.multitask.delta_m([0.9, 0.5], [1.0, 0.4], [True, False])   # 17.5
     """
     fn = "pyalgo.multitask.delta_m"
     m = _real_array(metrics, "metrics", fn)

@@ -6,7 +6,7 @@ values of one step) and are not differentiable.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -18,20 +18,33 @@ __all__ = ["kmeans_1d", "go4align_weights"]
 _ops = torch.ops.pyalgo
 
 
-def kmeans_1d(values, num_clusters: int) -> torch.Tensor:
+def kmeans_1d(values: Union[torch.Tensor, np.ndarray, Sequence[float]], num_clusters: int) -> torch.Tensor:
     """Globally optimal 1-D K-means labels (M,) int64, numbered by increasing centre.
 
-    values: (M,) finite reals (a real tensor on any device, copied to the host as float64, or an
-    array-like / list of numbers, read as float64 directly). Optimal clusters are contiguous runs of
-    the sorted values: a dynamic programme over the D sorted distinct values finds the least
-    within-cluster SSE, each level by divide and conquer on the monotone optimal split
-    (O(m log m + K·D·log D)). Segment costs are merged pairwise from local moments and the values
-    scaled by a power of two, so the optimum is found whatever their magnitude or spread (1e-300 to
-    1e300, tiny clusters next to huge values). Equal values are never split, so permuting the values
-    permutes the labels; with fewer distinct values than `num_clusters` each distinct value is a
-    cluster. Exact ties between partitions go to the smallest boundary index.
-    Limit: (min(num_clusters, D) − 1)·(D + 1) ≤ 2**26 (the back-pointers: 512 MiB, a few seconds),
-    else a ValueError; D = 2·10^5 distinct values with K = 8 take about 0.1 s.
+    Optimal clusters are contiguous runs of the sorted values: a dynamic programme over the D sorted
+    distinct values finds the least within-cluster SSE, each level by divide and conquer on the
+    monotone optimal split (O(m log m + K·D·log D)). Segment costs are merged pairwise from local
+    moments and the values scaled by a power of two, so the optimum is found whatever their magnitude
+    or spread (1e-300 to 1e300, tiny clusters next to huge values). Equal values are never split, so
+    permuting the values permutes the labels; with fewer distinct values than `num_clusters` each
+    distinct value is a cluster. Exact ties between partitions go to the smallest boundary index.
+    D = 2·10^5 distinct values with K = 8 take about 0.1 s.
+
+    Args:
+        values: (M,) finite reals: a real tensor on any device (copied to the host as float64), or an
+            array-like / list of numbers (read as float64 directly).
+        num_clusters: K >= 1.
+
+    Returns:
+        The labels (M,) int64, 0 = the cluster with the smallest centre.
+
+    Raises:
+        TypeError: `values` is not real, or `num_clusters` is not an int.
+        ValueError: `num_clusters` < 1, a value is not finite, or (min(K, D) − 1)·(D + 1) > 2**26
+            (the back-pointers: 512 MiB).
+
+    Example:
+        labels = pyalgo.multitask.kmeans_1d([0.1, 0.2, 5.0, 5.1], 2)   # tensor([0, 0, 1, 1])
     """
     fn = "pyalgo.multitask.kmeans_1d"
     if isinstance(num_clusters, bool) or not isinstance(num_clusters, (int, np.integer)):
@@ -57,9 +70,22 @@ def kmeans_1d(values, num_clusters: int) -> torch.Tensor:
 
 def go4align_weights(losses: torch.Tensor, log_q: torch.Tensor, num_groups: int, beta: float, sum_scale: bool,
                      offset: float, eps: float) -> Tuple[torch.Tensor, ...]:
-    """One GO4Align step on CPU float64 losses (M,) with the running log q (M,), not modified.
+    """One GO4Align step on CPU float64 losses with the running log q (not modified).
 
-    Returns (weights, groups, indicators γ, P, q, log_q_new), each (M,) (groups int64).
+    Args:
+        losses: (M,) float64 CPU task losses.
+        log_q: (M,) the running log q.
+        num_groups: K.
+        beta: β >= 0.
+        sum_scale: P = sum(L)/L (the official code) instead of mean(L)/L.
+        offset: added to every loss first.
+        eps: clamps losses below eps when > 0.
+
+    Returns:
+        (weights, groups, indicators γ, P, q, log_q_new), each (M,) (groups int64).
+
+    Example:
+        w, groups, gamma, P, q, log_q = go4align_weights(L, log_q, 2, 1e-4, False, 0.0, 0.0)
     """
     return _ext.call(_ops.go4align_weights, losses, log_q, num_groups, beta, sum_scale, offset, eps)
 

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import List, Sequence, Tuple
+from typing import Any, Dict, List, Literal, Sequence, Tuple
 
 import numpy as np
 
@@ -17,14 +17,39 @@ __all__ = ["kmeans_1d_bruteforce", "kmeans_1d_ref", "go4align_ref", "sse_of"]
 
 
 def sse_of(values: Sequence[float], labels: Sequence[int]) -> float:
-    """Within-cluster sum of squared deviations."""
+    """Within-cluster sum of squared deviations.
+
+    Args:
+        values: M numbers.
+        labels: M cluster labels.
+
+    Returns:
+        The SSE.
+
+    Example:
+        sse_of([1.0, 3.0, 10.0], [0, 0, 1])   # 2.0
+    """
     x = np.asarray(values, dtype=np.float64)
     lab = np.asarray(labels)
     return float(sum(((x[lab == c] - x[lab == c].mean()) ** 2).sum() for c in np.unique(lab)))
 
 
 def kmeans_1d_bruteforce(values: Sequence[float], k: int) -> Tuple[float, np.ndarray]:
-    """(least SSE, one optimal labelling) over every assignment of the M points to ≤ k groups."""
+    """(least SSE, one optimal labelling) over every assignment of the M points to ≤ k groups.
+
+    Args:
+        values: M numbers (M small: k^M assignments).
+        k: the number of groups.
+
+    Returns:
+        (least SSE, labels (M,)).
+
+    Raises:
+        ValueError: too many assignments to enumerate.
+
+    Example:
+        sse, labels = kmeans_1d_bruteforce([0.1, 0.2, 5.0], 2)
+    """
     x = np.asarray(values, dtype=np.float64)
     if x.size > 10:
         raise ValueError("kmeans_1d_bruteforce: at most 10 points")
@@ -37,8 +62,20 @@ def kmeans_1d_bruteforce(values: Sequence[float], k: int) -> Tuple[float, np.nda
 
 
 def kmeans_1d_ref(values: Sequence[float], k: int) -> Tuple[float, List[List[int]]]:
-    """(least SSE, clusters as lists of indices) by dynamic programming over the sorted values:
-    cost[j][i] = least SSE of the i smallest values in j contiguous clusters."""
+    """(least SSE, clusters) by dynamic programming over the sorted values.
+
+    cost[j][i] = least SSE of the i smallest values in j contiguous clusters.
+
+    Args:
+        values: M numbers.
+        k: the number of clusters.
+
+    Returns:
+        (least SSE, clusters as lists of indices).
+
+    Example:
+        sse, clusters = kmeans_1d_ref([0.1, 0.2, 5.0], 2)
+    """
     x = [float(v) for v in values]
     order = sorted(range(len(x)), key=lambda i: x[i])
     s = [x[i] for i in order]
@@ -68,12 +105,24 @@ def kmeans_1d_ref(values: Sequence[float], k: int) -> Tuple[float, List[List[int
 
 
 def go4align_ref(loss_history: Sequence[Sequence[float]], num_groups: int, beta: float,
-                 scale: str = "mean") -> dict:
+                 scale: Literal["mean", "sum"] = "mean") -> Dict[str, Any]:
     """GO4Align weights at the last step of `loss_history` (T, M), literally from the paper.
 
     q_0 = 1/M; q_t = q_{t-1} ⊙ exp(−β L_t), renormalised (Eq. 6); P = mean(L_T)/L_T (Eq. 5;
     scale="sum": sum(L_T)/L_T); γ = P ⊙ q_T (Eq. 7); groups = the optimal K-means of γ (exhaustive
     for M ≤ 8, else the DP reference); w_m = mean of γ over m's group (Eq. 3–4).
+
+    Args:
+        loss_history: (T, M) losses of every step.
+        num_groups: K.
+        beta: β.
+        scale: "mean" (the paper) or "sum" (the official code).
+
+    Returns:
+        dict with weights, labels, gamma, P and q, each (M,).
+
+    Example:
+        out = go4align_ref([[1.0, 2.0, 3.0]], num_groups=2, beta=1e-4)
     """
     L = np.asarray(loss_history, dtype=np.float64)
     m = L.shape[1]

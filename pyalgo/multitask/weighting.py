@@ -23,7 +23,7 @@ from __future__ import annotations
 import abc
 import copy
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ __all__ = [
 
 Losses = Union[torch.Tensor, Sequence[torch.Tensor]]
 Params = Optional[Sequence[torch.Tensor]]
+Device = Union[str, torch.device, None]
+# (the scalar loss to differentiate, extras: "weights" (M,) and method-specific entries)
+Weighted = Tuple[torch.Tensor, Dict[str, Any]]
 
 
 def _stack_losses(losses: Losses, n_tasks: int, where: str) -> torch.Tensor:
@@ -144,11 +147,11 @@ class WeightMethod(abc.ABC):
 
     @abc.abstractmethod
     def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
-                          task_specific_parameters: Params = None, **kwargs) -> Tuple[torch.Tensor, Dict]:
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         """(scalar loss to differentiate, extras with "weights": (M,) weights it applies)."""
 
     def backward(self, losses: Losses, shared_parameters: Params = None,
-                 task_specific_parameters: Params = None, **kwargs) -> Tuple[torch.Tensor, Dict]:
+                 task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         """`get_weighted_loss` followed by `loss.backward()`; returns the same pair."""
         loss, extras = self.get_weighted_loss(losses, shared_parameters=shared_parameters,
                                               task_specific_parameters=task_specific_parameters, **kwargs)
@@ -162,10 +165,10 @@ class WeightMethod(abc.ABC):
     def update(self, losses: Losses) -> None:
         """Post-step hook with the losses after `optimizer.step()` (FAMO; a no-op elsewhere)."""
 
-    def state_dict(self) -> Dict:
+    def state_dict(self) -> Dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state: Dict) -> None:
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
         unknown = set(state) - set(self.state_dict())
         if unknown:
             raise KeyError(f"{self._where}.load_state_dict: unknown keys {sorted(unknown)}")
@@ -182,7 +185,8 @@ class LinearScalarization(WeightMethod):
 
     name = "ls"
 
-    def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         return L.sum(), {"weights": torch.ones_like(L.detach())}
 
@@ -196,12 +200,13 @@ class ScaleInvariant(WeightMethod):
 
     name = "si"
 
-    def __init__(self, n_tasks, device=None, eps: float = 0.0, loss_offset: Optional[float] = None):
+    def __init__(self, n_tasks: int, device: Device = None, eps: float = 0.0, loss_offset: Optional[float] = None):
         super().__init__(n_tasks, device)
         self.eps = _check_positive(eps, "eps", self._where, allow_zero=True)
         self.loss_offset = _check_offset(loss_offset, self._where)
 
-    def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         values = _loss_values(L, self._where, self.loss_offset, self.eps)
         shifted = L + self.loss_offset if self.loss_offset else L
@@ -215,11 +220,12 @@ class RandomLossWeighting(WeightMethod):
 
     name = "rlw"
 
-    def __init__(self, n_tasks, device=None, generator: Optional[torch.Generator] = None):
+    def __init__(self, n_tasks: int, device: Device = None, generator: Optional[torch.Generator] = None):
         super().__init__(n_tasks, device)
         self.generator = _check_generator(generator, self._where)
 
-    def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         w = torch.softmax(torch.randn(self.n_tasks, generator=self.generator, dtype=torch.float64), 0)
         w = w.to(L.device, L.dtype)
@@ -236,7 +242,7 @@ class DynamicWeightAverage(WeightMethod):
 
     name = "dwa"
 
-    def __init__(self, n_tasks, device=None, iteration_window: int = 25, temperature: float = 2.0):
+    def __init__(self, n_tasks: int, device: Device = None, iteration_window: int = 25, temperature: float = 2.0):
         super().__init__(n_tasks, device)
         if isinstance(iteration_window, bool) or not isinstance(iteration_window, (int, np.integer)) \
                 or iteration_window < 1:
@@ -249,7 +255,7 @@ class DynamicWeightAverage(WeightMethod):
         self.temperature = _check_positive(temperature, "temperature", self._where)
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.history = np.zeros((2 * self.iteration_window, self.n_tasks))
         self.steps = 0
 
@@ -267,7 +273,8 @@ class DynamicWeightAverage(WeightMethod):
         e = np.exp(logits - logits.max())
         return self.n_tasks * e / e.sum()
 
-    def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         values = _loss_values(L, self._where)
         w = torch.from_numpy(self.weights()).to(L.device, L.dtype)
@@ -276,10 +283,10 @@ class DynamicWeightAverage(WeightMethod):
         self.steps += 1
         return (w * L).sum(), {"weights": w}
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {"history": self.history.copy(), "steps": self.steps}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
         super().load_state_dict(state)
         history = np.array(state["history"], dtype=np.float64)
         if history.shape != (2 * self.iteration_window, self.n_tasks) or not np.all(np.isfinite(history)):
@@ -297,14 +304,15 @@ class UncertaintyWeighting(WeightMethod):
 
     name = "uw"
 
-    def __init__(self, n_tasks, device=None):
+    def __init__(self, n_tasks: int, device: Device = None):
         super().__init__(n_tasks, device)
         self.log_sigma = torch.zeros(self.n_tasks, device=self.device, requires_grad=True)
 
-    def parameters(self):
+    def parameters(self) -> List[torch.Tensor]:
         return [self.log_sigma]
 
-    def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         if L.device != self.log_sigma.device:
             raise ValueError(f"{self._where}: losses are on {L.device} but the method's parameters on "
@@ -312,15 +320,15 @@ class UncertaintyWeighting(WeightMethod):
         loss = 0.5 * (torch.exp(-self.log_sigma) * L + self.log_sigma).sum()
         return loss, {"weights": 0.5 * torch.exp(-self.log_sigma.detach())}
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {"log_sigma": self.log_sigma.detach().clone()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
         super().load_state_dict(state)
         with torch.no_grad():
             self.log_sigma.copy_(state["log_sigma"])
 
-    def reset(self):
+    def reset(self) -> None:
         with torch.no_grad():
             self.log_sigma.zero_()
 
@@ -338,14 +346,15 @@ class FAMO(WeightMethod):
 
     name = "famo"
 
-    def __init__(self, n_tasks, device=None, gamma: float = 0.01, w_lr: float = 0.025, max_norm: float = 1.0):
+    def __init__(self, n_tasks: int, device: Device = None,
+                 gamma: float = 0.01, w_lr: float = 0.025, max_norm: float = 1.0):
         super().__init__(n_tasks, device)
         self.gamma = _check_positive(gamma, "gamma", self._where, allow_zero=True)
         self.w_lr = _check_positive(w_lr, "w_lr", self._where)
         self.max_norm = _check_positive(max_norm, "max_norm", self._where, allow_zero=True)
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.min_losses = torch.zeros(self.n_tasks, device=self.device)
         self.w = torch.zeros(self.n_tasks, device=self.device, requires_grad=True)
         self.w_opt = torch.optim.Adam([self.w], lr=self.w_lr, weight_decay=self.gamma)
@@ -361,7 +370,8 @@ class FAMO(WeightMethod):
         _loss_values(gaps, self._where)
         return gaps
 
-    def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         gaps = self._gaps(L)
         self.prev_losses = L.detach()
@@ -370,7 +380,8 @@ class FAMO(WeightMethod):
         loss = (gaps.log() * z / c).sum()
         return loss, {"weights": z / (c * gaps.detach())}
 
-    def backward(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def backward(self, losses: Losses, shared_parameters: Params = None,
+                 task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         loss, extras = self.get_weighted_loss(losses)
         loss.backward()
         if self.max_norm > 0 and shared_parameters is not None:
@@ -389,12 +400,12 @@ class FAMO(WeightMethod):
         self.w.grad = direction
         self.w_opt.step()
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         # deep copies: torch's optimizer state_dict holds the live moment tensors
         return {"w": self.w.detach().clone(), "w_opt": copy.deepcopy(self.w_opt.state_dict()),
                 "min_losses": self.min_losses.clone()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
         super().load_state_dict(state)
         with torch.no_grad():
             self.w.copy_(state["w"])
@@ -414,6 +425,21 @@ def min_norm_weights(gram: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     polytope (finite, exact up to rounding), stopped when the Frank–Wolfe gap αᵀGα − min_m (Gα)_m
     (a bound on the suboptimality) is below tol · max diag(G); accelerated projected gradient
     finishes the rare case the active set cannot (rounding on near-singular G).
+
+    Args:
+        gram: (M, M) finite PSD Gram matrix of the task gradients.
+        tol: relative Frank–Wolfe gap, finite and > 0.
+
+    Returns:
+        α (M,) float64 on the simplex.
+
+    Raises:
+        TypeError: `gram` is not a real matrix.
+        ValueError: `gram` is not finite, square and non-empty, or `tol` is invalid.
+
+    Example:
+        g = torch.randn(3, 10)
+        alpha = pyalgo.multitask.min_norm_weights((g @ g.T).numpy())
     """
     if not (isinstance(tol, (int, float, np.integer, np.floating)) and not isinstance(tol, bool)
             and math.isfinite(tol) and tol > 0):
@@ -565,11 +591,13 @@ class _GradientMethod(WeightMethod):
         alpha = self.weights_from_gradients(grads, L if getattr(self, "uses_losses", False) else None)
         return L, params, grads, alpha.to(L.dtype)
 
-    def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L, _, _, alpha = self._combine(losses, shared_parameters)
         return (alpha * L).sum(), {"weights": alpha}
 
-    def backward(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def backward(self, losses: Losses, shared_parameters: Params = None,
+                 task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         """Shared parameters get d = Σ α_m g_m; all other parameters Σ_m ∇L_m. Gradients accumulate."""
         L, params, grads, alpha = self._combine(losses, shared_parameters)
         L.sum().backward()
@@ -594,7 +622,8 @@ class MGDA(_GradientMethod):
 
     name = "mgda"
 
-    def __init__(self, n_tasks, device=None, normalization: str = "none"):
+    def __init__(self, n_tasks: int, device: Device = None,
+                 normalization: Literal["none", "l2", "loss", "loss+"] = "none"):
         super().__init__(n_tasks, device)
         if normalization not in ("none", "l2", "loss", "loss+"):
             raise ValueError(f"{self._where}: normalization must be 'none', 'l2', 'loss' or 'loss+', got {normalization!r}")
@@ -625,7 +654,7 @@ class PCGrad(_GradientMethod):
 
     name = "pcgrad"
 
-    def __init__(self, n_tasks, device=None, generator: Optional[torch.Generator] = None):
+    def __init__(self, n_tasks: int, device: Device = None, generator: Optional[torch.Generator] = None):
         super().__init__(n_tasks, device)
         self.generator = _check_generator(generator, self._where)
 
@@ -647,7 +676,7 @@ class CAGrad(_GradientMethod):
 
     name = "cagrad"
 
-    def __init__(self, n_tasks, device=None, c: float = 0.4):
+    def __init__(self, n_tasks: int, device: Device = None, c: float = 0.4):
         super().__init__(n_tasks, device)
         self.c = _check_positive(c, "c", self._where, allow_zero=True)
         if self.c > 1e6:
@@ -713,8 +742,10 @@ class GO4Align(WeightMethod):
 
     name = "go4align"
 
-    def __init__(self, n_tasks, device=None, num_groups: Optional[int] = None, beta: float = 1e-4, scale: str = "mean",
-                 clustering: str = "exact1d", eps: float = 0.0, loss_offset: Optional[float] = None,
+    def __init__(self, n_tasks: int, device: Device = None,
+                 num_groups: Optional[int] = None, beta: float = 1e-4, scale: Literal["mean", "sum"] = "mean",
+                 clustering: Literal["exact1d", "lloyd"] = "exact1d", eps: float = 0.0,
+                 loss_offset: Optional[float] = None,
                  robust_step_size: Optional[float] = None, generator: Optional[torch.Generator] = None):
         super().__init__(n_tasks, device)
         if num_groups is None:
@@ -742,10 +773,11 @@ class GO4Align(WeightMethod):
     def robust_step_size(self) -> float:
         return self.beta
 
-    def reset(self):
+    def reset(self) -> None:
         self.log_q = torch.full((self.n_tasks,), -math.log(self.n_tasks), dtype=torch.float64)
 
-    def get_weighted_loss(self, losses, shared_parameters=None, task_specific_parameters=None, **kwargs):
+    def get_weighted_loss(self, losses: Losses, shared_parameters: Params = None,
+                          task_specific_parameters: Params = None, **kwargs: Any) -> Weighted:
         L = self._losses(losses)
         # the whole step in one host op (C++): a handful of NumPy/torch calls would cost more than it
         weights, groups, gamma, P, q, self.log_q = go4align_weights(
@@ -759,10 +791,10 @@ class GO4Align(WeightMethod):
         extras = {"weights": w, "groups": groups, "indicators": gamma, "P": P, "Q": q}
         return (w * shifted).sum(), extras
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {"log_q": self.log_q.clone()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
         super().load_state_dict(state)
         log_q = torch.as_tensor(state["log_q"]).detach().to("cpu", torch.float64).clone()
         if log_q.shape != (self.n_tasks,) or not bool(torch.isfinite(log_q).all()):
@@ -770,7 +802,7 @@ class GO4Align(WeightMethod):
                              f"got shape {tuple(log_q.shape)}")
         self.log_q = log_q
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"GO4Align(n_tasks={self.n_tasks}, num_groups={self.num_groups}, beta={self.beta}, "
                 f"scale={self.scale!r}, clustering={self.clustering!r})")
 
@@ -780,8 +812,25 @@ METHODS = {cls.name: cls for cls in (LinearScalarization, ScaleInvariant, Random
 _ALIASES = {"scaleinvls": "si"}
 
 
-def create(name: str, n_tasks: int, device: Union[str, torch.device, None] = None, **kwargs) -> WeightMethod:
-    """The weighting method registered as `name` (see `METHODS`; "scaleinvls" is an alias of "si")."""
+def create(name: str, n_tasks: int, device: Device = None, **kwargs: Any) -> WeightMethod:
+    """The weighting method registered as `name`.
+
+    Args:
+        name: a key of `METHODS` (case-insensitive; "scaleinvls" is an alias of "si").
+        n_tasks: the number of tasks M >= 1.
+        device: where the method keeps its state (default CPU).
+        **kwargs: the method's own options (e.g. ``num_groups`` for GO4Align).
+
+    Returns:
+        A new `WeightMethod`.
+
+    Raises:
+        ValueError: unknown `name`, or an invalid option of the method.
+
+    Example:
+        method = pyalgo.multitask.create("go4align", n_tasks=3, num_groups=2)
+        loss, extras = method.get_weighted_loss(torch.tensor([1.0, 2.0, 3.0]))
+    """
     key = _ALIASES.get(str(name).lower(), str(name).lower())
     if key not in METHODS:
         raise ValueError(f"pyalgo.multitask.create: unknown method {name!r}; choose one of {sorted(METHODS)}")

@@ -7,7 +7,7 @@ drawn on the generator's device, so the same seed gives the same channels on eve
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Union
 
 import torch
 
@@ -58,11 +58,31 @@ def _draw_device(generator: Optional[torch.Generator], device) -> torch.device:
 
 
 def rayleigh(batch: int, K: int, *, generator: Optional[torch.Generator] = None,
-             dtype: torch.dtype = torch.float32, device="cpu", amplitude: bool = False) -> torch.Tensor:
+             dtype: torch.dtype = torch.float32, device: Union[str, torch.device] = "cpu",
+             amplitude: bool = False) -> torch.Tensor:
     """K-user Gaussian interference channel of Sun et al. (`generate_Gaussian`).
 
-    h_ij ~ CN(0, 1) i.i.d., i.e. (a + ib)/√2 with a, b ~ N(0, 1) -> gains |h_ij|² ~ Exp(1)
-    (B, K, K), or the amplitudes |h_ij| (Rayleigh) with amplitude=True.
+    h_ij ~ CN(0, 1) i.i.d., i.e. (a + ib)/√2 with a, b ~ N(0, 1) -> gains |h_ij|² ~ Exp(1), or the
+    amplitudes |h_ij| (Rayleigh) with amplitude=True.
+
+    Args:
+        batch: B >= 0 instances.
+        K: users >= 1.
+        generator: the random source (None: torch's default); draws on its device.
+        dtype: float32 or float64.
+        device: where the result goes.
+        amplitude: return |h| instead of |h|².
+
+    Returns:
+        (B, K, K) gains (or amplitudes).
+
+    Raises:
+        TypeError: `generator` is not a torch.Generator.
+        ValueError: invalid counts or dtype.
+        RuntimeError: the channels do not fit in memory.
+
+    Example:
+        H = pyalgo.wireless.rayleigh(64, 10, generator=torch.Generator().manual_seed(0))
     """
     _check_count("rayleigh", "batch", batch, 0)
     _check_count("rayleigh", "K", K, 1)
@@ -77,8 +97,28 @@ def rayleigh(batch: int, K: int, *, generator: Optional[torch.Generator] = None,
 
 
 def rayleigh_miso(batch: int, K: int, N: int, *, generator: Optional[torch.Generator] = None,
-                  dtype: torch.dtype = torch.complex64, device="cpu") -> torch.Tensor:
-    """Single-cell MISO downlink channels H (B, K, N), i.i.d. CN(0, 1) entries (Shi et al. 2011)."""
+                  dtype: torch.dtype = torch.complex64, device: Union[str, torch.device] = "cpu") -> torch.Tensor:
+    """Single-cell MISO downlink channels H, i.i.d. CN(0, 1) entries (Shi et al. 2011).
+
+    Args:
+        batch: B >= 0 instances.
+        K: users >= 1.
+        N: transmit antennas >= 1.
+        generator: the random source (None: torch's default); draws on its device.
+        dtype: complex64 or complex128.
+        device: where the result goes.
+
+    Returns:
+        (B, K, N) complex channels.
+
+    Raises:
+        TypeError: `generator` is not a torch.Generator.
+        ValueError: invalid counts or dtype.
+        RuntimeError: the channels do not fit in memory.
+
+    Example:
+        H = pyalgo.wireless.rayleigh_miso(32, 4, 8)
+    """
     _check_count("rayleigh_miso", "batch", batch, 0)
     _check_count("rayleigh_miso", "K", K, 1)
     _check_count("rayleigh_miso", "N", N, 1)
@@ -91,6 +131,7 @@ def rayleigh_miso(batch: int, K: int, N: int, *, generator: Optional[torch.Gener
 
 
 class D2DChannels(NamedTuple):
+    """The output of `d2d`: three (B, K, K) tensors."""
     gains: torch.Tensor      # (B, K, K) G[b, i, j] = gain from transmitter j to receiver i
     distances: torch.Tensor  # (B, K, K) ||rx_i − tx_j|| in metres (diagonal: pair lengths)
     adjacency: torch.Tensor  # (B, K, K) bool, edge j -> i when tx j is within `threshold` of rx i, i != j
@@ -99,7 +140,7 @@ class D2DChannels(NamedTuple):
 def d2d(batch: int, K: int, *, generator: Optional[torch.Generator] = None, area_per_pair: float = 5000.0,
         d_min: float = 2.0, d_max: float = 65.0, pathloss_exponent: float = 3.7, snr_db: float = 10.0,
         threshold: float = 150.0, fading: bool = True, dtype: torch.dtype = torch.float32,
-        device="cpu") -> D2DChannels:
+        device: Union[str, torch.device] = "cpu") -> D2DChannels:
     """Device-to-device layouts with path loss and Rayleigh fading (AD paper §II-A; geometry of
     Cui, Shen & Yu's spatial-learning generator, `yshenaw/GNN-Resource-Management`).
 
@@ -114,7 +155,32 @@ def d2d(batch: int, K: int, *, generator: Optional[torch.Generator] = None, area
     Interference graph (the AD paper's): an edge j -> i (i != j) when ||rx_i − tx_j|| < threshold
     (default 150 m, where the mean interference is ≈ 13 dB below a d_max signal for exponent 3.7;
     math.inf gives the complete graph). Positions and fading are drawn in float64, then cast.
-    Returns `D2DChannels(gains, distances, adjacency)`, all (B, K, K).
+
+    Args:
+        batch: B >= 0 instances.
+        K: pairs >= 1.
+        generator: the random source (None: torch's default).
+        area_per_pair: m² of the square per pair, > 0.
+        d_min: shortest pair length (and distance floor) in metres, > 0.
+        d_max: longest pair length in metres, >= d_min.
+        pathloss_exponent: > 0.
+        snr_db: mean SNR of a direct link of length d_max.
+        threshold: interference-graph radius in metres, > 0 (math.inf: complete graph).
+        fading: multiply by |h|² ~ Exp(1).
+        dtype: float32 or float64.
+        device: where the results go.
+
+    Returns:
+        `D2DChannels(gains, distances, adjacency)`, all (B, K, K).
+
+    Raises:
+        TypeError: `generator` is not a torch.Generator.
+        ValueError: an invalid count, distance, exponent, threshold or dtype.
+        RuntimeError: the channels do not fit in memory.
+
+    Example:
+        ch = pyalgo.wireless.d2d(16, 50, generator=torch.Generator().manual_seed(0))
+        p = pyalgo.wireless.wmmse(ch.gains)
     """
     fn = "d2d"
     _check_count(fn, "batch", batch, 0)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import NamedTuple, Optional, Union
+from typing import Any, Dict, Literal, NamedTuple, Optional, Union, overload
 
 import torch
 
@@ -30,6 +30,7 @@ from .._autograd import double_backward_wanted, reference_grads
 
 _ops = torch.ops.pyalgo
 Value = Union[float, torch.Tensor]
+SisoInit = Literal["full", "random"]
 
 MAX_SISO_USERS = 46340  # K * K < 2^31 gains per instance (also checked by the kernels)
 MAX_ITER = 2**24        # WMMSE updates per call (also checked by the kernels)
@@ -189,30 +190,75 @@ def _teacher(fn: str, what: str, op, tensors, rest, validate: bool):
 
 # ---- SISO ------------------------------------------------------------------------------------
 
+@overload
+def wmmse(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
+          max_iter: int = ..., tol: float = ..., init: Union[SisoInit, torch.Tensor] = ..., amplitude: bool = ...,
+          return_state: Literal[False] = ..., return_trajectory: Literal[False] = ...,
+          generator: Optional[torch.Generator] = ..., validate: bool = ...) -> torch.Tensor: ...
+@overload
+def wmmse(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
+          max_iter: int = ..., tol: float = ..., init: Union[SisoInit, torch.Tensor] = ..., amplitude: bool = ..., *,
+          return_state: Literal[True], return_trajectory: bool = ...,
+          generator: Optional[torch.Generator] = ..., validate: bool = ...) -> WMMSEResult: ...
+@overload
+def wmmse(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
+          max_iter: int = ..., tol: float = ..., init: Union[SisoInit, torch.Tensor] = ..., amplitude: bool = ..., *,
+          return_state: bool = ..., return_trajectory: Literal[True],
+          generator: Optional[torch.Generator] = ..., validate: bool = ...) -> WMMSEResult: ...
+@overload
+def wmmse(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
+          max_iter: int = ..., tol: float = ..., init: Union[SisoInit, torch.Tensor] = ..., amplitude: bool = ...,
+          return_state: bool = ..., return_trajectory: bool = ...,
+          generator: Optional[torch.Generator] = ..., validate: bool = ...) -> Union[torch.Tensor, WMMSEResult]: ...
 def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Optional[Value] = None,
-          max_iter: int = 100, tol: float = 1e-3, init: Union[str, torch.Tensor] = "full",
+          max_iter: int = 100, tol: float = 1e-3, init: Union[SisoInit, torch.Tensor] = "full",
           amplitude: bool = False, return_state: bool = False, return_trajectory: bool = False,
-          generator: Optional[torch.Generator] = None, validate: bool = True):
+          generator: Optional[torch.Generator] = None, validate: bool = True) -> Union[torch.Tensor, WMMSEResult]:
     """Batched WMMSE power control (Shi et al. 2011; Sun et al. 2018 Sec. IV), fused per instance.
 
     Maximises Σ_k α_k log2(1 + H_kk p_k / (Σ_{j≠k} H_kj p_j + σ_k²)) over 0 <= p <= p_max by
     Jacobi WMMSE updates (Shi et al. 2011) with w = 1 + SINR in its stable form, stopping an
     instance once an update raises the rate by <= `tol` bits (Sun et al.'s rule; other instances
-    go on; ``tol <= 0`` runs exactly `max_iter` updates).
+    go on; ``tol <= 0`` runs exactly `max_iter` updates). Not differentiable (a teacher): the
+    inputs are detached. A float32 problem whose solution leaves the float32 range (an SNR beyond
+    ~1e38, e.g. ``noise=1e-44``) is solved in float64 and cast back (``validate=True``;
+    docs/wireless.md, Numerics).
 
-    H: (B, K, K) gains (``amplitude=True``: amplitudes |h|). init: "full" (p = p_max, the
-    standard), "random" (U(0, p_max) from `generator`) or a (B, K) tensor in [0, p_max].
-    Returns p (B, K), or a `WMMSEResult` when `return_state` / `return_trajectory`. Not
-    differentiable (a teacher): the inputs are detached. A float32 problem whose solution leaves
-    the float32 range (an SNR beyond ~1e38, e.g. ``noise=1e-44``) is solved in float64 and cast
-    back (``validate=True``; docs/wireless.md, Numerics).
+    Args:
+        H: (B, K, K) power gains, H[b, i, j] from transmitter j to receiver i (``amplitude=True``:
+            amplitudes |h|).
+        p_max: power budget: a number, (B,) or broadcastable to (B, K).
+        noise: noise power σ² > 0, same shapes as `p_max`.
+        weights: rate weights α >= 0 (None: all 1), same shapes as `p_max`.
+        max_iter: at most this many updates (1 .. 2^24).
+        tol: per-instance stopping threshold in bits (<= 0: run `max_iter` updates).
+        init: "full" (p = p_max, the standard), "random" (U(0, p_max) from `generator`) or a (B, K)
+            tensor in [0, p_max].
+        amplitude: `H` holds amplitudes, squared before use.
+        return_state: also return the final receivers u and weights w.
+        return_trajectory: also return the objective and the powers after each update.
+        generator: the generator of ``init="random"``.
+        validate: check values (one host synchronisation on CUDA).
+
+    Returns:
+        p (B, K), or a `WMMSEResult` when `return_state` or `return_trajectory`.
+
+    Raises:
+        TypeError: `H` or an argument has the wrong type or dtype.
+        ValueError: a shape or value is invalid (negative gains, noise <= 0, max_iter < 1, ...).
+        RuntimeError: the outputs do not fit in memory.
+
+    Example:
+        H = pyalgo.wireless.rayleigh(64, 10)
+        p = pyalgo.wireless.wmmse(H, p_max=1.0, noise=1.0)            # (64, 10)
+        res = pyalgo.wireless.wmmse(H, return_trajectory=True)         # WMMSEResult
     """
     fn = "pyalgo.wireless.wmmse"
     _check_channels(fn, H, False, validate)
     _check_iterations(fn, max_iter, tol)
     B, K = H.shape[0], H.shape[1]
     H = _gains(H.detach(), amplitude)
-    args = dict(B=B, K=K, dtype=H.dtype, device=H.device, validate=validate)
+    args: Dict[str, Any] = dict(B=B, K=K, dtype=H.dtype, device=H.device, validate=validate)
     p_max_t = _per_user(fn, "p_max", p_max.detach() if isinstance(p_max, torch.Tensor) else p_max, positive=True, **args)
     noise_t = _per_user(fn, "noise", noise.detach() if isinstance(noise, torch.Tensor) else noise, positive=True, **args)
     alpha = _per_user(fn, "weights", 1.0 if weights is None else (
@@ -251,9 +297,28 @@ def sum_rate(H: torch.Tensor, p: torch.Tensor, noise: Value = 1.0, weights: Opti
              amplitude: bool = False, per_user: bool = False, validate: bool = True) -> torch.Tensor:
     """Weighted sum rate Σ_k α_k log2(1 + H_kk p_k / (Σ_{j≠k} H_kj p_j + σ_k²)) in bits/s/Hz.
 
-    H: (B, K, K) gains, p: (B, K) powers >= 0. Returns (B,) (``per_user=True``: the weighted
-    per-user rates (B, K)). Differentiable w.r.t. H, p, noise and weights with a fused backward
-    (the unsupervised loss of Sun et al. / Ma et al. eq. 3 is ``-sum_rate(H, p).mean()``).
+    Differentiable w.r.t. H, p, noise and weights with a fused backward (the unsupervised loss of
+    Sun et al. / Ma et al. eq. 3 is ``-sum_rate(H, p).mean()``).
+
+    Args:
+        H: (B, K, K) gains (``amplitude=True``: amplitudes |h|).
+        p: (B, K) powers >= 0, H's dtype and device.
+        noise: noise power σ² > 0: a number, (B,) or broadcastable to (B, K).
+        weights: rate weights α >= 0 (None: all 1), same shapes as `noise`.
+        amplitude: `H` holds amplitudes, squared before use.
+        per_user: return the weighted per-user rates instead of their sum.
+        validate: check values (one host synchronisation on CUDA).
+
+    Returns:
+        (B,) sum rates, or (B, K) with ``per_user=True``.
+
+    Raises:
+        TypeError: wrong types, dtypes or devices.
+        ValueError: wrong shapes or invalid values.
+
+    Example:
+        H = pyalgo.wireless.rayleigh(64, 10)
+        loss = -pyalgo.wireless.sum_rate(H, torch.rand(64, 10)).mean()
     """
     fn = "pyalgo.wireless.sum_rate"
     _check_channels(fn, H, False, validate)
@@ -287,10 +352,23 @@ def _weighted(fn, rates, weights, B, K, like, validate, per_user) -> torch.Tenso
 # ---- MISO ------------------------------------------------------------------------------------
 
 def mrt_init(H: torch.Tensor, p_max: Value = 1.0) -> torch.Tensor:
-    """Maximum-ratio transmission V_i = conj(H_i), scaled to total power p_max: (B, K, N).
+    """Maximum-ratio transmission V_i = conj(H_i), scaled to total power p_max.
 
-    H: (B, K, N) complex, finite; p_max: a number or (B,) tensor, finite and > 0 (always checked:
-    a negative budget has no square root)."""
+    Args:
+        H: (B, K, N) complex channels, finite.
+        p_max: a number or (B,) tensor, finite and > 0 (always checked: a negative budget has no
+            square root).
+
+    Returns:
+        V (B, K, N) complex, with Σ‖V_i‖² = p_max per instance.
+
+    Raises:
+        TypeError: `H` is not a complex tensor.
+        ValueError: wrong shapes or invalid values.
+
+    Example:
+        V = pyalgo.wireless.mrt_init(pyalgo.wireless.rayleigh_miso(8, 4, 6), p_max=10.0)
+    """
     fn = "pyalgo.wireless.mrt_init"
     _check_channels(fn, H, True, True)
     p_max = _per_user(fn, "p_max", p_max.detach() if isinstance(p_max, torch.Tensor) else p_max, H.shape[0],
@@ -306,17 +384,62 @@ def _mrt(H: torch.Tensor, p_max: Value) -> torch.Tensor:
     return V * scale[:, None, None].to(V.dtype)
 
 
+@overload
+def wmmse_miso(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
+               max_iter: int = ..., tol: float = ..., bisection_tol: float = ...,
+               init: Union[Literal["mrt"], torch.Tensor] = ..., return_state: Literal[False] = ...,
+               return_trajectory: Literal[False] = ..., validate: bool = ...) -> torch.Tensor: ...
+@overload
+def wmmse_miso(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
+               max_iter: int = ..., tol: float = ..., bisection_tol: float = ...,
+               init: Union[Literal["mrt"], torch.Tensor] = ..., *, return_state: Literal[True],
+               return_trajectory: bool = ..., validate: bool = ...) -> MISOResult: ...
+@overload
+def wmmse_miso(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
+               max_iter: int = ..., tol: float = ..., bisection_tol: float = ...,
+               init: Union[Literal["mrt"], torch.Tensor] = ..., *, return_state: bool = ...,
+               return_trajectory: Literal[True], validate: bool = ...) -> MISOResult: ...
+@overload
+def wmmse_miso(H: torch.Tensor, p_max: Value = ..., noise: Value = ..., weights: Optional[Value] = ...,
+               max_iter: int = ..., tol: float = ..., bisection_tol: float = ...,
+               init: Union[Literal["mrt"], torch.Tensor] = ..., return_state: bool = ...,
+               return_trajectory: bool = ..., validate: bool = ...) -> Union[torch.Tensor, MISOResult]: ...
 def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Optional[Value] = None,
                max_iter: int = 100, tol: float = 1e-4, bisection_tol: float = 1e-4,
-               init: Union[str, torch.Tensor] = "mrt", return_state: bool = False,
-               return_trajectory: bool = False, validate: bool = True):
+               init: Union[Literal["mrt"], torch.Tensor] = "mrt", return_state: bool = False,
+               return_trajectory: bool = False, validate: bool = True) -> Union[torch.Tensor, MISOResult]:
     """Batched single-cell MISO WMMSE beamforming (Shi et al. 2011 §III).
 
-    H: (B, K, N) complex channels. Each update solves V_i = (A + μI)⁻¹ α_i w_i u_i conj(H_i),
+    Each update solves V_i = (A + μI)⁻¹ α_i w_i u_i conj(H_i),
     A = Σ_i α_i w_i |u_i|² conj(H_i)ᵀ H_i, with μ = 0 if that meets Σ‖V_i‖² <= p_max, else μ by
     bisection until the power is within a factor (1 - bisection_tol) of p_max (never above).
-    Stops as `wmmse`. init: "mrt" (conjugate channels at full power) or a (B, K, N) tensor.
-    Returns V (B, K, N), or a `MISOResult`. Not differentiable.
+    Stops as `wmmse`. Not differentiable.
+
+    Args:
+        H: (B, K, N) complex channels (row i: user i's channel).
+        p_max: total power per instance: a number or (B,).
+        noise: noise power σ² > 0: a number, (B,) or broadcastable to (B, K).
+        weights: rate weights α >= 0 (None: all 1), same shapes as `noise`.
+        max_iter: at most this many updates (1 .. 2^24).
+        tol: per-instance stopping threshold in bits (<= 0: run `max_iter` updates).
+        bisection_tol: relative power tolerance of the μ bisection, in (0, 1).
+        init: "mrt" (conjugate channels at full power) or a (B, K, N) complex tensor.
+        return_state: also return the final receivers u and weights w.
+        return_trajectory: also return the objective and the beamformers after each update.
+        validate: check values (one host synchronisation on CUDA).
+
+    Returns:
+        V (B, K, N), or a `MISOResult` when `return_state` or `return_trajectory`.
+
+    Raises:
+        TypeError: `H` or `init` has the wrong type or dtype.
+        ValueError: a shape or value is invalid.
+        RuntimeError: the outputs do not fit in memory.
+
+    Example:
+        H = pyalgo.wireless.rayleigh_miso(32, 4, 8)
+        V = pyalgo.wireless.wmmse_miso(H, p_max=10.0)                  # (32, 4, 8) complex
+        rate = pyalgo.wireless.sum_rate_miso(H, V)                       # (32,)
     """
     fn = "pyalgo.wireless.wmmse_miso"
     _check_channels(fn, H, True, validate)
@@ -361,8 +484,27 @@ def sum_rate_miso(H: torch.Tensor, V: torch.Tensor, noise: Value = 1.0, weights:
                   per_user: bool = False, validate: bool = True) -> torch.Tensor:
     """Weighted MISO sum rate Σ_i α_i log2(1 + |H_i·V_i|² / (Σ_{j≠i} |H_i·V_j|² + σ_i²)) in bits.
 
-    H, V: (B, K, N) complex. Returns (B,) or, with ``per_user``, (B, K). Differentiable w.r.t.
-    H, V (torch's complex-gradient convention), noise and weights, with a fused backward.
+    Differentiable w.r.t. H, V (torch's complex-gradient convention), noise and weights, with a
+    fused backward.
+
+    Args:
+        H: (B, K, N) complex channels.
+        V: (B, K, N) complex beamformers, H's dtype and device.
+        noise: noise power σ² > 0: a number, (B,) or broadcastable to (B, K).
+        weights: rate weights α >= 0 (None: all 1), same shapes as `noise`.
+        per_user: return the weighted per-user rates instead of their sum.
+        validate: check values (one host synchronisation on CUDA).
+
+    Returns:
+        (B,) sum rates, or (B, K) with ``per_user=True``.
+
+    Raises:
+        TypeError: wrong types or dtypes.
+        ValueError: wrong shapes or invalid values.
+
+    Example:
+        H = pyalgo.wireless.rayleigh_miso(8, 4, 6)
+        rate = pyalgo.wireless.sum_rate_miso(H, pyalgo.wireless.mrt_init(H))
     """
     fn = "pyalgo.wireless.sum_rate_miso"
     _check_channels(fn, H, True, validate)

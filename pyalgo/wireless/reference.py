@@ -17,7 +17,7 @@ noise / total received power.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Tuple, Union
+from typing import Literal, NamedTuple, Optional, Tuple, Union, overload
 
 import numpy as np
 import torch
@@ -63,9 +63,21 @@ def sum_rate_ref(G: torch.Tensor, p: torch.Tensor, noise: Scalar = 1.0, weights:
                  per_user: bool = False) -> torch.Tensor:
     """Weighted sum rate of SISO power control (Sun et al. `obj_IA_sum_rate`).
 
-    G (B, K, K), p (B, K) -> (B,) or, with per_user, (B, K):
         rate_k = α_k log2(1 + G_kk p_k / (Σ_{j≠k} G_kj p_j + σ²_k)).
     Differentiable by autograd in G, p, noise and weights.
+
+    Args:
+        G: (B, K, K) gains.
+        p: (B, K) powers.
+        noise: σ², a number or broadcastable tensor.
+        weights: α (None: all 1).
+        per_user: return the per-user rates.
+
+    Returns:
+        (B,) or, with per_user, (B, K).
+
+    Example:
+        r = sum_rate_ref(G, p)
     """
     B, K = p.shape
     noise = _per_user(noise, B, K, G)
@@ -118,12 +130,27 @@ def wmmse_ref(G: torch.Tensor, p_max: Scalar = 1.0, noise: Scalar = 1.0, weights
               record: bool = False) -> WMMSERefResult:
     """Jacobi WMMSE power control (Shi et al. 2011; Sun et al. 2018 `WMMSE_sum_rate`).
 
-    G (B, K, K) gains, p_init (B, K) in [0, p_max] (default p_max, full power).
     repeat t = 1..max_iter: v-update (`_siso_v_update`), then u, w, obj_new at the new v; an
     instance stops when tol > 0 and obj_new − obj <= tol (the update is kept); stopped instances
-    are frozen while the others go on. Returns `WMMSERefResult` with p = min(v², p_max) (the min
-    only removes the rounding of (√p_max)², so the box holds exactly); objective and trajectory
-    (record=True) repeat the final value after an instance's stop.
+    are frozen while the others go on. p = min(v², p_max) (the min only removes the rounding of
+    (√p_max)², so the box holds exactly); objective and trajectory (record=True) repeat the final
+    value after an instance's stop.
+
+    Args:
+        G: (B, K, K) gains.
+        p_max: the power budget.
+        noise: σ².
+        weights: α (None: all 1).
+        max_iter: at most this many updates.
+        tol: per-instance stopping threshold (<= 0: run max_iter updates).
+        p_init: (B, K) in [0, p_max] (None: p_max, full power).
+        record: also return the objective and trajectory.
+
+    Returns:
+        A `WMMSERefResult`.
+
+    Example:
+        p = wmmse_ref(G).p
     """
     B, K = G.shape[0], G.shape[-1]
     p_max = _per_user(p_max, B, K, G)
@@ -156,18 +183,43 @@ def wmmse_ref(G: torch.Tensor, p_max: Scalar = 1.0, noise: Scalar = 1.0, weights
     return WMMSERefResult(torch.minimum(v * v, p_max), u, w, iterations, objective, trajectory)
 
 
+@overload
+def fplinq_ref(G: torch.Tensor, p_max: Scalar = ..., noise: Scalar = ..., weights: Optional[Scalar] = ...,
+               iters: int = ..., p_init: Optional[torch.Tensor] = ...,
+               return_iterates: Literal[False] = ...) -> torch.Tensor: ...
+@overload
+def fplinq_ref(G: torch.Tensor, p_max: Scalar = ..., noise: Scalar = ..., weights: Optional[Scalar] = ...,
+               iters: int = ..., p_init: Optional[torch.Tensor] = ..., *,
+               return_iterates: Literal[True]) -> Tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def fplinq_ref(G: torch.Tensor, p_max: Scalar = ..., noise: Scalar = ..., weights: Optional[Scalar] = ...,
+               iters: int = ..., p_init: Optional[torch.Tensor] = ...,
+               return_iterates: bool = ...) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]: ...
 @torch.no_grad()
 def fplinq_ref(G: torch.Tensor, p_max: Scalar = 1.0, noise: Scalar = 1.0, weights: Optional[Scalar] = None,
                iters: int = 100, p_init: Optional[torch.Tensor] = None,
                return_iterates: bool = False) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     """FPLinQ power control (Shen & Yu 2018; yshenaw `FPLinQ.py`).
 
-    G (B, K, K) -> p (B, K) after `iters` fixed iterations from p_init (default p_max):
         z_i = G_ii p_i / (Σ_{j≠i} G_ij p_j + σ²_i)
         y_i = √(α_i (1 + z_i) G_ii p_i) / (Σ_j G_ij p_j + σ²_i)
         p_i ← min(p_max_i, α_i (1 + z_i) G_ii y_i² / (Σ_j G_ji y_j²)²), or 0 when y_i = 0.
-    With return_iterates also returns (B, iters + 1, K) p^(0), p^(1), ... Equals Jacobi WMMSE
-    from the same start (y_i² = α_i w_i u_i²).
+    Equals Jacobi WMMSE from the same start (y_i² = α_i w_i u_i²).
+
+    Args:
+        G: (B, K, K) gains.
+        p_max: the power budget.
+        noise: σ².
+        weights: α (None: all 1).
+        iters: the fixed number of iterations.
+        p_init: (B, K) (None: p_max).
+        return_iterates: also return the iterates.
+
+    Returns:
+        p (B, K), or (p, iterates (B, iters + 1, K): p^(0), p^(1), ...) with return_iterates.
+
+    Example:
+        p, its = fplinq_ref(G, iters=20, return_iterates=True)
     """
     B, K = G.shape[0], G.shape[-1]
     p_max = _per_user(p_max, B, K, G)
@@ -195,9 +247,21 @@ def wmmse_numpy_single(h_amp: np.ndarray, p_max: float = 1.0, noise: float = 1.0
                        tol: float = 1e-3) -> np.ndarray:
     """Sun et al.'s per-instance `WMMSE_sum_rate` (Haoran-S/TSP-DNN), ported line by line.
 
-    h_amp (K, K) amplitudes |h| (row = receiver) -> p (K,), full-power start. Two changes:
-    max_iter / tol are arguments (Sun: 100, 1e-3; tol <= 0 runs all max_iter), and
+    Two changes: max_iter / tol are arguments (Sun: 100, 1e-3; tol <= 0 runs all max_iter), and
     w = 1 + S/I replaces Sun's 1/(1 − f b h) (equal in exact arithmetic, stable in floating point).
+
+    Args:
+        h_amp: (K, K) amplitudes |h| (row = receiver).
+        p_max: the power budget.
+        noise: σ².
+        max_iter: at most this many updates.
+        tol: the stopping threshold.
+
+    Returns:
+        p (K,), from a full-power start.
+
+    Example:
+        p = wmmse_numpy_single(np.abs(np.random.randn(5, 5)))
     """
     K = h_amp.shape[0]
     H = h_amp
@@ -230,11 +294,25 @@ def wmmse_numpy_single(h_amp: np.ndarray, p_max: float = 1.0, noise: float = 1.0
 def wmmse_numpy_batch(h_amp: np.ndarray, p_max: Union[float, np.ndarray] = 1.0,
                       noise: Union[float, np.ndarray] = 1.0, weights: Optional[np.ndarray] = None,
                       max_iter: int = 100, tol: float = 1e-3, p_init: Optional[np.ndarray] = None) -> np.ndarray:
-    """Vectorised NumPy WMMSE over a batch (like yshenaw's `batch_WMMSE2`, with the per-instance
-    stop rule of `wmmse_ref`: finished instances are frozen while the others go on).
+    """Vectorised NumPy WMMSE over a batch.
 
-    h_amp (B, K, K) amplitudes (row = receiver); p_max, noise, weights (None = ones) as in
-    `wmmse_ref`; p_init (B, K) (default p_max) -> p (B, K).
+    Like yshenaw's `batch_WMMSE2`, with the per-instance stop rule of `wmmse_ref`: finished
+    instances are frozen while the others go on.
+
+    Args:
+        h_amp: (B, K, K) amplitudes (row = receiver).
+        p_max: as in `wmmse_ref`.
+        noise: as in `wmmse_ref`.
+        weights: (None: ones) as in `wmmse_ref`.
+        max_iter: at most this many updates.
+        tol: the stopping threshold.
+        p_init: (B, K) (None: p_max).
+
+    Returns:
+        p (B, K).
+
+    Example:
+        p = wmmse_numpy_batch(np.abs(np.random.randn(16, 5, 5)))
     """
     B, K = h_amp.shape[0], h_amp.shape[-1]
 
@@ -283,7 +361,17 @@ def brute_force_2user(G: torch.Tensor, p_max: float = 1.0, noise: Scalar = 1.0,
                       grid: int = 401) -> Tuple[torch.Tensor, torch.Tensor]:
     """Global optimum of 2-user power control over a grid × grid lattice of [0, p_max]².
 
-    G (B, 2, 2) -> (p (B, 2), sum rate (B,)) at the best lattice point.
+    Args:
+        G: (B, 2, 2) gains.
+        p_max: the power budget.
+        noise: σ².
+        grid: points per axis.
+
+    Returns:
+        (p (B, 2), sum rate (B,)) at the best lattice point.
+
+    Example:
+        p, rate = brute_force_2user(pyalgo.wireless.rayleigh(4, 2))
     """
     B = G.shape[0]
     levels = torch.linspace(0, p_max, grid, dtype=G.dtype, device=G.device)
@@ -306,9 +394,21 @@ def sum_rate_miso_ref(H: torch.Tensor, V: torch.Tensor, noise: Scalar = 1.0, wei
                       per_user: bool = False) -> torch.Tensor:
     """Weighted sum rate of MISO downlink beamforming (Shi et al. 2011).
 
-    H, V (B, K, N) complex -> (B,) or (B, K):
         rate_i = α_i log2(1 + |s_ii|² / (Σ_{j≠i} |s_ij|² + σ²_i)),  s_ij = H_i @ V_j.
     Differentiable by autograd in H, V, noise and weights.
+
+    Args:
+        H: (B, K, N) complex channels.
+        V: (B, K, N) complex beamformers.
+        noise: σ².
+        weights: α (None: all 1).
+        per_user: return the per-user rates.
+
+    Returns:
+        (B,) or (B, K).
+
+    Example:
+        r = sum_rate_miso_ref(H, V)
     """
     B, K = H.shape[0], H.shape[1]
     noise = _per_user(noise, B, K, H)
@@ -333,7 +433,15 @@ class WMMSEMISORefResult(NamedTuple):
 def mrt_init(H: torch.Tensor, p_max: Scalar = 1.0) -> torch.Tensor:
     """Maximum-ratio transmission V_i = conj(H_i) · c, c such that Σ_i ||V_i||² = p_max.
 
-    H (B, K, N) -> V (B, K, N); an all-zero channel gives V = 0.
+    Args:
+        H: (B, K, N) complex channels.
+        p_max: the power budget.
+
+    Returns:
+        V (B, K, N); an all-zero channel gives V = 0.
+
+    Example:
+        V = mrt_init(H, 10.0)
     """
     p_max = _per_instance(p_max, H.shape[0], H)
     total = (H.abs() ** 2).sum(dim=(-2, -1))
@@ -373,12 +481,25 @@ def miso_beamformer_update(H: torch.Tensor, u: torch.Tensor, w: torch.Tensor, p_
                            bisection_tol: float = 1e-4) -> Tuple[torch.Tensor, torch.Tensor]:
     """The MISO WMMSE V-update with its Lagrange multiplier (Shi et al. 2011, Table I).
 
-    H (B, K, N), u (B, K) complex, w (B, K) -> (V (B, K, N), mu (B,)):
         A = Σ_i α_i w_i |u_i|² conj(H_i)ᵀ H_i,  b_i = α_i w_i u_i conj(H_i),  V_i = (A + mu I)^{-1} b_i.
     mu = 0 when A is positive definite (Cholesky succeeds and every pivot L_kk² > 1e-10 tr(A)/N)
     and Σ||V_i(0)||² <= P. Otherwise bisection on [0, √(Σ||b_i||²/P)] (P(hi) <= P since A >= 0),
     stopping at the first mid with P(1 − bisection_tol) <= P(mid) <= P, or after 200 halvings
     with mu = hi. Σ||b_i||² = 0 gives V = 0, mu = 0.
+
+    Args:
+        H: (B, K, N) complex channels.
+        u: (B, K) complex receivers.
+        w: (B, K) weights.
+        p_max: the power budget P.
+        weights: α (None: all 1).
+        bisection_tol: the relative power tolerance.
+
+    Returns:
+        (V (B, K, N), mu (B,)).
+
+    Example:
+        V, mu = miso_beamformer_update(H, u, w, p_max=10.0)
     """
     B, K, N = H.shape
     P = _per_instance(p_max, B, H)
@@ -424,9 +545,25 @@ def wmmse_miso_ref(H: torch.Tensor, p_max: Scalar = 1.0, noise: Scalar = 1.0, we
                    V_init: Optional[torch.Tensor] = None, record: bool = False) -> WMMSEMISORefResult:
     """Single-cell MISO WMMSE beamforming (Shi et al. 2011 §III; lpkg `run_WMMSE`).
 
-    H (B, K, N) complex, V_init (B, K, N) (default `mrt_init`). Per iteration: V-update
-    (`miso_beamformer_update`), then u, w, obj_new at the new V; stop rule, per-instance freezing
-    and the recorded objective / trajectory exactly as `wmmse_ref`.
+    Per iteration: V-update (`miso_beamformer_update`), then u, w, obj_new at the new V; stop rule,
+    per-instance freezing and the recorded objective / trajectory exactly as `wmmse_ref`.
+
+    Args:
+        H: (B, K, N) complex channels.
+        p_max: the power budget.
+        noise: σ².
+        weights: α (None: all 1).
+        max_iter: at most this many updates.
+        tol: per-instance stopping threshold.
+        bisection_tol: the μ bisection's relative power tolerance.
+        V_init: (B, K, N) (None: `mrt_init`).
+        record: also return the objective and trajectory.
+
+    Returns:
+        A `WMMSEMISORefResult`.
+
+    Example:
+        V = wmmse_miso_ref(H, p_max=10.0).V
     """
     B, K = H.shape[0], H.shape[1]
     noise = _per_user(noise, B, K, H)

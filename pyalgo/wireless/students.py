@@ -14,7 +14,7 @@ Critics Q(G, p) ≈ weighted sum rate (`MLPCritic`, `GNNCritic`) serve the RL mo
 """
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional, Sequence
+from typing import List, Literal, NamedTuple, Optional, Sequence, Union, overload
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +28,8 @@ __all__ = ["MLPStudent", "GNNStudent", "MLPCritic", "GNNCritic", "StudentOutput"
 
 INPUTS = ("gain", "amplitude", "log")
 AGGREGATIONS = ("max", "sum", "mean")
+Inputs = Literal["gain", "amplitude", "log"]
+Aggregation = Literal["max", "sum", "mean"]
 
 
 # ---- students -----------------------------------------------------------------------------------
@@ -43,7 +45,7 @@ class StudentOutput(NamedTuple):
     iterates: Optional[torch.Tensor]
 
 
-def _features(G: torch.Tensor, inputs: str) -> torch.Tensor:
+def _features(G: torch.Tensor, inputs: Inputs) -> torch.Tensor:
     """Input scaling of the gains: "gain" G, "amplitude" √G (|h|, what Sun et al.'s DNN sees),
     "log" ln(1 + G) (= ln(1 + SNR) at σ² = 1; compresses path-loss gains spanning decades and is
     ≈ G for weak interference links)."""
@@ -68,7 +70,7 @@ def _state_from_raw(raw: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.sigmoid(raw[..., 0]), F.softplus(raw[..., 1])], dim=-1)
 
 
-def _check_student_args(fn: str, p_max, inputs: str) -> float:
+def _check_student_args(fn: str, p_max: float, inputs: Inputs) -> float:
     check_choice(fn, "inputs", inputs, INPUTS)
     return check_positive(fn, "p_max", p_max)
 
@@ -86,7 +88,7 @@ class MLPStudent(nn.Module):
     """
 
     def __init__(self, K: int, hidden: Sequence[int] = (200, 80, 80), p_max: float = 1.0,
-                 inputs: str = "amplitude", weighted: bool = False, state_head: bool = False,
+                 inputs: Inputs = "amplitude", weighted: bool = False, state_head: bool = False,
                  trajectory_heads: bool = False):
         super().__init__()
         fn = "pyalgo.wireless.MLPStudent"
@@ -104,7 +106,17 @@ class MLPStudent(nn.Module):
             self.trajectory_heads = (nn.ModuleList(nn.Linear(h, K) for h in self.hidden_sizes)
                                      if trajectory_heads else None)
 
-    def forward(self, G: torch.Tensor, weights: Weights = None, return_aux: bool = False):
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., return_aux: Literal[False] = ...) -> torch.Tensor: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., *, return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights, return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ...,
+                return_aux: bool = ...) -> Union[torch.Tensor, StudentOutput]: ...
+    def forward(self, G: torch.Tensor, weights: Weights = None,
+                return_aux: bool = False) -> Union[torch.Tensor, StudentOutput]:
         """G (B, K, K), weights (B, K)/(K,) or None -> p (B, K), or `StudentOutput` with return_aux."""
         fn = "pyalgo.wireless.MLPStudent"
         check_gains(fn, "G", G, self.K)
@@ -149,7 +161,7 @@ class _MessagePassing(nn.Module):
     φ's first layer W[x_j; e_ij] + b is computed as (W_x x_j + b) per node plus W_e e_ij per edge:
     the same function, with the d_node-wide product done K times instead of K² times."""
 
-    def __init__(self, d_node: int, d_edge: int, hidden: int, aggregation: str):
+    def __init__(self, d_node: int, d_edge: int, hidden: int, aggregation: Aggregation):
         super().__init__()
         self.phi_node = nn.Linear(d_node, hidden)
         self.phi_edge = nn.Linear(d_edge, hidden, bias=False)
@@ -173,7 +185,7 @@ class _GraphEncoder(nn.Module):
     """`layers` message-passing layers over node features (f(G_ii), α_i, extra...) and edge
     features e_ij = (f(G_ij), f(G_ji)): the interference j causes at i and i causes at j."""
 
-    def __init__(self, d_extra: int, hidden: int, layers: int, aggregation: str, inputs: str):
+    def __init__(self, d_extra: int, hidden: int, layers: int, aggregation: Aggregation, inputs: Inputs):
         super().__init__()
         self.inputs = inputs
         dims = [2 + d_extra] + [hidden] * layers
@@ -205,8 +217,8 @@ class GNNStudent(nn.Module):
     readout ρ applied after layers 1..L−1: S = layers − 1 intermediate estimates, no extra weights).
     """
 
-    def __init__(self, hidden: int = 64, layers: int = 3, aggregation: str = "max", p_max: float = 1.0,
-                 inputs: str = "log", state_head: bool = False, trajectory_heads: bool = False):
+    def __init__(self, hidden: int = 64, layers: int = 3, aggregation: Aggregation = "max", p_max: float = 1.0,
+                 inputs: Inputs = "log", state_head: bool = False, trajectory_heads: bool = False):
         super().__init__()
         fn = "pyalgo.wireless.GNNStudent"
         self.hidden = check_int(fn, "hidden", hidden, maximum=MAX_SIZE)
@@ -220,8 +232,20 @@ class GNNStudent(nn.Module):
         self.state_head = nn.Linear(hidden, 2) if state_head else None
         self.trajectory_heads = bool(trajectory_heads)
 
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., adjacency: Optional[torch.Tensor] = ...,
+                return_aux: Literal[False] = ...) -> torch.Tensor: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., adjacency: Optional[torch.Tensor] = ..., *,
+                return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights, adjacency: Optional[torch.Tensor],
+                return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., adjacency: Optional[torch.Tensor] = ...,
+                return_aux: bool = ...) -> Union[torch.Tensor, StudentOutput]: ...
     def forward(self, G: torch.Tensor, weights: Weights = None, adjacency: Optional[torch.Tensor] = None,
-                return_aux: bool = False):
+                return_aux: bool = False) -> Union[torch.Tensor, StudentOutput]:
         """G (B, K, K), weights (B, K)/(K,) or None, adjacency (B, K, K) bool or None -> p (B, K),
         or `StudentOutput` with return_aux."""
         fn = "pyalgo.wireless.GNNStudent"
@@ -245,7 +269,7 @@ class MLPCritic(nn.Module):
     """Q(G, p) ≈ weighted sum rate: MLP on (flattened f(G), p/p_max[, α]) → `hidden` (ReLU) → 1."""
 
     def __init__(self, K: int, hidden: Sequence[int] = (200, 80), p_max: float = 1.0,
-                 inputs: str = "amplitude", weighted: bool = False):
+                 inputs: Inputs = "amplitude", weighted: bool = False):
         super().__init__()
         fn = "pyalgo.wireless.MLPCritic"
         self.K = check_int(fn, "K", K, maximum=MAX_SIZE)
@@ -273,8 +297,8 @@ class GNNCritic(nn.Module):
     """Q(G, p) = Σ_i ρ(x_i^L): the student's message passing with p_i/p_max as a third node
     feature and a per-node readout summed over users (permutation invariant, any K)."""
 
-    def __init__(self, hidden: int = 64, layers: int = 2, aggregation: str = "max", p_max: float = 1.0,
-                 inputs: str = "log"):
+    def __init__(self, hidden: int = 64, layers: int = 2, aggregation: Aggregation = "max", p_max: float = 1.0,
+                 inputs: Inputs = "log"):
         super().__init__()
         fn = "pyalgo.wireless.GNNCritic"
         check_int(fn, "hidden", hidden, maximum=MAX_SIZE)
@@ -296,8 +320,21 @@ class GNNCritic(nn.Module):
 
 
 def default_critic(student: nn.Module) -> nn.Module:
-    """The critic `pyalgo.lab.wireless.train_student` builds for the RL modes: `MLPCritic` (same K, p_max, inputs,
-    weighting) for an `MLPStudent`, a 2-layer `GNNCritic` of the same width for a `GNNStudent`."""
+    """The critic `pyalgo.lab.wireless.train_student` builds for the RL modes.
+
+    Args:
+        student: an `MLPStudent` or a `GNNStudent`.
+
+    Returns:
+        `MLPCritic` (same K, p_max, inputs, weighting) for an `MLPStudent`, a 2-layer `GNNCritic` of
+        the same width for a `GNNStudent`.
+
+    Raises:
+        TypeError: `student` is neither.
+
+    Example:
+        critic = pyalgo.wireless.default_critic(pyalgo.wireless.MLPStudent(10))
+    """
     if isinstance(student, MLPStudent):
         return MLPCritic(student.K, p_max=student.p_max, inputs=student.inputs, weighted=student.weighted)
     if isinstance(student, GNNStudent):

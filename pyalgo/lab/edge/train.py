@@ -26,7 +26,8 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import numpy as np
 import torch
 
-from pyalgo.edge.agents import AGENTS, MAX_STEPS, MAX_WIDTH, ReplayBuffer, check_agent_kwargs, make_agent
+from pyalgo.edge.agents import (AGENTS, MAX_STEPS, MAX_WIDTH, DQNAgent, ReplayBuffer, SACAgent, check_agent_kwargs,
+                                make_agent)
 from pyalgo.edge.batched import BatchedEdgeEnv
 from pyalgo.edge.config import EdgeConfig
 from pyalgo.edge.core import resolve_config
@@ -148,7 +149,7 @@ class TrainConfig:
             raise ValueError(f"{where}.env: {exc}") from None
 
     @classmethod
-    def released(cls, agent: str = "adsac", **kw) -> "TrainConfig":
+    def released(cls, agent: str = "adsac", **kw: Any) -> "TrainConfig":
         """The released schedule: 1000 epochs × (1000 env steps on 1 env, 1000 updates at batch 512,
         1 test episode), buffer 1e6, n = 3, γ = 0.95."""
         base = dict(agent=agent, num_envs=1, epochs=1000, steps_per_epoch=1000, updates_per_epoch=1000,
@@ -167,7 +168,7 @@ class TrainConfig:
 class TrainResult:
     """The trained agent, the per-epoch curves (eval_* NaN on epochs without evaluation; `seconds`
     since the run began) and the wall time."""
-    agent: object
+    agent: Union[SACAgent, DQNAgent]
     curves: Dict[str, List[float]]
     seconds: float
 

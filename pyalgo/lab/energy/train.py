@@ -23,7 +23,9 @@ import contextlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Union
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -38,6 +40,22 @@ from pyalgo.energy.models import (BirkhoffEnergy, FreeTau, PairwiseEnergy, Permu
 from pyalgo.energy.ops import minmin_loss, minmin_loss_ranking
 
 from ..harness import Checkpoint, TrainState, fit
+
+
+class MultilabelSplit(Protocol):
+    """What `train_multilabel` reads: a `MultilabelData`, a `SyntheticIsing` or any object with these."""
+
+    @property
+    def x_train(self) -> torch.Tensor: ...
+    @property
+    def y_train(self) -> torch.Tensor: ...
+    @property
+    def x_test(self) -> torch.Tensor: ...
+    @property
+    def y_test(self) -> torch.Tensor: ...
+
+
+Indices = Union[np.ndarray, Sequence[int], torch.Tensor]
 
 __all__ = ["TrainResult", "train_multilabel", "train_ranking", "MULTILABEL_METHODS", "RANKING_METHODS",
            "MULTILABEL_MODELS", "RANKING_MODELS"]
@@ -223,7 +241,8 @@ def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Ca
     return batch_loss
 
 
-def train_multilabel(data, method: str = "minmin", *, model: str = "unary", tau: str = "net", num_samples: int = 32,
+def train_multilabel(data: MultilabelSplit, method: str = "minmin", *, model: str = "unary", tau: str = "net",
+                     num_samples: int = 32,
                      epochs: int = 50, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
                      hidden: int = 128, tau_hidden: Optional[int] = None, dropout: float = 0.0, chain_length: int = 1,
                      grad_clip: Optional[float] = None, tau_lr: Optional[float] = None, seed: int = 0,
@@ -281,7 +300,8 @@ def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Calla
     return batch_loss
 
 
-def train_ranking(data, method: str = "minmin", *, model: str = "permutahedron", train_idx=None, test_idx=None,
+def train_ranking(data: Union[RankingSplit, RankingData], method: str = "minmin", *, model: str = "permutahedron",
+                  train_idx: Optional[Indices] = None, test_idx: Optional[Indices] = None,
                   tau: str = "net", num_samples: int = 32, epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
                   weight_decay: float = 0.0, hidden: int = 64, tau_hidden: Optional[int] = None, dropout: float = 0.0,
                   chain_length: int = 1, grad_clip: Optional[float] = None, tau_lr: Optional[float] = None,

@@ -12,9 +12,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Hashable, Iterator, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Hashable, Iterator, Mapping, Optional, Tuple
 
 import torch
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def available_cpus() -> int:
@@ -43,7 +46,7 @@ def progress_enabled(progress: bool = True) -> bool:
     return progress and flag in ("", "0", "false", "no")
 
 
-def bar(total: Optional[int] = None, desc: str = "", progress: bool = True, **kw: Any):
+def bar(total: Optional[int] = None, desc: str = "", progress: bool = True, **kw: Any) -> tqdm:
     """A tqdm progress bar that honours `progress` and TQDM_DISABLE (tqdm loads only here)."""
     from tqdm.auto import tqdm
 
@@ -119,7 +122,7 @@ class Runtime:
             self._pool.shutdown()
             self._pool = None
 
-    def bar(self, total: Optional[int] = None, desc: str = "", **kw: Any):
+    def bar(self, total: Optional[int] = None, desc: str = "", **kw: Any) -> tqdm:
         return bar(total, desc, self.progress, **kw)
 
     @contextlib.contextmanager

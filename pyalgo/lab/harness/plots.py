@@ -4,12 +4,19 @@ and curves that differ by less than their spread are shown as differences from a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence, Tuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, List, Sequence, Tuple
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
-def pyplot():
+
+def pyplot() -> ModuleType:
+    """matplotlib.pyplot on the Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +25,7 @@ def pyplot():
     return plt
 
 
-def subplots(n: int, cols: int = 3, size: Tuple[float, float] = (4.2, 3.2), **kw: Any):
+def subplots(n: int, cols: int = 3, size: Tuple[float, float] = (4.2, 3.2), **kw: Any) -> Tuple[Figure, List[Axes]]:
     """(fig, flat list of n axes) on a grid of at most `cols` columns; unused cells are hidden."""
     plt = pyplot()
     cols = max(1, min(cols, n))
@@ -30,7 +37,7 @@ def subplots(n: int, cols: int = 3, size: Tuple[float, float] = (4.2, 3.2), **kw
     return fig, flat[:n]
 
 
-def legend_outside(fig, axes: Sequence, **kw: Any) -> None:
+def legend_outside(fig: Figure, axes: Sequence[Axes], **kw: Any) -> None:
     """One legend for the figure, right of the axes (the labels of the first axes that has any)."""
     for ax in axes:
         handles, labels = ax.get_legend_handles_labels()
@@ -39,7 +46,7 @@ def legend_outside(fig, axes: Sequence, **kw: Any) -> None:
             return
 
 
-def band(ax, x: np.ndarray, curves: np.ndarray, label: str, **kw: Any):
+def band(ax: Axes, x: np.ndarray, curves: np.ndarray, label: str, **kw: Any) -> Line2D:
     """Mean ± std over the rows of `curves` (seeds × points)."""
     curves = np.atleast_2d(np.asarray(curves, dtype=np.float64))
     m, s = curves.mean(0), curves.std(0)
@@ -48,7 +55,7 @@ def band(ax, x: np.ndarray, curves: np.ndarray, label: str, **kw: Any):
     return line
 
 
-def save(fig, path: Path) -> str:
+def save(fig: Figure, path: Path) -> str:
     """Saves as PNG (tight, so an outside legend is kept) and closes the figure."""
     plt = pyplot()
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -308,7 +308,7 @@ def overhead_target(M: int, batch: int = BATCH, hidden: int = HIDDEN) -> Target:
                   (("step", shape), ("weights", weights)))
 
 
-def targets(tasks=TASKS, batch: int = BATCH, hidden: int = HIDDEN) -> List[Target]:
+def targets(tasks: Sequence[int] = TASKS, batch: int = BATCH, hidden: int = HIDDEN) -> List[Target]:
     """The ≤ 1.03× LS targets of both GO4Align providers and of the weighting-overhead estimate, per M."""
     return ([step_target(p, M, batch, hidden) for M in tasks for p in ("pyalgo", "go4align(K=5)")]
             + [overhead_target(M, batch, hidden) for M in tasks])

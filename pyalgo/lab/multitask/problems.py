@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ class ToyResult:
 
 def run_toy(method: str, scale: float = 0.1, steps: int = 5000, lr: float = 5e-3,
             inits: Sequence[Tuple[float, float]] = TOY_INITS, record_every: int = 25, seed: int = 0,
-            **method_kwargs) -> ToyResult:
+            **method_kwargs: Any) -> ToyResult:
     """Adam on x from each initial point, weighting the offset losses L = f + (21s, 21) with `method`
     (one method instance per point; every parameter is shared). The points are independent and run
     as one (P, 2) tensor: Adam is elementwise, and a gradient method gets each point's 2 × 2 task
@@ -264,6 +264,9 @@ PROBLEMS = {"regression": GroupedRegression, "digits": DigitsOneVsRest}
 # trainer
 
 
+Problem = Union[GroupedRegression, DigitsOneVsRest]   # the offline benchmarks
+
+
 @dataclass
 class RunResult:
     """One training run: test metrics (S,), Δm% against the STL metrics (when given), mean wall time
@@ -284,9 +287,9 @@ def _make(method: str, n_tasks: int, gen: torch.Generator, kwargs: dict) -> Weig
     return create(method, n_tasks, **kw)
 
 
-def train_method(problem, method: str, seed: int, steps: Optional[int] = None, split: Optional[Split] = None,
+def train_method(problem: Problem, method: str, seed: int, steps: Optional[int] = None, split: Optional[Split] = None,
                  stl_metrics: Optional[np.ndarray] = None, method_params_lr: float = 0.025,
-                 record_every: int = 0, **method_kwargs) -> RunResult:
+                 record_every: int = 0, **method_kwargs: Any) -> RunResult:
     """Trains the multi-task MLP of `problem` with weighting `method` (registry name + kwargs).
 
     UW's log σ² go into Adam with lr `method_params_lr` (Nash-MTL's --method-params-lr); FAMO gets
@@ -325,7 +328,8 @@ def train_method(problem, method: str, seed: int, steps: Optional[int] = None, s
                      None if weights is None else weights.detach().double().numpy(), curve)
 
 
-def train_single_task(problem, seed: int, steps: Optional[int] = None, split: Optional[Split] = None) -> np.ndarray:
+def train_single_task(problem: Problem, seed: int, steps: Optional[int] = None,
+                      split: Optional[Split] = None) -> np.ndarray:
     """Test metrics (S,) of M single-task networks (same architecture, one output each, trained alone on
     their task's loss with the same optimiser, batches and steps): the Δm baselines."""
     steps = problem.steps if steps is None else steps

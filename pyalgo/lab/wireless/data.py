@@ -2,13 +2,20 @@
 a sampler drawing fresh channels for every step (the teacher then runs on each minibatch)."""
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Optional, Tuple
+from typing import Callable, Iterator, NamedTuple, Optional, Tuple, Union
 
 import torch
 
 from pyalgo.wireless._checks import Weights, check_dataset_weights, check_gain_values, check_gains, check_int
 
+from pyalgo.wireless.channels import D2DChannels
+
 from .labels import TeacherLabels, rows, run_teacher, teacher_labels
+
+# a dataset: gains (N, K, K) or an object with `.gains` / `.adjacency` (D2DChannels)
+Dataset = Union[torch.Tensor, D2DChannels]
+# a channel sampler: (batch_size, generator) -> gains (batch_size, K, K)
+Sampler = Callable[[int, torch.Generator], torch.Tensor]
 
 __all__ = ["Batch", "TrainingData", "unpack_channels", "student_kwargs"]
 
@@ -17,7 +24,7 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def unpack_channels(fn: str, name: str, channels) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+def unpack_channels(fn: str, name: str, channels: Dataset) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """A gains tensor, or an object with `.gains` and optionally `.adjacency` (e.g. D2DChannels)."""
     if hasattr(channels, "gains"):
         return check_gains(fn, name, channels.gains), getattr(channels, "adjacency", None)
@@ -81,8 +88,9 @@ class TrainingData:
     ``sampler(batch_size, generator) -> gains`` drawing `steps_per_epoch` batches from the rank's
     generator. With `assist` (the modes with a teacher) each batch carries its teacher labels."""
 
-    def __init__(self, fn: str, channels, *, steps_per_epoch: Optional[int], batch_size: int, weights: Weights,
-                 teacher, label_cache: Optional[str], assist: Optional[str], p_max: float, noise: float,
+    def __init__(self, fn: str, channels: Union[Dataset, Sampler], *, steps_per_epoch: Optional[int], batch_size: int,
+                 weights: Weights, teacher: Union[None, torch.Tensor, TeacherLabels], label_cache: Optional[str],
+                 assist: Optional[str], p_max: float, noise: float,
                  rank: int, world: int, progress: bool):
         self.weights, self.batch_size, self.rank, self.world = weights, batch_size, rank, world
         self.assist, self.p_max, self.noise = assist, p_max, noise

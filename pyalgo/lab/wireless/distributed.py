@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 
 from ..harness import Checkpoint
+from ..harness.checkpoint import PathLike
 
 
 def rank_and_world(device: torch.device) -> Tuple[int, int]:
@@ -66,7 +67,7 @@ class RankZeroCheckpoint(Checkpoint):
     """A `harness.Checkpoint` that every rank reads and rank 0 alone writes (the ranks' files would
     otherwise race on the same path)."""
 
-    def __init__(self, path, config: Mapping[str, Any], owner: str, rank: int):
+    def __init__(self, path: PathLike, config: Mapping[str, Any], owner: str, rank: int) -> None:
         super().__init__(path, config, owner=owner)
         self.rank = rank
 

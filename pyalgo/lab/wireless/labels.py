@@ -39,7 +39,7 @@ class TeacherLabels(NamedTuple):
     iterations: Optional[torch.Tensor]
     trajectory: Optional[torch.Tensor]
 
-    def take(self, index) -> "TeacherLabels":
+    def take(self, index: Union[torch.Tensor, slice, Sequence[int]]) -> "TeacherLabels":
         """The labels of the instances `index`."""
         return TeacherLabels(*(None if x is None else x[index] for x in self))
 

@@ -14,7 +14,7 @@ p_T = the teacher's powers, R = the weighted sum rate in bits, A = `assist_loss`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,9 @@ from pyalgo.wireless.ops import sum_rate
 from pyalgo.wireless.students import StudentOutput
 
 from .labels import TeacherLabels
+
+if TYPE_CHECKING:
+    from .data import Batch
 
 __all__ = ["MODES", "Mode", "ASSISTS", "assist_loss", "beta_at", "beta_fixed", "beta_increasing",
            "beta_decreasing", "BETA_SCHEDULES", "ActorCritic", "Step"]
@@ -106,7 +109,7 @@ class ActorCritic:
         self.critic, self.model, self.optimizer = critic, model, optimizer
         self.explore_std, self.generator = explore_std, generator
 
-    def step(self, batch, p: torch.Tensor, p_max: float, noise: float) -> Tuple[torch.Tensor, float]:
+    def step(self, batch: Batch, p: torch.Tensor, p_max: float, noise: float) -> Tuple[torch.Tensor, float]:
         """One DDPG-style step: the critic takes an optimiser step on (Q(G, a) − R(G, a))² for explored
         actions a = clip(p + N(0, (explore_std·p_max)²), 0, p_max); returns the actor loss
         −mean Q(G, p) through the updated critic with its weights held fixed, and the critic loss."""

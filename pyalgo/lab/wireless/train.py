@@ -21,7 +21,7 @@ from pyalgo.wireless.students import StudentOutput, default_critic
 
 from ..harness import TrainState, fit
 from ..harness.config import Validated
-from .data import Batch, TrainingData, student_kwargs, unpack_channels
+from .data import Batch, Dataset, Sampler, TrainingData, student_kwargs, unpack_channels
 from .distributed import RankGenerators, RankZeroCheckpoint, rank_and_world, rank_seed
 from .labels import TeacherLabels, rows, teacher_labels
 from .losses import ASSISTS, BETA_SCHEDULES, MODES, ActorCritic, Step, beta_at
@@ -150,9 +150,10 @@ def _actor_critic(student: nn.Module, critic: Optional[nn.Module], c: DistillCon
     return ActorCritic(critic, model, optimizer, c.explore_std, generator)
 
 
-def train_student(student: nn.Module, config: DistillConfig, *, channels,
+def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[Dataset, Sampler],
                   teacher: Union[None, torch.Tensor, TeacherLabels] = None, label_cache: Optional[str] = None,
-                  weights: Weights = None, critic: Optional[nn.Module] = None, eval_channels=None,
+                  weights: Weights = None, critic: Optional[nn.Module] = None,
+                  eval_channels: Optional[Dataset] = None,
                   eval_weights: Weights = None, callback: Optional[Callable[[int, Mapping[str, float], nn.Module], None]] = None,
                   checkpoint: Optional[str] = None, resume: bool = False, progress: bool = True) -> Dict[str, List[float]]:
     """Trains `student` (in place) as `config` says and returns its history.
@@ -230,7 +231,7 @@ def _forward(model: nn.Module, b: Batch, needs_aux: bool) -> StudentOutput:
 
 
 @torch.no_grad()
-def evaluate_student(student: nn.Module, channels, *, noise: float = 1.0, weights: Weights = None,
+def evaluate_student(student: nn.Module, channels: Dataset, *, noise: float = 1.0, weights: Weights = None,
                      teacher_p: Optional[torch.Tensor] = None, binarize: bool = False,
                      batch_size: int = 4096) -> Dict[str, float]:
     """Mean weighted sum rate (bits/s/Hz) of the student on channels (N, K, K) (or an object with
