@@ -88,10 +88,15 @@ if want_cuda():
     # A CUDA wheel is told apart by a local version label, as torch's own (0.1.0+cu130).
     VERSION += "+cu" + "".join(cuda_version.split(".")[:2])
     cuda_defs = [define("PYALGO_CUDA_VERSION", cuda_version), define("PYALGO_CUDA_ARCHS", archs)]
+    # torch's nvcc defaults hide __half/__nv_bfloat16's conversions and operators; the kernel bodies,
+    # shared with the CPU, convert with static_cast (csrc/discrete/estimators.h).
+    half_ops = [f"-U__CUDA_NO_{what}__" for what in
+                ("HALF_OPERATORS", "HALF_CONVERSIONS", "HALF2_OPERATORS", "BFLOAT16_CONVERSIONS", "BFLOAT16_OPERATORS")]
     cuda_ext = CUDAExtension(
         "pyalgo._cuda", cuda_sources, py_limited_api=True,
         extra_compile_args={"cxx": cxx_flags + cuda_defs,
-                            "nvcc": (["-O0", "-g"] if DEBUG else ["-O3"]) + ["-std=c++17", "-DPYALGO_WITH_CUDA"] + common + cuda_defs},
+                            "nvcc": (["-O0", "-g"] if DEBUG else ["-O3"]) + ["-std=c++17", "-DPYALGO_WITH_CUDA"] + half_ops
+                            + common + cuda_defs},
         extra_link_args=link_flags)
     # torch_cuda: the AOTI shim's current CUDA stream; cudart: the kernel launches.
     cuda_ext.libraries = ["torch_cpu", "torch_cuda", "cudart"]

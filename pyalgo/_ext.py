@@ -116,12 +116,30 @@ def call(op: Callable[..., R], *args: Any) -> R:
 
 
 def has_cuda() -> bool:
-    """True when the CUDA kernels are loaded (a GPU may still be absent at run time)."""
+    """True when the CUDA kernels are loaded (a GPU may still be absent at run time).
+
+    They are loaded from a CUDA wheel or build (pyalgo/_cuda) when torch is a CUDA build of the
+    same CUDA major version; under a CPU torch they stay dormant.
+
+    Returns:
+        Whether the CUDA implementations of the ops are registered.
+
+    Example:
+        device = "cuda" if pyalgo.has_cuda() and torch.cuda.is_available() else "cpu"
+    """
     return _CUDA_INFO is not None
 
 
 def build_info() -> dict[str, Any]:
-    """How pyalgo's compiled libraries were built, and which CPU kernels this machine runs."""
+    """How pyalgo's compiled libraries were built, and which CPU kernels this machine runs.
+
+    Returns:
+        dict with version, torch_built_against, stable_abi (the oldest torch the libraries load
+        on), python_abi, cuda_kernels (loaded or not), cuda_version, cuda_archs and cpu_kernels.
+
+    Example:
+        pyalgo.build_info()["stable_abi"]   # "2.10"
+    """
     info = json.loads(_C.build_info())
     return {
         "version": info["version"],

@@ -36,8 +36,6 @@ PENDING_ANNOTATIONS = {
 }
 PENDING_DOCSTRINGS = {
     "pyalgo.discrete.ops.gumbel_softmax",     # the torch-order / eps signature change (item 7) rewrites it
-    "pyalgo._ext.has_cuda",                   # pyalgo/_ext.py: the version-gate port (item 5)
-    "pyalgo._ext.build_info",
 }
 
 
