@@ -5,6 +5,7 @@
 gymnasium, and importing it registers the Gym ids `ENV_IDS` ("AIGCEdge-v0": the adsac preset,
 "AIGCEdge-D2SAC-v0": the d2sac preset). So either of
 
+    gym.make("pyalgo.edge:AIGCEdge-v0")              # gymnasium imports pyalgo.edge, which imports this module
     gym.make("pyalgo.edge.env:AIGCEdge-v0")          # gymnasium imports this module, then looks the id up
     pyalgo.edge.register_envs(); gym.make("AIGCEdge-v0")
 
