@@ -1,6 +1,7 @@
 """Malformed-input table of the edge family: pyalgo.edge (EdgeConfig, the envs, agents, heuristics,
 episodes) and the lab's edge configs and trainer (pyalgo.lab.edge). See tests/malformed.py."""
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -35,6 +36,13 @@ def _reset_env(**kw):
     env = _env(**kw)
     env.reset(seed=0)
     return env
+
+
+def _warned(call):
+    """(result of call(), the warnings it raised)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        return call(), list(caught)
 
 
 def _benv(n=2, **kw):
@@ -124,7 +132,12 @@ CASES = [
     _err("EdgeAIGCEnv", "world_seed -1", lambda: _env(world_seed=-1), ENV, "world_seed"),
     _err("EdgeAIGCEnv", "world_seed str", lambda: _env(world_seed="0"), ENV, "world_seed"),
     _err("EdgeAIGCEnv", "legacy world_seed 2**40", lambda: _env(world_seed=2 ** 40, rng="legacy"), ENV, "world_seed"),
-    _err("EdgeAIGCEnv", "render_mode bad", lambda: _env(render_mode="human"), ENV, "render_mode"),
+    _err("EdgeAIGCEnv", "render_mode int", lambda: _env(render_mode=3), ENV, "render_mode"),
+    # an unsupported mode warns (gymnasium's convention; SB3 passes "rgb_array") and the env runs without rendering
+    Case("EdgeAIGCEnv", "render_mode human warns", lambda: _warned(lambda: _reset_env(render_mode="human")),
+         check=lambda r: r[0].render_mode is None and r[0].render() is None and
+         any(issubclass(w.category, UserWarning) and ENV in str(w.message) and "render_mode 'human'" in str(w.message)
+             for w in r[1])),
     _err("EdgeAIGCEnv", "reset seed -1", lambda: _env().reset(seed=-1), ENV, "seed"),
     _err("EdgeAIGCEnv", "reset seed float", lambda: _env().reset(seed=1.5), ENV, "seed"),
     _err("EdgeAIGCEnv", "reset options list", lambda: _env().reset(options=[1]), ENV, "options"),

@@ -194,18 +194,60 @@ def straight_through(logits: torch.Tensor, tau: float = 1.0, dim: int = -1,
     return y
 
 
-def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False, dim: int = -1,
-                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def _check_eps(fn: str, eps: object) -> None:
+    # A real, non-integer number: an int in this slot is most likely a `dim` from before `eps`
+    # took the 4th positional place (torch's order), which would otherwise be ignored silently.
+    if isinstance(eps, numbers.Integral) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"{fn}: eps must be a float (it is accepted for F.gumbel_softmax's calling convention and "
+                        f"ignored), got {type(eps).__name__} {eps!r}; pass dim by keyword (dim=...)")
+
+
+def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1,
+                   *, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Gumbel-softmax (Jang et al. 2017) with `torch.nn.functional.gumbel_softmax` semantics.
 
     y_soft = softmax((θ + G)/τ), G ~ Gumbel(0, 1). ``hard=False`` returns y_soft; ``hard=True``
     returns the exactly one-hot argmax (ST-GS) with the gradient of y_soft, (1/τ) J(y_soft) g.
     The Gumbels are regenerated in backward from the seed, never stored.
+
+    The positional order is torch's, ``(logits, tau, hard, eps, dim)``, so a call
+    ``F.gumbel_softmax(...)`` ports by renaming it ``pyalgo.gumbel_softmax(...)``.
+
+    Args:
+        logits: float32/float64/float16/bfloat16 tensor, categories along `dim`.
+        tau: temperature, a finite number > 0 (at least `min_tau(logits.dtype)`).
+        hard: return the one-hot argmax (straight-through) instead of the soft sample.
+        eps: accepted for torch's calling convention and ignored (torch ignores it too; it is
+            deprecated there). No eps is needed: G = −log(−log U) with U drawn in the open
+            interval (0, 1), never 0 or 1, so both logarithms are always finite. Must be a float
+            (an int raises TypeError: it is most likely a `dim` passed in torch's `eps` slot).
+        dim: the category dimension.
+        generator: keyword only; the `torch.Generator` the Philox seed is drawn from (the
+            device's default generator when None, so `torch.manual_seed` reproduces a call).
+
+    Returns:
+        A tensor shaped like `logits` (contiguous), of the logits' dtype: y_soft, or with
+        ``hard=True`` an exact one-hot along `dim`.
+
+    Raises:
+        TypeError: `logits` is not a float tensor, `tau` not a real number, `hard` not a bool,
+            `eps` not a float, `dim` not an int, or `generator` not a torch.Generator.
+        ValueError: `tau` is not finite and > 0 (or below `min_tau`), or `logits` is 0-d or has
+            no category along `dim`.
+        IndexError: `dim` is out of range.
+        RuntimeError: (CPU) a row of `logits` holds NaN or +inf, or only -inf.
+
+    Example:
+        >>> import torch, pyalgo
+        >>> y = pyalgo.gumbel_softmax(torch.randn(4, 10), 0.5, True)   # as F.gumbel_softmax(logits, 0.5, True)
+        >>> bool((y.sum(-1) == 1).all())
+        True
     """
     fn = "pyalgo.gumbel_softmax"
     _check_logits(fn, logits, dim)
     tau = _check_tau(fn, tau, logits.dtype)
     hard = _check_hard(fn, hard)
+    _check_eps(fn, eps)
     y, _ = _ops.gumbel_softmax(logits, tau, hard, dim, draw_seed(generator, logits.device, fn))
     return y
 

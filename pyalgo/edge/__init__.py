@@ -11,13 +11,16 @@
 - `pyalgo.edge.episodes`: the evaluation protocol (`run_episodes`, `evaluate`, `evaluate_heuristic`).
 
 Importing this package needs numpy only. gymnasium loads when `EdgeAIGCEnv`, `register_envs` or
-`ENV_IDS` is first used (they live in `pyalgo.edge.env`, which registers the ids on import, so
-`gym.make("pyalgo.edge.env:AIGCEdge-v0")` works without any import). The training loop and the
-reproduction live in the lab (`pyalgo.lab.edge`).
+`ENV_IDS` is first used (they live in `pyalgo.edge.env`, which registers the ids on import). When
+gymnasium is already loaded, importing this package registers the ids too, so
+`gym.make("pyalgo.edge:AIGCEdge-v0")` works without any prior import (gymnasium imports the module
+named before the colon, then looks the id up); `gym.make("pyalgo.edge.env:AIGCEdge-v0")` works
+whatever was imported before. The training loop and the reproduction live in the lab (`pyalgo.lab.edge`).
 """
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any, List
 
 from .batched import BatchedEdgeEnv
@@ -50,3 +53,7 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+if "gymnasium" in sys.modules:  # e.g. gym.make("pyalgo.edge:AIGCEdge-v0") importing this package: register the ids
+    importlib.import_module(".env", __name__)

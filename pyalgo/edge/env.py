@@ -5,6 +5,7 @@
 gymnasium, and importing it registers the Gym ids `ENV_IDS` ("AIGCEdge-v0": the adsac preset,
 "AIGCEdge-D2SAC-v0": the d2sac preset). So either of
 
+    gym.make("pyalgo.edge:AIGCEdge-v0")              # gymnasium imports pyalgo.edge, which imports this module
     gym.make("pyalgo.edge.env:AIGCEdge-v0")          # gymnasium imports this module, then looks the id up
     pyalgo.edge.register_envs(); gym.make("AIGCEdge-v0")
 
@@ -21,6 +22,8 @@ continues the current stream (the first one is `RandomState(0)`); `legacy_reseed
 are the float32 cast of the original values (the raw model count M stays, with Box high = M).
 """
 from __future__ import annotations
+
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -57,6 +60,9 @@ class EdgeAIGCEnv(gym.Env):
         end_as_truncation: report the end of the arrival list as truncated instead of terminated.
         legacy_reseed: legacy only; every reset() without a seed restarts RandomState(0)
             (the original if_test protocol). Default: reset() continues the stream.
+        render_mode: None or "ansi" (`render()` returns a one-line status). Any other mode warns,
+            as gymnasium does, and the env runs with render_mode None (SB3's `make_vec_env`
+            passes "rgb_array").
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -66,8 +72,15 @@ class EdgeAIGCEnv(gym.Env):
         super().__init__()
         if rng not in ("numpy", "legacy"):
             raise ValueError(f"{ENV_NAME}: rng must be 'numpy' or 'legacy', got {rng!r}")
+        if render_mode is not None and not isinstance(render_mode, str):
+            raise TypeError(f"{ENV_NAME}: render_mode must be a str or None, got {type(render_mode).__name__}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"{ENV_NAME}: unsupported render_mode {render_mode!r}")
+            # Gymnasium's convention (gym.make): an unsupported mode warns and the env still works.
+            # SB3's make_vec_env passes render_mode="rgb_array" to every env it makes.
+            warnings.warn(f"{ENV_NAME}: unsupported render_mode {render_mode!r} (supported: "
+                          f"{self.metadata['render_modes']}); rendering is off (render_mode=None, render() "
+                          f"returns None)", UserWarning, stacklevel=2)
+            render_mode = None
         self.config = resolve_config(config)
         self.world_seed = check_seed(ENV_NAME, "world_seed", world_seed, rng == "legacy")
         self.rng_mode = rng
