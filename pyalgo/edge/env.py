@@ -28,8 +28,9 @@ import warnings
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from typing import Any
+from typing import Any, Literal
 
+from .config import EdgeConfig
 from .core import (ENV_NAME, SlotState, build_obs, check_action, check_seed, core_step, obs_bounds, resolve_config,
                    sample_episode, sample_world, step_info)
 
@@ -67,8 +68,9 @@ class EdgeAIGCEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, config="adsac", world_seed: int = 0, rng: str = "numpy",
-                 end_as_truncation: bool = False, legacy_reseed: bool = False, render_mode=None):
+    def __init__(self, config: EdgeConfig | str | dict[str, Any] = "adsac", world_seed: int = 0,
+                 rng: Literal["numpy", "legacy"] = "numpy", end_as_truncation: bool = False,
+                 legacy_reseed: bool = False, render_mode: str | None = None) -> None:
         super().__init__()
         if rng not in ("numpy", "legacy"):
             raise ValueError(f"{ENV_NAME}: rng must be 'numpy' or 'legacy', got {rng!r}")
@@ -93,7 +95,7 @@ class EdgeAIGCEnv(gym.Env):
         self.observation_space = spaces.Box(lo, hi, dtype=np.float32)
         self.action_space = spaces.Discrete(self.config.n_actions)
         self._state = SlotState(self.config, self.world, 1, self.legacy)
-        self._legacy_rs = None
+        self._legacy_rs: np.random.RandomState | None = None
         self._needs_reset = True
         self._last = (np.zeros(1, bool), np.zeros(1), np.zeros(1))
 
@@ -135,7 +137,7 @@ class EdgeAIGCEnv(gym.Env):
         truncated = done and self.end_as_truncation
         return self._obs(), float(reward[0]), terminated, truncated, self._info()
 
-    def render(self):
+    def render(self) -> str | None:
         if self.render_mode == "ansi":
             st = self._state
             return (f"step {int(st.num_steps[0])} time {int(st.task()[2][0])} used {st.used[0].tolist()} "
