@@ -77,34 +77,41 @@ opt = ["-O1", "-g"] + SANITIZE_FLAGS if SANITIZE else ["-O0", "-g"] if DEBUG els
 cxx_flags = opt + ["-std=c++17", "-fopenmp-simd", "-fno-trapping-math", "-fvisibility=hidden"] + common
 link_flags = ["-fsanitize=address,undefined"] if SANITIZE else [] if DEBUG else ["-s"]
 
-ext_modules = [CppExtension("pyalgo._C", cpu_sources, py_limited_api=True,
-                            extra_compile_args={"cxx": cxx_flags}, extra_link_args=link_flags)]
-# Only torch_cpu (the stable C shim) is linked: no c10, libtorch or libtorch_python symbol is used.
-ext_modules[0].libraries = ["torch_cpu"]
+# torch's nvcc defaults hide __half/__nv_bfloat16's conversions and operators; the kernel bodies,
+# shared with the CPU, convert with static_cast (csrc/discrete/estimators.h).
+HALF_OPS = [f"-U__CUDA_NO_{what}__" for what in
+            ("HALF_OPERATORS", "HALF_CONVERSIONS", "HALF2_OPERATORS", "BFLOAT16_CONVERSIONS", "BFLOAT16_OPERATORS")]
+# What nvcc gets on top of torch's COMMON_NVCC_FLAGS (tests/test_cuda_build.py compiles with the same).
+nvcc_flags = (["-O0", "-g"] if DEBUG else ["-O3"]) + ["-std=c++17", "-DPYALGO_WITH_CUDA"] + HALF_OPS + common
 
-if want_cuda():
+
+def extensions() -> list:
+    """The libraries to build: _C always, _cuda with a CUDA torch and nvcc."""
+    global VERSION
+    ext = CppExtension("pyalgo._C", cpu_sources, py_limited_api=True,
+                       extra_compile_args={"cxx": cxx_flags}, extra_link_args=link_flags)
+    # Only torch_cpu (the stable C shim) is linked: no c10, libtorch or libtorch_python symbol is used.
+    ext.libraries = ["torch_cpu"]
+    if not want_cuda():
+        return [ext]
     archs = os.environ.setdefault("TORCH_CUDA_ARCH_LIST", DEFAULT_CUDA_ARCHS)
     cuda_version = torch.version.cuda
-    # A CUDA wheel is told apart by a local version label, as torch's own (0.1.0+cu130).
+    # A CUDA wheel is told apart by a local version label, as torch's own (0.2.0+cu130).
     VERSION += "+cu" + "".join(cuda_version.split(".")[:2])
     cuda_defs = [define("PYALGO_CUDA_VERSION", cuda_version), define("PYALGO_CUDA_ARCHS", archs)]
-    # torch's nvcc defaults hide __half/__nv_bfloat16's conversions and operators; the kernel bodies,
-    # shared with the CPU, convert with static_cast (csrc/discrete/estimators.h).
-    half_ops = [f"-U__CUDA_NO_{what}__" for what in
-                ("HALF_OPERATORS", "HALF_CONVERSIONS", "HALF2_OPERATORS", "BFLOAT16_CONVERSIONS", "BFLOAT16_OPERATORS")]
-    cuda_ext = CUDAExtension(
-        "pyalgo._cuda", cuda_sources, py_limited_api=True,
-        extra_compile_args={"cxx": cxx_flags + cuda_defs,
-                            "nvcc": (["-O0", "-g"] if DEBUG else ["-O3"]) + ["-std=c++17", "-DPYALGO_WITH_CUDA"] + half_ops
-                            + common + cuda_defs},
-        extra_link_args=link_flags)
+    cuda_ext = CUDAExtension("pyalgo._cuda", cuda_sources, py_limited_api=True,
+                             extra_compile_args={"cxx": cxx_flags + cuda_defs, "nvcc": nvcc_flags + cuda_defs},
+                             extra_link_args=link_flags)
     # torch_cuda: the AOTI shim's current CUDA stream; cudart: the kernel launches.
     cuda_ext.libraries = ["torch_cpu", "torch_cuda", "cudart"]
-    ext_modules.append(cuda_ext)
+    return [ext, cuda_ext]
 
-setup(
-    version=VERSION,
-    ext_modules=ext_modules,
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},
-    options={"bdist_wheel": {"py_limited_api": "cp310"}},
-)
+
+if __name__ == "__main__":  # as pip and `python setup.py` run it; tests load the flags only
+    ext_modules = extensions()
+    setup(
+        version=VERSION,
+        ext_modules=ext_modules,
+        cmdclass={"build_ext": BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},
+        options={"bdist_wheel": {"py_limited_api": "cp310"}},
+    )

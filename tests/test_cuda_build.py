@@ -1,6 +1,8 @@
 """The CUDA sources compile on any machine with nvcc, GPU or not (README, Design: "one body, two
-launchers"): every .cu file with nvcc for sm_80 and sm_90, and the CUDA torch glue with the host
-compiler against torch's headers. Skipped only where nvcc is absent."""
+launchers"): every .cu file with nvcc for sm_80 and sm_90, with the flags of the real build (torch's
+nvcc defaults, which hide __half's conversions unless setup.py undoes them, plus setup.py's), and the
+CUDA torch glue with the host compiler against torch's stable-ABI headers (TORCH_TARGET_VERSION makes
+any non-stable torch header an error). Skipped only where nvcc is absent."""
 import glob
 import os
 import shutil
@@ -9,10 +11,15 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import runpy
+
 import pytest
 import torch.utils.cpp_extension as cpp_ext
 
 ROOT = Path(__file__).resolve().parent.parent
+# The flags of the real build (setup.py, loaded without building): the nvcc flags on top of torch's
+# own defaults, and the host flags that pin the glue to torch's stable ABI.
+SETUP = runpy.run_path(str(ROOT / "setup.py"), run_name="pyalgo_setup")
 NVCC = shutil.which("nvcc") or (cpp_ext.CUDA_HOME and os.path.join(cpp_ext.CUDA_HOME, "bin", "nvcc"))
 HAVE_NVCC = bool(NVCC and os.path.exists(NVCC))
 CU_FILES = sorted(glob.glob(str(ROOT / "csrc" / "*" / "*.cu")))
@@ -37,7 +44,7 @@ def test_there_is_cuda_code():
 
 @pytest.mark.parametrize("path", CU_FILES, ids=lambda p: os.path.relpath(p, ROOT))
 def test_cu_compiles_for_sm80_and_sm90(path, tmp_path):
-    cmd = [NVCC, "-std=c++17", "-O3", "-c", path, "-o", str(tmp_path / "out.o"),
+    cmd = [NVCC, *cpp_ext.COMMON_NVCC_FLAGS, *SETUP["nvcc_flags"], "-c", path, "-o", str(tmp_path / "out.o"),
            "-gencode=arch=compute_80,code=sm_80", "-gencode=arch=compute_90,code=sm_90",
            "-Xcompiler", "-Wall", "-Werror", "all-warnings"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -54,6 +61,6 @@ def test_cuda_glue_compiles(path, tmp_path):
     (stub / "cuda_cmake_macros.h").write_text("")
     includes = [f"-I{p}" for p in cpp_ext.include_paths()] + [f"-I{tmp_path}", f"-I{_cuda_include()}",
                                                               f"-I{sysconfig.get_paths()['include']}"]
-    cmd = ["c++", "-std=c++17", "-fsyntax-only", "-DPYALGO_WITH_CUDA", *includes, path]
+    cmd = ["c++", *SETUP["cxx_flags"], "-fsyntax-only", "-DPYALGO_WITH_CUDA", *includes, path]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-4000:]
