@@ -35,6 +35,7 @@ import argparse
 import glob
 import os
 import re
+import runpy
 import shlex
 import subprocess
 import sys
@@ -44,7 +45,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("PYALGO_SANITIZE_DIR", ROOT / "build" / "sanitize"))
 SITE = ROOT / "tools" / "sanitize_site"
-# The flags are setup.py's (PYALGO_SANITIZE=1): -O1 -g -fsanitize=address,undefined, CPU only.
+# The build is setup.py's with PYALGO_SANITIZE=1 (-O1 -g and these flags, CPU only); the same flags
+# for anything else compiled under the sanitizers (tests/test_sanitize.py's probe library).
+CXX_FLAGS = ["-O1", "-g", *runpy.run_path(str(ROOT / "setup.py"), run_name="pyalgo_setup")["SANITIZE_FLAGS"]]
+LINK_FLAGS = ["-fsanitize=address,undefined"]
 # the op tests: every family's op file, the reliability tests, the malformed tables and the fuzzing
 TESTS = ["tests/test_*_ops.py", "tests/test_reliability*.py", "tests/test_malformed_*.py", "tests/test_fuzz_*.py"]
 # CI's subset (docs/sanitize.md: about 2 minutes on 2 cores, plus the build)
