@@ -119,7 +119,7 @@ def environment() -> dict:
 
 def check_loaded(env: dict) -> None:
     """Fails unless `pyalgo._C` really is the sanitized file in a process with `env`."""
-    code = "import pyalgo._ext as e; print(e._C.__file__); print(e._C.build_info())"
+    code = "import json, pyalgo._ext as e; print(e._C.__file__); print(json.loads(e._C.build_info())['version'])"
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, cwd=ROOT, capture_output=True,
                           text=True)
     lines = proc.stdout.split()
