@@ -150,17 +150,35 @@ inline bool same_shape(IntArrayRef a, IntArrayRef b) {
   return true;
 }
 
-// A new uninitialised tensor of `shape` and `dtype` on the device of `like`.
-inline Tensor empty(IntArrayRef shape, ScalarType dtype, const Tensor& like) {
-  return torch::stable::empty(shape, dtype, std::nullopt, like.device());
-}
-inline Tensor empty(std::initializer_list<int64_t> shape, ScalarType dtype, const Tensor& like) {
-  return empty(IntArrayRef(shape.begin(), shape.end()), dtype, like);
+// A new uninitialised contiguous tensor of `shape` and `dtype` on `device`. Straight through the
+// C shim's aoti_torch_empty_strided: torch::stable::empty and empty_like go through the boxed
+// dispatcher, a few microseconds per tensor, which small calls feel.
+inline Tensor empty(IntArrayRef shape, ScalarType dtype, const Device& device) {
+  namespace sd = torch::stable::detail;
+  const int64_t n = static_cast<int64_t>(shape.size());
+  std::vector<int64_t> strides(shape.size());
+  int64_t stride = 1;
+  for (int64_t i = n - 1; i >= 0; --i) {
+    strides[i] = stride;
+    stride *= shape[i] > 1 ? shape[i] : 1;
+  }
+  AtenTensorHandle handle = nullptr;
+  STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_empty_strided(n, shape.data(), strides.data(),
+                                                         sd::to<int32_t>(sd::from(dtype)),
+                                                         sd::to<int32_t>(sd::from(device.type())), device.index(),
+                                                         &handle));
+  return Tensor(handle);
 }
 inline Tensor empty(std::initializer_list<int64_t> shape, ScalarType dtype, const Device& device) {
-  return torch::stable::empty(IntArrayRef(shape.begin(), shape.end()), dtype, std::nullopt, device);
+  return empty(IntArrayRef(shape.begin(), shape.end()), dtype, device);
 }
-inline Tensor alloc_like(const Tensor& x) { return torch::stable::empty_like(x); }
+// The same on the device of `like`.
+inline Tensor empty(IntArrayRef shape, ScalarType dtype, const Tensor& like) { return empty(shape, dtype, like.device()); }
+inline Tensor empty(std::initializer_list<int64_t> shape, ScalarType dtype, const Tensor& like) {
+  return empty(IntArrayRef(shape.begin(), shape.end()), dtype, like.device());
+}
+// A new tensor shaped like the contiguous `x`, of its dtype and device.
+inline Tensor alloc_like(const Tensor& x) { return empty(x.sizes(), x.scalar_type(), x.device()); }
 inline Tensor zeros(IntArrayRef shape, ScalarType dtype, const Tensor& like) {
   Tensor t = empty(shape, dtype, like);
   torch::stable::zero_(t);
