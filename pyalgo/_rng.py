@@ -9,6 +9,7 @@ stream): independent of thread count and launch configuration.
 from __future__ import annotations
 
 import numbers
+import threading
 
 import torch
 
@@ -20,13 +21,34 @@ MAX_UNIFORMS = 2**40  # rows x cols of philox_uniform (also checked in C++)
 def draw_seed(generator: torch.Generator | None, device: torch.device, fn: str = "pyalgo") -> torch.Tensor:
     """Returns a fresh (seed, offset) int64 tensor of shape (2,) on `device`. `fn` names the public
     function in the TypeError raised when `generator` is neither None nor a torch.Generator."""
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
     if generator is None:
         return torch.randint(_INT64_MIN, _INT64_MAX, (2,), dtype=torch.int64, device=device)
+    _check_generator(generator, fn)
     seed = torch.randint(_INT64_MIN, _INT64_MAX, (2,), dtype=torch.int64, device=generator.device,
                          generator=generator)
     return seed.to(device, non_blocking=True)
+
+
+_scratch = threading.local()
+
+
+def draw_scratch_seed(generator: torch.Generator | None, fn: str = "pyalgo") -> torch.Tensor:
+    """`draw_seed(generator, cpu)`, the same numbers, drawn into a per-thread CPU buffer that every call
+    reuses (no allocation): only for CPU ops that read their seed during the call and never keep it."""
+    if generator is not None:
+        _check_generator(generator, fn)
+        if generator.device.type != "cpu":
+            return draw_seed(generator, torch.device("cpu"), fn)
+    try:
+        seed = _scratch.seed
+    except AttributeError:
+        seed = _scratch.seed = torch.empty(2, dtype=torch.int64)
+    return seed.random_(_INT64_MIN, _INT64_MAX, generator=generator)  # what torch.randint draws
+
+
+def _check_generator(generator: object, fn: str) -> None:
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"{fn}: generator must be a torch.Generator or None, got {type(generator).__name__}")
 
 
 def philox_uniform(seed: torch.Tensor, rows: int, cols: int, stream: int = 0,

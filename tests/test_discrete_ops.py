@@ -357,6 +357,103 @@ def test_compile_fullgraph_reinmax_tau_below_one():
 
 
 # =================================================================================================
+# 3b. The public functions' call paths (pyalgo.discrete.ops._Lean): eagerly a plain autograd.Function
+#     running the op below autograd; under torch.compile / torch.export / torch.func the op itself
+#     with its registered autograd. Every path must give the same samples and gradients.
+# =================================================================================================
+
+def _op_path(name, x, grads, tau, generator, dim=-1, **kw):
+    """The op called directly (its registered autograd), with the seed the public function draws."""
+    kw = _defaults(name, kw)
+    seed = draw_seed(generator, x.device)
+    args = {"k": kw.get("k", 3), "hard": kw.get("hard", True)}
+    outs = raw_forward(name, x, tau, dim, seed, **args)
+    outs = outs[:2] if name == "reinmax" else outs[:1]
+    torch.autograd.backward(list(outs), grads[:len(outs)])
+    return [o.detach() for o in outs]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dim", [-1, 0])
+def test_eager_path_equals_registered_op(name, dim):
+    x0 = randn((5, 7), 90, torch.float32)
+    grads = grads_for(name, x0, 91)
+    xa = x0.clone().requires_grad_(True)
+    outs = call(name, xa, 1.3, dim, generator=gen(92))
+    torch.autograd.backward(list(outs), grads[:len(outs)])
+    xb = x0.clone().requires_grad_(True)
+    ref = _op_path(name, xb, grads, 1.3, gen(92), dim)
+    for a, b in zip(outs, ref):
+        assert torch.equal(a.detach(), b)
+    assert torch.equal(xa.grad, xb.grad)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_grad_path_gives_the_same_samples(name):
+    x = randn((5, 7), 93, torch.float32).requires_grad_(True)
+    with_grad = call(name, x, 1.3, generator=gen(94))
+    with torch.no_grad():
+        without = call(name, x, 1.3, generator=gen(94))
+    assert all(not o.requires_grad for o in without)
+    for a, b in zip(with_grad, without):
+        assert torch.equal(a.detach(), b)
+
+
+@pytest.mark.parametrize("name", ["gumbel_softmax", "gumbel_rao"])
+def test_kept_seed_is_not_a_reused_buffer(name):
+    """GS and GR-MCK regenerate their noise in backward from the saved seed: later calls (which draw
+    into the per-thread scratch seed) must not change it."""
+    x0 = randn((6, 9), 95, torch.float32)
+    grads = grads_for(name, x0, 96)
+    _, expected = fwd_bwd(name, x0, grads, 1.3, seed=97)
+    x = x0.clone().requires_grad_(True)
+    (y,) = call(name, x, 1.3, generator=gen(97))
+    for other in NAMES:
+        call(other, x0, 1.3, generator=gen(98))
+    y.backward(grads[0])
+    assert torch.equal(x.grad, expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_export_matches_eager(name):
+    kw = _defaults(name, {"tau": 1.3})
+
+    class Model(torch.nn.Module):
+        def forward(self, x):
+            out = ESTIMATORS[name](x, **kw)
+            return out if isinstance(out, tuple) else (out,)
+
+    x = randn((4, 6), 99, torch.float32)
+    program = torch.export.export(Model(), (x,))
+    assert any(str(n.target).startswith("pyalgo.") for n in program.graph.nodes)
+    runs = []
+    for module in (program.module(), Model()):
+        torch.manual_seed(5)
+        xs = x.clone().requires_grad_(True)
+        outs = module(xs)
+        torch.autograd.backward(list(outs), grads_for(name, x, 100)[:len(outs)])
+        runs.append(([o.detach() for o in outs], xs.grad))
+    for a, b in zip(runs[0][0], runs[1][0]):
+        assert torch.equal(a, b)
+    assert torch.equal(runs[0][1], runs[1][1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_func_grad_matches_autograd(name):
+    x = randn((4, 6), 101, torch.float64)
+    w = randn((4, 6), 102, torch.float64)
+    kw = _defaults(name, {"tau": 1.3})
+
+    def loss(x):
+        out = ESTIMATORS[name](x, generator=gen(103), **kw)
+        return (ESTIMATORS[name].sample(out) * w).sum()
+
+    expected = x.clone().requires_grad_(True)
+    loss(expected).backward()
+    torch.testing.assert_close(torch.func.grad(loss)(x), expected.grad, rtol=1e-12, atol=1e-12)
+
+
+# =================================================================================================
 # 4. Shapes, dims, layouts
 # =================================================================================================
 

@@ -37,6 +37,7 @@ def main(n: int = 2000) -> None:
     tau = torch.zeros(1, requires_grad=True)
     y = (torch.rand(1, 8, generator=g) < 0.5).float()
     calls = {
+        "torch.softmax (1, 2) fwd+bwd": lambda: torch.softmax(x, -1).sum().backward(),
         "reinmax (1, 2) fwd+bwd": lambda: pyalgo.reinmax(x, 1.3)[0].sum().backward(),
         "gumbel_softmax (1, 2) hard fwd+bwd": lambda: pyalgo.gumbel_softmax(x, 0.5, True).sum().backward(),
         "wmmse 1 instance, K = 10": lambda: wireless.wmmse(H),

@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Literal, Optional, Tuple, Union
+from typing import Any, Callable, Literal, Optional, Tuple, Union
 
 import torch
 
 from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
 from .._autograd import double_backward_wanted, reference_grads
-from .._rng import draw_seed
+from .._rng import draw_scratch_seed, draw_seed
 
 _ops = torch.ops.pyalgo
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -114,6 +114,34 @@ def _check_gap(fn: str, gap) -> Tuple[float, bool]:
     return float(gap), False
 
 
+_REAL_TYPES = (float, int)
+
+
+def _plain(logits, tau, dim) -> bool:
+    """Whether `tau` and `dim` are plain Python numbers and `logits` a tensor: the fast path then
+    hands them to the op, whose C++ checks their values (nanoseconds); anything else goes through
+    the Python checks first."""
+    return isinstance(logits, torch.Tensor) and tau.__class__ in _REAL_TYPES and dim.__class__ is int
+
+
+def _check_args(fn: str, logits, tau, dim) -> float:
+    """The Python checks of logits, tau and dim (typed errors: TypeError, ValueError, IndexError)."""
+    _check_logits(fn, logits, dim)
+    return _check_tau(fn, tau, logits.dtype)
+
+
+def _run(fn: str, lean: "_Lean", args: tuple, generator: Optional[torch.Generator], check: Callable[[], object]):
+    """`lean(fn, args, generator)`; when the op's C++ checks fail, `check()` re-runs the Python checks so that the
+    error is the typed one they raise (TypeError, ValueError, IndexError), not a RuntimeError. A
+    failure they do not explain (e.g. a NaN row) is raised as it came."""
+    try:
+        return lean(fn, args, generator)
+    except RuntimeError as error:
+        failure = error
+    check()  # outside the except block, so that a typed error is not chained to the C++ one
+    raise failure
+
+
 def _contiguous_empty(logits: torch.Tensor) -> torch.Tensor:
     return torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
 
@@ -155,11 +183,12 @@ def reinmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = True, dim: int 
         (y_hard * torch.randn(32, 10)).sum().backward()
     """
     fn = "pyalgo.reinmax"
-    _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau, logits.dtype)
+    if not _plain(logits, tau, dim):
+        tau = _check_args(fn, logits, tau, dim)
+    args = (logits, tau, dim)
+    y_hard, y_soft = _run(fn, _REINMAX, args, generator, lambda: _check_args(fn, logits, tau, dim))
     if tau < 1.0 and not torch.compiler.is_compiling():
         warnings.warn(f"{fn}: tau={tau} < 1; the ReinMax authors recommend tau >= 1", stacklevel=2)
-    y_hard, y_soft, _ = _ops.reinmax(logits, tau, dim, draw_seed(generator, logits.device, fn))
     return y_hard, y_soft
 
 
@@ -188,10 +217,10 @@ def straight_through(logits: torch.Tensor, tau: float = 1.0, dim: int = -1,
         y = pyalgo.straight_through(torch.randn(32, 10, requires_grad=True))
     """
     fn = "pyalgo.straight_through"
-    _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau, logits.dtype)
-    y, _ = _ops.straight_through(logits, tau, dim, draw_seed(generator, logits.device, fn))
-    return y
+    if not _plain(logits, tau, dim):
+        tau = _check_args(fn, logits, tau, dim)
+    args = (logits, tau, dim)
+    return _run(fn, _STRAIGHT_THROUGH, args, generator, lambda: _check_args(fn, logits, tau, dim))
 
 
 def _check_eps(fn: str, eps: object) -> None:
@@ -244,12 +273,12 @@ def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False, e
         True
     """
     fn = "pyalgo.gumbel_softmax"
-    _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau, logits.dtype)
-    hard = _check_hard(fn, hard)
-    _check_eps(fn, eps)
-    y, _ = _ops.gumbel_softmax(logits, tau, hard, dim, draw_seed(generator, logits.device, fn))
-    return y
+    if not (_plain(logits, tau, dim) and hard.__class__ is bool and eps.__class__ is float):
+        tau = _check_args(fn, logits, tau, dim)
+        hard = _check_hard(fn, hard)
+        _check_eps(fn, eps)
+    args = (logits, tau, hard, dim)
+    return _run(fn, _GUMBEL_SOFTMAX, args, generator, lambda: _check_args(fn, logits, tau, dim))
 
 
 def gst(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, Literal["p"]] = 1.0, dim: int = -1,
@@ -279,11 +308,11 @@ def gst(logits: torch.Tensor, tau: float = 1.0, gap: Union[float, Literal["p"]] 
         y = pyalgo.gst(torch.randn(32, 10, requires_grad=True), gap="p")
     """
     fn = "pyalgo.gst"
-    _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau, logits.dtype)
+    if not _plain(logits, tau, dim):
+        tau = _check_args(fn, logits, tau, dim)
     gap_value, gap_is_p = _check_gap(fn, gap)
-    y, _ = _ops.gst(logits, tau, gap_value, gap_is_p, dim, draw_seed(generator, logits.device, fn))
-    return y
+    args = (logits, tau, gap_value, gap_is_p, dim)
+    return _run(fn, _GST, args, generator, lambda: _check_args(fn, logits, tau, dim))
 
 
 def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = -1,
@@ -314,11 +343,11 @@ def gumbel_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int = 
         y = pyalgo.gumbel_rao(torch.randn(32, 10, requires_grad=True), k=100)
     """
     fn = "pyalgo.gumbel_rao"
-    _check_logits(fn, logits, dim)
-    tau = _check_tau(fn, tau, logits.dtype)
+    if not _plain(logits, tau, dim):
+        tau = _check_args(fn, logits, tau, dim)
     k = _check_draws(fn, k)
-    y, _ = _ops.gumbel_rao(logits, tau, k, dim, draw_seed(generator, logits.device, fn))
-    return y
+    args = (logits, tau, k, dim)
+    return _run(fn, _GUMBEL_RAO, args, generator, lambda: _check_args(fn, logits, tau, dim))
 
 
 # ---- the backward for a given sample (exact expectations in pyalgo.discrete.diagnostics) ---------
@@ -434,26 +463,13 @@ def _philox_uniform_fake(seed, rows, cols, stream, dtype):
 
 
 # ---- autograd ---------------------------------------------------------------------------------
-# Only the logits and the int32 index (plus the 2-element seed where noise is regenerated) are
-# saved. Grads are not materialised: an unused output costs nothing in backward.
+# Setup: only the logits and the int32 index (plus the 2-element seed where noise is regenerated)
+# are saved, with the scalar arguments the backward needs. Grads are not materialised: an unused output costs nothing in backward.
 #
 # Double backward (create_graph=True, e.g. gradient penalties): the fused backward ops have no
 # derivative of their own, so under create_graph the backward is recomputed once with the
 # pure-torch reference fed the same sample and noise, and differentiated by autograd. First-order
 # backward always runs the fused kernel.
-
-def _setup(ctx, inputs, output, *, save_index: bool, save_seed: bool, **params):
-    logits = inputs[0]
-    saved = [logits]
-    if save_index:
-        saved.append(output[-1])
-    if save_seed:
-        saved.append(inputs[-1])
-    ctx.save_for_backward(*saved)
-    ctx.set_materialize_grads(False)
-    for key, value in params.items():
-        setattr(ctx, key, value)
-
 
 def _none_grads(n):
     return (None,) * n
@@ -485,10 +501,10 @@ def _reinmax_backward(ctx, grad_hard, grad_soft, _grad_index):
     return grad, None, None, None
 
 
-torch.library.register_autograd(
-    "pyalgo::reinmax", _reinmax_backward,
-    setup_context=lambda ctx, inputs, output: _setup(
-        ctx, inputs, output, save_index=True, save_seed=False, tau=inputs[1], dim=inputs[2]))
+def _reinmax_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], output[2])
+    ctx.set_materialize_grads(False)
+    ctx.tau, ctx.dim = inputs[1], inputs[2]
 
 
 def _straight_through_backward(ctx, grad, _grad_index):
@@ -504,10 +520,10 @@ def _straight_through_backward(ctx, grad, _grad_index):
     return _ops.straight_through_backward(logits, grad, ctx.tau, ctx.dim), None, None, None
 
 
-torch.library.register_autograd(
-    "pyalgo::straight_through", _straight_through_backward,
-    setup_context=lambda ctx, inputs, output: _setup(
-        ctx, inputs, output, save_index=False, save_seed=False, tau=inputs[1], dim=inputs[2]))
+def _straight_through_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0])
+    ctx.set_materialize_grads(False)
+    ctx.tau, ctx.dim = inputs[1], inputs[2]
 
 
 def _gst_backward(ctx, grad, _grad_index):
@@ -523,11 +539,10 @@ def _gst_backward(ctx, grad, _grad_index):
     return out, None, None, None, None, None
 
 
-torch.library.register_autograd(
-    "pyalgo::gst", _gst_backward,
-    setup_context=lambda ctx, inputs, output: _setup(
-        ctx, inputs, output, save_index=True, save_seed=False, tau=inputs[1], gap=inputs[2],
-        gap_is_p=inputs[3], dim=inputs[4]))
+def _gst_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], output[1])
+    ctx.set_materialize_grads(False)
+    ctx.tau, ctx.gap, ctx.gap_is_p, ctx.dim = inputs[1:5]
 
 
 def _gumbel_rao_backward(ctx, grad, _grad_index):
@@ -543,11 +558,10 @@ def _gumbel_rao_backward(ctx, grad, _grad_index):
     return out, None, None, None, None
 
 
-torch.library.register_autograd(
-    "pyalgo::gumbel_rao", _gumbel_rao_backward,
-    setup_context=lambda ctx, inputs, output: _setup(
-        ctx, inputs, output, save_index=True, save_seed=True, tau=inputs[1], k=inputs[2],
-        dim=inputs[3]))
+def _gumbel_rao_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], output[1], inputs[4])
+    ctx.set_materialize_grads(False)
+    ctx.tau, ctx.k, ctx.dim = inputs[1:4]
 
 
 def _gumbel_softmax_backward(ctx, grad, _grad_index):
@@ -563,7 +577,74 @@ def _gumbel_softmax_backward(ctx, grad, _grad_index):
     return out, None, None, None, None
 
 
-torch.library.register_autograd(
-    "pyalgo::gumbel_softmax", _gumbel_softmax_backward,
-    setup_context=lambda ctx, inputs, output: _setup(
-        ctx, inputs, output, save_index=False, save_seed=True, tau=inputs[1], dim=inputs[3]))
+def _gumbel_softmax_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], inputs[4])
+    ctx.set_materialize_grads(False)
+    ctx.tau, ctx.dim = inputs[1], inputs[3]
+
+
+# ---- the two call paths ----------------------------------------------------------------------
+# A custom op's Python autograd registration costs ~15 µs per call in eager mode (dispatch to the
+# Python autograd kernel, pytree handling of inputs and outputs). Eagerly, the public functions
+# therefore run each op through a plain autograd.Function that calls the op below autograd; under
+# torch.compile, torch.export and torch.func transforms they call the op itself, whose registered
+# autograd (below) has the same setup and backward. Both paths run the same kernels.
+
+_below_autograd = torch._C._AutoDispatchBelowAutograd
+_FUNCTION_APPLY = torch._C._FunctionBase.__dict__["apply"]
+
+
+class _Lean:
+    """One estimator's call paths: the op `name` (arguments: the public function's, then the seed;
+    outputs: the public function's `outputs` leading ones, then the int32 index), its autograd
+    `setup`/`backward`, and whether `setup` keeps the seed (noise regenerated in backward)."""
+
+    def __init__(self, name: str, setup: Callable[..., None], backward: Callable[..., Any], outputs: int,
+                 keeps_seed: bool = False):
+        op = getattr(_ops, name).default
+        setup_fn, backward_fn = setup, backward  # (a class body does not see names it assigns)
+        torch.library.register_autograd(f"pyalgo::{name}", backward, setup_context=setup)
+
+        class Function(torch.autograd.Function):
+            @staticmethod
+            def forward(*args):  # type: ignore[override]
+                with _below_autograd():
+                    return op(*args)
+
+            setup_context = staticmethod(setup_fn)
+            backward = staticmethod(backward_fn)
+
+        Function.__name__ = Function.__qualname__ = f"{name}_function"
+        self.op, self.outputs, self.keeps_seed, self.function = op, outputs, keeps_seed, Function
+        # autograd.Function.apply's Python layer (default-argument binding, a pytree pass over the
+        # arguments for torch.func) costs ~2 µs: eagerly, outside torch.func transforms, the C++
+        # apply underneath does the same.
+        self.apply = _FUNCTION_APPLY.__get__(None, Function)
+
+    def __call__(self, fn: str, args: tuple, generator: Optional[torch.Generator]) -> Any:
+        logits = args[0]
+        if torch.compiler.is_compiling():
+            out = self.op(*args, draw_seed(generator, logits.device, fn))
+        elif torch._C._are_functorch_transforms_active():
+            out = self.function.apply(*args, draw_seed(generator, logits.device, fn))
+        else:
+            grad = logits.requires_grad and torch.is_grad_enabled()
+            # A CPU op reads its seed during the call: unless autograd keeps it, a reused buffer will do.
+            if logits.is_cpu and not (grad and self.keeps_seed):
+                seed = draw_scratch_seed(generator, fn)
+            else:
+                seed = draw_seed(generator, logits.device, fn)
+            if grad:
+                out = self.apply(*args, seed)
+            else:
+                with _below_autograd():
+                    out = self.op(*args, seed)
+        return out[:self.outputs] if self.outputs > 1 else out[0]
+
+
+_REINMAX = _Lean("reinmax", _reinmax_setup, _reinmax_backward, outputs=2)
+_STRAIGHT_THROUGH = _Lean("straight_through", _straight_through_setup, _straight_through_backward, outputs=1)
+_GST = _Lean("gst", _gst_setup, _gst_backward, outputs=1)
+_GUMBEL_RAO = _Lean("gumbel_rao", _gumbel_rao_setup, _gumbel_rao_backward, outputs=1, keeps_seed=True)
+_GUMBEL_SOFTMAX = _Lean("gumbel_softmax", _gumbel_softmax_setup, _gumbel_softmax_backward, outputs=1,
+                       keeps_seed=True)
