@@ -53,6 +53,14 @@ def test_files_and_finite_numbers(tiny_run):
             assert _finite([r["rel_bias"], r["rel_std"], r["cosine"]]), (state, r["name"])
             assert -1.0 <= r["cosine"] <= 1.0
             assert (r["exact_bias"] is None) == (ESTIMATORS[r["name"]].given_sample is None)
+    bias = res["bias"]
+    assert [r["name"] for r in bias["rows"]] == list(ESTIMATORS)
+    for kind, per_row in bias["kinds"].items():
+        for row, cells in zip(bias["rows"], per_row):
+            for cell in cells.values():
+                assert _finite([cell["bias"], cell["std"], cell["rmse"], cell["cos"]]), (kind, row)
+                assert cell["exact_mean"] == (ESTIMATORS[row["name"]].given_sample is not None)
+    assert "Bias and variance against the exact gradient" in (out / "report.md").read_text(encoding="utf-8")
 
 
 def test_training_works(tiny_run):
@@ -74,6 +82,27 @@ def test_training_works(tiny_run):
     # ReinMax at its official τ and at τ = 1, then every baseline
     assert [(r["name"], r["tau"]) for r in res["gradients"]["rows"]["trained"]] == \
         [("reinmax", 1.3), ("reinmax", 1.0)] + [(n, 1.0) for n in ESTIMATORS if n != "reinmax"]
+
+
+def test_bias_table_against_exact_values():
+    """The synthetic 8x4 table (three problems per objective): ReinMax at τ = 1 is exact for a quadratic f
+    (its expectation is the trapezoid rule, exact for quadratics), so its exact bias is 0 up to
+    rounding; at τ = 1.5 it is not. ST and GST-1.0 are biased. The values are regression values of
+    exact expectations (no sampling noise): 0.121 for ST and 0.146 for ReinMax at τ = 1.5 are also
+    what an independent implementation of the same problems gives."""
+    from pyalgo.lab.discrete import gradients
+
+    def bias(name, tau):
+        return gradients.measure(name, {}, tau, "quadratic", 3, 256, 0)["bias"]
+
+    assert bias("reinmax", 1.0) < 1e-12
+    assert bias("reinmax", 1.5) == pytest.approx(0.146, abs=1e-3)
+    assert bias("st", 1.0) == pytest.approx(0.121, abs=1e-3)
+    assert bias("gst", 1.0) > 0.1
+    mlp = gradients.measure("reinmax", {}, 1.0, "mlp", 1, 64, 0)
+    assert 0 < mlp["bias"] < 0.2 and mlp["cos"] > 0.95 and mlp["exact_mean"]
+    with pytest.raises(ValueError, match="kind must be one of"):
+        gradients.problem("cubic", 0)
 
 
 def test_report_is_rendered_from_results_only(tiny_run):
@@ -115,7 +144,8 @@ def test_presets_keep_the_old_settings():
     assert tiny.poly == rp.PolyConfig(ps=(2.0,), latent=8, batch=16, lr=0.05, steps_per_epoch=50, epochs=2, seeds=(0,),
                                       gr_draws=4)
     assert tiny.vae == rp.VAEConfig(configs=((8, 4),), epochs=2, seeds=(0,), gr_draws=4, grad_images=1, grad_samples=32)
-    assert quick.poly.estimators == quick.vae.estimators == tuple(ESTIMATORS)
+    assert quick.poly.estimators == quick.vae.estimators == quick.bias.estimators == tuple(ESTIMATORS)
+    assert (full.bias.draws, full.bias.problems, full.bias.taus, tiny.bias.draws) == (65536, 3, (1.0, 1.5), 64)
     seeded = quick.with_seed(5)
     assert seeded.poly.seeds == seeded.vae.seeds == (5, 6) and seeded.vae.split_seed == 0
     assert harness.override(quick, ["vae.epochs=3", "poly.estimators=['reinmax']"]).vae.epochs == 3
@@ -130,6 +160,10 @@ def test_presets_keep_the_old_settings():
     (lambda: rp.PolyConfig(ps=()), r"PolyConfig.ps must be a non-empty tuple"),
     (lambda: rp.VAEConfig(configs=((8, 5),)), r"VAEConfig.configs must be \(C, L\) pairs among 8x4"),
     (lambda: rp.VAEConfig(grad_images=-1), r"VAEConfig.grad_images must be an int >= 0"),
+    (lambda: rp.BiasConfig(kinds=("cubic",)), r"BiasConfig.kinds must be a non-empty subset"),
+    (lambda: rp.BiasConfig(taus=(0.0,)), r"BiasConfig.taus must be a non-empty tuple of numbers > 0"),
+    (lambda: rp.BiasConfig(draws=0), r"BiasConfig.draws must be an int >= 1"),
+    (lambda: rp.BiasConfig(variants=(("ReinMax", ()),)), r"BiasConfig.variants must hold"),
 ])
 def test_config_validation_names_the_field(make, match):
     with pytest.raises(ValueError, match=match):

@@ -27,6 +27,8 @@ def render(doc: Dict[str, Any], out: Path) -> str:
         _vae(md, c["vae"], r, Path(out))
     if r["gradients"] is not None:
         _gradients(md, c["vae"], r, Path(out))
+    if r.get("bias") is not None:
+        _bias(md, c["bias"], r)
     return md.text()
 
 
@@ -277,3 +279,59 @@ def _plot_gradients(r: dict, path: Path) -> None:
         ax.set_xticklabels(names, rotation=35, ha="right", fontsize=7)
         ax.set_title(title, fontsize=9)
     _finish(fig, axes, "", path)
+
+
+# -- 4. bias and variance on synthetic problems ---------------------------------------------------------
+
+BIAS_METRICS = (("bias", "bias"), ("std", "std"), ("rmse", "rmse"), ("cos", "cos"))
+KIND_TITLES = {"quadratic": "quadratic f(z) = zᵀAz + bᵀz", "mlp": "MLP f(z) = BCE(MLP(z), x)"}
+
+
+def _row_label(r: dict, row: dict) -> str:
+    options = {k: v for k, v in row["options"].items() if k != "k"}
+    extra = ", ".join(f"{'η' if k == 'eta' else 'τ₂' if k == 'tau2' else k}={v:g}" for k, v in options.items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and r["defaults"].get(row["name"], {}).get(k) != v)
+    k = row["options"].get("k")
+    return r["labels"][row["name"]] + (f" K={k}" if k is not None else "") + (f" ({extra})" if extra else "")
+
+
+def _bias(md: Markdown, c: dict, r: dict) -> None:
+    res = r["bias"]
+    C, L = res["setting"]
+    taus = [f"{t:g}" for t in c["taus"]]
+    md.h(3, f"Bias and variance against the exact gradient, synthetic {C}×{L} problems")
+    md.p(f"θ ~ N(0, 1)^{{{L}×{C}}}; {c['problems']} problem(s) per objective; ∇ by enumerating all {C}^{L} = "
+         f"{C ** L} codes; E ĝ exact for the estimators whose gradient is a function of the sample (ReinMax, ST, "
+         f"GST), else the mean of {c['draws']} draws (its Monte Carlo error, std/√draws, is in the last column); "
+         "*std* is the spread of single draws. All relative to ‖∇‖ and averaged over the problems: bias "
+         "‖E ĝ − ∇‖, std (E‖ĝ − E ĝ‖²)^½, rmse (bias² + std²)^½, cos(E ĝ, ∇). Lower is better, except cos "
+         "(`pyalgo.lab.discrete.gradients`).")
+    for kind, per_row in res["kinds"].items():
+        md.p(f"**{KIND_TITLES.get(kind, kind)}**")
+        head = ["estimator"] + [f"{title} τ={t}" for t in taus for _, title in BIAS_METRICS] + ["MC error"]
+        rows = []
+        for row, cells in zip(res["rows"], per_row):
+            values = [num(cells[t][key], 3) for t in taus for key, _ in BIAS_METRICS]
+            mc = max(cells[t]["mc_error"] for t in taus)
+            rows.append([_row_label(r, row), *values, "exact" if mc == 0 else num(mc, 3)])
+        md.table(head, rows)
+        md.p(_bias_verdict(r, res["rows"], per_row, taus))
+
+
+def _bias_verdict(r: dict, rows: List[dict], cells: List[dict], taus: List[str]) -> str:
+    """Per τ: the lowest std and rmse, and the std of ReinMax-Rao / ReinMax-CV against ReinMax's."""
+    parts = []
+    for t in taus:
+        std = {i: cells[i][t]["std"] for i in range(len(rows))}
+        rmse = {i: cells[i][t]["rmse"] for i in range(len(rows))}
+        text = (f"τ={t}: lowest std {_row_label(r, rows[min(std, key=std.get)])}, lowest rmse "
+                f"{_row_label(r, rows[min(rmse, key=rmse.get)])}")
+        base = next((i for i, row in enumerate(rows) if row["name"] == "reinmax"), None)
+        if base is not None:
+            ratios = [f"{_row_label(r, row)} {std[i] / std[base]:.2f}× (bias {cells[i][t]['bias']:.3f} vs "
+                      f"{cells[base][t]['bias']:.3f})" for i, row in enumerate(rows) if row["name"].startswith("reinmax_")]
+            if ratios:
+                text += "; std against ReinMax's: " + ", ".join(ratios)
+        parts.append(text)
+    return "Observed: " + ". ".join(parts) + "."

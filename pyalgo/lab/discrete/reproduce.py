@@ -26,10 +26,10 @@ from pyalgo.discrete import ESTIMATORS
 
 from ..harness import Preset, Runtime, mean_std
 from ..harness.config import Validated
-from . import poly, vae
+from . import gradients, poly, vae
 from .report import STATES, render
 
-__all__ = ["TITLE", "Config", "PolyConfig", "VAEConfig", "run", "render", "OFFICIAL_VAE"]
+__all__ = ["TITLE", "Config", "PolyConfig", "VAEConfig", "BiasConfig", "run", "render", "OFFICIAL_VAE"]
 
 TITLE = "ReinMax reproduction: polynomial programming and categorical VAE"
 WHERE = "pyalgo.lab.discrete.reproduce"
@@ -39,6 +39,9 @@ OFFICIAL_VAE = {"8x4": (5e-4, 1.3, "adam"), "4x24": (5e-4, 1.5, "radam"), "8x16"
                 "16x12": (7e-4, 1.5, "radam")}
 # The paper's protocols, for the report's comparison with this run's scale.
 GRADIENT_SETTING = (8, 4)    # (C, L) of the gradient analysis
+PARTS = ("poly", "vae", "bias")
+# Extra rows of the bias table: ReinMax-CV at the setting of its authors' gradient analysis (η = 1, τ₂ = 0.1).
+BIAS_VARIANTS = tuple(v for v in (("reinmax_cv", (("eta", 1.0), ("tau2", 0.1))),) if v[0] in ESTIMATORS)
 PAPER = {"poly": {"latent": 128, "steps": 8000, "seeds": 10},
          "vae": {"dataset": "MNIST", "train_images": 60000, "pixels": 784, "batch": 100, "epochs": 160, "seeds": 10},
          "gr_draws": ESTIMATORS["gumbel_rao"].defaults["k"]}
@@ -52,7 +55,7 @@ def _check(where: str, cfg: Any, counts: Tuple[str, ...], positive: Tuple[str, .
     for name in positive:
         if not getattr(cfg, name) > 0:
             raise ValueError(f"{where}.{name} must be > 0, got {getattr(cfg, name)!r}")
-    if not cfg.seeds:
+    if not getattr(cfg, "seeds", True):
         raise ValueError(f"{where}.seeds must not be empty")
     unknown = [e for e in cfg.estimators if e not in ESTIMATORS]
     if not cfg.estimators or unknown:
@@ -157,28 +160,76 @@ class VAEConfig(Preset, Validated):
 
 
 @dataclass(frozen=True)
-class Config(Preset, Validated):
-    """The two experiments (`parts`: which of "poly", "vae" run; "vae" includes the gradient analysis)."""
-    poly: PolyConfig = field(default_factory=PolyConfig)
-    vae: VAEConfig = field(default_factory=VAEConfig)
-    parts: tuple = ("poly", "vae")
+class BiasConfig(Preset, Validated):
+    """Bias and variance against the exact gradient on synthetic 8×4 problems (`gradients`): `problems`
+    problems per kind (seeds seed, seed + 1, ...), `draws` draws per estimator and problem, at each τ of
+    `taus`. `variants` adds rows of an estimator with other options, as (name, ((option, value), ...))."""
+    kinds: tuple = gradients.KINDS
+    taus: tuple = (1.0, 1.5)
+    problems: int = 3
+    draws: int = 65536
+    seed: int = 0
+    estimators: tuple = NAMES
+    gr_draws: int = PAPER["gr_draws"]
+    variants: tuple = ()
 
     def __post_init__(self):
-        unknown = sorted(set(self.parts) - {"poly", "vae"})
+        _check(f"{WHERE}.BiasConfig", self, ("problems", "draws", "gr_draws"))
+        unknown = sorted(set(self.kinds) - set(gradients.KINDS))
+        if not self.kinds or unknown:
+            raise ValueError(f"{WHERE}.BiasConfig.kinds must be a non-empty subset of {gradients.KINDS}, "
+                             f"got {self.kinds!r}")
+        if not self.taus or any(not (isinstance(t, (int, float)) and t > 0) for t in self.taus):
+            raise ValueError(f"{WHERE}.BiasConfig.taus must be a non-empty tuple of numbers > 0, got {self.taus!r}")
+        for variant in self.variants:
+            if not (isinstance(variant, (tuple, list)) and len(variant) == 2 and variant[0] in ESTIMATORS):
+                raise ValueError(f"{WHERE}.BiasConfig.variants must hold (estimator, ((option, value), ...)) "
+                                 f"pairs with an estimator among {NAMES}, got {variant!r}")
+
+    @classmethod
+    def full(cls) -> "BiasConfig":
+        return cls(variants=BIAS_VARIANTS)
+
+    @classmethod
+    def quick(cls) -> "BiasConfig":
+        return cls(draws=4096, gr_draws=100, variants=BIAS_VARIANTS)
+
+    @classmethod
+    def tiny(cls) -> "BiasConfig":
+        return cls(taus=(1.0,), problems=1, draws=64, gr_draws=4)
+
+    def rows(self) -> List[Tuple[str, Dict[str, Any]]]:
+        """(estimator, options) per row: every estimator with its defaults, then the variants."""
+        rows = [(name, _options(name, self.gr_draws)) for name in self.estimators]
+        return rows + [(name, {**_options(name, self.gr_draws), **dict(opts)}) for name, opts in self.variants
+                       if name in self.estimators]
+
+
+@dataclass(frozen=True)
+class Config(Preset, Validated):
+    """The experiments (`parts`: which of "poly", "vae", "bias" run; "vae" includes the gradient
+    analysis of the VAE, "bias" is the synthetic bias/variance table)."""
+    poly: PolyConfig = field(default_factory=PolyConfig)
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    bias: BiasConfig = field(default_factory=BiasConfig)
+    parts: tuple = ("poly", "vae", "bias")
+
+    def __post_init__(self):
+        unknown = sorted(set(self.parts) - set(PARTS))
         if not self.parts or unknown:
-            raise ValueError(f"{WHERE}.Config.parts must be a non-empty subset of ('poly', 'vae'), got {self.parts!r}")
+            raise ValueError(f"{WHERE}.Config.parts must be a non-empty subset of {PARTS}, got {self.parts!r}")
 
     @classmethod
     def tiny(cls) -> "Config":
-        return cls(PolyConfig.tiny(), VAEConfig.tiny())
+        return cls(PolyConfig.tiny(), VAEConfig.tiny(), BiasConfig.tiny())
 
     @classmethod
     def quick(cls) -> "Config":
-        return cls(PolyConfig.quick(), VAEConfig.quick())
+        return cls(PolyConfig.quick(), VAEConfig.quick(), BiasConfig.quick())
 
     @classmethod
     def full(cls) -> "Config":
-        return cls(PolyConfig.full(), VAEConfig.full())
+        return cls(PolyConfig.full(), VAEConfig.full(), BiasConfig.full())
 
 
 def setting(C: int, L: int) -> str:
@@ -277,16 +328,35 @@ def run_gradients(cfg: VAEConfig, analysis: Dict[str, Any], runtime: Runtime) ->
                      for state in STATES}}
 
 
+def _bias_job(name: str, options: Dict[str, Any], tau: float, kind: str, cfg: BiasConfig) -> Dict[str, Any]:
+    return gradients.measure(name, options, tau, kind, cfg.problems, cfg.draws, cfg.seed)
+
+
+def run_bias(cfg: BiasConfig, runtime: Runtime) -> Dict[str, Any]:
+    """Every (kind, row, τ) of the synthetic bias/variance table."""
+    rows = cfg.rows()
+    jobs = {f"{kind}/{r}/{tau:g}": (name, options, tau, kind, cfg)
+            for kind in cfg.kinds for r, (name, options) in enumerate(rows) for tau in cfg.taus}
+    res = runtime.map(_bias_job, jobs, "discrete: bias and variance (synthetic)")
+    return {"setting": [gradients.C, gradients.L],
+            "rows": [{"name": name, "options": options} for name, options in rows],
+            "kinds": {kind: [{f"{tau:g}": res[f"{kind}/{r}/{tau:g}"] for tau in cfg.taus} for r in range(len(rows))]
+                      for kind in cfg.kinds}}
+
+
 def run(cfg: Config, runtime: Runtime) -> Dict[str, Any]:
     """The parts of `cfg` in turn, each one batch of independent jobs; the paper's protocol and the
     registry's labels and defaults are copied in for the report."""
     results: Dict[str, Any] = {"paper": PAPER, "official_vae": {k: list(v) for k, v in OFFICIAL_VAE.items()},
                                "labels": {name: e.label for name, e in ESTIMATORS.items()},
                                "defaults": {name: dict(e.defaults) for name, e in ESTIMATORS.items()},
-                               "poly": None, "vae": None, "gradients": None}
+                               "poly": None, "vae": None, "gradients": None, "bias": None}
     if "poly" in cfg.parts:
         with runtime.timed("poly"):
             results["poly"] = run_poly(cfg.poly, runtime)
+    if "bias" in cfg.parts:
+        with runtime.timed("bias"):
+            results["bias"] = run_bias(cfg.bias, runtime)
     if "vae" in cfg.parts:
         with runtime.timed("vae"):
             results["vae"], analysis = run_vae(cfg.vae, runtime)
