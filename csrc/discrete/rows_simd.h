@@ -1,0 +1,487 @@
+// CPU-only AVX2+FMA fast paths of the discrete estimators, float32 logits, contiguous rows
+// (dim = -1). The CUDA launcher and every other dtype/layout run the generic bodies of
+// estimators.h; these paths compute the same formulas with the same Philox counters:
+//
+//  - small C (C <= kLaneMaxC): eight rows per vector, one row per lane, a row's C categories held
+//    as C vectors (the rows are transposed in registers); one Philox call per eight rows;
+//  - large C (C > kLaneMaxC): a row at a time, eight categories per vector, exp/log as vector
+//    polynomials (the same polynomials and FMA contractions as exp_nonpos / log_pos), and the
+//    Philox blocks of the Gumbel noise eight counters at a time.
+//
+// What may differ from the generic body: row sums are taken in another order (here: lane by lane
+// in column order for small C; eight partial sums for large C), so sums differ by a few ulps and
+// an inverse-CDF sample can differ only when the uniform falls within a few ulps of a CDF boundary
+// (tests/test_discrete_fastpaths.py checks every mismatch is such a boundary case). Every row is
+// computed by the same code whatever block or thread it falls in (partial blocks are padded), so
+// results do not depend on the thread count. Rows the fast path does not cover exactly (logits
+// that overflow after scaling by 1/τ: the generic "rescue" path) are handed to the generic body.
+//
+// Compiled with __attribute__((target("avx2,fma"))); the launcher takes these paths only when the
+// CPU has AVX2 and FMA (avx2_fma_available()), else the generic bodies (which are themselves
+// cloned for x86-64-v3 and the baseline).
+#pragma once
+
+#if !defined(__CUDACC__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PYALGO_HAVE_ROWS_SIMD 1
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "estimators.h"
+
+namespace pyalgo {
+namespace discrete {
+namespace simd {
+
+#define PYALGO_AVX2_FN __attribute__((target("avx2,fma")))
+#define PYALGO_AVX2_INL __attribute__((target("avx2,fma"), always_inline)) inline
+
+// Whether the fast paths may run: the CPU has AVX2 and FMA, and PYALGO_DISCRETE_GENERIC is not
+// set to a non-empty value other than "0" (the generic bodies then run everywhere: for
+// debugging and for comparing the two in tests).
+inline bool avx2_fma_available() {
+  static const bool ok = [] {
+    const char* env = std::getenv("PYALGO_DISCRETE_GENERIC");
+    if (env && *env && std::strcmp(env, "0") != 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+}
+
+constexpr int kLaneMaxC = 16;  // rows of at most this many categories go one row per lane
+constexpr int kLanes = 8;      // float lanes of an AVX2 vector
+
+using vf = __m256;
+using vi = __m256i;
+
+PYALGO_AVX2_INL vf set1(float v) { return _mm256_set1_ps(v); }
+PYALGO_AVX2_INL vf vinf() { return _mm256_set1_ps(INFINITY); }
+PYALGO_AVX2_INL vf vnan() { return _mm256_set1_ps(NAN); }
+// a > b ? a : b, as the generic bodies' `v > m ? v : m` (m kept when v is NaN)
+PYALGO_AVX2_INL vf vmax(vf v, vf m) { return _mm256_max_ps(v, m); }
+PYALGO_AVX2_INL vf gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+PYALGO_AVX2_INL vf lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+PYALGO_AVX2_INL vf eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+PYALGO_AVX2_INL vf sel(vf mask, vf a, vf b) { return _mm256_blendv_ps(b, a, mask); }  // mask ? a : b
+PYALGO_AVX2_INL bool any(vf mask) { return _mm256_movemask_ps(mask) != 0; }
+PYALGO_AVX2_INL int bits(vf mask) { return _mm256_movemask_ps(mask); }
+
+// exp_nonpos (hd.h) on eight lanes: the same operations and the same FMA contractions as g++
+// makes of the scalar code in the x86-64-v3 clone, hence the same bits.
+PYALGO_AVX2_INL vf exp_nonpos(vf x) {
+  const vf lo = set1(-87.0f), magic = set1(12582912.0f);
+  const vf below = lt(x, lo);
+  const vf xc = sel(below, lo, x);
+  const vf t = _mm256_fmadd_ps(xc, set1(1.44269504088896341f), magic);
+  const vi n = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
+  const vf nf = _mm256_sub_ps(t, magic);
+  vf r = _mm256_fnmadd_ps(nf, set1(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(nf, set1(-2.12194440e-4f), r);
+  vf p = set1(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, set1(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, set1(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, set1(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, set1(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, set1(5.0000001201e-1f));
+  p = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), set1(1.0f));
+  const vf scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+  return _mm256_andnot_ps(below, _mm256_mul_ps(p, scale));
+}
+
+// log_pos (hd.h) on eight lanes, same operations.
+PYALGO_AVX2_INL vf log_pos(vf x) {
+  const vi b = _mm256_castps_si256(x);
+  const vi e = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(0xff)),
+                                _mm256_set1_epi32(126));
+  const vf m = _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f000000)));
+  const vf small = lt(m, set1(0.707106781186547524f));
+  const vf ef = _mm256_cvtepi32_ps(_mm256_add_epi32(e, _mm256_castps_si256(small)));  // e - 1 where small
+  const vf f = _mm256_sub_ps(sel(small, _mm256_add_ps(m, m), m), set1(1.0f));
+  const vf z = _mm256_mul_ps(f, f);
+  vf y = set1(7.0376836292e-2f);
+  y = _mm256_fmsub_ps(y, f, set1(1.1514610310e-1f));
+  y = _mm256_fmadd_ps(y, f, set1(1.1676998740e-1f));
+  y = _mm256_fmsub_ps(y, f, set1(1.2420140846e-1f));
+  y = _mm256_fmadd_ps(y, f, set1(1.4249322787e-1f));
+  y = _mm256_fmsub_ps(y, f, set1(1.6668057665e-1f));
+  y = _mm256_fmadd_ps(y, f, set1(2.0000714765e-1f));
+  y = _mm256_fmsub_ps(y, f, set1(2.4999993993e-1f));
+  y = _mm256_fmadd_ps(y, f, set1(3.3333331174e-1f));
+  y = _mm256_mul_ps(_mm256_mul_ps(y, f), z);
+  y = _mm256_fmadd_ps(set1(-2.12194440e-4f), ef, y);
+  y = _mm256_fmadd_ps(set1(-0.5f), z, y);
+  const vf res = _mm256_fmadd_ps(set1(0.693359375f), ef, _mm256_add_ps(f, y));
+  return sel(eq(x, vinf()), x, res);
+}
+
+// -log(-log u): the Gumbel noise of a uniform, as GumbelLogits computes it.
+PYALGO_AVX2_INL vf neg_log_neg_log(vf u) {
+  const vf neg = set1(-0.0f);
+  return _mm256_xor_ps(log_pos(_mm256_xor_ps(log_pos(u), neg)), neg);
+}
+
+// ---- Philox4x32-10 on eight counters ---------------------------------------------------------
+
+struct Philox8 {
+  vi x, y, z, w;
+};
+
+// The high and low 32 bits of a * M for eight 32-bit lanes a.
+PYALGO_AVX2_INL void mul_hi_lo(vi a, vi M, vi* hi, vi* lo) {
+  const vi even = _mm256_mul_epu32(a, M);                         // lanes 0, 2, 4, 6 (64-bit)
+  const vi odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), M);   // lanes 1, 3, 5, 7
+  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+PYALGO_AVX2_INL Philox8 philox8(Philox8 c, PhiloxKey key) {
+  const vi M0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const vi M1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  uint32_t k0 = key.k0, k1 = key.k1;
+  vi x = c.x, y = c.y, z = c.z, w = c.w;
+#pragma GCC unroll 10
+  for (int round = 0; round < 10; ++round) {
+    vi hi0, lo0, hi1, lo1;
+    mul_hi_lo(x, M0, &hi0, &lo0);
+    mul_hi_lo(z, M1, &hi1, &lo1);
+    x = _mm256_xor_si256(_mm256_xor_si256(hi1, y), _mm256_set1_epi32(static_cast<int>(k0)));
+    y = lo1;
+    z = _mm256_xor_si256(_mm256_xor_si256(hi0, w), _mm256_set1_epi32(static_cast<int>(k1)));
+    w = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return Philox8{x, y, z, w};
+}
+
+// Uniform<float>::from_word on eight lanes.
+PYALGO_AVX2_INL vf uniform_of(vi w) {
+  return _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 9)), set1(0.5f)),
+                       set1(1.1920928955078125e-7f));
+}
+
+// Counters of rows r0 .. r0 + 7 (one per lane) at column group `group` of `stream`.
+PYALGO_AVX2_INL Philox8 row_counters(int64_t r0, uint32_t group, uint32_t stream) {
+  const vi lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const uint64_t base = static_cast<uint64_t>(r0);
+  const vi lo = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(base))), lane);
+  // the high word carries when the low word wraps within the block
+  const vi wrapped = _mm256_cmpgt_epi32(_mm256_xor_si256(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(base))),
+                                                         _mm256_set1_epi32(INT32_MIN)),
+                                        _mm256_xor_si256(lo, _mm256_set1_epi32(INT32_MIN)));
+  const vi hi = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(base >> 32))), wrapped);
+  return Philox8{_mm256_set1_epi32(static_cast<int>(group)), _mm256_set1_epi32(static_cast<int>(stream)), lo, hi};
+}
+
+// Counters of groups g0 .. g0 + 7 (one per lane) of one row and stream.
+PYALGO_AVX2_INL Philox8 group_counters(int64_t row, int64_t g0, uint32_t stream) {
+  const uint64_t r = static_cast<uint64_t>(row);
+  const vi g = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(g0))),
+                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return Philox8{g, _mm256_set1_epi32(static_cast<int>(stream)), _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(r))),
+                 _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(r >> 32)))};
+}
+
+// ---- small C: one row per lane -----------------------------------------------------------------
+
+// v[j] = column j of rows r .. r + n - 1 (n <= 8) of a row-major (rows, C) block at src; missing
+// rows read as 0 (a finite row whose results are discarded).
+template <int C>
+PYALGO_AVX2_INL void load_cols(const float* src, int n, vf* v) {
+  alignas(32) float t[C * kLanes];
+  if (n == kLanes) {
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j)
+#pragma GCC unroll 8
+      for (int l = 0; l < kLanes; ++l) t[j * kLanes + l] = src[l * C + j];
+  } else {
+    for (int j = 0; j < C; ++j)
+      for (int l = 0; l < kLanes; ++l) t[j * kLanes + l] = l < n ? src[l * C + j] : 0.0f;
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < C; ++j) v[j] = _mm256_load_ps(t + j * kLanes);
+}
+
+template <int C>
+PYALGO_AVX2_INL void store_cols(const vf* v, int n, float* dst) {
+  alignas(32) float t[C * kLanes];
+#pragma GCC unroll 16
+  for (int j = 0; j < C; ++j) _mm256_store_ps(t + j * kLanes, v[j]);
+  if (n == kLanes) {
+#pragma GCC unroll 8
+    for (int l = 0; l < kLanes; ++l)
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j) dst[l * C + j] = t[j * kLanes + l];
+  } else {
+    for (int l = 0; l < n; ++l)
+      for (int j = 0; j < C; ++j) dst[l * C + j] = t[j * kLanes + l];
+  }
+}
+
+// Rows of the block: one-hot at k (k in [0, C)), or NaN where k < 0.
+template <int C>
+PYALGO_AVX2_INL void store_one_hot(const int32_t* k, int n, float* dst) {
+  std::memset(dst, 0, sizeof(float) * C * n);
+  for (int l = 0; l < n; ++l) {
+    if (k[l] >= 0)
+      dst[l * C + k[l]] = 1.0f;
+    else
+      for (int j = 0; j < C; ++j) dst[l * C + j] = NAN;
+  }
+}
+
+// Largest entry (first on the generic bodies' `v > m ? v : m` scan from -inf) and whether the row
+// is valid (no NaN or +inf, not all -inf), as valid_row_max.
+template <int C>
+PYALGO_AVX2_INL vf lane_row_max(const vf* v, vf* valid) {
+  vf m = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
+#pragma GCC unroll 16
+  for (int j = 0; j < C; ++j) {
+    m = vmax(v[j], m);
+    bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(v[j], v[j], _CMP_UNORD_Q), eq(v[j], vinf())));
+  }
+  *valid = _mm256_andnot_ps(bad, gt(m, _mm256_set1_ps(-INFINITY)));
+  return m;
+}
+
+// categorical_sample_short_row on rows [begin, end).
+template <int C>
+PYALGO_AVX2_FN void sample_lanes(const float* x, float* one_hot, float* probs, int32_t* index, PhiloxKey key,
+                                 int64_t begin, int64_t end) {
+  for (int64_t r0 = begin; r0 < end; r0 += kLanes) {
+    const int n = static_cast<int>(std::min<int64_t>(kLanes, end - r0));
+    vf v[C], e[C];
+    load_cols<C>(x + r0 * C, n, v);
+    vf valid;
+    const vf m = lane_row_max<C>(v, &valid);
+    vf Z = _mm256_setzero_ps();
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) {
+      e[j] = exp_nonpos(_mm256_sub_ps(v[j], m));
+      Z = _mm256_add_ps(Z, e[j]);
+    }
+    const vf target = _mm256_mul_ps(uniform_of(philox8(row_counters(r0, 0, kSampleStream), key).x), Z);
+    // k: the first j where the running sum passes the target; else the last j with e > 0
+    vf cum = _mm256_setzero_ps(), k = set1(-1.0f), last = set1(0.0f);
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) {
+      cum = _mm256_add_ps(cum, e[j]);
+      k = sel(_mm256_and_ps(gt(cum, target), lt(k, _mm256_setzero_ps())), set1(static_cast<float>(j)), k);
+      last = sel(gt(e[j], _mm256_setzero_ps()), set1(static_cast<float>(j)), last);
+    }
+    k = sel(lt(k, _mm256_setzero_ps()), last, k);
+    k = sel(valid, k, set1(-1.0f));
+    alignas(32) int32_t ks[kLanes];
+    _mm256_store_si256(reinterpret_cast<vi*>(ks), _mm256_cvttps_epi32(k));
+    std::memcpy(index + r0, ks, sizeof(int32_t) * n);
+    if (probs) {
+      const vf inv_Z = _mm256_div_ps(set1(1.0f), Z);
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j) e[j] = sel(valid, _mm256_mul_ps(e[j], inv_Z), vnan());
+      store_cols<C>(e, n, probs + r0 * C);
+    }
+    store_one_hot<C>(ks, n, one_hot + r0 * C);
+  }
+}
+
+// gumbel_softmax_row on rows [begin, end).
+template <int C>
+PYALGO_AVX2_FN void gumbel_softmax_lanes(const float* x, float* y, int32_t* index, float inv_tau, bool hard,
+                                         PhiloxKey key, int64_t begin, int64_t end) {
+  const vf itau = set1(inv_tau);
+  for (int64_t r0 = begin; r0 < end; r0 += kLanes) {
+    const int n = static_cast<int>(std::min<int64_t>(kLanes, end - r0));
+    vf v[C + 3];
+    load_cols<C>(x + r0 * C, n, v);
+    vf valid;
+    const vf xmax = lane_row_max<C>(v, &valid);
+    // gumbel_shift: 0 unless (xmax - 4)/τ or (xmax + 40)/τ overflows
+    const vf lo = _mm256_mul_ps(_mm256_sub_ps(xmax, set1(4.0f)), itau);
+    const vf hi = _mm256_mul_ps(_mm256_add_ps(xmax, set1(40.0f)), itau);
+    const vf shift = sel(_mm256_and_ps(gt(lo, set1(-INFINITY)), lt(hi, vinf())), _mm256_setzero_ps(), xmax);
+    const vf neg = set1(-0.0f);
+#pragma GCC unroll 4
+    for (int b = 0; b * 4 < C; ++b) {
+      const Philox8 P = philox8(row_counters(r0, static_cast<uint32_t>(b), kSampleStream), key);
+      const vi words[4] = {P.x, P.y, P.z, P.w};
+#pragma GCC unroll 4
+      for (int w = 0; w < 4; ++w) {
+        const int j = 4 * b + w;
+        if (j >= C) break;
+        // (x − shift − log(−log u)) · (1/τ)
+        const vf L = log_pos(_mm256_xor_ps(log_pos(uniform_of(words[w])), neg));
+        v[j] = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(v[j], shift), L), itau);
+      }
+    }
+    vf m = _mm256_set1_ps(-INFINITY), k = set1(-1.0f);
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) {
+      const vf up = gt(v[j], m);
+      m = sel(up, v[j], m);
+      k = sel(up, set1(static_cast<float>(j)), k);
+    }
+    valid = _mm256_and_ps(valid, _mm256_and_ps(_mm256_cmp_ps(k, _mm256_setzero_ps(), _CMP_GE_OQ), lt(m, vinf())));
+    k = sel(valid, k, set1(-1.0f));
+    alignas(32) int32_t ks[kLanes];
+    _mm256_store_si256(reinterpret_cast<vi*>(ks), _mm256_cvttps_epi32(k));
+    std::memcpy(index + r0, ks, sizeof(int32_t) * n);
+    if (hard) {
+      store_one_hot<C>(ks, n, y + r0 * C);
+      continue;
+    }
+    vf Z = _mm256_setzero_ps();
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) {
+      v[j] = exp_nonpos(_mm256_sub_ps(v[j], m));
+      Z = _mm256_add_ps(Z, v[j]);
+    }
+    const vf inv_Z = _mm256_div_ps(set1(1.0f), Z);
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) v[j] = sel(valid, _mm256_mul_ps(v[j], inv_Z), vnan());
+    store_cols<C>(v, n, y + r0 * C);
+  }
+}
+
+// reinmax_backward_short_row on rows [begin, end) (gp == nullptr: g_p = 0).
+template <int C>
+PYALGO_AVX2_FN void reinmax_backward_lanes(const float* x, const int32_t* index, const float* g, const float* gp,
+                                           float* out, float inv_tau, int64_t begin, int64_t end) {
+  const bool same_tau = inv_tau == 1.0f;
+  const vf itau = set1(inv_tau), half_c = set1(0.5f);
+  for (int64_t r0 = begin; r0 < end; r0 += kLanes) {
+    const int n = static_cast<int>(std::min<int64_t>(kLanes, end - r0));
+    vf v[C], gv[C], h[C], pt[C];
+    load_cols<C>(x + r0 * C, n, v);
+    load_cols<C>(g + r0 * C, n, gv);
+    if (gp) {
+      load_cols<C>(gp + r0 * C, n, h);
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j) h[j] = _mm256_fnmadd_ps(half_c, gv[j], h[j]);
+    } else {
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j) h[j] = _mm256_xor_ps(_mm256_mul_ps(half_c, gv[j]), set1(-0.0f));
+    }
+    alignas(32) int32_t ks[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(ks, index + r0, sizeof(int32_t) * n);
+    const vi ki = _mm256_load_si256(reinterpret_cast<const vi*>(ks));
+    const vf k = _mm256_cvtepi32_ps(ki);
+    const vf kvalid = _mm256_castsi256_ps(_mm256_andnot_si256(
+        _mm256_cmpgt_epi32(_mm256_setzero_si256(), ki), _mm256_cmpgt_epi32(_mm256_set1_epi32(C), ki)));
+    vf m = _mm256_set1_ps(-INFINITY);
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) m = vmax(v[j], m);
+    vf Z0 = _mm256_setzero_ps(), H0 = Z0, Zt = Z0, St = Z0, gk = Z0;
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) {
+      const vf d = _mm256_sub_ps(v[j], m);
+      const vf e0 = exp_nonpos(d), et = same_tau ? e0 : exp_nonpos(_mm256_mul_ps(d, itau));
+      v[j] = e0;
+      pt[j] = et;
+      Z0 = _mm256_add_ps(Z0, e0);
+      H0 = _mm256_fmadd_ps(e0, h[j], H0);
+      Zt = _mm256_add_ps(Zt, et);
+      St = _mm256_fmadd_ps(et, gv[j], St);
+      gk = sel(eq(k, set1(static_cast<float>(j))), gv[j], gk);
+    }
+    const vf inv_Z0 = _mm256_div_ps(set1(1.0f), Z0), inv_Zt = _mm256_div_ps(set1(1.0f), Zt);
+    const vf t0 = _mm256_mul_ps(H0, inv_Z0);
+    const vf half = _mm256_mul_ps(half_c, _mm256_fmadd_ps(St, inv_Zt, gk));
+    const vf extra = _mm256_sub_ps(gk, half);  // the [i = k] terms
+    vf sum = _mm256_setzero_ps();
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) {
+      const vf a = _mm256_mul_ps(_mm256_mul_ps(pt[j], inv_Zt), _mm256_sub_ps(gv[j], half));
+      vf grad = _mm256_fmadd_ps(_mm256_mul_ps(v[j], inv_Z0), _mm256_sub_ps(h[j], t0), a);
+      sum = _mm256_add_ps(sum, grad);
+      grad = sel(eq(k, set1(static_cast<float>(j))), _mm256_add_ps(grad, extra), grad);
+      v[j] = grad;
+    }
+    sum = _mm256_add_ps(sum, extra);
+    const vf mean = _mm256_div_ps(sum, set1(static_cast<float>(C)));
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) v[j] = sel(kvalid, _mm256_sub_ps(v[j], mean), vnan());
+    store_cols<C>(v, n, out + r0 * C);
+  }
+}
+
+// softmax_vjp_row (not accumulating) on rows [begin, end) for ScaledLogits (gumbel = false, z =
+// x/τ: ST backward) or GumbelLogits (gumbel = true, z = (x + G)/τ: ST-GS / GS backward). Rows whose
+// largest z is beyond ±big_logit (the generic body's rescue) are redone by `generic(row)`.
+template <int C, typename Generic>
+PYALGO_AVX2_FN void softmax_vjp_lanes(const float* x, const float* g, float* out, float inv_tau, bool gumbel,
+                                      PhiloxKey key, int64_t begin, int64_t end, const Generic& generic) {
+  const vf itau = set1(inv_tau), big = set1(big_logit<float>()), neg = set1(-0.0f);
+  for (int64_t r0 = begin; r0 < end; r0 += kLanes) {
+    const int n = static_cast<int>(std::min<int64_t>(kLanes, end - r0));
+    vf z[C + 3], gv[C];
+    load_cols<C>(x + r0 * C, n, z);
+    load_cols<C>(g + r0 * C, n, gv);
+    if (gumbel) {
+#pragma GCC unroll 4
+      for (int b = 0; b * 4 < C; ++b) {
+        const Philox8 P = philox8(row_counters(r0, static_cast<uint32_t>(b), kSampleStream), key);
+        const vi words[4] = {P.x, P.y, P.z, P.w};
+#pragma GCC unroll 4
+        for (int w = 0; w < 4; ++w) {
+          const int j = 4 * b + w;
+          if (j >= C) break;
+          const vf L = log_pos(_mm256_xor_ps(log_pos(uniform_of(words[w])), neg));
+          z[j] = _mm256_mul_ps(_mm256_sub_ps(z[j], L), itau);
+        }
+      }
+    } else {
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j) z[j] = _mm256_mul_ps(z[j], itau);
+    }
+    vf m = _mm256_set1_ps(-INFINITY);
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) m = vmax(z[j], m);
+    vf Z = _mm256_setzero_ps(), S = Z;
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j) {
+      z[j] = exp_nonpos(_mm256_sub_ps(z[j], m));
+      Z = _mm256_add_ps(Z, z[j]);
+      S = _mm256_fmadd_ps(z[j], gv[j], S);
+    }
+    const vf inv_Z = _mm256_div_ps(set1(1.0f), Z), mean_g = _mm256_mul_ps(S, inv_Z);
+#pragma GCC unroll 16
+    for (int j = 0; j < C; ++j)
+      z[j] = _mm256_mul_ps(_mm256_mul_ps(itau, _mm256_mul_ps(z[j], inv_Z)), _mm256_sub_ps(gv[j], mean_g));
+    store_cols<C>(z, n, out + r0 * C);
+    const int redo = bits(_mm256_andnot_ps(_mm256_and_ps(gt(m, _mm256_xor_ps(big, neg)), lt(m, big)),
+                                           _mm256_castsi256_ps(_mm256_set1_epi32(-1)))) &
+                     ((1 << n) - 1);
+    if (redo)
+      for (int l = 0; l < n; ++l)
+        if (redo >> l & 1) generic(r0 + l);
+  }
+}
+
+// Runtime C -> the instantiation for that C (1 <= C <= kLaneMaxC).
+template <typename F>
+inline void with_lane_c(int64_t C, const F& f) {
+  switch (C) {
+#define PYALGO_LANE_CASE(c) \
+  case c:                   \
+    f(std::integral_constant<int, c>{}); \
+    break;
+    PYALGO_LANE_CASE(1) PYALGO_LANE_CASE(2) PYALGO_LANE_CASE(3) PYALGO_LANE_CASE(4)
+    PYALGO_LANE_CASE(5) PYALGO_LANE_CASE(6) PYALGO_LANE_CASE(7) PYALGO_LANE_CASE(8)
+    PYALGO_LANE_CASE(9) PYALGO_LANE_CASE(10) PYALGO_LANE_CASE(11) PYALGO_LANE_CASE(12)
+    PYALGO_LANE_CASE(13) PYALGO_LANE_CASE(14) PYALGO_LANE_CASE(15) PYALGO_LANE_CASE(16)
+#undef PYALGO_LANE_CASE
+    default:
+      break;
+  }
+}
+
+}  // namespace simd
+}  // namespace discrete
+}  // namespace pyalgo
+
+#endif
