@@ -131,12 +131,13 @@ struct Philox8 {
   vi x, y, z, w;
 };
 
-// The high and low 32 bits of a * M for eight 32-bit lanes a.
+// The high and low 32 bits of a * M for eight 32-bit lanes a (shuffles rather than shifts, so
+// that the multiplies and the data movement use different ports).
 PYALGO_AVX2_INL void mul_hi_lo(vi a, vi M, vi* hi, vi* lo) {
-  const vi even = _mm256_mul_epu32(a, M);                         // lanes 0, 2, 4, 6 (64-bit)
-  const vi odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), M);   // lanes 1, 3, 5, 7
-  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-  *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  const vi even = _mm256_mul_epu32(a, M);                                // lanes 0, 2, 4, 6 (64-bit)
+  const vi odd = _mm256_mul_epu32(_mm256_shuffle_epi32(a, 0xF5), M);     // lanes 1, 3, 5, 7
+  *lo = _mm256_blend_epi32(even, _mm256_shuffle_epi32(odd, 0xA0), 0xAA);
+  *hi = _mm256_blend_epi32(_mm256_shuffle_epi32(even, 0xF5), odd, 0xAA);
 }
 
 PYALGO_AVX2_INL Philox8 philox8(Philox8 c, PhiloxKey key) {
@@ -189,38 +190,90 @@ PYALGO_AVX2_INL Philox8 group_counters(int64_t row, int64_t g0, uint32_t stream)
 
 // ---- small C: one row per lane -----------------------------------------------------------------
 
+// In-register transpose of an 8x8 block of floats (r[i] = row i in, column i out).
+PYALGO_AVX2_INL void transpose8(vf* r) {
+  const vf t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const vf t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const vf t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const vf t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const vf u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const vf u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const vf u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const vf u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
 // v[j] = column j of rows r .. r + n - 1 (n <= 8) of a row-major (rows, C) block at src; missing
-// rows read as 0 (a finite row whose results are discarded).
+// rows read as 0 (a finite row whose results are discarded). Full blocks: C = 1 and 2 by plain
+// loads and shuffles, larger C by gathers (one per column).
 template <int C>
 PYALGO_AVX2_INL void load_cols(const float* src, int n, vf* v) {
-  alignas(32) float t[C * kLanes];
   if (n == kLanes) {
+    if (C == 1) {
+      v[0] = _mm256_loadu_ps(src);
+    } else if (C == 2) {
+      const vf a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + 8);  // rows 0-3, rows 4-7
+      // shuffle_ps leaves rows in lane order 0 1 4 5 2 3 6 7; permute4x64 (0xD8) restores it
+      v[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+      v[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+    } else {
+      const vi idx = _mm256_setr_epi32(0, C, 2 * C, 3 * C, 4 * C, 5 * C, 6 * C, 7 * C);
 #pragma GCC unroll 16
-    for (int j = 0; j < C; ++j)
-#pragma GCC unroll 8
-      for (int l = 0; l < kLanes; ++l) t[j * kLanes + l] = src[l * C + j];
-  } else {
-    for (int j = 0; j < C; ++j)
-      for (int l = 0; l < kLanes; ++l) t[j * kLanes + l] = l < n ? src[l * C + j] : 0.0f;
+      for (int j = 0; j < C; ++j) v[j] = _mm256_i32gather_ps(src + j, idx, 4);
+    }
+    return;
   }
+  alignas(32) float t[C * kLanes];
+  for (int j = 0; j < C; ++j)
+    for (int l = 0; l < kLanes; ++l) t[j * kLanes + l] = l < n ? src[l * C + j] : 0.0f;
 #pragma GCC unroll 16
   for (int j = 0; j < C; ++j) v[j] = _mm256_load_ps(t + j * kLanes);
 }
 
+// The inverse of load_cols: rows r .. r + n - 1 of dst from the columns v (v is clobbered).
+// Full blocks: C = 1 and 2 by shuffles and plain stores, C >= 8 by an 8x8 transpose of the first
+// eight columns (the rest element by element), else element by element.
 template <int C>
-PYALGO_AVX2_INL void store_cols(const vf* v, int n, float* dst) {
+PYALGO_AVX2_INL void store_cols(vf* v, int n, float* dst) {
+  if (n == kLanes) {
+    if (C == 1) {
+      _mm256_storeu_ps(dst, v[0]);
+      return;
+    }
+    if (C == 2) {
+      const vf a = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v[0]), 0xD8));
+      const vf b = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v[1]), 0xD8));
+      _mm256_storeu_ps(dst, _mm256_unpacklo_ps(a, b));
+      _mm256_storeu_ps(dst + 8, _mm256_unpackhi_ps(a, b));
+      return;
+    }
+    if (C >= 8) {
+      alignas(32) float t[(C > 8 ? C - 8 : 1) * kLanes];
+#pragma GCC unroll 8
+      for (int j = 8; j < C; ++j) _mm256_store_ps(t + (j - 8) * kLanes, v[j]);
+      transpose8(v);
+#pragma GCC unroll 8
+      for (int l = 0; l < kLanes; ++l) {
+        _mm256_storeu_ps(dst + l * C, v[l]);
+#pragma GCC unroll 8
+        for (int j = 8; j < C; ++j) dst[l * C + j] = t[(j - 8) * kLanes + l];
+      }
+      return;
+    }
+  }
   alignas(32) float t[C * kLanes];
 #pragma GCC unroll 16
   for (int j = 0; j < C; ++j) _mm256_store_ps(t + j * kLanes, v[j]);
-  if (n == kLanes) {
-#pragma GCC unroll 8
-    for (int l = 0; l < kLanes; ++l)
+  for (int l = 0; l < n; ++l)
 #pragma GCC unroll 16
-      for (int j = 0; j < C; ++j) dst[l * C + j] = t[j * kLanes + l];
-  } else {
-    for (int l = 0; l < n; ++l)
-      for (int j = 0; j < C; ++j) dst[l * C + j] = t[j * kLanes + l];
-  }
+    for (int j = 0; j < C; ++j) dst[l * C + j] = t[j * kLanes + l];
 }
 
 // Rows of the block: one-hot at k (k in [0, C)), or NaN where k < 0.
@@ -232,6 +285,20 @@ PYALGO_AVX2_INL void store_one_hot(const int32_t* k, int n, float* dst) {
       dst[l * C + k[l]] = 1.0f;
     else
       for (int j = 0; j < C; ++j) dst[l * C + j] = NAN;
+  }
+}
+
+// One-hot rows from the lanes' k (as floats) and validity: by columns for C <= 2, else by rows.
+template <int C>
+PYALGO_AVX2_INL void write_one_hot(vf k, vf valid, const int32_t* ks, int n, float* dst) {
+  if (C <= 2) {
+    vf oh[C > 0 ? C : 1];
+#pragma GCC unroll 2
+    for (int j = 0; j < C; ++j)
+      oh[j] = sel(valid, _mm256_and_ps(eq(k, set1(static_cast<float>(j))), set1(1.0f)), vnan());
+    store_cols<C>(oh, n, dst);
+  } else {
+    store_one_hot<C>(ks, n, dst);
   }
 }
 
@@ -285,7 +352,7 @@ PYALGO_AVX2_FN void sample_lanes(const float* x, float* one_hot, float* probs, i
       for (int j = 0; j < C; ++j) e[j] = sel(valid, _mm256_mul_ps(e[j], inv_Z), vnan());
       store_cols<C>(e, n, probs + r0 * C);
     }
-    store_one_hot<C>(ks, n, one_hot + r0 * C);
+    write_one_hot<C>(k, valid, ks, n, one_hot + r0 * C);
   }
 }
 
@@ -331,7 +398,7 @@ PYALGO_AVX2_FN void gumbel_softmax_lanes(const float* x, float* y, int32_t* inde
     _mm256_store_si256(reinterpret_cast<vi*>(ks), _mm256_cvttps_epi32(k));
     std::memcpy(index + r0, ks, sizeof(int32_t) * n);
     if (hard) {
-      store_one_hot<C>(ks, n, y + r0 * C);
+      write_one_hot<C>(k, valid, ks, n, y + r0 * C);
       continue;
     }
     vf Z = _mm256_setzero_ps();
