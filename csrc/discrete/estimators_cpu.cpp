@@ -79,6 +79,17 @@ bool lane_path(int64_t C) {
 #endif
 }
 
+// ... and of more categories (one row at a time).
+template <typename T, bool U>
+bool long_path(int64_t C) {
+#if defined(PYALGO_HAVE_ROWS_SIMD)
+  return std::is_same<T, float>::value && U && C > simd::kLaneMaxC && simd::avx2_fma_available();
+#else
+  (void)C;
+  return false;
+#endif
+}
+
 // The Philox key of a CPU call (CUDA kernels read the seed tensor on the device instead).
 PhiloxKey key_from_seed(const Tensor& seed) {
   const int64_t* p = ptr<int64_t>(contig(seed));
@@ -117,6 +128,10 @@ struct CpuLaunch {
             simd::sample_lanes<decltype(c)::value>(x, one_hot, probs, index, key, b, e);
           });
         });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::sample_long(x, one_hot, probs, index, key, L.C, b, e);
+        });
 #endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       sample_rows<T, A, U>(x, one_hot, probs, index, L, key, b, e);
@@ -135,6 +150,10 @@ struct CpuLaunch {
             simd::gumbel_softmax_lanes<decltype(c)::value>(x, y, index, inv_tau, hard, key, b, e);
           });
         });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::gumbel_softmax_long(x, y, index, inv_tau, hard, key, L.C, b, e);
+        });
 #endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       gumbel_softmax_rows<T, A, U>(x, y, index, L, inv_tau, hard, key, b, e);
@@ -151,6 +170,10 @@ struct CpuLaunch {
           for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
             simd::reinmax_backward_lanes<decltype(c)::value>(x, index, g, gp, out, inv_tau, b, e);
           });
+        });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::reinmax_backward_long(x, index, g, gp, out, inv_tau, L.C, b, e);
         });
 #endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
@@ -169,6 +192,11 @@ struct CpuLaunch {
                 x, g, out, inv_tau, false, PhiloxKey{0, 0}, b, e,
                 [&](int64_t r) { st_backward_rows<T, A, U>(x, g, out, L, inv_tau, r, r + 1); });
           });
+        });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::softmax_vjp_long(x, g, out, inv_tau, false, PhiloxKey{0, 0}, L.C, b, e,
+                                 [&](int64_t r) { st_backward_rows<T, A, U>(x, g, out, L, inv_tau, r, r + 1); });
         });
 #endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
@@ -206,6 +234,12 @@ struct CpuLaunch {
                 x, g, out, inv_tau, true, key, b, e,
                 [&](int64_t r) { gumbel_softmax_backward_rows<T, A, U>(x, g, out, L, inv_tau, key, r, r + 1); });
           });
+        });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::softmax_vjp_long(
+              x, g, out, inv_tau, true, key, L.C, b, e,
+              [&](int64_t r) { gumbel_softmax_backward_rows<T, A, U>(x, g, out, L, inv_tau, key, r, r + 1); });
         });
 #endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {

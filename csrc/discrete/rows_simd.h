@@ -38,6 +38,7 @@ namespace simd {
 
 #define PYALGO_AVX2_FN __attribute__((target("avx2,fma")))
 #define PYALGO_AVX2_INL __attribute__((target("avx2,fma"), always_inline)) inline
+#define PYALGO_AVX2_LAMBDA __attribute__((target("avx2,fma"), always_inline))
 
 // Whether the fast paths may run: the CPU has AVX2 and FMA, and PYALGO_DISCRETE_GENERIC is not
 // set to a non-empty value other than "0" (the generic bodies then run everywhere: for
@@ -526,6 +527,401 @@ PYALGO_AVX2_FN void softmax_vjp_lanes(const float* x, const float* g, float* out
     if (redo)
       for (int l = 0; l < n; ++l)
         if (redo >> l & 1) generic(r0 + l);
+  }
+}
+
+// ---- large C: one row at a time, eight categories per vector ------------------------------------
+
+PYALGO_AVX2_INL vi tail_mask(int r) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(r), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// The first r (< 8) floats at p, the other lanes `pad`.
+PYALGO_AVX2_INL vf load_tail(const float* p, vi mask, float pad) {
+  return sel(_mm256_castsi256_ps(mask), _mm256_maskload_ps(p, mask), set1(pad));
+}
+PYALGO_AVX2_INL float hsum(vf v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+PYALGO_AVX2_INL float hmax(vf v) {
+  const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
+}
+
+// Largest entry of a row and whether the row is valid (as valid_row_max).
+PYALGO_AVX2_INL bool long_row_max(const float* x, int64_t C, float* max_out) {
+  const int64_t nv = C / kLanes;
+  const int rem = static_cast<int>(C % kLanes);
+  vf m0 = _mm256_set1_ps(-INFINITY), m1 = m0, bad = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 1 < nv; i += 2) {
+    const vf a = _mm256_loadu_ps(x + i * kLanes), b = _mm256_loadu_ps(x + i * kLanes + kLanes);
+    m0 = vmax(a, m0);
+    m1 = vmax(b, m1);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
+  }
+  if (i < nv) {
+    const vf a = _mm256_loadu_ps(x + i * kLanes);
+    m0 = vmax(a, m0);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+  }
+  if (rem) {
+    const vf a = load_tail(x + nv * kLanes, tail_mask(rem), -INFINITY);
+    m1 = vmax(a, m1);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+  }
+  const float m = hmax(_mm256_max_ps(m0, m1));
+  *max_out = m;
+  return !any(bad) && m > -INFINITY && m < INFINITY;
+}
+
+// categorical_sample_row for C > kLaneMaxC: max; exp parked in the probs (or one-hot) row with
+// the normaliser; the inverse-CDF scan over blocks of 64 parked values; probs scaled in place.
+PYALGO_AVX2_FN void sample_long(const float* x, float* one_hot, float* probs, int32_t* index, PhiloxKey key,
+                                int64_t C, int64_t begin, int64_t end) {
+  const int64_t nv = C / kLanes;
+  const int rem = static_cast<int>(C % kLanes);
+  const vi tmask = tail_mask(rem);
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * C;
+    float* oh = one_hot + r * C;
+    float* pr = probs ? probs + r * C : nullptr;
+    float* park = pr ? pr : oh;
+    float m;
+    if (!long_row_max(xr, C, &m)) {
+      for (int64_t i = 0; i < C; ++i) oh[i] = NAN;
+      if (pr)
+        for (int64_t i = 0; i < C; ++i) pr[i] = NAN;
+      index[r] = -1;
+      continue;
+    }
+    const vf mv = set1(m);
+    vf z0 = _mm256_setzero_ps(), z1 = z0;
+    int64_t i = 0;
+    for (; i + 1 < nv; i += 2) {
+      const vf a = exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(xr + i * kLanes), mv));
+      const vf b = exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(xr + i * kLanes + kLanes), mv));
+      _mm256_storeu_ps(park + i * kLanes, a);
+      _mm256_storeu_ps(park + i * kLanes + kLanes, b);
+      z0 = _mm256_add_ps(z0, a);
+      z1 = _mm256_add_ps(z1, b);
+    }
+    if (i < nv) {
+      const vf a = exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(xr + i * kLanes), mv));
+      _mm256_storeu_ps(park + i * kLanes, a);
+      z0 = _mm256_add_ps(z0, a);
+    }
+    if (rem) {
+      const vf a = exp_nonpos(_mm256_sub_ps(load_tail(xr + nv * kLanes, tmask, -INFINITY), mv));
+      _mm256_maskstore_ps(park + nv * kLanes, tmask, a);
+      z1 = _mm256_add_ps(z1, a);
+    }
+    const float Z = hsum(_mm256_add_ps(z0, z1));
+    const float target = philox_uniform<float>(key, r, 0, kSampleStream) * Z;
+    // the first index where the running sum passes the target, by blocks of 64
+    float cum = 0;
+    int64_t k = -1;
+    for (int64_t b0 = 0; b0 < C && k < 0; b0 += 64) {
+      const int64_t b1 = b0 + 64 < C ? b0 + 64 : C;
+      float cs;
+      if (b1 - b0 == 64) {
+        const float* q = park + b0;
+        vf s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8)),
+                                           _mm256_add_ps(_mm256_loadu_ps(q + 16), _mm256_loadu_ps(q + 24))),
+                             _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(q + 32), _mm256_loadu_ps(q + 40)),
+                                           _mm256_add_ps(_mm256_loadu_ps(q + 48), _mm256_loadu_ps(q + 56))));
+        cs = hsum(s);
+      } else {
+        cs = 0;
+        for (int64_t j = b0; j < b1; ++j) cs += park[j];
+      }
+      if (cum + cs <= target) {
+        cum += cs;
+        continue;
+      }
+      for (int64_t j = b0; j < b1; ++j) {
+        cum += park[j];
+        if (cum > target) {
+          k = j;
+          break;
+        }
+      }
+    }
+    if (k < 0) {  // the target rounded up to the total: the last category of positive probability
+      k = C - 1;
+      while (k > 0 && !(park[k] > 0.0f)) --k;
+    }
+    if (pr) {
+      const vf inv_Z = set1(1.0f / Z);
+      for (i = 0; i < nv; ++i) _mm256_storeu_ps(pr + i * kLanes, _mm256_mul_ps(_mm256_loadu_ps(pr + i * kLanes), inv_Z));
+      if (rem)
+        _mm256_maskstore_ps(pr + nv * kLanes, tmask, _mm256_mul_ps(_mm256_maskload_ps(pr + nv * kLanes, tmask), inv_Z));
+    }
+    std::memset(oh, 0, sizeof(float) * C);
+    oh[k] = 1.0f;
+    index[r] = static_cast<int32_t>(k);
+  }
+}
+
+// ReinMax backward (reinmax_backward_row) for C > kLaneMaxC: max; the four sums with e_0 parked in
+// out; one writing pass. mean(grad) is taken in closed form, (s_τ/Z_τ − half) + (H_0/Z_0 − t_0)·
+// (Z_0/Z_0) + (g_k − half), i.e. from the sums rather than from the rounded entries.
+PYALGO_AVX2_FN void reinmax_backward_long(const float* x, const int32_t* index, const float* g, const float* gp,
+                                          float* out, float inv_tau, int64_t C, int64_t begin, int64_t end) {
+  const int64_t nv = C / kLanes;
+  const int rem = static_cast<int>(C % kLanes);
+  const vi tmask = tail_mask(rem);
+  const bool same_tau = inv_tau == 1.0f;
+  const vf itau = set1(inv_tau), half_c = set1(0.5f), negz = set1(-0.0f);
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * C;
+    const float* gr = g + r * C;
+    const float* hr = gp ? gp + r * C : nullptr;
+    float* o = out + r * C;
+    const int32_t k = index[r];
+    if (k < 0 || k >= C) {
+      for (int64_t i = 0; i < C; ++i) o[i] = NAN;
+      continue;
+    }
+    vf m0 = _mm256_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < nv; ++i) m0 = vmax(_mm256_loadu_ps(xr + i * kLanes), m0);
+    if (rem) m0 = vmax(load_tail(xr + nv * kLanes, tmask, -INFINITY), m0);
+    const vf mv = set1(hmax(m0));
+    vf Z0 = _mm256_setzero_ps(), H0 = Z0, Zt = Z0, St = Z0;
+    auto sums = [&](vf xv, vf gv, vf hv, float* dst, bool tail) PYALGO_AVX2_LAMBDA {
+      const vf h = hr ? _mm256_fnmadd_ps(half_c, gv, hv) : _mm256_xor_ps(_mm256_mul_ps(half_c, gv), negz);
+      const vf d = _mm256_sub_ps(xv, mv);
+      const vf e0 = exp_nonpos(d), et = same_tau ? e0 : exp_nonpos(_mm256_mul_ps(d, itau));
+      Z0 = _mm256_add_ps(Z0, e0);
+      H0 = _mm256_fmadd_ps(e0, h, H0);
+      Zt = _mm256_add_ps(Zt, et);
+      St = _mm256_fmadd_ps(et, gv, St);
+      if (tail)
+        _mm256_maskstore_ps(dst, tmask, e0);
+      else
+        _mm256_storeu_ps(dst, e0);
+    };
+    for (int64_t i = 0; i < nv; ++i)
+      sums(_mm256_loadu_ps(xr + i * kLanes), _mm256_loadu_ps(gr + i * kLanes),
+           hr ? _mm256_loadu_ps(hr + i * kLanes) : _mm256_setzero_ps(), o + i * kLanes, false);
+    if (rem)
+      sums(load_tail(xr + nv * kLanes, tmask, -INFINITY), _mm256_maskload_ps(gr + nv * kLanes, tmask),
+           hr ? _mm256_maskload_ps(hr + nv * kLanes, tmask) : _mm256_setzero_ps(), o + nv * kLanes, true);
+    const float z0 = hsum(Z0), h0 = hsum(H0), zt = hsum(Zt), st = hsum(St);
+    const float inv_Z0 = 1.0f / z0, inv_Zt = 1.0f / zt;
+    const float t0 = h0 * inv_Z0, gk = gr[k];
+    const float half = 0.5f * (gk + st * inv_Zt);
+    const float extra = gk - half;
+    const float mean = ((st * inv_Zt - half * (zt * inv_Zt)) + (h0 * inv_Z0 - t0 * (z0 * inv_Z0)) + extra) /
+                       static_cast<float>(C);
+    const vf vZ0 = set1(inv_Z0), vZt = set1(inv_Zt), vt0 = set1(t0), vhalf = set1(half), vmean = set1(mean);
+    auto grads = [&](vf xv, vf gv, vf hv, vf e0) PYALGO_AVX2_LAMBDA {
+      const vf h = hr ? _mm256_fnmadd_ps(half_c, gv, hv) : _mm256_xor_ps(_mm256_mul_ps(half_c, gv), negz);
+      const vf et = same_tau ? e0 : exp_nonpos(_mm256_mul_ps(_mm256_sub_ps(xv, mv), itau));
+      const vf a = _mm256_mul_ps(_mm256_mul_ps(et, vZt), _mm256_sub_ps(gv, vhalf));
+      return _mm256_sub_ps(_mm256_fmadd_ps(_mm256_mul_ps(e0, vZ0), _mm256_sub_ps(h, vt0), a), vmean);
+    };
+    for (int64_t i = 0; i < nv; ++i)
+      _mm256_storeu_ps(o + i * kLanes,
+                       grads(same_tau ? _mm256_setzero_ps() : _mm256_loadu_ps(xr + i * kLanes),
+                             _mm256_loadu_ps(gr + i * kLanes), hr ? _mm256_loadu_ps(hr + i * kLanes) : _mm256_setzero_ps(),
+                             _mm256_loadu_ps(o + i * kLanes)));
+    if (rem)
+      _mm256_maskstore_ps(o + nv * kLanes, tmask,
+                          grads(same_tau ? _mm256_setzero_ps() : load_tail(xr + nv * kLanes, tmask, -INFINITY),
+                                _mm256_maskload_ps(gr + nv * kLanes, tmask),
+                                hr ? _mm256_maskload_ps(hr + nv * kLanes, tmask) : _mm256_setzero_ps(),
+                                _mm256_maskload_ps(o + nv * kLanes, tmask)));
+    o[k] += extra;
+  }
+}
+
+// 32 uniforms of one row (groups g0 .. g0 + 7 of `stream`) as -log(-log u), in column order.
+PYALGO_AVX2_INL void gumbel32(PhiloxKey key, int64_t row, int64_t g0, uint32_t stream, vf* out) {
+  const Philox8 P = philox8(group_counters(row, g0, stream), key);
+  const vf ux = neg_log_neg_log(uniform_of(P.x)), uy = neg_log_neg_log(uniform_of(P.y));
+  const vf uz = neg_log_neg_log(uniform_of(P.z)), uw = neg_log_neg_log(uniform_of(P.w));
+  const vf a = _mm256_unpacklo_ps(ux, uy), b = _mm256_unpackhi_ps(ux, uy);
+  const vf c = _mm256_unpacklo_ps(uz, uw), d = _mm256_unpackhi_ps(uz, uw);
+  const vf e0 = _mm256_shuffle_ps(a, c, 0x44), e1 = _mm256_shuffle_ps(a, c, 0xEE);
+  const vf e2 = _mm256_shuffle_ps(b, d, 0x44), e3 = _mm256_shuffle_ps(b, d, 0xEE);
+  out[0] = _mm256_permute2f128_ps(e0, e1, 0x20);
+  out[1] = _mm256_permute2f128_ps(e2, e3, 0x20);
+  out[2] = _mm256_permute2f128_ps(e0, e1, 0x31);
+  out[3] = _mm256_permute2f128_ps(e2, e3, 0x31);
+}
+
+// z = (x − shift + G)·(1/τ) of a whole row into dst (C > kLaneMaxC), G from stream 0.
+PYALGO_AVX2_INL void gumbel_logits_long(const float* xr, float shift, float inv_tau, PhiloxKey key, int64_t row,
+                                        int64_t C, float* dst) {
+  const vf itau = set1(inv_tau), sh = set1(shift);
+  vf G[4];
+  int64_t i0 = 0;
+  for (; i0 + 32 <= C; i0 += 32) {
+    gumbel32(key, row, i0 / 4, kSampleStream, G);
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      const vf xv = _mm256_loadu_ps(xr + i0 + 8 * q);
+      // (x − shift − log(−log u)) · (1/τ), as GumbelLogits::fill
+      _mm256_storeu_ps(dst + i0 + 8 * q, _mm256_mul_ps(_mm256_add_ps(_mm256_sub_ps(xv, sh), G[q]), itau));
+    }
+  }
+  if (i0 < C) {
+    gumbel32(key, row, i0 / 4, kSampleStream, G);
+    for (int q = 0; q < 4 && i0 + 8 * q < C; ++q) {
+      const int left = static_cast<int>(C - i0 - 8 * q);
+      const vi mk = tail_mask(left < 8 ? left : 8);
+      const vf xv = _mm256_maskload_ps(xr + i0 + 8 * q, mk);
+      _mm256_maskstore_ps(dst + i0 + 8 * q, mk, _mm256_mul_ps(_mm256_add_ps(_mm256_sub_ps(xv, sh), G[q]), itau));
+    }
+  }
+}
+
+// exp(z − m) of a parked row in place, returning Σ and (when g) Σ e·g.
+PYALGO_AVX2_INL float exp_in_place(float* z, int64_t C, float m, const float* g, float* S) {
+  const int64_t nv = C / kLanes;
+  const int rem = static_cast<int>(C % kLanes);
+  const vi tmask = tail_mask(rem);
+  const vf mv = set1(m);
+  vf Z = _mm256_setzero_ps(), Sv = Z;
+  for (int64_t i = 0; i < nv; ++i) {
+    const vf e = exp_nonpos(_mm256_sub_ps(_mm256_loadu_ps(z + i * kLanes), mv));
+    _mm256_storeu_ps(z + i * kLanes, e);
+    Z = _mm256_add_ps(Z, e);
+    if (g) Sv = _mm256_fmadd_ps(e, _mm256_loadu_ps(g + i * kLanes), Sv);
+  }
+  if (rem) {
+    const vf e = exp_nonpos(_mm256_sub_ps(load_tail(z + nv * kLanes, tmask, -INFINITY), mv));
+    _mm256_maskstore_ps(z + nv * kLanes, tmask, e);
+    Z = _mm256_add_ps(Z, e);
+    if (g) Sv = _mm256_fmadd_ps(e, _mm256_maskload_ps(g + nv * kLanes, tmask), Sv);
+  }
+  if (S) *S = hsum(Sv);
+  return hsum(Z);
+}
+
+// Largest value of a parked row and its first index.
+PYALGO_AVX2_INL float argmax_long(const float* z, int64_t C, int64_t* k_out) {
+  const int64_t nv = C / kLanes;
+  const int rem = static_cast<int>(C % kLanes);
+  vf m = _mm256_set1_ps(-INFINITY);
+  vi kv = _mm256_set1_epi32(-1), idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const vi step = _mm256_set1_epi32(kLanes);
+  for (int64_t i = 0; i < nv; ++i, idx = _mm256_add_epi32(idx, step)) {
+    const vf v = _mm256_loadu_ps(z + i * kLanes);
+    const vf up = gt(v, m);
+    m = sel(up, v, m);
+    kv = _mm256_blendv_epi8(kv, idx, _mm256_castps_si256(up));
+  }
+  if (rem) {
+    const vf v = load_tail(z + nv * kLanes, tail_mask(rem), -INFINITY);
+    const vf up = gt(v, m);
+    m = sel(up, v, m);
+    kv = _mm256_blendv_epi8(kv, idx, _mm256_castps_si256(up));
+  }
+  const float mm = hmax(m);
+  alignas(32) float ms[kLanes];
+  alignas(32) int32_t ks[kLanes];
+  _mm256_store_ps(ms, m);
+  _mm256_store_si256(reinterpret_cast<vi*>(ks), kv);
+  int64_t k = -1;
+  for (int l = 0; l < kLanes; ++l)
+    if (ms[l] == mm && ks[l] >= 0 && (k < 0 || ks[l] < k)) k = ks[l];
+  *k_out = k;
+  return mm;
+}
+
+// gumbel_softmax_row for C > kLaneMaxC: z parked in y, argmax, then (soft) exp and normalise.
+PYALGO_AVX2_FN void gumbel_softmax_long(const float* x, float* y, int32_t* index, float inv_tau, bool hard,
+                                        PhiloxKey key, int64_t C, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    float xmax;
+    int64_t k = -1;
+    float m = -INFINITY;
+    if (long_row_max(xr, C, &xmax)) {
+      gumbel_logits_long(xr, gumbel_shift(xmax, inv_tau), inv_tau, key, r, C, yr);
+      m = argmax_long(yr, C, &k);
+    }
+    if (k < 0 || !(m < INFINITY)) {
+      for (int64_t i = 0; i < C; ++i) yr[i] = NAN;
+      index[r] = -1;
+      continue;
+    }
+    index[r] = static_cast<int32_t>(k);
+    if (hard) {
+      std::memset(yr, 0, sizeof(float) * C);
+      yr[k] = 1.0f;
+      continue;
+    }
+    const vf inv_Z = set1(1.0f / exp_in_place(yr, C, m, nullptr, nullptr));
+    const int64_t nv = C / kLanes;
+    const int rem = static_cast<int>(C % kLanes);
+    for (int64_t i = 0; i < nv; ++i) _mm256_storeu_ps(yr + i * kLanes, _mm256_mul_ps(_mm256_loadu_ps(yr + i * kLanes), inv_Z));
+    if (rem) {
+      const vi tmask = tail_mask(rem);
+      _mm256_maskstore_ps(yr + nv * kLanes, tmask, _mm256_mul_ps(_mm256_maskload_ps(yr + nv * kLanes, tmask), inv_Z));
+    }
+  }
+}
+
+// softmax_vjp_row (ST: z = x/τ; ST-GS/GS: z = (x + G)/τ) for C > kLaneMaxC: z parked in out, max,
+// exp in place with Σe and Σe·g, one writing pass. Rows whose max is beyond ±big_logit go to
+// `generic(row)`.
+template <typename Generic>
+PYALGO_AVX2_FN void softmax_vjp_long(const float* x, const float* g, float* out, float inv_tau, bool gumbel,
+                                     PhiloxKey key, int64_t C, int64_t begin, int64_t end, const Generic& generic) {
+  const int64_t nv = C / kLanes;
+  const int rem = static_cast<int>(C % kLanes);
+  const vi tmask = tail_mask(rem);
+  const vf itau = set1(inv_tau);
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * C;
+    const float* gr = g + r * C;
+    float* o = out + r * C;
+    float m;
+    if (gumbel) {
+      gumbel_logits_long(xr, 0.0f, inv_tau, key, r, C, o);
+      vf mv = _mm256_set1_ps(-INFINITY);
+      for (int64_t i = 0; i < nv; ++i) mv = vmax(_mm256_loadu_ps(o + i * kLanes), mv);
+      if (rem) mv = vmax(load_tail(o + nv * kLanes, tmask, -INFINITY), mv);
+      m = hmax(mv);
+    } else {
+      vf mv = _mm256_set1_ps(-INFINITY);
+      for (int64_t i = 0; i < nv; ++i) {
+        const vf z = _mm256_mul_ps(_mm256_loadu_ps(xr + i * kLanes), itau);
+        _mm256_storeu_ps(o + i * kLanes, z);
+        mv = vmax(z, mv);
+      }
+      if (rem) {
+        const vf z = _mm256_mul_ps(load_tail(xr + nv * kLanes, tmask, -INFINITY), itau);
+        _mm256_maskstore_ps(o + nv * kLanes, tmask, z);
+        mv = vmax(z, mv);
+      }
+      m = hmax(mv);
+    }
+    if (!(m > -big_logit<float>() && m < big_logit<float>())) {
+      generic(r);
+      continue;
+    }
+    float S;
+    const float Z = exp_in_place(o, C, m, gr, &S);
+    const float inv_Z = 1.0f / Z;
+    const vf vZ = set1(inv_Z), mean_g = set1(S * inv_Z);
+    for (int64_t i = 0; i < nv; ++i) {
+      const vf p = _mm256_mul_ps(_mm256_loadu_ps(o + i * kLanes), vZ);
+      _mm256_storeu_ps(o + i * kLanes,
+                       _mm256_mul_ps(_mm256_mul_ps(itau, p), _mm256_sub_ps(_mm256_loadu_ps(gr + i * kLanes), mean_g)));
+    }
+    if (rem) {
+      const vf p = _mm256_mul_ps(_mm256_maskload_ps(o + nv * kLanes, tmask), vZ);
+      _mm256_maskstore_ps(o + nv * kLanes, tmask,
+                          _mm256_mul_ps(_mm256_mul_ps(itau, p),
+                                        _mm256_sub_ps(_mm256_maskload_ps(gr + nv * kLanes, tmask), mean_g)));
+    }
   }
 }
 
