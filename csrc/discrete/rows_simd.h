@@ -584,7 +584,11 @@ PYALGO_AVX2_FN void sample_long(const float* x, float* one_hot, float* probs, in
   const int64_t nv = C / kLanes;
   const int rem = static_cast<int>(C % kLanes);
   const vi tmask = tail_mask(rem);
+  alignas(32) float us[kLanes];
   for (int64_t r = begin; r < end; ++r) {
+    // the rows' inverse-CDF uniforms, eight rows per Philox call
+    if ((r - begin) % kLanes == 0)
+      _mm256_store_ps(us, uniform_of(philox8(row_counters(r, 0, kSampleStream), key).x));
     const float* xr = x + r * C;
     float* oh = one_hot + r * C;
     float* pr = probs ? probs + r * C : nullptr;
@@ -619,33 +623,41 @@ PYALGO_AVX2_FN void sample_long(const float* x, float* one_hot, float* probs, in
       z1 = _mm256_add_ps(z1, a);
     }
     const float Z = hsum(_mm256_add_ps(z0, z1));
-    const float target = philox_uniform<float>(key, r, 0, kSampleStream) * Z;
-    // the first index where the running sum passes the target, by blocks of 64
+    const float target = us[(r - begin) % kLanes] * Z;
+    // the first index where the running sum passes the target: by blocks of 64, then vectors of
+    // 8, then entries; a level whose sum does not pass the target is skipped whole (the running
+    // sum only grows, and an entry of probability 0 cannot be where it passes the target)
     float cum = 0;
     int64_t k = -1;
     for (int64_t b0 = 0; b0 < C && k < 0; b0 += 64) {
       const int64_t b1 = b0 + 64 < C ? b0 + 64 : C;
-      float cs;
       if (b1 - b0 == 64) {
         const float* q = park + b0;
-        vf s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8)),
-                                           _mm256_add_ps(_mm256_loadu_ps(q + 16), _mm256_loadu_ps(q + 24))),
-                             _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(q + 32), _mm256_loadu_ps(q + 40)),
-                                           _mm256_add_ps(_mm256_loadu_ps(q + 48), _mm256_loadu_ps(q + 56))));
-        cs = hsum(s);
-      } else {
-        cs = 0;
-        for (int64_t j = b0; j < b1; ++j) cs += park[j];
+        const vf s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8)),
+                                                 _mm256_add_ps(_mm256_loadu_ps(q + 16), _mm256_loadu_ps(q + 24))),
+                                   _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(q + 32), _mm256_loadu_ps(q + 40)),
+                                                 _mm256_add_ps(_mm256_loadu_ps(q + 48), _mm256_loadu_ps(q + 56))));
+        const float cs = hsum(s);
+        if (cum + cs <= target) {
+          cum += cs;
+          continue;
+        }
       }
-      if (cum + cs <= target) {
-        cum += cs;
-        continue;
-      }
-      for (int64_t j = b0; j < b1; ++j) {
-        cum += park[j];
-        if (cum > target) {
-          k = j;
-          break;
+      for (int64_t v0 = b0; v0 < b1 && k < 0; v0 += kLanes) {
+        const int64_t v1 = v0 + kLanes < b1 ? v0 + kLanes : b1;
+        if (v1 - v0 == kLanes) {
+          const float cs = hsum(_mm256_loadu_ps(park + v0));
+          if (cum + cs <= target) {
+            cum += cs;
+            continue;
+          }
+        }
+        for (int64_t j = v0; j < v1; ++j) {
+          cum += park[j];
+          if (cum > target) {
+            k = j;
+            break;
+          }
         }
       }
     }
