@@ -188,15 +188,12 @@ struct CpuLaunch {
       if (lane_path<T, U>(L.C))
         return simd::with_lane_c(L.C, [&](auto c) {
           for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
-            simd::softmax_vjp_lanes<decltype(c)::value>(
-                x, g, out, inv_tau, false, PhiloxKey{0, 0}, b, e,
-                [&](int64_t r) { st_backward_rows<T, A, U>(x, g, out, L, inv_tau, r, r + 1); });
+            simd::softmax_vjp_lanes<decltype(c)::value>(x, g, out, inv_tau, false, PhiloxKey{0, 0}, b, e);
           });
         });
       else if (long_path<T, U>(L.C))
         return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
-          simd::softmax_vjp_long(x, g, out, inv_tau, false, PhiloxKey{0, 0}, L.C, b, e,
-                                 [&](int64_t r) { st_backward_rows<T, A, U>(x, g, out, L, inv_tau, r, r + 1); });
+          simd::softmax_vjp_long(x, g, out, inv_tau, false, PhiloxKey{0, 0}, L.C, b, e);
         });
 #endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
@@ -230,16 +227,12 @@ struct CpuLaunch {
       if (lane_path<T, U>(L.C))
         return simd::with_lane_c(L.C, [&](auto c) {
           for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
-            simd::softmax_vjp_lanes<decltype(c)::value>(
-                x, g, out, inv_tau, true, key, b, e,
-                [&](int64_t r) { gumbel_softmax_backward_rows<T, A, U>(x, g, out, L, inv_tau, key, r, r + 1); });
+            simd::softmax_vjp_lanes<decltype(c)::value>(x, g, out, inv_tau, true, key, b, e);
           });
         });
       else if (long_path<T, U>(L.C))
         return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
-          simd::softmax_vjp_long(
-              x, g, out, inv_tau, true, key, L.C, b, e,
-              [&](int64_t r) { gumbel_softmax_backward_rows<T, A, U>(x, g, out, L, inv_tau, key, r, r + 1); });
+          simd::softmax_vjp_long(x, g, out, inv_tau, true, key, L.C, b, e);
         });
 #endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {

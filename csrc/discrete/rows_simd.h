@@ -13,8 +13,9 @@
 // an inverse-CDF sample can differ only when the uniform falls within a few ulps of a CDF boundary
 // (tests/test_discrete_fastpaths.py checks every mismatch is such a boundary case). Every row is
 // computed by the same code whatever block or thread it falls in (partial blocks are padded), so
-// results do not depend on the thread count. Rows the fast path does not cover exactly (logits
-// that overflow after scaling by 1/τ: the generic "rescue" path) are handed to the generic body.
+// results do not depend on the thread count. The generic bodies' rare paths are reproduced: rows
+// whose logits overflow once divided by τ take the same "rescue" shift, invalid rows the same
+// index -1 and NaN outputs.
 //
 // Compiled with __attribute__((target("avx2,fma"))); the launcher takes these paths only when the
 // CPU has AVX2 and FMA (avx2_fma_available()), else the generic bodies (which are themselves
@@ -478,16 +479,17 @@ PYALGO_AVX2_FN void reinmax_backward_lanes(const float* x, const int32_t* index,
 }
 
 // softmax_vjp_row (not accumulating) on rows [begin, end) for ScaledLogits (gumbel = false, z =
-// x/τ: ST backward) or GumbelLogits (gumbel = true, z = (x + G)/τ: ST-GS / GS backward). Rows whose
-// largest z is beyond ±big_logit (the generic body's rescue) are redone by `generic(row)`.
-template <int C, typename Generic>
+// x/τ: ST backward) or GumbelLogits (gumbel = true, z = (x + G)/τ: ST-GS / GS backward), with the
+// generic bodies' rescue: a lane whose largest z is beyond ±big_logit takes z relative to its
+// row's largest logit (ScaledLogits: when that z is not finite; GumbelLogits: gumbel_shift).
+template <int C>
 PYALGO_AVX2_FN void softmax_vjp_lanes(const float* x, const float* g, float* out, float inv_tau, bool gumbel,
-                                      PhiloxKey key, int64_t begin, int64_t end, const Generic& generic) {
+                                      PhiloxKey key, int64_t begin, int64_t end) {
   const vf itau = set1(inv_tau), big = set1(big_logit<float>()), neg = set1(-0.0f);
   for (int64_t r0 = begin; r0 < end; r0 += kLanes) {
     const int n = static_cast<int>(std::min<int64_t>(kLanes, end - r0));
-    vf z[C + 3], gv[C];
-    load_cols<C>(x + r0 * C, n, z);
+    vf xv[C], L[C], z[C], gv[C];
+    load_cols<C>(x + r0 * C, n, xv);
     load_cols<C>(g + r0 * C, n, gv);
     if (gumbel) {
 #pragma GCC unroll 4
@@ -498,17 +500,41 @@ PYALGO_AVX2_FN void softmax_vjp_lanes(const float* x, const float* g, float* out
         for (int w = 0; w < 4; ++w) {
           const int j = 4 * b + w;
           if (j >= C) break;
-          const vf L = log_pos(_mm256_xor_ps(log_pos(uniform_of(words[w])), neg));
-          z[j] = _mm256_mul_ps(_mm256_sub_ps(z[j], L), itau);
+          L[j] = log_pos(_mm256_xor_ps(log_pos(uniform_of(words[w])), neg));  // log(−log u)
         }
       }
     } else {
 #pragma GCC unroll 16
-      for (int j = 0; j < C; ++j) z[j] = _mm256_mul_ps(z[j], itau);
+      for (int j = 0; j < C; ++j) L[j] = _mm256_setzero_ps();
     }
-    vf m = _mm256_set1_ps(-INFINITY);
+    // z = (x − shift − L)·(1/τ), shift = 0 unless rescued
+    vf shift = _mm256_setzero_ps(), m;
+    for (int pass = 0; pass < 2; ++pass) {
 #pragma GCC unroll 16
-    for (int j = 0; j < C; ++j) m = vmax(z[j], m);
+      for (int j = 0; j < C; ++j)
+        z[j] = _mm256_mul_ps(gumbel ? _mm256_sub_ps(_mm256_sub_ps(xv[j], shift), L[j]) : _mm256_sub_ps(xv[j], shift), itau);
+      m = _mm256_set1_ps(-INFINITY);
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j) m = vmax(z[j], m);
+      if (pass) break;
+      const vf far = _mm256_andnot_ps(_mm256_and_ps(gt(m, _mm256_xor_ps(big, neg)), lt(m, big)),
+                                      _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
+      if (!any(far)) break;
+      vf xmax = _mm256_set1_ps(-INFINITY);
+#pragma GCC unroll 16
+      for (int j = 0; j < C; ++j) xmax = vmax(xv[j], xmax);
+      if (gumbel) {  // gumbel_shift(xmax, 1/τ)
+        const vf lo = _mm256_mul_ps(_mm256_sub_ps(xmax, set1(4.0f)), itau);
+        const vf hi = _mm256_mul_ps(_mm256_add_ps(xmax, set1(40.0f)), itau);
+        shift = sel(_mm256_and_ps(far, _mm256_andnot_ps(_mm256_and_ps(gt(lo, set1(-INFINITY)), lt(hi, vinf())),
+                                                        _mm256_castsi256_ps(_mm256_set1_epi32(-1)))),
+                    xmax, _mm256_setzero_ps());
+      } else {  // ScaledLogits::rescue: only when the max z is not finite
+        const vf finite = _mm256_and_ps(gt(m, set1(-INFINITY)), lt(m, vinf()));
+        shift = sel(_mm256_andnot_ps(finite, far), xmax, _mm256_setzero_ps());
+      }
+      if (!any(_mm256_cmp_ps(shift, _mm256_setzero_ps(), _CMP_NEQ_UQ))) break;
+    }
     vf Z = _mm256_setzero_ps(), S = Z;
 #pragma GCC unroll 16
     for (int j = 0; j < C; ++j) {
@@ -521,12 +547,6 @@ PYALGO_AVX2_FN void softmax_vjp_lanes(const float* x, const float* g, float* out
     for (int j = 0; j < C; ++j)
       z[j] = _mm256_mul_ps(_mm256_mul_ps(itau, _mm256_mul_ps(z[j], inv_Z)), _mm256_sub_ps(gv[j], mean_g));
     store_cols<C>(z, n, out + r0 * C);
-    const int redo = bits(_mm256_andnot_ps(_mm256_and_ps(gt(m, _mm256_xor_ps(big, neg)), lt(m, big)),
-                                           _mm256_castsi256_ps(_mm256_set1_epi32(-1)))) &
-                     ((1 << n) - 1);
-    if (redo)
-      for (int l = 0; l < n; ++l)
-        if (redo >> l & 1) generic(r0 + l);
   }
 }
 
@@ -881,11 +901,31 @@ PYALGO_AVX2_FN void gumbel_softmax_long(const float* x, float* y, int32_t* index
 }
 
 // softmax_vjp_row (ST: z = x/τ; ST-GS/GS: z = (x + G)/τ) for C > kLaneMaxC: z parked in out, max,
-// exp in place with Σe and Σe·g, one writing pass. Rows whose max is beyond ±big_logit go to
-// `generic(row)`.
-template <typename Generic>
+// exp in place with Σe and Σe·g, one writing pass; the generic bodies' rescue as softmax_vjp_lanes.
+PYALGO_AVX2_INL void scaled_logits_long(const float* xr, float shift, float inv_tau, int64_t C, float* o) {
+  const int64_t nv = C / kLanes;
+  const int rem = static_cast<int>(C % kLanes);
+  const vf itau = set1(inv_tau), sh = set1(shift);
+  for (int64_t i = 0; i < nv; ++i)
+    _mm256_storeu_ps(o + i * kLanes, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i * kLanes), sh), itau));
+  if (rem) {
+    const vi tmask = tail_mask(rem);
+    _mm256_maskstore_ps(o + nv * kLanes, tmask,
+                        _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + nv * kLanes, tmask), sh), itau));
+  }
+}
+
+PYALGO_AVX2_INL float long_max(const float* o, int64_t C) {
+  const int64_t nv = C / kLanes;
+  const int rem = static_cast<int>(C % kLanes);
+  vf mv = _mm256_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < nv; ++i) mv = vmax(_mm256_loadu_ps(o + i * kLanes), mv);
+  if (rem) mv = vmax(load_tail(o + nv * kLanes, tail_mask(rem), -INFINITY), mv);
+  return hmax(mv);
+}
+
 PYALGO_AVX2_FN void softmax_vjp_long(const float* x, const float* g, float* out, float inv_tau, bool gumbel,
-                                     PhiloxKey key, int64_t C, int64_t begin, int64_t end, const Generic& generic) {
+                                     PhiloxKey key, int64_t C, int64_t begin, int64_t end) {
   const int64_t nv = C / kLanes;
   const int rem = static_cast<int>(C % kLanes);
   const vi tmask = tail_mask(rem);
@@ -894,30 +934,21 @@ PYALGO_AVX2_FN void softmax_vjp_long(const float* x, const float* g, float* out,
     const float* xr = x + r * C;
     const float* gr = g + r * C;
     float* o = out + r * C;
-    float m;
-    if (gumbel) {
+    if (gumbel)
       gumbel_logits_long(xr, 0.0f, inv_tau, key, r, C, o);
-      vf mv = _mm256_set1_ps(-INFINITY);
-      for (int64_t i = 0; i < nv; ++i) mv = vmax(_mm256_loadu_ps(o + i * kLanes), mv);
-      if (rem) mv = vmax(load_tail(o + nv * kLanes, tmask, -INFINITY), mv);
-      m = hmax(mv);
-    } else {
-      vf mv = _mm256_set1_ps(-INFINITY);
-      for (int64_t i = 0; i < nv; ++i) {
-        const vf z = _mm256_mul_ps(_mm256_loadu_ps(xr + i * kLanes), itau);
-        _mm256_storeu_ps(o + i * kLanes, z);
-        mv = vmax(z, mv);
+    else
+      scaled_logits_long(xr, 0.0f, inv_tau, C, o);
+    float m = long_max(o, C);
+    if (!(m > -big_logit<float>() && m < big_logit<float>())) {  // rare: the rescue
+      const float xmax = long_max(xr, C);
+      const float shift = gumbel ? gumbel_shift(xmax, inv_tau) : (finite_logit(m) ? 0.0f : xmax);
+      if (shift != 0.0f) {
+        if (gumbel)
+          gumbel_logits_long(xr, shift, inv_tau, key, r, C, o);
+        else
+          scaled_logits_long(xr, shift, inv_tau, C, o);
+        m = long_max(o, C);
       }
-      if (rem) {
-        const vf z = _mm256_mul_ps(load_tail(xr + nv * kLanes, tmask, -INFINITY), itau);
-        _mm256_maskstore_ps(o + nv * kLanes, tmask, z);
-        mv = vmax(z, mv);
-      }
-      m = hmax(mv);
-    }
-    if (!(m > -big_logit<float>() && m < big_logit<float>())) {
-      generic(r);
-      continue;
     }
     float S;
     const float Z = exp_in_place(o, C, m, gr, &S);
