@@ -6,6 +6,7 @@
 
 #include "estimators.h"
 #include "estimators_ops.h"
+#include "rows_simd.h"
 
 namespace pyalgo {
 namespace discrete {
@@ -67,6 +68,28 @@ void for_each_row_range(int64_t rows, int64_t cols, const F& body) {
   parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
 }
 
+// Whether the AVX2 fast paths of rows_simd.h take float32 contiguous rows of this many categories.
+template <typename T, bool U>
+bool lane_path(int64_t C) {
+#if defined(PYALGO_HAVE_ROWS_SIMD)
+  return std::is_same<T, float>::value && U && C <= simd::kLaneMaxC && simd::avx2_fma_available();
+#else
+  (void)C;
+  return false;
+#endif
+}
+
+// ... and of more categories (one row at a time).
+template <typename T, bool U>
+bool long_path(int64_t C) {
+#if defined(PYALGO_HAVE_ROWS_SIMD)
+  return std::is_same<T, float>::value && U && C > simd::kLaneMaxC && simd::avx2_fma_available();
+#else
+  (void)C;
+  return false;
+#endif
+}
+
 // The Philox key of a CPU call (CUDA kernels read the seed tensor on the device instead).
 PhiloxKey key_from_seed(const Tensor& seed) {
   const int64_t* p = ptr<int64_t>(contig(seed));
@@ -97,6 +120,19 @@ struct CpuLaunch {
   template <typename T, typename A, bool U>
   static void sample(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L, const Tensor& seed) {
     const PhiloxKey key = key_from_seed(seed);
+#if defined(PYALGO_HAVE_ROWS_SIMD)
+    if constexpr (std::is_same<T, float>::value && U)
+      if (lane_path<T, U>(L.C))
+        return simd::with_lane_c(L.C, [&](auto c) {
+          for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+            simd::sample_lanes<decltype(c)::value>(x, one_hot, probs, index, key, b, e);
+          });
+        });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::sample_long(x, one_hot, probs, index, key, L.C, b, e);
+        });
+#endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       sample_rows<T, A, U>(x, one_hot, probs, index, L, key, b, e);
     });
@@ -106,6 +142,19 @@ struct CpuLaunch {
   static void gumbel_softmax(const T* x, T* y, int32_t* index, RowLayout L, A inv_tau, bool hard,
                              const Tensor& seed) {
     const PhiloxKey key = key_from_seed(seed);
+#if defined(PYALGO_HAVE_ROWS_SIMD)
+    if constexpr (std::is_same<T, float>::value && U)
+      if (lane_path<T, U>(L.C))
+        return simd::with_lane_c(L.C, [&](auto c) {
+          for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+            simd::gumbel_softmax_lanes<decltype(c)::value>(x, y, index, inv_tau, hard, key, b, e);
+          });
+        });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::gumbel_softmax_long(x, y, index, inv_tau, hard, key, L.C, b, e);
+        });
+#endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       gumbel_softmax_rows<T, A, U>(x, y, index, L, inv_tau, hard, key, b, e);
     });
@@ -114,6 +163,19 @@ struct CpuLaunch {
   template <typename T, typename A, bool U>
   static void reinmax_backward(const T* x, const int32_t* index, const T* g, const T* gp, T* out, RowLayout L,
                                A inv_tau) {
+#if defined(PYALGO_HAVE_ROWS_SIMD)
+    if constexpr (std::is_same<T, float>::value && U)
+      if (lane_path<T, U>(L.C))
+        return simd::with_lane_c(L.C, [&](auto c) {
+          for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+            simd::reinmax_backward_lanes<decltype(c)::value>(x, index, g, gp, out, inv_tau, b, e);
+          });
+        });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::reinmax_backward_long(x, index, g, gp, out, inv_tau, L.C, b, e);
+        });
+#endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       reinmax_backward_rows<T, A, U>(x, index, g, gp, out, L, inv_tau, b, e);
     });
@@ -121,6 +183,19 @@ struct CpuLaunch {
 
   template <typename T, typename A, bool U>
   static void st_backward(const T* x, const T* g, T* out, RowLayout L, A inv_tau) {
+#if defined(PYALGO_HAVE_ROWS_SIMD)
+    if constexpr (std::is_same<T, float>::value && U)
+      if (lane_path<T, U>(L.C))
+        return simd::with_lane_c(L.C, [&](auto c) {
+          for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+            simd::softmax_vjp_lanes<decltype(c)::value>(x, g, out, inv_tau, false, PhiloxKey{0, 0}, b, e);
+          });
+        });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::softmax_vjp_long(x, g, out, inv_tau, false, PhiloxKey{0, 0}, L.C, b, e);
+        });
+#endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       st_backward_rows<T, A, U>(x, g, out, L, inv_tau, b, e);
     });
@@ -147,6 +222,19 @@ struct CpuLaunch {
   static void gumbel_softmax_backward(const T* x, const T* g, T* out, RowLayout L, A inv_tau,
                                       const Tensor& seed) {
     const PhiloxKey key = key_from_seed(seed);
+#if defined(PYALGO_HAVE_ROWS_SIMD)
+    if constexpr (std::is_same<T, float>::value && U)
+      if (lane_path<T, U>(L.C))
+        return simd::with_lane_c(L.C, [&](auto c) {
+          for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+            simd::softmax_vjp_lanes<decltype(c)::value>(x, g, out, inv_tau, true, key, b, e);
+          });
+        });
+      else if (long_path<T, U>(L.C))
+        return for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+          simd::softmax_vjp_long(x, g, out, inv_tau, true, key, L.C, b, e);
+        });
+#endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       gumbel_softmax_backward_rows<T, A, U>(x, g, out, L, inv_tau, key, b, e);
     });
