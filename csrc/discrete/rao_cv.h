@@ -80,9 +80,73 @@ PYALGO_HD void cond_gumbel_chunk(Row<const T, U> x, int64_t i0, int n, int32_t k
 
 // out[j] += scale Σ_r p_r,j (g_j − ⟨p_r, g⟩), p_r = softmax(ψ^{(r)}·it), r = 0..draws−1, ψ^{(r)}
 // the conditional draws of ℓ₁ (= x − L off k) given k from streams kRaoStream0 + r.
+// Rows of at most kLaneC categories run kDrawLanes draws side by side (the draws are the vector
+// lanes: a 10-wide row would leave most of a vector idle, and the per-draw set-up would dominate).
+constexpr int kLaneC = 16;
+constexpr int kDrawLanes = 16;
+
+template <typename T, typename O, typename A, bool U>
+PYALGO_HD void cond_gumbel_vjp_small_row(Row<const T, U> x, Row<const T, U> g, int n, int32_t k, A L, A it,
+                                         A scale, int64_t draws, PhiloxKey key, int64_t row, Row<O, U> out) {
+  A l1[kLaneC], p1[kLaneC], gg[kLaneC], acc[kLaneC];
+  A u[kLaneC];                 // one draw's uniforms (whole Philox blocks: n <= kLaneC)
+  A e[kLaneC][kDrawLanes];     // e[j][i]: column j of draw r0 + i
+  A Ek[kDrawLanes], c[kDrawLanes], Z[kDrawLanes], S[kDrawLanes], w[kDrawLanes], s[kDrawLanes];
+  for (int j = 0; j < n; ++j) {
+    l1[j] = static_cast<A>(x[j]) - L;
+    p1[j] = exp_nonpos(l1[j]);
+    gg[j] = static_cast<A>(g[j]);
+    acc[j] = A(0);
+  }
+  for (int64_t r0 = 0; r0 < draws; r0 += kDrawLanes) {
+    const int R = draws - r0 < kDrawLanes ? static_cast<int>(draws - r0) : kDrawLanes;
+    for (int i = 0; i < R; ++i) {
+      uniform_chunk<A>(key, row, 0, n, kRaoStream0 + static_cast<uint32_t>(r0 + i), u);
+      for (int j = 0; j < n; ++j) e[j][i] = u[j];
+      Ek[i] = -log_pos(u[k]);
+      c[i] = log_pos(Ek[i]);
+      Z[i] = A(0);
+      S[i] = A(0);
+    }
+    for (int j = 0; j < n; ++j) {
+      const A lj = l1[j], pj = p1[j], gj = gg[j];
+      A* ej = e[j];
+      PYALGO_SIMD
+      for (int i = 0; i < R; ++i) {
+        const A E = -log_pos(ej[i]);
+        A d = (lj + c[i] - log_pos(E + Ek[i] * pj)) * it;
+        d = d < A(0) ? d : A(0);
+        const A v = j == k ? A(1) : exp_nonpos(d);  // ψ_k is the max: e_k = 1
+        ej[i] = v;
+        Z[i] += v;
+        S[i] += v * gj;
+      }
+    }
+    PYALGO_SIMD
+    for (int i = 0; i < R; ++i) {
+      const A inv_Z = A(1) / Z[i];
+      w[i] = scale * inv_Z;
+      s[i] = S[i] * inv_Z;
+    }
+    for (int j = 0; j < n; ++j) {
+      const A gj = gg[j];
+      const A* ej = e[j];
+      A a = 0;
+      PYALGO_SIMD_REDUCE(+ : a)
+      for (int i = 0; i < R; ++i) a += w[i] * ej[i] * (gj - s[i]);
+      acc[j] += a;
+    }
+  }
+  for (int j = 0; j < n; ++j) out[j] = static_cast<O>(static_cast<A>(out[j]) + acc[j]);
+}
+
 template <typename T, typename O, typename A, bool U>
 PYALGO_HD void cond_gumbel_vjp_row(Row<const T, U> x, Row<const T, U> g, int64_t C, int32_t k, A L, A it,
                                    A scale, int64_t draws, PhiloxKey key, int64_t row, Row<O, U> out) {
+  if (C <= kLaneC) {
+    cond_gumbel_vjp_small_row<T, O, A, U>(x, g, static_cast<int>(C), k, L, it, scale, draws, key, row, out);
+    return;
+  }
   if (C <= kChunk) {
     // Short rows: ℓ₁, π₁ and g are kept, and each draw's noise is generated once.
     const int n = static_cast<int>(C);
