@@ -235,7 +235,11 @@ def reinmax_cv_backward(logits: torch.Tensor, index: torch.Tensor, grad_hard: to
         grad_hard: dL/dy_hard, the logits' shape.
         grad_soft: dL/dy_soft, or None (zero).
         seed: int64 (2,).
-        tau, eta, tau2, k, cv_noise: as `reinmax_cv`.
+        tau: ReinMax's temperature (and the soft sample's).
+        eta: the control variate's weight η.
+        tau2: the temperature τ₂ of the GR and GS terms.
+        k: the number of draws K.
+        cv_noise: "soft" or "gumbel".
         dim: the categories' dimension.
 
     Returns:
