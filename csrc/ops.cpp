@@ -30,6 +30,14 @@ PYALGO_TORCH_LIBRARY_(PYALGO_LIBRARY, m) {
   m.def("gumbel_rao_backward(Tensor logits, Tensor index, Tensor grad, float tau, int k, int dim, Tensor seed) -> Tensor");
   m.def("gumbel_softmax(Tensor logits, float tau, bool hard, int dim, Tensor seed) -> (Tensor y, Tensor index)");
   m.def("gumbel_softmax_backward(Tensor logits, Tensor grad, float tau, int dim, Tensor seed) -> Tensor");
+  // ReinMax-Rao / ReinMax-CV (Wang & Bui 2026): ReinMax's outputs (y_hard, y_soft = softmax) and
+  // index; the backward draws k conditional Gumbels per row from Philox streams 1..k of the
+  // forward's seed (CV also regenerates the forward's Gumbels, stream 0). cv_gumbel: the "gumbel"
+  // control-variate noise instead of the soft sample.
+  m.def("reinmax_rao(Tensor logits, float tau, int k, int dim, Tensor seed) -> (Tensor y_hard, Tensor y_soft, Tensor index)");
+  m.def("reinmax_rao_backward(Tensor logits, Tensor index, Tensor grad_hard, Tensor? grad_soft, float tau, int k, int dim, Tensor seed) -> Tensor");
+  m.def("reinmax_cv(Tensor logits, float tau, float eta, float tau2, int k, bool cv_gumbel, int dim, Tensor seed) -> (Tensor y_hard, Tensor y_soft, Tensor index)");
+  m.def("reinmax_cv_backward(Tensor logits, Tensor index, Tensor grad_hard, Tensor? grad_soft, float tau, float eta, float tau2, int k, bool cv_gumbel, int dim, Tensor seed) -> Tensor");
 
   // ---- wireless power control (pyalgo/wireless) -------------------------------------------
   // SISO: gains (B, K, K), H[b, i, j] = power gain from transmitter j to receiver i; p_max,

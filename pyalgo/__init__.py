@@ -1,6 +1,6 @@
 """pyalgo: fused CPU/CUDA PyTorch kernels for recent ML methods.
 
-- `pyalgo.discrete`: ReinMax and the other categorical gradient estimators (re-exported here);
+- `pyalgo.discrete`: ReinMax, ReinMax-Rao/CV and the other categorical gradient estimators (re-exported here);
 - `pyalgo.wireless`: the batched WMMSE teacher, the sum rate, students and critics;
 - `pyalgo.energy`: min-min losses for energy models and their log-partition, samplers, energies;
 - `pyalgo.multitask`: GO4Align and the multi-task loss-weighting baselines;
@@ -21,14 +21,14 @@ _SUBMODULES = ("discrete", "wireless", "energy", "multitask", "edge", "lab")
 _ATTRIBUTES = {
     "has_cuda": "._ext", "build_info": "._ext", "philox_uniform": "._rng",
     "reinmax": ".discrete", "straight_through": ".discrete", "gumbel_softmax": ".discrete", "gst": ".discrete",
-    "gumbel_rao": ".discrete",
+    "gumbel_rao": ".discrete", "reinmax_rao": ".discrete", "reinmax_cv": ".discrete",
 }
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load lazily
     from . import discrete, edge, energy, lab, multitask, wireless  # noqa: F401
     from ._ext import build_info, has_cuda  # noqa: F401
     from ._rng import philox_uniform  # noqa: F401
-    from .discrete import gst, gumbel_rao, gumbel_softmax, reinmax, straight_through  # noqa: F401
+    from .discrete import gst, gumbel_rao, gumbel_softmax, reinmax, reinmax_cv, reinmax_rao, straight_through  # noqa: F401
 
 __all__ = ["__version__", *_ATTRIBUTES, *_SUBMODULES]
 

@@ -203,7 +203,8 @@ def test_gumbel_rao_conditional_gumbels_have_the_sampled_argmax(monkeypatch):
 def test_references_cover_every_estimator():
     for name, est in ESTIMATORS.items():
         assert est.name == name and est.reference is getattr(ref, est.reference.__name__), name
-    assert {e.label for e in ESTIMATORS.values()} == {"ReinMax", "ST", "ST-GS", "GST-1.0", "GR-MCK"}
+    assert {e.label for e in ESTIMATORS.values()} == {"ReinMax", "ST", "ST-GS", "GST-1.0", "GR-MCK", "ReinMax-Rao",
+                                                     "ReinMax-CV"}
 
 
 def test_registry_calls_apply_the_estimators_defaults():

@@ -1,5 +1,6 @@
 """Malformed-input table of the discrete family (tests/malformed.py): every public function of
-pyalgo.discrete (the five estimators, the ESTIMATORS registry, the diagnostics) and
+pyalgo.discrete (the seven estimators, ReinMax-Rao/CV's given-seed backwards, the ESTIMATORS registry, the
+diagnostics) and
 pyalgo.philox_uniform, each with wrong types, shapes, dtypes, out-of-range scalars and counts,
 NaN/inf entries, and extreme but valid inputs (checked for a finite, right result)."""
 import functools
@@ -15,7 +16,7 @@ from malformed import Case, run_table
 
 warnings.filterwarnings("ignore", message=r".*ReinMax authors recommend")
 
-NAMES = ("reinmax", "straight_through", "gumbel_softmax", "gst", "gumbel_rao")
+NAMES = ("reinmax", "straight_through", "gumbel_softmax", "gst", "gumbel_rao", "reinmax_rao", "reinmax_cv")
 INF, NAN = math.inf, math.nan
 
 
@@ -168,6 +169,52 @@ CASES.append(Case("gumbel_rao", "k 1", grads_finite("gumbel_rao", X, k=1), check
 CASES.append(Case("gumbel_rao", "logit gap 100, tau 50 (fp32)",
                   grads_finite("gumbel_rao", torch.tensor([[0.0, 100.0]]), tau=50.0),
                   check=lambda g: finite(g) and float(g.abs().max()) > 1e-4))
+
+for name in ("reinmax_rao", "reinmax_cv"):
+    fn = f"pyalgo.{name}"
+    for bad in (0, -1, 2**20 + 1, 2**63, 1.5, True, None, "10"):
+        CASES.append(Case(name, f"k {bad!r}", lambda b=bad, n=name: getattr(pyalgo, n)(X, k=b), fn=fn, arg="k"))
+    CASES.append(Case(name, "k 1", grads_finite(name, X, k=1), check=finite))
+    CASES.append(Case(name, "logit gap 100, tau 50 (fp32)", grads_finite(name, torch.tensor([[0.0, 100.0]]), tau=50.0),
+                      check=lambda g: finite(g) and float(g.abs().max()) > 1e-6))
+    CASES.append(Case(name, "logits far apart (-200 vs 0), fp32", grads_finite(name, torch.tensor([[0.0, -200.0, -1.0]])),
+                      check=finite))
+fn = "pyalgo.reinmax_cv"
+RCV = pyalgo.reinmax_cv
+for what, kw, arg in [("eta -1", {"eta": -1.0}, "eta"), ("eta nan", {"eta": NAN}, "eta"), ("eta inf", {"eta": INF}, "eta"),
+                      ("eta str", {"eta": "1"}, "eta"), ("eta bool", {"eta": True}, "eta"),
+                      ("tau2 0", {"tau2": 0.0}, "tau2"), ("tau2 -1", {"tau2": -1.0}, "tau2"),
+                      ("tau2 inf", {"tau2": INF}, "tau2"), ("tau2 None", {"tau2": None}, "tau2"),
+                      ("tau2 1e-45 float32", {"tau2": 1e-45}, "tau2"), ("cv_noise 'hard'", {"cv_noise": "hard"}, "cv_noise"),
+                      ("cv_noise None", {"cv_noise": None}, "cv_noise"), ("cv_noise True", {"cv_noise": True}, "cv_noise")]:
+    CASES.append(Case("reinmax_cv", what, lambda kw=kw: RCV(X, **kw), fn=fn, arg=arg))
+CASES.append(Case("reinmax_cv", "eta 0 (ReinMax's gradient)", grads_finite("reinmax_cv", X, eta=0.0), check=finite))
+CASES.append(Case("reinmax_cv", "tau2 1e-30, eta 1e3", grads_finite("reinmax_cv", X, tau2=1e-30, eta=1e3), check=finite))
+CASES.append(Case("reinmax_cv", "gumbel noise, tau2 1e-30", grads_finite("reinmax_cv", X, tau2=1e-30, cv_noise="gumbel"),
+                  check=finite))
+CASES.append(Case("reinmax_cv", "gumbel noise, 3e38 logits", grads_finite("reinmax_cv", torch.tensor([[3e38, -3e38, 0.0]]),
+                                                                          cv_noise="gumbel", tau2=0.05), check=finite))
+# the given-seed backwards
+from pyalgo.discrete import beyond  # noqa: E402
+
+_S = draw_seed(_gen(10), torch.device("cpu"))
+_I = torch.zeros(4, dtype=torch.int32)
+for name, bwd in (("reinmax_rao_backward", beyond.reinmax_rao_backward), ("reinmax_cv_backward", beyond.reinmax_cv_backward)):
+    fn = f"pyalgo.{name}"
+    for what, call, arg in [
+        ("index int64", lambda b=bwd: b(X, _I.long(), X, None, _S), "index"),
+        ("index wrong shape", lambda b=bwd: b(X, _I[:2], X, None, _S), "index"),
+        ("grad_hard wrong shape", lambda b=bwd: b(X, _I, X[:2], None, _S), "grad_hard"),
+        ("grad_soft wrong shape", lambda b=bwd: b(X, _I, X, X[:, :2], _S), "grad_soft"),
+        ("seed of 3", lambda b=bwd: b(X, _I, X, None, torch.zeros(3, dtype=torch.long)), "seed"),
+        ("seed float", lambda b=bwd: b(X, _I, X, None, torch.zeros(2)), "seed"),
+        ("tau 0", lambda b=bwd: b(X, _I, X, None, _S, tau=0.0), "tau"),
+        ("k 0", lambda b=bwd: b(X, _I, X, None, _S, k=0), "k"),
+    ]:
+        CASES.append(Case(name, what, call, fn=fn, arg=arg))
+    CASES.append(Case(name, "index out of range gives a NaN row",
+                      lambda b=bwd: b(X, torch.tensor([0, 9, 1, 2], dtype=torch.int32), X, None, _S),
+                      check=lambda g: bool(g[1].isnan().all()) and finite(g[[0, 2, 3]])))
 
 # the registry
 CASES.append(Case("get_estimator", "unknown name", lambda: get_estimator("nope"),

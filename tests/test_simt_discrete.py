@@ -414,6 +414,10 @@ REPRESENTATIVE = {
     "philox_uniform_kernel": _rep_philox,
 }
 # (rows_warp_kernel / rows_block_kernel: their cases live in test_simt_discrete_rows.py.)
+# ReinMax-Rao / ReinMax-CV's kernels: their cases live in test_simt_discrete_beyond.py.
+from test_simt_discrete_beyond import REPRESENTATIVE as _BEYOND  # noqa: E402
+
+REPRESENTATIVE.update(_BEYOND)
 
 
 @pytest.mark.parametrize("kernel", REPRESENTATIVE)

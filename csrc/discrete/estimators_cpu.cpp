@@ -6,6 +6,7 @@
 
 #include "estimators.h"
 #include "estimators_ops.h"
+#include "rao_cv.h"
 #include "rows_simd.h"
 
 namespace pyalgo {
@@ -59,6 +60,19 @@ PYALGO_CPU_CLONES void gumbel_rao_backward_rows(const T* x, const int32_t* index
                                                 int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r)
     gumbel_rao_backward_at<T, A, A, U>(x, index, g, out, L, inv_tau, draws, key, r);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void reinmax_cv_forward_rows(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L,
+                                               PhiloxKey key, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) reinmax_cv_forward_at<T, A, U>(x, one_hot, probs, index, L, key, r);
+}
+
+template <typename T, typename A, bool U>
+PYALGO_CPU_CLONES void beyond_backward_rows(const T* x, const int32_t* index, const T* g, const T* gp, A* out,
+                                            RowLayout L, BeyondArgs<A> a, PhiloxKey key, int64_t begin,
+                                            int64_t end) {
+  for (int64_t r = begin; r < end; ++r) beyond_backward_at<T, A, A, U>(x, index, g, gp, out, L, a, key, r);
 }
 
 // Splits the rows over threads; every row is computed by exactly one thread.
@@ -237,6 +251,29 @@ struct CpuLaunch {
 #endif
     for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
       gumbel_softmax_backward_rows<T, A, U>(x, g, out, L, inv_tau, key, b, e);
+    });
+  }
+
+  template <typename T, typename A, bool U>
+  static void reinmax_cv_forward(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L, const Tensor& seed) {
+    const PhiloxKey key = key_from_seed(seed);
+    for_each_row_range(L.rows(), L.C, [&](int64_t b, int64_t e) {
+      reinmax_cv_forward_rows<T, A, U>(x, one_hot, probs, index, L, key, b, e);
+    });
+  }
+
+  template <typename T, typename A, bool U>
+  static void beyond_backward(const T* x, const int32_t* index, const T* g, const T* gp, A* out, RowLayout L,
+                              A inv_tau, A inv_tau2, A eta, int64_t draws, int mode, const Tensor& seed) {
+    const PhiloxKey key = key_from_seed(seed);
+    BeyondArgs<A> a;
+    a.inv_tau = inv_tau;
+    a.inv_tau2 = inv_tau2;
+    a.eta = eta;
+    a.draws = draws;
+    a.mode = mode;
+    for_each_row_range(L.rows(), L.C * draws, [&](int64_t b, int64_t e) {
+      beyond_backward_rows<T, A, U>(x, index, g, gp, out, L, a, key, b, e);
     });
   }
 

@@ -139,6 +139,37 @@ struct CudaLaunch {
     run(launch_gumbel_softmax_backward<typename CudaType<T>::type, U>, p);
   }
 
+  template <typename T, typename A, bool U>
+  static void reinmax_cv_forward(const T* x, T* one_hot, T* probs, int32_t* index, RowLayout L, const Tensor& seed) {
+    BeyondParams<typename CudaType<T>::type> p;
+    p.x = dev(x);
+    p.L = L;
+    p.y = dev(one_hot);
+    p.probs = dev(probs);
+    p.index_out = index;
+    p.seed = seed_ptr(seed);
+    check_launch(launch_reinmax_cv_forward<typename CudaType<T>::type, U>(p, current_stream()));
+  }
+
+  template <typename T, typename A, bool U>
+  static void beyond_backward(const T* x, const int32_t* index, const T* g, const T* gp, A* out, RowLayout L,
+                              A inv_tau, A inv_tau2, A eta, int64_t draws, int mode, const Tensor& seed) {
+    BeyondParams<typename CudaType<T>::type> p;
+    p.x = dev(x);
+    p.L = L;
+    p.index = index;
+    p.g = dev(g);
+    p.gp = dev(gp);
+    p.out = out;
+    p.inv_tau = inv_tau;
+    p.inv_tau2 = inv_tau2;
+    p.eta = eta;
+    p.draws = draws;
+    p.mode = mode;
+    p.seed = seed_ptr(seed);
+    check_launch(launch_beyond_backward<typename CudaType<T>::type, U>(p, current_stream()));
+  }
+
   template <typename A>
   static void philox_uniform(A* out, int64_t rows, int64_t cols, uint32_t stream, const Tensor& seed) {
     UniformParams<A> p;

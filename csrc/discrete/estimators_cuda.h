@@ -57,6 +57,31 @@ cudaError_t launch_gumbel_rao_backward(const RowsParams<T>& p, cudaStream_t stre
 template <typename T, bool U>
 cudaError_t launch_gumbel_softmax_backward(const RowsParams<T>& p, cudaStream_t stream);
 
+// ReinMax-Rao / ReinMax-CV (rao_cv.h): the CV forward, and both backwards (mode: 0 Rao, 1 CV "soft",
+// 2 CV "gumbel"); one row per thread.
+template <typename T>
+struct BeyondParams {
+  using A = acc_t<T>;
+  const T* x = nullptr;            // logits
+  const int32_t* index = nullptr;  // backward: the forward's sample per row
+  const T* g = nullptr;            // backward: grad of y_hard
+  const T* gp = nullptr;           // backward: grad of y_soft (may be null)
+  A* out = nullptr;                // backward: the gradient, in the accumulation type
+  T* y = nullptr;                  // forward: one_hot(k)
+  T* probs = nullptr;              // forward: softmax(x)
+  int32_t* index_out = nullptr;    // forward: the sample per row
+  RowLayout L{0, 0, 1};
+  A inv_tau = A(1), inv_tau2 = A(1), eta = A(0);
+  int64_t draws = 1;
+  int mode = 0;
+  const int64_t* seed = nullptr;   // (seed, offset) on the device
+};
+
+template <typename T, bool U>
+cudaError_t launch_reinmax_cv_forward(const BeyondParams<T>& p, cudaStream_t stream);
+template <typename T, bool U>
+cudaError_t launch_beyond_backward(const BeyondParams<T>& p, cudaStream_t stream);
+
 template <typename A>
 struct UniformParams {
   A* out = nullptr;

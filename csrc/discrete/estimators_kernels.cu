@@ -17,6 +17,7 @@
 #include "estimators.h"
 #include "estimators_cuda.h"
 #include "estimators_team.h"
+#include "rao_cv.h"
 #include "../common/launch.h"
 
 namespace pyalgo {
@@ -185,6 +186,29 @@ __global__ void philox_uniform_kernel(UniformParams<A> p) {
   }
 }
 
+// ReinMax-Rao / ReinMax-CV (rao_cv.h), one row per thread for every C and layout (the backward's
+// K draws dominate; a row's O(C) state lives in the thread's stack for C <= kChunk).
+template <typename T, bool U>
+__global__ void reinmax_cv_forward_kernel(BeyondParams<T> p) {
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    reinmax_cv_forward_at<T, acc_t<T>, U>(p.x, p.y, p.probs, p.index_out, p.L, key_of(p.seed), r);
+  }
+}
+
+template <typename T, bool U>
+__global__ void beyond_backward_kernel(BeyondParams<T> p) {
+  using A = acc_t<T>;
+  BeyondArgs<A> a;
+  a.inv_tau = p.inv_tau;
+  a.inv_tau2 = p.inv_tau2;
+  a.eta = p.eta;
+  a.draws = p.draws;
+  a.mode = p.mode;
+  for (int64_t r = this_row(); r < p.L.rows(); r += grid_threads()) {
+    beyond_backward_at<T, A, A, U>(p.x, p.index, p.g, p.gp, p.out, p.L, a, key_of(p.seed), r);
+  }
+}
+
 // ---- a team per row ----------------------------------------------------------------------------
 // A Body holds the params and runs one row with a team: body(team, r). Rows are contiguous.
 
@@ -346,6 +370,18 @@ PYALGO_DEFINE_LAUNCH(launch_gumbel_rao_backward, gumbel_rao_backward_kernel, Gum
 PYALGO_DEFINE_LAUNCH(launch_gumbel_softmax_backward, gumbel_softmax_backward_kernel, GumbelSoftmaxBackwardBody)
 #undef PYALGO_DEFINE_LAUNCH
 
+template <typename T, bool U>
+cudaError_t launch_reinmax_cv_forward(const BeyondParams<T>& p, cudaStream_t stream) {
+  PYALGO_LAUNCH(grid_for(p.L.rows()), kThreads, 0, stream, reinmax_cv_forward_kernel<T, U>)(p);
+  return cudaGetLastError();
+}
+
+template <typename T, bool U>
+cudaError_t launch_beyond_backward(const BeyondParams<T>& p, cudaStream_t stream) {
+  PYALGO_LAUNCH(grid_for(p.L.rows()), kThreads, 0, stream, beyond_backward_kernel<T, U>)(p);
+  return cudaGetLastError();
+}
+
 template <typename A>
 cudaError_t launch_philox_uniform(const UniformParams<A>& p, cudaStream_t stream) {
   PYALGO_LAUNCH(grid_for(p.rows), kThreads, 0, stream, philox_uniform_kernel<A>)(p);
@@ -359,7 +395,9 @@ cudaError_t launch_philox_uniform(const UniformParams<A>& p, cudaStream_t stream
   template cudaError_t launch_st_backward<T, U>(const RowsParams<T>&, cudaStream_t);                  \
   template cudaError_t launch_gst_backward<T, U>(const RowsParams<T>&, cudaStream_t);                 \
   template cudaError_t launch_gumbel_rao_backward<T, U>(const RowsParams<T>&, cudaStream_t);          \
-  template cudaError_t launch_gumbel_softmax_backward<T, U>(const RowsParams<T>&, cudaStream_t);
+  template cudaError_t launch_gumbel_softmax_backward<T, U>(const RowsParams<T>&, cudaStream_t);      \
+  template cudaError_t launch_reinmax_cv_forward<T, U>(const BeyondParams<T>&, cudaStream_t);         \
+  template cudaError_t launch_beyond_backward<T, U>(const BeyondParams<T>&, cudaStream_t);
 
 #define PYALGO_INSTANTIATE_BOTH(T) \
   PYALGO_INSTANTIATE(T, true)      \

@@ -30,6 +30,17 @@ void dispatch_rows(const RowTensor& rt, const F& f) {
   });
 }
 
+// ReinMax-CV's η (the control variate's weight) and τ₂ (the temperature of its Gumbel-softmax terms).
+inline void check_eta(const char* fn, double eta) {
+  PYALGO_CHECK(std::isfinite(eta) && eta >= 0, fn, ": eta must be a finite number >= 0, got ", eta);
+}
+
+inline void check_tau2(const char* fn, double tau2, ScalarType dtype) {
+  PYALGO_CHECK(std::isfinite(tau2) && tau2 > 0, fn, ": tau2 must be a finite number > 0, got ", tau2);
+  PYALGO_CHECK(tau2 >= min_tau(dtype), fn, ": tau2 must be >= ", min_tau(dtype), " for ", dtype,
+               " logits (1/tau2 must stay finite in the compute dtype), got ", tau2);
+}
+
 template <typename Launch>
 struct EstimatorOps {
   static Tensor empty_index(const RowTensor& rt) { return empty(rt.index_shape, kInt, rt.x); }
@@ -215,6 +226,93 @@ struct EstimatorOps {
     return out;
   }
 
+  // ---- ReinMax-Rao / ReinMax-CV (rao_cv.h) ---------------------------------------------------
+
+  static void check_beyond(const char* fn, double tau, double eta, double tau2, int64_t k, ScalarType dtype) {
+    check_tau(fn, tau, dtype);
+    check_eta(fn, eta);
+    check_tau2(fn, tau2, dtype);
+    check_draws(fn, k);
+  }
+
+  // ReinMax-Rao's forward is ReinMax's: k by inverse CDF on stream 0, one_hot(k), softmax(x).
+  static std::tuple<Tensor, Tensor, Tensor> reinmax_rao(const Tensor& logits, double tau, int64_t k,
+                                                        int64_t dim, const Tensor& seed) {
+    const char* fn = "pyalgo.reinmax_rao";
+    check_tau(fn, tau, logits.scalar_type());
+    check_draws(fn, k);
+    return sample(fn, logits, dim, seed, /*with_probs=*/true);
+  }
+
+  // ReinMax-CV's forward: Gumbel-max k = argmax(x + G) (G from stream 0), one_hot(k), softmax(x).
+  // The backward regenerates G from the same seed (nothing but the index is stored).
+  static std::tuple<Tensor, Tensor, Tensor> reinmax_cv(const Tensor& logits, double tau, double eta,
+                                                       double tau2, int64_t k, bool cv_gumbel, int64_t dim,
+                                                       const Tensor& seed) {
+    const char* fn = "pyalgo.reinmax_cv";
+    (void)cv_gumbel;
+    check_beyond(fn, tau, eta, tau2, k, logits.scalar_type());
+    const DeviceGuard guard(logits);
+    auto rt = prepare_logits(fn, logits, dim);
+    const Tensor s = checked_seed(fn, seed, logits.device());
+    auto one_hot = alloc_like(rt.x);
+    auto probs = alloc_like(rt.x);
+    auto index = empty_index(rt);
+    if (rt.x.numel() == 0) return std::make_tuple(one_hot, probs, index);
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template reinmax_cv_forward<scalar_t, A, decltype(unit)::value>(
+          ptr<scalar_t>(rt.x), ptr<scalar_t>(one_hot), ptr<scalar_t>(probs), ptr<int32_t>(index), rt.layout, s);
+    });
+    Launch::check_rows(fn, index);
+    return std::make_tuple(one_hot, probs, index);
+  }
+
+  // The two backwards: K fresh conditional-Gumbel draws per row from the forward's seed (streams
+  // 1..K), summed in the accumulation type and rounded once. mode: kBeyondRao / kBeyondCvSoft /
+  // kBeyondCvGumbel (rao_cv.h).
+  static Tensor beyond_backward(const char* fn, const Tensor& logits, const Tensor& index,
+                                const Tensor& grad_hard, const std::optional<Tensor>& grad_soft, double tau,
+                                double eta, double tau2, int64_t k, int mode, int64_t dim, const Tensor& seed) {
+    const DeviceGuard guard(logits);
+    auto rt = prepare_logits(fn, logits, dim);
+    const Tensor s = checked_seed(fn, seed, logits.device());
+    auto idx = prepare_index(fn, index, rt);
+    auto g = prepare_grad(fn, "grad_hard", grad_hard, rt);
+    Tensor gp;
+    if (grad_soft.has_value() && grad_soft->defined()) gp = prepare_grad(fn, "grad_soft", *grad_soft, rt);
+    auto out = empty(rt.x.sizes(), opmath_dtype(rt.x.scalar_type()), rt.x);
+    if (rt.x.numel() == 0) return to_dtype(out, rt.x.scalar_type());
+    dispatch_rows(rt, [&](auto t, auto a, auto unit) {
+      using scalar_t = decltype(t);
+      using A = decltype(a);
+      Launch::template beyond_backward<scalar_t, A, decltype(unit)::value>(
+          ptr<scalar_t>(rt.x), ptr<int32_t>(idx), ptr<scalar_t>(g), gp.defined() ? ptr<scalar_t>(gp) : nullptr,
+          ptr<A>(out), rt.layout, static_cast<A>(1.0 / tau), static_cast<A>(1.0 / tau2), static_cast<A>(eta), k,
+          mode, s);
+    });
+    return to_dtype(out, rt.x.scalar_type());
+  }
+
+  static Tensor reinmax_rao_backward(const Tensor& logits, const Tensor& index, const Tensor& grad_hard,
+                                     const std::optional<Tensor>& grad_soft, double tau, int64_t k, int64_t dim,
+                                     const Tensor& seed) {
+    const char* fn = "pyalgo.reinmax_rao_backward";
+    check_tau(fn, tau, logits.scalar_type());
+    check_draws(fn, k);
+    return beyond_backward(fn, logits, index, grad_hard, grad_soft, tau, 0.0, 1.0, k, /*kBeyondRao*/ 0, dim, seed);
+  }
+
+  static Tensor reinmax_cv_backward(const Tensor& logits, const Tensor& index, const Tensor& grad_hard,
+                                    const std::optional<Tensor>& grad_soft, double tau, double eta, double tau2,
+                                    int64_t k, bool cv_gumbel, int64_t dim, const Tensor& seed) {
+    const char* fn = "pyalgo.reinmax_cv_backward";
+    check_beyond(fn, tau, eta, tau2, k, logits.scalar_type());
+    return beyond_backward(fn, logits, index, grad_hard, grad_soft, tau, eta, tau2, k,
+                           cv_gumbel ? /*kBeyondCvGumbel*/ 2 : /*kBeyondCvSoft*/ 1, dim, seed);
+  }
+
   static Tensor philox_uniform(const Tensor& seed, int64_t rows, int64_t cols, int64_t stream,
                                    ScalarType dtype) {
     const char* fn = "pyalgo.philox_uniform";
@@ -250,6 +348,10 @@ struct EstimatorOps {
     m.impl("gumbel_rao_backward", TORCH_BOX(&Ops::gumbel_rao_backward));                     \
     m.impl("gumbel_softmax", TORCH_BOX(&Ops::gumbel_softmax));                               \
     m.impl("gumbel_softmax_backward", TORCH_BOX(&Ops::gumbel_softmax_backward));             \
+    m.impl("reinmax_rao", TORCH_BOX(&Ops::reinmax_rao));                                     \
+    m.impl("reinmax_rao_backward", TORCH_BOX(&Ops::reinmax_rao_backward));                   \
+    m.impl("reinmax_cv", TORCH_BOX(&Ops::reinmax_cv));                                       \
+    m.impl("reinmax_cv_backward", TORCH_BOX(&Ops::reinmax_cv_backward));                     \
   } while (0)
 
 }  // namespace discrete

@@ -2,7 +2,8 @@
 
 `ESTIMATORS[name]` holds the fused op, its pure-torch reference, the paper's label and the keyword
 arguments that make the op that estimator (ST-GS is `gumbel_softmax(hard=True)`, GST-1.0 is
-`gst(gap=1.0)`, GR-MCK is `gumbel_rao(k=100)`, the paper code's K). The diagnostics, the
+`gst(gap=1.0)`, GR-MCK is `gumbel_rao(k=100)`, the paper code's K; ReinMax-Rao is `reinmax_rao(k=100)` and
+ReinMax-CV `reinmax_cv(eta=0.5, tau2=1.0, k=100, cv_noise="soft")`, Wang & Bui 2026). The diagnostics, the
 reproduction and the benchmark take their names, labels and calls from here.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import torch
 
-from . import ops, reference
+from . import beyond, ops, reference
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,11 @@ class Estimator:
     """A categorical gradient estimator.
 
     - `name`: its key in `ESTIMATORS` (what `pyalgo.discrete.diagnostics` takes);
-    - `label`: the paper's name ("ReinMax", "ST", "ST-GS", "GST-1.0", "GR-MCK");
+    - `label`: the paper's name ("ReinMax", "ST", "ST-GS", "GST-1.0", "GR-MCK", "ReinMax-Rao", "ReinMax-CV");
     - `fn` / `reference`: the fused op and its pure-torch reference, called as
       `fn(logits, tau, **defaults, **kw)`;
     - `defaults`: the keyword arguments that make `fn` this estimator;
-    - `pair`: whether it returns (y_hard, y_soft) (ReinMax) rather than y alone;
+    - `pair`: whether it returns (y_hard, y_soft) (ReinMax, ReinMax-Rao, ReinMax-CV) rather than y alone;
     - `given_sample`: its backward for a given sample, (fn_name, logits (N, L, C), index (N, L) int32,
       grad (N, L, C), tau, **defaults) -> dL/dlogits; None where the gradient is random given the
       sample (it draws Gumbels)."""
@@ -61,6 +62,9 @@ ESTIMATORS: Mapping[str, Estimator] = MappingProxyType({e.name: e for e in (
     Estimator("gumbel_softmax", "ST-GS", ops.gumbel_softmax, reference.gumbel_softmax_ref, {"hard": True}),
     Estimator("gst", "GST-1.0", ops.gst, reference.gst_ref, {"gap": 1.0}, given_sample=ops.gst_given_sample),
     Estimator("gumbel_rao", "GR-MCK", ops.gumbel_rao, reference.gumbel_rao_ref, {"k": 100}),
+    Estimator("reinmax_rao", "ReinMax-Rao", beyond.reinmax_rao, reference.reinmax_rao_ref, {"k": 100}, pair=True),
+    Estimator("reinmax_cv", "ReinMax-CV", beyond.reinmax_cv, reference.reinmax_cv_ref,
+              {"eta": 0.5, "tau2": 1.0, "k": 100, "cv_noise": "soft"}, pair=True),
 )})
 
 
@@ -68,7 +72,7 @@ def get_estimator(name: str, fn: str = "pyalgo.discrete.get_estimator") -> Estim
     """`ESTIMATORS[name]`, or a ValueError from `fn` listing the names.
 
     Args:
-        name: "reinmax", "st", "gumbel_softmax", "gst" or "gumbel_rao".
+        name: "reinmax", "st", "gumbel_softmax", "gst", "gumbel_rao", "reinmax_rao" or "reinmax_cv".
         fn: the function named in the error.
 
     Returns:

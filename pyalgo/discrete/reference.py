@@ -252,6 +252,163 @@ def gumbel_rao_ref(logits: torch.Tensor, tau: float = 1.0, k: int = 100,
     return D - _sg(p) + p
 
 
+# ---- ReinMax-Rao and ReinMax-CV (Wang & Bui, "Beyond ReinMax", arXiv 2603.08257, 2026) --------
+
+def _log_pi1(logits: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+    """ℓ₁ = log π₁, π₁ = (π₀ + D)/2 (τ-free), from the detached logits."""
+    return ((_sg(logits).softmax(-1) + D) / 2).log()
+
+
+def conditional_gumbels(logits: torch.Tensor, index: torch.Tensor, exp_noise: torch.Tensor) -> torch.Tensor:
+    """K draws of ψ = logits + G, G ~ Gumbel(0, 1)^C, conditioned on argmax ψ = index.
+
+    With E = `exp_noise` (Exp(1) draws) and log Z = logsumexp(logits):
+        ψ_k = log Z − log E_k,   ψ_j = ℓ_j − log(E_j + E_k·exp(ℓ_j − log Z))  (j ≠ k),
+    the Gumbel-Rao formula −log(E_j e^{−ℓ_j} + E_k/Z) rearranged so that e^{−ℓ} never appears
+    (a −inf logit gives ψ_j = −inf). Detached: the draws carry no gradient.
+
+    Args:
+        logits: (..., C), categories last (finite or −inf).
+        index: (...) the conditioning argmax.
+        exp_noise: (..., K, C) Exp(1) draws.
+
+    Returns:
+        ψ (..., K, C).
+
+    Raises:
+        ValueError: `exp_noise` does not match `logits`.
+
+    Example:
+        psi = conditional_gumbels(torch.randn(8, 5), torch.zeros(8, dtype=torch.long), torch.rand(8, 3, 5))
+    """
+    if exp_noise.shape[:-2] != logits.shape[:-1] or exp_noise.shape[-1] != logits.shape[-1]:
+        raise ValueError(f"exp_noise must have shape (*logits.shape[:-1], K, C) = "
+                         f"{(*logits.shape[:-1], 'K', logits.shape[-1])}, got {tuple(exp_noise.shape)}")
+    ell = _sg(logits).unsqueeze(-2)                              # (..., 1, C)
+    E = exp_noise.to(ell.dtype)
+    lz = ell.logsumexp(-1, keepdim=True)                         # (..., 1, 1)
+    kk = index.long()[..., None, None].expand(*E.shape[:-1], 1)  # (..., K, 1)
+    Ek = E.gather(-1, kk)
+    psi = ell - torch.log(E + Ek * torch.exp(ell - lz))
+    return psi.scatter(-1, kk, lz - torch.log(Ek))
+
+
+def _frozen_softmax(logits: torch.Tensor, value_logits: torch.Tensor, t: float) -> torch.Tensor:
+    """softmax(value_logits) in value, with the Jacobian of softmax(θ/t) there: (1/t) J(p)."""
+    u = logits + _sg(_masked(t * value_logits - _sg(logits), logits))
+    return (u / t).softmax(-1)
+
+
+def _draw_exp_noise(logits, k, exp_noise, generator):
+    if exp_noise is None:
+        shape = (*logits.shape[:-1], k, logits.shape[-1])
+        return torch.empty(shape, dtype=logits.dtype, device=logits.device).exponential_(generator=generator)
+    return exp_noise
+
+
+def reinmax_rao_ref(logits: torch.Tensor, tau: float = 1.0, k: int = 100, index: Optional[torch.Tensor] = None,
+                    exp_noise: Optional[torch.Tensor] = None,
+                    generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """ReinMax-Rao (Wang & Bui 2026): ReinMax with 2J(π₁)g replaced by a Gumbel-Rao Jacobian at π₁.
+
+    Forward as ReinMax: D = one_hot(k), k ~ Cat(π₀) (or `index`), y_soft = π₀ = softmax(θ).
+    With π₁ = (π₀ + D)/2, ℓ₁ = log π₁ (τ-free) and ψ⁽ʳ⁾ the K conditional draws of ℓ₁ + G given
+    argmax = k (`conditional_gumbels`, Exp(1) draws `exp_noise`), p_r = softmax(ψ⁽ʳ⁾/τ):
+        ∂L/∂θ = (2/(Kτ)) Σ_r J(p_r) g − ½ J(π₀) g + J(π₀) g_soft   (rows sum to 0).
+    Written as y_hard = q − sg(q) + D, q = 2·mean_r p_r(θ) − ½π₀, with p_r(θ) = p_r in value and
+    (1/τ)J(p_r) as Jacobian, so autograd differentiates it (twice, too).
+
+    Args:
+        logits: (..., C), categories last.
+        tau: the temperature of the draws' softmax.
+        k: the number of draws K.
+        index: the sample k (...), or None to draw it.
+        exp_noise: E (..., K, C) Exp(1) draws, or None to draw them.
+        generator: the random source of the draws.
+
+    Returns:
+        (y_hard, y_soft), both (..., C).
+
+    Example:
+        y_hard, y_soft = reinmax_rao_ref(torch.randn(8, 5, requires_grad=True), 1.0, k=10)
+    """
+    index, D = _sample(logits, index, generator)
+    exp_noise = _draw_exp_noise(logits, k, exp_noise, generator)
+    pi0 = logits.softmax(-1)
+    psi = conditional_gumbels(_log_pi1(logits, D), index, exp_noise)        # (..., K, C)
+    p = _frozen_softmax(logits.unsqueeze(-2), psi / tau, tau).mean(-2)
+    q = 2 * p - 0.5 * pi0
+    return q - _sg(q) + D, pi0
+
+
+CV_NOISES = ("soft", "gumbel")
+
+
+def reinmax_cv_ref(logits: torch.Tensor, tau: float = 1.0, eta: float = 0.5, tau2: float = 1.0, k: int = 100,
+                   cv_noise: str = "soft", index: Optional[torch.Tensor] = None,
+                   gumbels: Optional[torch.Tensor] = None, exp_noise: Optional[torch.Tensor] = None,
+                   generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """ReinMax-CV (Wang & Bui 2026): ReinMax plus η·(GR − GS), a Gumbel-Rao / Gumbel-softmax pair at π₁.
+
+    Forward: G ~ Gumbel(0, 1)^C (or `gumbels`), k = argmax(θ + G) (Gumbel-max; `index` overrides it),
+    y_hard = D = one_hot(k), y_soft = π₀. With ℓ₁ = log((π₀ + D)/2), ψ⁽ʳ⁾ the K conditional draws
+    of ℓ₁ + G' given argmax = k (Exp(1) draws `exp_noise`), p_r = softmax(ψ⁽ʳ⁾/τ₂) and
+        s = softmax(ℓ₁ + ξ), ξ = softmax((θ + G)/τ)     (cv_noise="soft", the authors' released code)
+        s = softmax((ℓ₁ + G)/τ₂)                         (cv_noise="gumbel"):
+        ∂L/∂θ = ReinMax(τ) + η [(1/(Kτ₂)) Σ_r J(p_r) g − (1/τ₂) J(s) g],
+    ReinMax(τ) = 2J(π₁^τ)g − ½J(π₀)g + J(π₀)g_soft, π₁^τ = (softmax(θ/τ) + D)/2 (rows sum to 0).
+    Written as a surrogate y_hard = q − sg(q) + D that autograd differentiates (twice, too).
+
+    Args:
+        logits: (..., C), categories last.
+        tau: ReinMax's temperature (and that of the soft sample ξ).
+        eta: the control variate's weight η.
+        tau2: the temperature τ₂ of the GR and GS terms.
+        k: the number of draws K.
+        cv_noise: "soft" or "gumbel".
+        index: the sample k (...), or None for argmax(θ + G).
+        gumbels: G (..., C), or None to draw −log Exp(1).
+        exp_noise: E (..., K, C) Exp(1) draws, or None to draw them.
+        generator: the random source of the draws.
+
+    Returns:
+        (y_hard, y_soft), both (..., C).
+
+    Raises:
+        ValueError: an unknown `cv_noise`, or noise of the wrong shape.
+
+    Example:
+        y_hard, y_soft = reinmax_cv_ref(torch.randn(8, 5, requires_grad=True), 1.0, eta=0.5, tau2=1.0, k=10)
+    """
+    if cv_noise not in CV_NOISES:
+        raise ValueError(f'cv_noise must be "soft" or "gumbel", got {cv_noise!r}')
+    theta_bar = _sg(logits)
+    if gumbels is None:
+        E = torch.empty_like(theta_bar, memory_format=torch.legacy_contiguous_format)
+        gumbels = -E.exponential_(generator=generator).log()
+    elif gumbels.shape != logits.shape:
+        raise ValueError(f"gumbels must have the logits' shape {tuple(logits.shape)}, got {tuple(gumbels.shape)}")
+    gumbels = gumbels.to(logits.dtype)
+    if index is None:
+        index = (theta_bar + gumbels).argmax(-1)
+    index, D = _sample(logits, index, None)
+    exp_noise = _draw_exp_noise(logits, k, exp_noise, generator)
+    pi0 = logits.softmax(-1)
+    # ReinMax(τ), as reinmax_ref: π₁^τ with the Jacobian J(π₁^τ)
+    pi1t = (D + (logits / tau).softmax(-1)) / 2
+    pi1t = (_sg(_masked(pi1t.log() - logits, logits)) + logits).softmax(-1)
+    l1 = _log_pi1(logits, D)
+    psi = conditional_gumbels(l1, index, exp_noise)
+    gr = _frozen_softmax(logits.unsqueeze(-2), psi / tau2, tau2).mean(-2)
+    if cv_noise == "soft":
+        xi = ((theta_bar + gumbels) / tau).softmax(-1)
+        gs = _frozen_softmax(logits, l1 + xi, tau2)
+    else:
+        gs = _frozen_softmax(logits, (l1 + gumbels) / tau2, tau2)
+    q = 2 * pi1t - 0.5 * pi0 + eta * (gr - gs)
+    return q - _sg(q) + D, pi0
+
+
 # ---- the fused ops' noise, rebuilt from their seed ---------------------------------------------
 
 def _noise_dtype(logits: torch.Tensor) -> torch.dtype:
@@ -307,5 +464,27 @@ def philox_exp_noise(seed: torch.Tensor, logits: torch.Tensor, k: int) -> torch.
     return E.reshape(*logits.shape[:-1], k, C)
 
 
+def philox_cv_noise(seed: torch.Tensor, logits: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The noise `pyalgo.reinmax_cv` uses for `seed`: its forward Gumbels and its backward's Exp(1) draws.
+
+    (`pyalgo.reinmax_rao` draws its sample as `pyalgo.reinmax` does and its backward's Exp(1) draws as
+    `philox_exp_noise(seed, logits, k)`.)
+
+    Args:
+        seed: int64 (2,).
+        logits: (..., C), categories last (only its shape, dtype and device are used).
+        k: the number of draws K.
+
+    Returns:
+        (gumbels (..., C), exp_noise (..., k, C)): `philox_gumbels(seed, logits)` and
+        `philox_exp_noise(seed, logits, k)`.
+
+    Example:
+        G, E = philox_cv_noise(torch.tensor([1, 0]), torch.zeros(8, 5), 10)
+    """
+    return philox_gumbels(seed, logits), philox_exp_noise(seed, logits, k)
+
+
 __all__ = ["sample_index", "reinmax_ref", "straight_through_ref", "gumbel_softmax_ref", "gst_ref",
-           "gumbel_rao_ref", "philox_gumbels", "philox_exp_noise"]
+           "gumbel_rao_ref", "philox_gumbels", "philox_exp_noise", "conditional_gumbels", "reinmax_rao_ref",
+           "reinmax_cv_ref", "philox_cv_noise", "CV_NOISES"]
