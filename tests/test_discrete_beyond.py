@@ -633,3 +633,44 @@ def test_out_of_range_index_poisons_only_its_row():
     for out in (ops.reinmax_rao_backward(x, idx, g, None, 1.0, 3, -1, seed),
                 ops.reinmax_cv_backward(x, idx, g, None, 1.0, 0.5, 1.0, 3, False, -1, seed)):
         assert bool(out[1:3].isnan().all()) and bool(torch.isfinite(out[[0, 3]]).all())
+
+
+# ---- the call paths: eagerly an autograd.Function, the op itself under compile / export / torch.func -----
+
+def _raw(name, x, seed):
+    if name == "reinmax_rao":
+        return ops.reinmax_rao(x, 1.2, 5, -1, seed)
+    return ops.reinmax_cv(x, 1.2, 0.5, 1.0, 5, False, -1, seed)
+
+
+@pytest.mark.parametrize("name", ["reinmax_rao", "reinmax_cv"])
+def test_eager_path_equals_registered_op_and_torch_func(name):
+    x0, w = randn((6, 7), 200, torch.float64), randn((6, 7), 201, torch.float64)
+    fn = getattr(pyalgo, name)
+    x = x0.clone().requires_grad_(True)
+    y_hard, y_soft = fn(x, 1.2, k=5, generator=gen(202))
+    (y_hard * w).sum().backward()
+    xr = x0.clone().requires_grad_(True)
+    yr, _, _ = _raw(name, xr, seed_of(202))
+    (yr * w).sum().backward()
+    assert torch.equal(y_hard.detach(), yr.detach()) and torch.equal(x.grad, xr.grad)
+    grad = torch.func.grad(lambda t: (fn(t, 1.2, k=5, generator=gen(202))[0] * w).sum())(x0)
+    torch.testing.assert_close(grad, x.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["reinmax_rao", "reinmax_cv"])
+def test_torch_export_matches_eager(name):
+    class Model(torch.nn.Module):
+        def forward(self, x):
+            return getattr(pyalgo, name)(x, 1.2, k=5)
+
+    x = randn((4, 6), 203, torch.float32)
+    program = torch.export.export(Model(), (x,))
+    runs = []
+    for module in (program.module(), Model()):
+        torch.manual_seed(7)
+        xs = x.clone().requires_grad_(True)
+        y_hard, y_soft = module(xs)
+        (y_hard * torch.arange(6.0)).sum().backward()
+        runs.append((y_hard.detach(), xs.grad))
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])

@@ -29,8 +29,7 @@ import torch
 
 from .. import _ext  # noqa: F401  (registers torch.ops.pyalgo)
 from .._autograd import double_backward_wanted, reference_grads
-from .._rng import draw_seed
-from .ops import _check_draws, _check_logits, _check_tau
+from .ops import _check_draws, _check_logits, _check_tau, _Lean
 
 _ops = torch.ops.pyalgo
 CV_NOISES = ("soft", "gumbel")
@@ -105,8 +104,7 @@ def reinmax_rao(logits: torch.Tensor, tau: float = 1.0, k: int = 100, dim: int =
     _check_logits(fn, logits, dim)
     tau = _check_tau(fn, tau, logits.dtype)
     k = _check_draws(fn, k)
-    y_hard, y_soft, _ = _ops.reinmax_rao(logits, tau, k, dim, draw_seed(generator, logits.device, fn))
-    return y_hard, y_soft
+    return _RAO(fn, (logits, tau, k, dim), generator)
 
 
 def reinmax_cv(logits: torch.Tensor, tau: float = 1.0, eta: float = 0.5, tau2: float = 1.0, k: int = 100,
@@ -162,9 +160,7 @@ def reinmax_cv(logits: torch.Tensor, tau: float = 1.0, eta: float = 0.5, tau2: f
     tau2 = _check_tau2(fn, tau2, logits.dtype)
     k = _check_draws(fn, k)
     gumbel = _check_cv_noise(fn, cv_noise)
-    y_hard, y_soft, _ = _ops.reinmax_cv(logits, tau, eta, tau2, k, gumbel, dim,
-                                        draw_seed(generator, logits.device, fn))
-    return y_hard, y_soft
+    return _CV(fn, (logits, tau, eta, tau2, k, gumbel, dim), generator)
 
 
 # ---- the backward for a given sample and seed ----------------------------------------------------
@@ -294,11 +290,16 @@ def _reinmax_cv_backward_fake(logits, index, grad_hard, grad_soft, tau, eta, tau
 # Under create_graph=True the gradient is recomputed through the pure-torch reference fed the same
 # sample and the same noise, and differentiated by autograd (as the other discrete ops).
 
-def _setup(ctx, inputs, output, **params):
-    ctx.save_for_backward(inputs[0], output[2], inputs[-1])
+def _rao_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], output[2], inputs[4])
     ctx.set_materialize_grads(False)
-    for key, value in params.items():
-        setattr(ctx, key, value)
+    ctx.tau, ctx.k, ctx.dim = inputs[1:4]
+
+
+def _cv_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], output[2], inputs[7])
+    ctx.set_materialize_grads(False)
+    ctx.tau, ctx.eta, ctx.tau2, ctx.k, ctx.cv_gumbel, ctx.dim = inputs[1:7]
 
 
 def _reference_backward(logits, dim, grads, forward):
@@ -325,12 +326,6 @@ def _reinmax_rao_autograd(ctx, grad_hard, grad_soft, _grad_index):
     return (grad,) + none
 
 
-torch.library.register_autograd(
-    "pyalgo::reinmax_rao", _reinmax_rao_autograd,
-    setup_context=lambda ctx, inputs, output: _setup(ctx, inputs, output, tau=inputs[1], k=inputs[2],
-                                                     dim=inputs[3]))
-
-
 def _reinmax_cv_autograd(ctx, grad_hard, grad_soft, _grad_index):
     none = (None,) * 7
     if grad_hard is None and grad_soft is None:
@@ -353,11 +348,10 @@ def _reinmax_cv_autograd(ctx, grad_hard, grad_soft, _grad_index):
     return (grad,) + none
 
 
-torch.library.register_autograd(
-    "pyalgo::reinmax_cv", _reinmax_cv_autograd,
-    setup_context=lambda ctx, inputs, output: _setup(
-        ctx, inputs, output, tau=inputs[1], eta=inputs[2], tau2=inputs[3], k=inputs[4], cv_gumbel=inputs[5],
-        dim=inputs[6]))
+# The call paths (eager autograd.Function / the op under compile, export and torch.func), as the other
+# discrete estimators; the seed is kept: the backward regenerates its noise from it.
+_RAO = _Lean("reinmax_rao", _rao_setup, _reinmax_rao_autograd, outputs=2, keeps_seed=True)
+_CV = _Lean("reinmax_cv", _cv_setup, _reinmax_cv_autograd, outputs=2, keeps_seed=True)
 
 
 __all__ = ["reinmax_rao", "reinmax_cv", "reinmax_rao_backward", "reinmax_cv_backward", "CV_NOISES"]

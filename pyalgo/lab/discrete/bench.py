@@ -41,6 +41,7 @@ TITLE = "Discrete estimators: the fused ops against their references and what us
 TAU = 1.0          # OneHotCategoricalStraightThrough is ST at τ = 1 only
 SHAPES = [(3000, 10), (8192, 2), (4096, 64), (65536, 1024)]
 QUICK_SHAPES = [(3000, 10)]
+DRAW_SHAPES = [(3000, 10), (4096, 64)]   # the estimators with K Gumbel draws per row (GR-MCK, ReinMax-Rao/CV)
 TOLERANCE = 1e-4
 PACKAGE, ONE_HOT_ST, COPY = "reinmax package", "OneHotCategoricalStraightThrough", "dst.copy_(src)"
 BANDWIDTH_SHAPE, BANDWIDTH_GOAL = (65536, 1024), 0.4
@@ -207,7 +208,10 @@ CASES = [
     _case("gst"),
     # GR-MCK's backward does K·C work per row: at 65536×1024 one call takes over a minute on a CPU and
     # the reference's noise alone needs N·K·C floats (27 GB), so its largest shape is left out.
-    _case("gumbel_rao", shapes=SHAPES[:2]),
+    _case("gumbel_rao", shapes=DRAW_SHAPES),
+    # ReinMax-Rao / ReinMax-CV: K = 100 conditional draws per row in backward, like GR-MCK.
+    _case("reinmax_rao", shapes=DRAW_SHAPES),
+    _case("reinmax_cv", shapes=DRAW_SHAPES),
     BANDWIDTH,
 ]
 
@@ -240,6 +244,23 @@ def _fixed_cost() -> Target:
                   ((FIXED_COST.name, shape),))
 
 
+def _draw_cost(name: str, shape: Any) -> Target:
+    """ReinMax-Rao / ReinMax-CV: one fwd+bwd call against ReinMax's (reported) and GR-MCK's (goal: no
+    dearer than GR-MCK at the same K, the cost their authors state)."""
+    key = shape_str(shape)
+
+    def measure(table):
+        t = max(table.threads, default=1)
+        ours, rm, gr = (table.median(case=case, provider="pyalgo", shape=key, mode="forward+backward", threads=t)
+                        for case in (name, "reinmax", "gumbel_rao"))
+        if ours is None or gr is None:
+            return None
+        vs_rm = f"{ours / rm:.0f}x ReinMax, " if rm else ""
+        return f"{vs_rm}{ours / gr:.2f}x GR-MCK ({t} thr)", ours <= gr
+    return Target(f"{ESTIMATORS[name].label} fwd+bwd at {key}: cost per call", "<= GR-MCK's (K = 100)", measure,
+                  ((name, key), ("gumbel_rao", key)))
+
+
 TARGETS = [
     _fixed_cost(),
     speedup("reinmax", (3000, 10), PACKAGE, 15.0),
@@ -247,6 +268,8 @@ TARGETS = [
     speedup("reinmax", (4096, 64), PACKAGE, 10.0),
     speedup("reinmax", (65536, 1024), PACKAGE, 8.0),
     speedup("gumbel_softmax", (4096, 64), "F.gumbel_softmax(hard=True)", 5.0),
+    _draw_cost("reinmax_rao", (4096, 64)),
+    _draw_cost("reinmax_cv", (4096, 64)),
     _bandwidth_share("pyalgo", "forward"),
     _bandwidth_share("pyalgo backward", "backward"),
 ]

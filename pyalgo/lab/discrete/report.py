@@ -43,8 +43,11 @@ def _intro(md: Markdown, c: dict, r: dict) -> None:
     md.p("**Temperatures.** The released experiment code has run scripts for ReinMax only; the paper's tuned "
          "baseline temperatures are not in it. Baselines use the scripts' argparse default τ = "
          f"{per_part('baseline_tau')} (no baseline was tuned, up or down). "
-         f"GR-MCK uses K = {per_part('gr_draws')} draws (the code's default is {r['paper']['gr_draws']}), GST-1.0 gap "
-         f"{r['defaults']['gst']['gap']:g}.")
+         f"GR-MCK, ReinMax-Rao and ReinMax-CV use K = {per_part('gr_draws')} draws (the codes' default is "
+         f"{r['paper']['gr_draws']}), GST-1.0 gap {r['defaults']['gst']['gap']:g}. ReinMax-CV (Wang & Bui 2026) is "
+         "ReinMax plus a control variate and runs at ReinMax's τ, as its authors do"
+         + (f", with η = {r['defaults']['reinmax_cv']['eta']:g}, τ₂ = {r['defaults']['reinmax_cv']['tau2']:g}"
+            if "reinmax_cv" in r["defaults"] else "") + "; ReinMax-Rao runs at the baselines' τ.")
 
 
 def _label(r: dict, name: str, tau: Optional[float] = None) -> str:
@@ -169,6 +172,13 @@ def _vae(md: Markdown, c: dict, r: dict, out: Path) -> None:
     observed.append(f"average over settings: lowest is {_label(r, best)}" + (
         " (the paper's claim: ReinMax best on average)." if best == "reinmax"
         else ": **not** ReinMax, unlike the paper's claim of ReinMax best on average."))
+    for name in ("reinmax_rao", "reinmax_cv"):
+        diffs = [(k, per[name]["train_mean"] - per["reinmax"]["train_mean"],
+                  max(per[name]["train_std"], per["reinmax"]["train_std"]))
+                 for k, per in res["settings"].items() if name in per and "reinmax" in per]
+        if diffs:
+            observed.append(f"{_label(r, name)} − ReinMax (train −ELBO; negative: {_label(r, name)} is better): " + ", ".join(
+                f"{k.replace('x', '×')} {d:+.3f} (std {sd:.3f})" for k, d, sd in diffs) + ".")
     md.p("Observed (train −ELBO):").bullets(observed)
     base = _plot_vae(c, r, out / VAE_PLOT)
     md.p(f"The curves are the train −ELBO per epoch minus {_label(r, base)}'s on the same seed (the same "
