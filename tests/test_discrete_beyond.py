@@ -674,3 +674,40 @@ def test_torch_export_matches_eager(name):
         (y_hard * torch.arange(6.0)).sum().backward()
         runs.append((y_hard.detach(), xs.grad))
     assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+# ---- CUDA parity (skipped without a GPU; `make gpu-check` runs it) --------------------------------
+
+_needs_cuda = pytest.mark.skipif(not (torch.cuda.is_available() and pyalgo.has_cuda()),
+                                 reason="needs a CUDA device and pyalgo built with CUDA kernels")
+
+
+@pytest.mark.cuda
+@_needs_cuda
+class TestCudaParity:
+    TOL = {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float64: dict(atol=1e-12, rtol=1e-12),
+           torch.float16: dict(atol=2e-3, rtol=2e-3), torch.bfloat16: dict(atol=1.6e-2, rtol=1.6e-2)}
+
+    @pytest.mark.parametrize("name", ["reinmax_rao", "reinmax_cv"])
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+    @pytest.mark.parametrize("shape,dim", [((4, 37), -1), ((3, 300), -1), ((5, 6, 7), 1), ((70, 3), 0)])
+    def test_same_seed_same_sample_close_grads(self, name, dtype, shape, dim):
+        x, g, gp = (randn(shape, s, dtype, scale=2.0) for s in (210, 211, 212))
+        seed = seed_of(213)
+        args = (1.2, 7, dim) if name == "reinmax_rao" else (1.2, 0.5, 1.0, 7, False, dim)
+        fwd, bwd = getattr(ops, name), getattr(ops, name + "_backward")
+        cpu, cuda = fwd(x, *args, seed), fwd(x.cuda(), *args, seed.cuda())
+        assert torch.equal(cpu[-1], cuda[-1].cpu())  # the index
+        for a, b in zip(cpu[:-1], cuda[:-1]):
+            torch.testing.assert_close(b.cpu(), a, **self.TOL[dtype])
+        bc = bwd(x, cpu[-1], g, gp, *args[:-1], dim, seed)
+        bg = bwd(x.cuda(), cuda[-1], g.cuda(), gp.cuda(), *args[:-1], dim, seed.cuda())
+        torch.testing.assert_close(bg.cpu(), bc, **self.TOL[dtype])
+
+    @pytest.mark.parametrize("name", ["reinmax_rao", "reinmax_cv"])
+    def test_public_api_on_cuda(self, name):
+        x = randn((6, 9), 214, torch.float32).cuda().requires_grad_(True)
+        y_hard, y_soft = getattr(pyalgo, name)(x, 1.2, k=5, generator=torch.Generator(device="cuda").manual_seed(0))
+        (y_hard * torch.arange(9.0, device="cuda")).sum().backward()
+        assert y_hard.is_cuda and x.grad.is_cuda and x.grad.isfinite().all()
+        assert ((y_hard == 0) | (y_hard == 1)).all() and (y_hard.sum(-1) == 1).all()
