@@ -630,6 +630,14 @@ PYALGO_AVX2_INL float hmax(vf v) {
   return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
 }
 
+// Inclusive prefix sums of the eight lanes (a0, a0 + a1, ..., a0 + ... + a7).
+PYALGO_AVX2_INL vf prefix8(vf a) {
+  a = _mm256_add_ps(a, _mm256_castsi256_ps(_mm256_slli_si256(_mm256_castps_si256(a), 4)));
+  a = _mm256_add_ps(a, _mm256_castsi256_ps(_mm256_slli_si256(_mm256_castps_si256(a), 8)));
+  const vf low_total = _mm256_shuffle_ps(a, a, 0xFF);  // lane 3 (and 7) of each half
+  return _mm256_add_ps(a, _mm256_permute2f128_ps(low_total, low_total, 0x08));  // (0 | low half's total)
+}
+
 // Largest entry of a row and whether the row is valid (as valid_row_max).
 PYALGO_AVX2_INL bool long_row_max(const float* x, int64_t C, float* max_out) {
   const int64_t nv = C / kLanes;
@@ -704,14 +712,17 @@ PYALGO_AVX2_FN void sample_long(const float* x, float* one_hot, float* probs, in
     }
     const float Z = hsum(_mm256_add_ps(z0, z1));
     const float target = us[(r - begin) % kLanes] * Z;
-    // the first index where the running sum passes the target: by blocks of 64, then vectors of
-    // 8, then entries; a level whose sum does not pass the target is skipped whole (the running
-    // sum only grows, and an entry of probability 0 cannot be where it passes the target)
+    // the first index where the running sum passes the target: by blocks of 64 (a block whose sum
+    // does not pass the target is skipped whole; the last block is not tested), then vectors of 8
+    // with in-register prefix sums: the first entry of positive probability whose running sum
+    // passes the target (an entry of probability 0 is never picked, even where rounding of the
+    // differently grouped sums would let its running sum pass). Branch-free inside a vector.
     float cum = 0;
     int64_t k = -1;
+    const vf tv = set1(target), zero = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < C && k < 0; b0 += 64) {
       const int64_t b1 = b0 + 64 < C ? b0 + 64 : C;
-      if (b1 - b0 == 64) {
+      if (b1 - b0 == 64 && b1 < C) {
         const float* q = park + b0;
         const vf s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8)),
                                                  _mm256_add_ps(_mm256_loadu_ps(q + 16), _mm256_loadu_ps(q + 24))),
@@ -723,23 +734,19 @@ PYALGO_AVX2_FN void sample_long(const float* x, float* one_hot, float* probs, in
           continue;
         }
       }
-      for (int64_t v0 = b0; v0 < b1 && k < 0; v0 += kLanes) {
-        const int64_t v1 = v0 + kLanes < b1 ? v0 + kLanes : b1;
-        if (v1 - v0 == kLanes) {
-          const float cs = hsum(_mm256_loadu_ps(park + v0));
-          if (cum + cs <= target) {
-            cum += cs;
-            continue;
-          }
+      vf cumv = set1(cum);
+      for (int64_t v0 = b0; v0 < b1; v0 += kLanes) {
+        const int64_t left = b1 - v0;
+        const vf e = left >= kLanes ? _mm256_loadu_ps(park + v0) : load_tail(park + v0, tail_mask(static_cast<int>(left)), 0.0f);
+        const vf run = _mm256_add_ps(prefix8(e), cumv);
+        const int hit = bits(_mm256_and_ps(gt(run, tv), gt(e, zero)));
+        if (hit) {
+          k = v0 + __builtin_ctz(static_cast<unsigned>(hit));
+          break;
         }
-        for (int64_t j = v0; j < v1; ++j) {
-          cum += park[j];
-          if (cum > target) {
-            k = j;
-            break;
-          }
-        }
+        cumv = _mm256_permutevar8x32_ps(run, _mm256_set1_epi32(7));
       }
+      cum = _mm256_cvtss_f32(cumv);
     }
     if (k < 0) {  // the target rounded up to the total: the last category of positive probability
       k = C - 1;
