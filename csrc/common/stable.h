@@ -26,6 +26,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace pyalgo {
 
 using Tensor = torch::stable::Tensor;
@@ -150,24 +154,63 @@ inline bool same_shape(IntArrayRef a, IntArrayRef b) {
   return true;
 }
 
+// Bytes of one element of the dtypes pyalgo allocates (1 for any other: the only use is the
+// huge-page size test below, which then errs towards not advising).
+constexpr int64_t element_bytes(ScalarType t) {
+  switch (t) {
+    case ScalarType::ComplexDouble: return 16;
+    case ScalarType::Double: case ScalarType::Long: case ScalarType::ComplexFloat: return 8;
+    case ScalarType::Float: case ScalarType::Int: return 4;
+    case ScalarType::Half: case ScalarType::BFloat16: case ScalarType::Short: return 2;
+    default: return 1;
+  }
+}
+
+// CPU buffers of at least this many bytes are advised to use transparent huge pages.
+constexpr int64_t kHugePageAdviseBytes = int64_t(8) << 20;
+
+// madvise(MADV_HUGEPAGE) on the 2 MiB-aligned interior of [p, p + nbytes), before first touch.
+// glibc serves such sizes by a fresh mmap, so the first write into each 4 KiB page faults (a
+// 256 MB output: 65536 minor faults, more system time than the kernel's own work); with THP in
+// `madvise` mode an advised range faults 2 MiB at a time instead. Linux only; a no-op where THP
+// is `never` or absent (the call's result is ignored: the advice is only an optimisation). The
+// ends outside the aligned interior keep 4 KiB pages (at most 2 MiB each side, the allocator's
+// header page included).
+inline void advise_huge_pages(void* p, int64_t nbytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t b = (a + kHuge - 1) & ~(kHuge - 1), e = (a + static_cast<uintptr_t>(nbytes)) & ~(kHuge - 1);
+  if (e > b) (void)madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)nbytes;
+#endif
+}
+
 // A new uninitialised contiguous tensor of `shape` and `dtype` on `device`. Straight through the
 // C shim's aoti_torch_empty_strided: torch::stable::empty and empty_like go through the boxed
-// dispatcher, a few microseconds per tensor, which small calls feel.
+// dispatcher, a few microseconds per tensor, which small calls feel. CPU tensors of at least
+// kHugePageAdviseBytes get advise_huge_pages (the size test is one compare; never on CUDA).
 inline Tensor empty(IntArrayRef shape, ScalarType dtype, const Device& device) {
   namespace sd = torch::stable::detail;
   const int64_t n = static_cast<int64_t>(shape.size());
   std::vector<int64_t> strides(shape.size());
-  int64_t stride = 1;
+  int64_t stride = 1, numel = 1;
   for (int64_t i = n - 1; i >= 0; --i) {
     strides[i] = stride;
     stride *= shape[i] > 1 ? shape[i] : 1;
+    numel *= shape[i];
   }
   AtenTensorHandle handle = nullptr;
   STABLE_TORCH_ERROR_CODE_CHECK(aoti_torch_empty_strided(n, shape.data(), strides.data(),
                                                          sd::to<int32_t>(sd::from(dtype)),
                                                          sd::to<int32_t>(sd::from(device.type())), device.index(),
                                                          &handle));
-  return Tensor(handle);
+  Tensor t(handle);
+  const int64_t nbytes = numel * element_bytes(dtype);
+  if (nbytes >= kHugePageAdviseBytes && device.type() == DeviceType::CPU) advise_huge_pages(t.mutable_data_ptr(), nbytes);
+  return t;
 }
 inline Tensor empty(std::initializer_list<int64_t> shape, ScalarType dtype, const Device& device) {
   return empty(IntArrayRef(shape.begin(), shape.end()), dtype, device);

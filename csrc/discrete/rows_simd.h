@@ -4,14 +4,17 @@
 //
 //  - small C (C <= kLaneMaxC): eight rows per vector, one row per lane, a row's C categories held
 //    as C vectors (the rows are transposed in registers); one Philox call per eight rows;
-//  - large C (C > kLaneMaxC): a row at a time, eight categories per vector, exp/log as vector
-//    polynomials (the same polynomials and FMA contractions as exp_nonpos / log_pos), and the
-//    Philox blocks of the Gumbel noise eight counters at a time.
+//  - large C (C > kLaneMaxC): a row at a time, eight categories per vector, exp as a vector
+//    polynomial (the same polynomial and FMA contractions as exp_nonpos), and the Philox blocks
+//    of the Gumbel noise eight (or sixteen) counters at a time.
 //
 // What may differ from the generic body: row sums are taken in another order (here: lane by lane
 // in column order for small C; eight partial sums for large C), so sums differ by a few ulps and
 // an inverse-CDF sample can differ only when the uniform falls within a few ulps of a CDF boundary
-// (tests/test_discrete_fastpaths.py checks every mismatch is such a boundary case). Every row is
+// (tests/test_discrete_fastpaths.py checks every mismatch is such a boundary case). The Gumbel
+// noise takes a cheaper log than the generic bodies' (log_neg_log: the same uniforms, Gumbels
+// within 4 · 2^-24 · max(1, |G|) of the generic ones), so a Gumbel argmax can differ only on a
+// near-tie of that size. Every row is
 // computed by the same code whatever block or thread it falls in (partial blocks are padded), so
 // results do not depend on the thread count. The generic bodies' rare paths are reproduced: rows
 // whose logits overflow once divided by τ take the same "rescue" shift, invalid rows the same
@@ -54,7 +57,11 @@ inline bool avx2_fma_available() {
   return ok;
 }
 
-constexpr int kLaneMaxC = 16;  // rows of at most this many categories go one row per lane
+// Rows of at most this many categories go one row per lane. Measured (1 thread, ~262k elements,
+// medians of three, long path / lanes µs): the lanes win for every path up to 32 — at C = 17
+// sampler 1533/503, Gumbel fwd 2997/909, ReinMax bwd 765/443, ST bwd 1080/316, GS bwd 2399/1020;
+// at C = 32 875/423, 1593/936, 478/458, 348/320, 1329/1050 (ReinMax's backward is about even).
+constexpr int kLaneMaxC = 32;
 constexpr int kLanes = 8;      // float lanes of an AVX2 vector
 
 using vf = __m256;
@@ -121,11 +128,51 @@ PYALGO_AVX2_INL vf log_pos(vf x) {
   return sel(eq(x, vinf()), x, res);
 }
 
-// -log(-log u): the Gumbel noise of a uniform, as GumbelLogits computes it.
-PYALGO_AVX2_INL vf neg_log_neg_log(vf u) {
-  const vf neg = set1(-0.0f);
-  return _mm256_xor_ps(log_pos(_mm256_xor_ps(log_pos(u), neg)), neg);
+// log x for finite normal x > 0 (no inf, NaN, zero or subnormal handling: the Gumbel noise below
+// never gives it one), table-driven: x = 2^k z with z in [0.6992, 1.3984) (bits 0x3f330000 on),
+// z's top four bits past that offset pick one of 16 centres c (c = 1 exactly for the interval
+// around 1, so that logs near 0 keep their relative precision), r = z/c − 1 by one FMA (|r| <
+// 0.031), log(1 + r) by a degree-5 Taylor polynomial (truncation < 2e-10 relative), and k·ln2 in
+// two parts. Both 16-entry tables are two 8-entry permutes and a blend, on the shuffle port,
+// which the FMA ports' polynomial leaves idle. Error: at most 1.71 ulp of the exact log over every
+// float in [2^-26, 32) (exhaustive; Cephes log_pos: 0.83 ulp), at ~55 % of log_pos's cost.
+PYALGO_AVX2_INL vf log_fast(vf x) {
+  const vf inv_lo = _mm256_setr_ps(1.39890707f, 1.34031415f, 1.28643215f, 1.23671496f, 1.19069767f, 1.14798212f,
+                                   1.10822511f, 1.07112968f);
+  const vf inv_hi = _mm256_setr_ps(1.03643727f, 1.0f, 0.948148131f, 0.895104885f, 0.847682118f, 0.805031419f,
+                                   0.766467094f, 0.731428564f);
+  // −log(1/c) of the float 1/c above, rounded to float
+  const vf lc_lo = _mm256_setr_ps(-0.335691273f, -0.292904019f, -0.251872599f, -0.21245864f, -0.174539417f,
+                                  -0.138005719f, -0.102759734f, -0.0687138662f);
+  const vf lc_hi = _mm256_setr_ps(-0.0357891321f, 0.0f, 0.0532445312f, 0.110814378f, 0.165249571f, 0.216873974f,
+                                  0.265963525f, 0.312755734f);
+  const vi ix = _mm256_castps_si256(x);
+  const vi tmp = _mm256_sub_epi32(ix, _mm256_set1_epi32(0x3f330000));
+  const vi i = _mm256_srli_epi32(tmp, 19);  // bits 0-2: the permutes' index; bit 3: which half
+  const vf upper = _mm256_castsi256_ps(_mm256_slli_epi32(i, 28));
+  const vf kf = _mm256_cvtepi32_ps(_mm256_srai_epi32(tmp, 23));
+  const vf z = _mm256_castsi256_ps(_mm256_sub_epi32(ix, _mm256_and_si256(tmp, _mm256_set1_epi32(static_cast<int>(0xff800000u)))));
+  const vf invc = _mm256_blendv_ps(_mm256_permutevar8x32_ps(inv_lo, i), _mm256_permutevar8x32_ps(inv_hi, i), upper);
+  const vf logc = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lc_lo, i), _mm256_permutevar8x32_ps(lc_hi, i), upper);
+  const vf r = _mm256_fmsub_ps(z, invc, set1(1.0f));
+  const vf r2 = _mm256_mul_ps(r, r);
+  const vf a = _mm256_fmadd_ps(r, set1(0.333333343f), set1(-0.5f));
+  const vf b = _mm256_fmadd_ps(r, set1(0.2f), set1(-0.25f));
+  const vf y = _mm256_fmadd_ps(_mm256_fmadd_ps(b, r2, a), r2, r);
+  const vf hi = _mm256_fmadd_ps(kf, set1(0.693145751953125f), logc);  // ln2 = 0.693145751953125 + 1.42860677e-6
+  const vf lo = _mm256_fmadd_ps(kf, set1(1.42860677e-06f), y);
+  return _mm256_add_ps(hi, lo);
 }
+
+// log(−log u) of a uniform u in (0, 1) by log_fast: the Gumbel noise is G = −log(−log u). The
+// generic bodies (and CUDA) take log_pos (Cephes); over all 2^23 float uniforms (exhaustive) the
+// two Gumbels differ by at most 4 · 2^-24 · max(1, |G|) (this one is within 3.01 · 2^-24 ·
+// max(1, |G|) of the exact value, Cephes within 2.31). tests/test_discrete_fastpaths.py checks the
+// consequences: argmax equal but for near-ties of that size, softmax values within the bound.
+PYALGO_AVX2_INL vf log_neg_log(vf u) { return log_fast(_mm256_xor_ps(log_fast(u), set1(-0.0f))); }
+
+// -log(-log u): the Gumbel noise of a uniform (see log_neg_log).
+PYALGO_AVX2_INL vf neg_log_neg_log(vf u) { return _mm256_xor_ps(log_neg_log(u), set1(-0.0f)); }
 
 // ---- Philox4x32-10 on eight counters ---------------------------------------------------------
 
@@ -226,16 +273,24 @@ PYALGO_AVX2_INL void load_cols(const float* src, int n, vf* v) {
       v[0] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
       v[1] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
     } else {
+      // full groups of eight columns: eight row loads and a transpose; the rest by gathers
+      constexpr int G8 = C >= 8 ? C / 8 * 8 : 0;
+#pragma GCC unroll 4
+      for (int j0 = 0; j0 < G8; j0 += 8) {
+#pragma GCC unroll 8
+        for (int l = 0; l < kLanes; ++l) v[j0 + l] = _mm256_loadu_ps(src + l * C + j0);
+        transpose8(v + j0);
+      }
       const vi idx = _mm256_setr_epi32(0, C, 2 * C, 3 * C, 4 * C, 5 * C, 6 * C, 7 * C);
-#pragma GCC unroll 16
-      for (int j = 0; j < C; ++j) v[j] = _mm256_i32gather_ps(src + j, idx, 4);
+#pragma GCC unroll 8
+      for (int j = G8; j < C; ++j) v[j] = _mm256_i32gather_ps(src + j, idx, 4);
     }
     return;
   }
   alignas(32) float t[C * kLanes];
   for (int j = 0; j < C; ++j)
     for (int l = 0; l < kLanes; ++l) t[j * kLanes + l] = l < n ? src[l * C + j] : 0.0f;
-#pragma GCC unroll 16
+#pragma GCC unroll 32
   for (int j = 0; j < C; ++j) v[j] = _mm256_load_ps(t + j * kLanes);
 }
 
@@ -257,24 +312,30 @@ PYALGO_AVX2_INL void store_cols(vf* v, int n, float* dst) {
       return;
     }
     if (C >= 8) {
-      alignas(32) float t[(C > 8 ? C - 8 : 1) * kLanes];
+      constexpr int G8 = C / 8 * 8;
+#pragma GCC unroll 4
+      for (int j0 = 0; j0 < G8; j0 += 8) {
+        transpose8(v + j0);
 #pragma GCC unroll 8
-      for (int j = 8; j < C; ++j) _mm256_store_ps(t + (j - 8) * kLanes, v[j]);
-      transpose8(v);
+        for (int l = 0; l < kLanes; ++l) _mm256_storeu_ps(dst + l * C + j0, v[j0 + l]);
+      }
+      if (G8 < C) {
+        alignas(32) float t[(C > G8 ? C - G8 : 1) * kLanes];
 #pragma GCC unroll 8
-      for (int l = 0; l < kLanes; ++l) {
-        _mm256_storeu_ps(dst + l * C, v[l]);
+        for (int j = G8; j < C; ++j) _mm256_store_ps(t + (j - G8) * kLanes, v[j]);
 #pragma GCC unroll 8
-        for (int j = 8; j < C; ++j) dst[l * C + j] = t[(j - 8) * kLanes + l];
+        for (int l = 0; l < kLanes; ++l)
+#pragma GCC unroll 8
+          for (int j = G8; j < C; ++j) dst[l * C + j] = t[(j - G8) * kLanes + l];
       }
       return;
     }
   }
   alignas(32) float t[C * kLanes];
-#pragma GCC unroll 16
+#pragma GCC unroll 32
   for (int j = 0; j < C; ++j) _mm256_store_ps(t + j * kLanes, v[j]);
   for (int l = 0; l < n; ++l)
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) dst[l * C + j] = t[j * kLanes + l];
 }
 
@@ -309,7 +370,7 @@ PYALGO_AVX2_INL void write_one_hot(vf k, vf valid, const int32_t* ks, int n, flo
 template <int C>
 PYALGO_AVX2_INL vf lane_row_max(const vf* v, vf* valid) {
   vf m = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
-#pragma GCC unroll 16
+#pragma GCC unroll 32
   for (int j = 0; j < C; ++j) {
     m = vmax(v[j], m);
     bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(v[j], v[j], _CMP_UNORD_Q), eq(v[j], vinf())));
@@ -329,7 +390,7 @@ PYALGO_AVX2_FN void sample_lanes(const float* x, float* one_hot, float* probs, i
     vf valid;
     const vf m = lane_row_max<C>(v, &valid);
     vf Z = _mm256_setzero_ps();
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) {
       e[j] = exp_nonpos(_mm256_sub_ps(v[j], m));
       Z = _mm256_add_ps(Z, e[j]);
@@ -337,7 +398,7 @@ PYALGO_AVX2_FN void sample_lanes(const float* x, float* one_hot, float* probs, i
     const vf target = _mm256_mul_ps(uniform_of(philox8(row_counters(r0, 0, kSampleStream), key).x), Z);
     // k: the first j where the running sum passes the target; else the last j with e > 0
     vf cum = _mm256_setzero_ps(), k = set1(-1.0f), last = set1(0.0f);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) {
       cum = _mm256_add_ps(cum, e[j]);
       k = sel(_mm256_and_ps(gt(cum, target), lt(k, _mm256_setzero_ps())), set1(static_cast<float>(j)), k);
@@ -350,7 +411,7 @@ PYALGO_AVX2_FN void sample_lanes(const float* x, float* one_hot, float* probs, i
     std::memcpy(index + r0, ks, sizeof(int32_t) * n);
     if (probs) {
       const vf inv_Z = _mm256_div_ps(set1(1.0f), Z);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
       for (int j = 0; j < C; ++j) e[j] = sel(valid, _mm256_mul_ps(e[j], inv_Z), vnan());
       store_cols<C>(e, n, probs + r0 * C);
     }
@@ -373,8 +434,7 @@ PYALGO_AVX2_FN void gumbel_softmax_lanes(const float* x, float* y, int32_t* inde
     const vf lo = _mm256_mul_ps(_mm256_sub_ps(xmax, set1(4.0f)), itau);
     const vf hi = _mm256_mul_ps(_mm256_add_ps(xmax, set1(40.0f)), itau);
     const vf shift = sel(_mm256_and_ps(gt(lo, set1(-INFINITY)), lt(hi, vinf())), _mm256_setzero_ps(), xmax);
-    const vf neg = set1(-0.0f);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int b = 0; b * 4 < C; ++b) {
       const Philox8 P = philox8(row_counters(r0, static_cast<uint32_t>(b), kSampleStream), key);
       const vi words[4] = {P.x, P.y, P.z, P.w};
@@ -383,12 +443,12 @@ PYALGO_AVX2_FN void gumbel_softmax_lanes(const float* x, float* y, int32_t* inde
         const int j = 4 * b + w;
         if (j >= C) break;
         // (x − shift − log(−log u)) · (1/τ)
-        const vf L = log_pos(_mm256_xor_ps(log_pos(uniform_of(words[w])), neg));
+        const vf L = log_neg_log(uniform_of(words[w]));
         v[j] = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(v[j], shift), L), itau);
       }
     }
     vf m = _mm256_set1_ps(-INFINITY), k = set1(-1.0f);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) {
       const vf up = gt(v[j], m);
       m = sel(up, v[j], m);
@@ -404,13 +464,13 @@ PYALGO_AVX2_FN void gumbel_softmax_lanes(const float* x, float* y, int32_t* inde
       continue;
     }
     vf Z = _mm256_setzero_ps();
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) {
       v[j] = exp_nonpos(_mm256_sub_ps(v[j], m));
       Z = _mm256_add_ps(Z, v[j]);
     }
     const vf inv_Z = _mm256_div_ps(set1(1.0f), Z);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) v[j] = sel(valid, _mm256_mul_ps(v[j], inv_Z), vnan());
     store_cols<C>(v, n, y + r0 * C);
   }
@@ -429,10 +489,10 @@ PYALGO_AVX2_FN void reinmax_backward_lanes(const float* x, const int32_t* index,
     load_cols<C>(g + r0 * C, n, gv);
     if (gp) {
       load_cols<C>(gp + r0 * C, n, h);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
       for (int j = 0; j < C; ++j) h[j] = _mm256_fnmadd_ps(half_c, gv[j], h[j]);
     } else {
-#pragma GCC unroll 16
+#pragma GCC unroll 32
       for (int j = 0; j < C; ++j) h[j] = _mm256_xor_ps(_mm256_mul_ps(half_c, gv[j]), set1(-0.0f));
     }
     alignas(32) int32_t ks[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -442,10 +502,10 @@ PYALGO_AVX2_FN void reinmax_backward_lanes(const float* x, const int32_t* index,
     const vf kvalid = _mm256_castsi256_ps(_mm256_andnot_si256(
         _mm256_cmpgt_epi32(_mm256_setzero_si256(), ki), _mm256_cmpgt_epi32(_mm256_set1_epi32(C), ki)));
     vf m = _mm256_set1_ps(-INFINITY);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) m = vmax(v[j], m);
     vf Z0 = _mm256_setzero_ps(), H0 = Z0, Zt = Z0, St = Z0, gk = Z0;
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) {
       const vf d = _mm256_sub_ps(v[j], m);
       const vf e0 = exp_nonpos(d), et = same_tau ? e0 : exp_nonpos(_mm256_mul_ps(d, itau));
@@ -462,7 +522,7 @@ PYALGO_AVX2_FN void reinmax_backward_lanes(const float* x, const int32_t* index,
     const vf half = _mm256_mul_ps(half_c, _mm256_fmadd_ps(St, inv_Zt, gk));
     const vf extra = _mm256_sub_ps(gk, half);  // the [i = k] terms
     vf sum = _mm256_setzero_ps();
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) {
       const vf a = _mm256_mul_ps(_mm256_mul_ps(pt[j], inv_Zt), _mm256_sub_ps(gv[j], half));
       vf grad = _mm256_fmadd_ps(_mm256_mul_ps(v[j], inv_Z0), _mm256_sub_ps(h[j], t0), a);
@@ -472,7 +532,7 @@ PYALGO_AVX2_FN void reinmax_backward_lanes(const float* x, const int32_t* index,
     }
     sum = _mm256_add_ps(sum, extra);
     const vf mean = _mm256_div_ps(sum, set1(static_cast<float>(C)));
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) v[j] = sel(kvalid, _mm256_sub_ps(v[j], mean), vnan());
     store_cols<C>(v, n, out + r0 * C);
   }
@@ -492,7 +552,7 @@ PYALGO_AVX2_FN void softmax_vjp_lanes(const float* x, const float* g, float* out
     load_cols<C>(x + r0 * C, n, xv);
     load_cols<C>(g + r0 * C, n, gv);
     if (gumbel) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int b = 0; b * 4 < C; ++b) {
         const Philox8 P = philox8(row_counters(r0, static_cast<uint32_t>(b), kSampleStream), key);
         const vi words[4] = {P.x, P.y, P.z, P.w};
@@ -500,28 +560,28 @@ PYALGO_AVX2_FN void softmax_vjp_lanes(const float* x, const float* g, float* out
         for (int w = 0; w < 4; ++w) {
           const int j = 4 * b + w;
           if (j >= C) break;
-          L[j] = log_pos(_mm256_xor_ps(log_pos(uniform_of(words[w])), neg));  // log(−log u)
+          L[j] = log_neg_log(uniform_of(words[w]));
         }
       }
     } else {
-#pragma GCC unroll 16
+#pragma GCC unroll 32
       for (int j = 0; j < C; ++j) L[j] = _mm256_setzero_ps();
     }
     // z = (x − shift − L)·(1/τ), shift = 0 unless rescued
     vf shift = _mm256_setzero_ps(), m;
     for (int pass = 0; pass < 2; ++pass) {
-#pragma GCC unroll 16
+#pragma GCC unroll 32
       for (int j = 0; j < C; ++j)
         z[j] = _mm256_mul_ps(gumbel ? _mm256_sub_ps(_mm256_sub_ps(xv[j], shift), L[j]) : _mm256_sub_ps(xv[j], shift), itau);
       m = _mm256_set1_ps(-INFINITY);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
       for (int j = 0; j < C; ++j) m = vmax(z[j], m);
       if (pass) break;
       const vf far = _mm256_andnot_ps(_mm256_and_ps(gt(m, _mm256_xor_ps(big, neg)), lt(m, big)),
                                       _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
       if (!any(far)) break;
       vf xmax = _mm256_set1_ps(-INFINITY);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
       for (int j = 0; j < C; ++j) xmax = vmax(xv[j], xmax);
       if (gumbel) {  // gumbel_shift(xmax, 1/τ)
         const vf lo = _mm256_mul_ps(_mm256_sub_ps(xmax, set1(4.0f)), itau);
@@ -536,14 +596,14 @@ PYALGO_AVX2_FN void softmax_vjp_lanes(const float* x, const float* g, float* out
       if (!any(_mm256_cmp_ps(shift, _mm256_setzero_ps(), _CMP_NEQ_UQ))) break;
     }
     vf Z = _mm256_setzero_ps(), S = Z;
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j) {
       z[j] = exp_nonpos(_mm256_sub_ps(z[j], m));
       Z = _mm256_add_ps(Z, z[j]);
       S = _mm256_fmadd_ps(z[j], gv[j], S);
     }
     const vf inv_Z = _mm256_div_ps(set1(1.0f), Z), mean_g = _mm256_mul_ps(S, inv_Z);
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int j = 0; j < C; ++j)
       z[j] = _mm256_mul_ps(_mm256_mul_ps(itau, _mm256_mul_ps(z[j], inv_Z)), _mm256_sub_ps(gv[j], mean_g));
     store_cols<C>(z, n, out + r0 * C);
@@ -568,6 +628,14 @@ PYALGO_AVX2_INL float hmax(vf v) {
   const __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 t = _mm_max_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_max_ss(t, _mm_movehdup_ps(t)));
+}
+
+// Inclusive prefix sums of the eight lanes (a0, a0 + a1, ..., a0 + ... + a7).
+PYALGO_AVX2_INL vf prefix8(vf a) {
+  a = _mm256_add_ps(a, _mm256_castsi256_ps(_mm256_slli_si256(_mm256_castps_si256(a), 4)));
+  a = _mm256_add_ps(a, _mm256_castsi256_ps(_mm256_slli_si256(_mm256_castps_si256(a), 8)));
+  const vf low_total = _mm256_shuffle_ps(a, a, 0xFF);  // lane 3 (and 7) of each half
+  return _mm256_add_ps(a, _mm256_permute2f128_ps(low_total, low_total, 0x08));  // (0 | low half's total)
 }
 
 // Largest entry of a row and whether the row is valid (as valid_row_max).
@@ -644,14 +712,17 @@ PYALGO_AVX2_FN void sample_long(const float* x, float* one_hot, float* probs, in
     }
     const float Z = hsum(_mm256_add_ps(z0, z1));
     const float target = us[(r - begin) % kLanes] * Z;
-    // the first index where the running sum passes the target: by blocks of 64, then vectors of
-    // 8, then entries; a level whose sum does not pass the target is skipped whole (the running
-    // sum only grows, and an entry of probability 0 cannot be where it passes the target)
+    // the first index where the running sum passes the target: by blocks of 64 (a block whose sum
+    // does not pass the target is skipped whole; the last block is not tested), then vectors of 8
+    // with in-register prefix sums: the first entry of positive probability whose running sum
+    // passes the target (an entry of probability 0 is never picked, even where rounding of the
+    // differently grouped sums would let its running sum pass). Branch-free inside a vector.
     float cum = 0;
     int64_t k = -1;
+    const vf tv = set1(target), zero = _mm256_setzero_ps();
     for (int64_t b0 = 0; b0 < C && k < 0; b0 += 64) {
       const int64_t b1 = b0 + 64 < C ? b0 + 64 : C;
-      if (b1 - b0 == 64) {
+      if (b1 - b0 == 64 && b1 < C) {
         const float* q = park + b0;
         const vf s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8)),
                                                  _mm256_add_ps(_mm256_loadu_ps(q + 16), _mm256_loadu_ps(q + 24))),
@@ -663,23 +734,19 @@ PYALGO_AVX2_FN void sample_long(const float* x, float* one_hot, float* probs, in
           continue;
         }
       }
-      for (int64_t v0 = b0; v0 < b1 && k < 0; v0 += kLanes) {
-        const int64_t v1 = v0 + kLanes < b1 ? v0 + kLanes : b1;
-        if (v1 - v0 == kLanes) {
-          const float cs = hsum(_mm256_loadu_ps(park + v0));
-          if (cum + cs <= target) {
-            cum += cs;
-            continue;
-          }
+      vf cumv = set1(cum);
+      for (int64_t v0 = b0; v0 < b1; v0 += kLanes) {
+        const int64_t left = b1 - v0;
+        const vf e = left >= kLanes ? _mm256_loadu_ps(park + v0) : load_tail(park + v0, tail_mask(static_cast<int>(left)), 0.0f);
+        const vf run = _mm256_add_ps(prefix8(e), cumv);
+        const int hit = bits(_mm256_and_ps(gt(run, tv), gt(e, zero)));
+        if (hit) {
+          k = v0 + __builtin_ctz(static_cast<unsigned>(hit));
+          break;
         }
-        for (int64_t j = v0; j < v1; ++j) {
-          cum += park[j];
-          if (cum > target) {
-            k = j;
-            break;
-          }
-        }
+        cumv = _mm256_permutevar8x32_ps(run, _mm256_set1_epi32(7));
       }
+      cum = _mm256_cvtss_f32(cumv);
     }
     if (k < 0) {  // the target rounded up to the total: the last category of positive probability
       k = C - 1;
@@ -770,9 +837,8 @@ PYALGO_AVX2_FN void reinmax_backward_long(const float* x, const int32_t* index, 
   }
 }
 
-// 32 uniforms of one row (groups g0 .. g0 + 7 of `stream`) as -log(-log u), in column order.
-PYALGO_AVX2_INL void gumbel32(PhiloxKey key, int64_t row, int64_t g0, uint32_t stream, vf* out) {
-  const Philox8 P = philox8(group_counters(row, g0, stream), key);
+// The 32 uniforms of eight Philox blocks (lane l: block l) as -log(-log u), in column order.
+PYALGO_AVX2_INL void gumbels_of(const Philox8& P, vf* out) {
   const vf ux = neg_log_neg_log(uniform_of(P.x)), uy = neg_log_neg_log(uniform_of(P.y));
   const vf uz = neg_log_neg_log(uniform_of(P.z)), uw = neg_log_neg_log(uniform_of(P.w));
   const vf a = _mm256_unpacklo_ps(ux, uy), b = _mm256_unpackhi_ps(ux, uy);
@@ -785,18 +851,40 @@ PYALGO_AVX2_INL void gumbel32(PhiloxKey key, int64_t row, int64_t g0, uint32_t s
   out[3] = _mm256_permute2f128_ps(e2, e3, 0x31);
 }
 
+// 32 uniforms of one row (groups g0 .. g0 + 7 of `stream`) as -log(-log u), in column order.
+PYALGO_AVX2_INL void gumbel32(PhiloxKey key, int64_t row, int64_t g0, uint32_t stream, vf* out) {
+  gumbels_of(philox8(group_counters(row, g0, stream), key), out);
+}
+
+// ... and 64 (groups g0 .. g0 + 15): the two Philox calls side by side, whose ten dependent rounds
+// then overlap (one call alone leaves the multipliers waiting on its chain).
+PYALGO_AVX2_INL void gumbel64(PhiloxKey key, int64_t row, int64_t g0, uint32_t stream, vf* out) {
+  const Philox8 P = philox8(group_counters(row, g0, stream), key);
+  const Philox8 Q = philox8(group_counters(row, g0 + 8, stream), key);
+  gumbels_of(P, out);
+  gumbels_of(Q, out + 4);
+}
+
 // z = (x − shift + G)·(1/τ) of a whole row into dst (C > kLaneMaxC), G from stream 0.
 PYALGO_AVX2_INL void gumbel_logits_long(const float* xr, float shift, float inv_tau, PhiloxKey key, int64_t row,
                                         int64_t C, float* dst) {
   const vf itau = set1(inv_tau), sh = set1(shift);
-  vf G[4];
+  vf G[8];
   int64_t i0 = 0;
+  for (; i0 + 64 <= C; i0 += 64) {
+    gumbel64(key, row, i0 / 4, kSampleStream, G);
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; ++q) {
+      const vf xv = _mm256_loadu_ps(xr + i0 + 8 * q);
+      // (x − shift − log(−log u)) · (1/τ), as GumbelLogits::fill
+      _mm256_storeu_ps(dst + i0 + 8 * q, _mm256_mul_ps(_mm256_add_ps(_mm256_sub_ps(xv, sh), G[q]), itau));
+    }
+  }
   for (; i0 + 32 <= C; i0 += 32) {
     gumbel32(key, row, i0 / 4, kSampleStream, G);
 #pragma GCC unroll 4
     for (int q = 0; q < 4; ++q) {
       const vf xv = _mm256_loadu_ps(xr + i0 + 8 * q);
-      // (x − shift − log(−log u)) · (1/τ), as GumbelLogits::fill
       _mm256_storeu_ps(dst + i0 + 8 * q, _mm256_mul_ps(_mm256_add_ps(_mm256_sub_ps(xv, sh), G[q]), itau));
     }
   }
@@ -980,6 +1068,10 @@ inline void with_lane_c(int64_t C, const F& f) {
     PYALGO_LANE_CASE(5) PYALGO_LANE_CASE(6) PYALGO_LANE_CASE(7) PYALGO_LANE_CASE(8)
     PYALGO_LANE_CASE(9) PYALGO_LANE_CASE(10) PYALGO_LANE_CASE(11) PYALGO_LANE_CASE(12)
     PYALGO_LANE_CASE(13) PYALGO_LANE_CASE(14) PYALGO_LANE_CASE(15) PYALGO_LANE_CASE(16)
+    PYALGO_LANE_CASE(17) PYALGO_LANE_CASE(18) PYALGO_LANE_CASE(19) PYALGO_LANE_CASE(20)
+    PYALGO_LANE_CASE(21) PYALGO_LANE_CASE(22) PYALGO_LANE_CASE(23) PYALGO_LANE_CASE(24)
+    PYALGO_LANE_CASE(25) PYALGO_LANE_CASE(26) PYALGO_LANE_CASE(27) PYALGO_LANE_CASE(28)
+    PYALGO_LANE_CASE(29) PYALGO_LANE_CASE(30) PYALGO_LANE_CASE(31) PYALGO_LANE_CASE(32)
 #undef PYALGO_LANE_CASE
     default:
       break;
