@@ -447,7 +447,14 @@ def _opcheck_cases(dtype, dim):
     }
 
 
-@pytest.mark.parametrize("op", ["reinmax_rao", "reinmax_cv", "reinmax_rao_backward", "reinmax_cv_backward"])
+BEYOND_OPS = ("reinmax_rao", "reinmax_cv", "reinmax_rao_backward", "reinmax_cv_backward")
+
+
+def test_opcheck_cases_cover_every_op():
+    assert set(_opcheck_cases(torch.float64, -1)) == set(BEYOND_OPS)
+
+
+@pytest.mark.parametrize("op", BEYOND_OPS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("dim", [-1, 0])
 def test_opcheck(op, dtype, dim):
