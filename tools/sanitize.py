@@ -8,7 +8,7 @@
     (`make sanitize` = `run`; `make sanitize-ci` = `run --subset ci`; docs/sanitize.md explains it all)
 
 The CPU extension (csrc/ops.cpp, csrc/module.cpp, csrc/*/*_cpu.cpp; no CUDA) is compiled with
-`-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -O1 -g` into
+`-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DPYALGO_SANITIZE -O1 -g1` into
 build/sanitize/ (or $PYALGO_SANITIZE_DIR). Tests then run with
 
 - PYTHONPATH=tools/sanitize_site:<repo>, PYALGO_SANITIZED_EXT=<that .so>: tools/sanitize_site/
@@ -45,9 +45,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(os.environ.get("PYALGO_SANITIZE_DIR", ROOT / "build" / "sanitize"))
 SITE = ROOT / "tools" / "sanitize_site"
-# The build is setup.py's with PYALGO_SANITIZE=1 (-O1 -g and these flags, CPU only); the same flags
+# The build is setup.py's with PYALGO_SANITIZE=1 (-O1 -g1 (line tables) and these flags, CPU only); the same flags
 # for anything else compiled under the sanitizers (tests/test_sanitize.py's probe library).
-CXX_FLAGS = ["-O1", "-g", *runpy.run_path(str(ROOT / "setup.py"), run_name="pyalgo_setup")["SANITIZE_FLAGS"]]
+CXX_FLAGS = ["-O1", "-g1", *runpy.run_path(str(ROOT / "setup.py"), run_name="pyalgo_setup")["SANITIZE_FLAGS"]]
 LINK_FLAGS = ["-fsanitize=address,undefined"]
 # the op tests: every family's op file, the reliability tests, the malformed tables and the fuzzing
 TESTS = ["tests/test_*_ops.py", "tests/test_reliability*.py", "tests/test_malformed_*.py", "tests/test_fuzz_*.py"]

@@ -41,8 +41,13 @@ namespace discrete {
 namespace simd {
 
 #define PYALGO_AVX2_FN __attribute__((target("avx2,fma")))
+#ifdef PYALGO_SANITIZE  // the sanitizer build: forced inlining of every instantiation makes g++ take ~14 min
+#define PYALGO_AVX2_INL __attribute__((target("avx2,fma"))) inline
+#define PYALGO_AVX2_LAMBDA __attribute__((target("avx2,fma")))
+#else
 #define PYALGO_AVX2_INL __attribute__((target("avx2,fma"), always_inline)) inline
 #define PYALGO_AVX2_LAMBDA __attribute__((target("avx2,fma"), always_inline))
+#endif
 
 // Whether the fast paths may run: the CPU has AVX2 and FMA, and PYALGO_DISCRETE_GENERIC is not
 // set to a non-empty value other than "0" (the generic bodies then run everywhere: for
