@@ -685,15 +685,13 @@ def test_torch_export_matches_eager(name):
 
 # ---- CUDA parity (skipped without a GPU; `make gpu-check` runs it) --------------------------------
 
-_needs_cuda = pytest.mark.skipif(not (torch.cuda.is_available() and pyalgo.has_cuda()),
-                                 reason="needs a CUDA device and pyalgo built with CUDA kernels")
+from test_discrete_ops import CUDA_TOL, needs_cuda  # noqa: E402  (the same rule as the other estimators)
 
 
 @pytest.mark.cuda
-@_needs_cuda
+@needs_cuda
 class TestCudaParity:
-    TOL = {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float64: dict(atol=1e-12, rtol=1e-12),
-           torch.float16: dict(atol=2e-3, rtol=2e-3), torch.bfloat16: dict(atol=1.6e-2, rtol=1.6e-2)}
+    TOL = CUDA_TOL
 
     @pytest.mark.parametrize("name", ["reinmax_rao", "reinmax_cv"])
     @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])

@@ -1020,15 +1020,17 @@ def test_reinmax_hard_kwarg_accepted_and_ignored():
 # 11. CUDA parity (skipped without a GPU)
 # =================================================================================================
 
-_needs_cuda = pytest.mark.skipif(not (torch.cuda.is_available() and pyalgo.has_cuda()),
-                                 reason="needs a CUDA device and pyalgo built with CUDA kernels")
+needs_cuda = pytest.mark.skipif(not (torch.cuda.is_available() and pyalgo.has_cuda()),
+                                reason="needs a CUDA device and pyalgo built with CUDA kernels")
+# CUDA against CPU, same sample: the tolerance per dtype (also used by tests/test_discrete_beyond.py)
+CUDA_TOL = {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float64: dict(atol=1e-12, rtol=1e-12),
+            torch.float16: dict(atol=2e-3, rtol=2e-3), torch.bfloat16: dict(atol=1.6e-2, rtol=1.6e-2)}
 
 
 @pytest.mark.cuda
-@_needs_cuda
+@needs_cuda
 class TestCudaParity:
-    TOL = {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float64: dict(atol=1e-12, rtol=1e-12),
-           torch.float16: dict(atol=2e-3, rtol=2e-3), torch.bfloat16: dict(atol=1.6e-2, rtol=1.6e-2)}
+    TOL = CUDA_TOL
 
     @pytest.mark.parametrize("name", NAMES)
     @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
