@@ -313,13 +313,15 @@ def protocol_text(cfg: Config) -> Optional[str]:
     else:
         n = _ranking(_rk_source(cfg, cfg.dataset), cfg.max_rows).x.shape[0]
     what = f"{n} rows of {Path(cfg.dataset).name}"
+    scaled = "features standardised with the train rows of each split" if kind == "multilabel" else \
+        "features as in the file"
     if cfg.split is not None:
         n_test = len(holdout_indices(n, cfg.split, seed=cfg.cv_seed)[1])
         return (f"seeded hold-out (seed {cfg.cv_seed}): {cfg.split:g} of the {what} to test ({n_test} rows), the rest "
-                f"to train; features standardised with the train rows")
+                f"to train; {scaled}")
     if cfg.dataset_folds is not None:
         return (f"seeded {cfg.dataset_folds}-fold CV (seed {cfg.cv_seed}) on the {what}, mean ± std over the "
-                f"folds; features standardised with each fold's train rows")
+                f"folds; {scaled}")
     first = f", the first {cfg.max_folds}" if cfg.max_folds else ""
     return f"seeded {cfg.folds}-fold CV (seed {cfg.cv_seed}{first}) on the {what}, mean ± std over the folds"
 
