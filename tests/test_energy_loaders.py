@@ -221,8 +221,6 @@ HEAD = "@relation t\n@attribute f1 numeric\n@attribute f2 {a,b}\n@attribute L1 {
 @pytest.mark.parametrize("text, line, problem", [
     (HEAD + "1,a,0,1\nx1,a,0,1\n", 8, r"attribute 'f1' \(numeric\) has the value 'x1', which is not a number"),
     (HEAD + "1,a,0,1\n1, c,0,1\n", 8, r"attribute 'f2' has the value 'c', not in its nominal domain \{a,b\}"),
-    (HEAD + "1,a,0,1,5\n", 7, r"5 values, expected 4 \(one per @attribute\)"),
-    (HEAD + "1,'a',0\n", 7, r"3 values, expected 4"),
     (HEAD + "1,a,0,2\n", 7, r"attribute 'L2' has the value '2', not in its nominal domain \{0,1\}"),
     (HEAD.replace("f2 {a,b}", "f2 text"), 3, r"attribute 'f2' has an unknown type 'text'"),
     (HEAD.replace("f2 {a,b}", "f2 string"), 3, r"attribute 'f2' has type string; only numeric"),
@@ -249,6 +247,10 @@ def test_malformed_arff_names_file_line_problem(tmp_path, text, line, problem):
 
 def test_malformed_arff_whole_file_problems(tmp_path):
     fn = r"^pyalgo\.energy\.load_multilabel: "
+    for rows, got in (("1,a,0,1,5\n", 5), ("1,'a',0\n", 3), ("1,a,0,1\n1,b,0\n", 3)):
+        with pytest.raises(ValueError, match=fn + rf"name_or_train_path line {6 + rows.count(chr(10))} has {got} "
+                                              r"values, expected 4 \(one per @attribute\): .*w\.arff"):
+            D.load_multilabel(_write(tmp_path / "w.arff", HEAD + rows), labels=2)
     with pytest.raises(ValueError, match=fn + r"name_or_train_path has no data rows after @data \(line 6\)"):
         D.load_multilabel(_write(tmp_path / "e.arff", HEAD + "% only a comment\n\n"), labels=2)
     with pytest.raises(ValueError, match=fn + r"name_or_train_path has no @data section"):

@@ -407,13 +407,14 @@ def _parse_arff(path, fn: str, arg: str) -> _Arff:
     bad = np.flatnonzero(counts != A - 1)
     if bad.size:
         b = int(bad[0])
-        raise ValueError(f"{at(fast_lines[b] - 1)()}: {counts[b] + 1} values, expected {A} (one per @attribute)")
+        raise _err(fn, f"{arg} line {fast_lines[b]} has {counts[b] + 1} values, expected {A} (one per @attribute): "
+                       f"{path}")
     tokens = ",".join(fast).split(",") if fast else []
     for line, ln in zip(slow, slow_lines):
         where = at(ln - 1)
         fields = [_unquote(f, where) for f in _split_raw(line, where)]
         if len(fields) != A:
-            raise ValueError(f"{where()}: {len(fields)} values, expected {A} (one per @attribute)")
+            raise _err(fn, f"{arg} line {ln} has {len(fields)} values, expected {A} (one per @attribute): {path}")
         tokens.extend(fields)
     dense_lines = np.asarray(fast_lines + slow_lines, dtype=np.int64)
     codes = np.zeros((n_rows, A), dtype=np.float64)  # sparse rows: omitted = 0 (numeric) / the first value (nominal)
