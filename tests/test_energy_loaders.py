@@ -328,7 +328,8 @@ def test_ranking_csv_layouts(tmp_path):
 
 @pytest.mark.parametrize("text, labels, msg", [
     ("0.5,1,2,3\n0.1,3,1,2\n", None, r"has no header \(line 1 is numbers only.*pass labels=k"),
-    ("a,b,c\n0.5,2,1\n0.1,1,1\n", None, r"header of column names .* no trailing columns"),
+    ("a,b,c\n0.5,7,9\n0.1,1,1\n", None, r"header of column names .* no trailing columns"),
+    ("a,b,c\n0.5,2,1\n0.1,1,1\n", None, r"permutations of 1\.\.2, got \[1, 1\] in data row 2 \(line 3\)"),
     ("f1,L1,L2\n0.5,2,1\n0.1,1,1\n", 2, r"rank rows must be permutations of 1\.\.2, got \[1, 1\] in data row 2 "
                                         r"\(line 3\)"),
     ("0.5,2,1\n0.1,1\n", 2, r"line 2: 2 comma-separated values, expected 3"),

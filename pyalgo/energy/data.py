@@ -562,8 +562,8 @@ def _choose_labels(arff: _Arff, labels, fn: str) -> Tuple[List[str], str]:
         wanted = _read_label_xml(xml, fn)
         missing = [n for n in wanted if n not in set(names)]
         if missing:
-            close = {n: difflib.get_close_matches(n, names, n=3, cutoff=0.6) for n in missing[:5]}
-            hint = "; ".join(f"{n!r}: close matches {c!r}" if c else f"{n!r}: no close match" for n, c in close.items())
+            close = {n: difflib.get_close_matches(n, names, n=3, cutoff=0.5) for n in missing[:5]}
+            hint = "; ".join(f"{n!r}: close matches {c!r}" for n, c in close.items())
             raise _err(fn, f"labels_xml names labels absent from the ARFF attributes of {arff.path}: {missing!r} "
                            f"({hint}; labels_xml {xml})")
         return wanted, f"the labels of {xml.name}"
@@ -900,11 +900,18 @@ def load_label_ranking(name_or_path: PathLike, labels: Optional[int] = None) -> 
                            f"header with one name per column; got {len(first)} names ({rows[0][1][:60]!r}) but "
                            f"line {body[0][0]} has {width} values: {path}")
         table = _csv_table(body, len(first), fn, path)
-        if labels is None:
-            labels = 0
+        if labels is None:  # the widest trailing block that is a permutation in every row, else the widest
+            labels = 0      # block of integers in 1..k (its first bad row is then reported below)
             for k in range(2, len(first)):   # at least one feature column
-                if table.shape[0] and (np.sort(table[:, len(first) - k:], axis=1) == np.arange(1, k + 1)).all():
+                block = table[:, len(first) - k:]
+                if not (table.shape[0] and (block == np.round(block)).all() and (block >= 1).all()
+                        and (block <= k).all()):
+                    continue
+                if (np.sort(block, axis=1) == np.arange(1, k + 1)).all():
                     labels = k
+                elif labels <= 0:
+                    labels = -k
+            labels = abs(labels)
             if labels == 0:
                 raise _err(fn, f"name_or_path has a header of column names ({rows[0][1][:60]!r}) but no trailing "
                                f"columns (with at least one feature column before them) holding a permutation of "
