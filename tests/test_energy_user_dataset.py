@@ -48,7 +48,7 @@ def test_cli_single_arff_split_and_folds(tmp_path):
     assert doc["config"]["dataset_folds"] == 3 and doc["config"]["labels"] == 3
     assert r["protocol"].startswith("seeded 3-fold CV (seed 0) on the 60 rows of single.arff, mean ± std over the folds")
     row = r["multilabel"]["single"]["minmin"]
-    assert row["folds"] == 3 and len(row["f1_example_folds"]) == 3
+    assert row["n_folds"] == 3 and len(row["f1_example_folds"]) == 3
     assert row["f1_example"] == pytest.approx(np.mean(row["f1_example_folds"]))
     assert row["f1_example_std"] == pytest.approx(np.std(row["f1_example_folds"]))
     assert len(set(row["f1_example_folds"])) > 1   # three different test folds

@@ -373,7 +373,7 @@ def multilabel_jobs(cfg: Config, sources: Dict[str, str]) -> dict:
 def multilabel_results(cfg: Config, sources: Dict[str, str], done: dict) -> dict:
     """{dataset: {row key: metrics averaged over `cfg.seeds`, hp}}; with CV folds (a user's dataset with
     `dataset_folds`) the per-fold seed means are averaged over the folds, `f1_example_std` is their std over
-    the folds (population) and `f1_example_folds` the per-fold F1."""
+    the folds (population), `f1_example_folds` the per-fold F1 and `n_folds` their number."""
     out: Dict[str, dict] = {name: {} for name in sources}
     for (name, key), (source, _, _, hp) in _plan(cfg, sources, ranking=False).items():
         n_splits = len(_ml_splits(cfg, source))
@@ -386,7 +386,7 @@ def multilabel_results(cfg: Config, sources: Dict[str, str], done: dict) -> dict
                        ("seconds", "f1_example_std")]
         row = {k: float(np.mean([r[k] for r in per_fold])) for k in metric_keys}
         f1s = [r["f1_example"] for r in per_fold]
-        row.update(f1_example_std=float(np.std(f1s)), f1_example_folds=f1s, folds=len(f1s), seeds=list(cfg.seeds),
+        row.update(f1_example_std=float(np.std(f1s)), f1_example_folds=f1s, n_folds=len(f1s), seeds=list(cfg.seeds),
                    seconds=float(sum(r["seconds"] for r in per_fold)), curve=per_fold[0]["curve"], hp=hp)
         if "tau_vs_lse" in per_fold[0]:
             row["tau_vs_lse"] = per_fold[0]["tau_vs_lse"]
