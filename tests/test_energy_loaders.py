@@ -173,6 +173,22 @@ def test_bundled_yeast_round_trips_through_sparse_arff(tmp_path):
     assert torch.equal(D.load_multilabel(tr, te, labels=14).y_test, D.load_multilabel("yeast").y_test)
 
 
+def test_sparse_fast_path_equals_per_pair_path(tmp_path, monkeypatch):
+    src = D.DATASETS_DIR / "multilabel" / "emotions-train.arff"
+    path = _as_sparse(src, tmp_path / "e.arff")
+    lines = path.read_text().split("\r\n")
+    i = next(i for i, l in enumerate(lines) if l.startswith("{"))
+    pairs = lines[i][1:-1].split(", ")
+    lines[i] = "{" + ", ".join(pairs[::-1]) + "}"     # indices in decreasing order are valid too
+    path.write_text("\r\n".join(lines))
+    fast = D.load_multilabel(path, labels=6, standardize=False)
+    ref = D.load_multilabel(src, labels=6, standardize=False)
+    monkeypatch.setattr(D, "_fast_sparse", lambda *a: None)
+    slow = D.load_multilabel(path, labels=6, standardize=False)
+    for got in (fast, slow):
+        assert torch.equal(got.x_train, ref.x_train) and torch.equal(got.y_train, ref.y_train)
+
+
 def test_bundled_values_match_the_file_text():
     """Our parser against the file's text (independent of any ARFF library), every row of yeast-test."""
     path = D.DATASETS_DIR / "multilabel" / "yeast-test.arff"

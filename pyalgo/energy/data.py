@@ -344,6 +344,32 @@ def _fast_dense_codes(tokens: List[str], n: int, attrs: List[_Attr]) -> Optional
     return vals
 
 
+
+def _fast_sparse(sparse: List[str], first_row: int, A: int):
+    """(rows, cols, value strings) of sparse rows with no quotes, in a few vectorised passes; None when any row
+    has quotes or anything unusual (the per-pair path then parses them and names the bad line)."""
+    if not sparse or any(("'" in s or '"' in s or not s.endswith("}")) for s in sparse):
+        return None
+    inners = [s[1:-1] for s in sparse]
+    keep = [i for i, s in enumerate(inners) if s.strip()]
+    counts = np.fromiter((inners[i].count(",") + 1 for i in keep), np.int64, len(keep))
+    pairs = ",".join(inners[i] for i in keep).split(",") if keep else []
+    parts = " ".join(pairs).split()
+    if len(parts) != 2 * len(pairs):
+        return None
+    try:
+        cols = np.fromiter(map(int, parts[0::2]), np.int64, len(pairs))
+    except ValueError:
+        return None
+    rows = np.repeat(np.asarray(keep, dtype=np.int64) + first_row, counts)
+    if len(cols) and (cols.min() < 0 or cols.max() >= A):
+        return None
+    keys = rows * A + cols  # a repeated index in a row: increasing indices (the usual layout) need no sort
+    if len(keys) > 1 and not (np.diff(keys) > 0).all() and (np.diff(np.sort(keys)) == 0).any():
+        return None
+    return rows, cols, parts[1::2]
+
+
 def _parse_arff(path, fn: str, arg: str) -> _Arff:
     """Our own ARFF reader (dense and sparse rows, quoted names/values with backslash escapes, any-case
     keywords, % comments, CRLF). Every problem is a ValueError naming `fn`, `arg`, the file and the line."""
@@ -457,8 +483,9 @@ def _parse_arff(path, fn: str, arg: str) -> _Arff:
             codes[:len(dense_lines), j] = lut[inv.reshape(-1)]
 
     # sparse rows: {index value, …}
-    rows, cols, vals = [], [], []
-    for s, (line, ln) in enumerate(zip(sparse, sparse_lines)):
+    fast_sparse = _fast_sparse(sparse, len(dense_lines), A)
+    rows, cols, vals = fast_sparse if fast_sparse is not None else ([], [], [])
+    for s, (line, ln) in enumerate(zip(sparse, sparse_lines) if fast_sparse is None else ()):
         where = at(ln - 1)
         if not line.endswith("}"):
             raise ValueError(f"{where()}: sparse row without its closing '}}' (truncated?): {line[-40:]!r}")
@@ -486,10 +513,23 @@ def _parse_arff(path, fn: str, arg: str) -> _Arff:
             vals.append(_unquote(parts[1], where) if parts[1][:1] in "'\"" else parts[1].strip())
     sparse_row_lines = np.asarray(sparse_lines, dtype=np.int64)
     all_lines = np.concatenate([dense_lines, sparse_row_lines])
-    if rows:
+    if len(rows):
         rows_a, cols_a = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        rows, cols = rows_a, cols_a
         out = np.empty(len(vals))
-        for k, (j, v) in enumerate(zip(cols, vals)):
+        todo = range(len(vals))
+        try:  # fast: every value a number; numeric attributes and domains {0,1,…,V-1} need no lookup
+            fv = np.fromiter(map(float, vals), np.float64, len(vals))
+        except ValueError:
+            fv = None
+        if fv is not None and not np.isnan(fv).any():
+            size = np.array([len(a.values) if a.kind == "nominal" and all(
+                v == str(c) for c, v in enumerate(a.values)) else 0 for a in attrs])
+            easy = numeric[cols_a] | ((size[cols_a] > 0) & (fv == np.round(fv)) & (fv >= 0) & (fv < size[cols_a]))
+            out[easy] = fv[easy]
+            todo = np.flatnonzero(~easy).tolist()
+        for k in todo:
+            j, v = int(cols[k]), vals[k]
             if numeric[j]:
                 try:
                     out[k] = np.nan if v == "?" else float(v)
