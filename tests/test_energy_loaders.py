@@ -176,11 +176,11 @@ def test_bundled_yeast_round_trips_through_sparse_arff(tmp_path):
 def test_sparse_fast_path_equals_per_pair_path(tmp_path, monkeypatch):
     src = D.DATASETS_DIR / "multilabel" / "emotions-train.arff"
     path = _as_sparse(src, tmp_path / "e.arff")
-    lines = path.read_text().split("\r\n")
+    lines = path.read_bytes().decode().split("\r\n")
     i = next(i for i, l in enumerate(lines) if l.startswith("{"))
     pairs = lines[i][1:-1].split(", ")
     lines[i] = "{" + ", ".join(pairs[::-1]) + "}"     # indices in decreasing order are valid too
-    path.write_text("\r\n".join(lines))
+    path.write_bytes("\r\n".join(lines).encode())
     fast = D.load_multilabel(path, labels=6, standardize=False)
     ref = D.load_multilabel(src, labels=6, standardize=False)
     monkeypatch.setattr(D, "_fast_sparse", lambda *a: None)
