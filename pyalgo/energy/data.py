@@ -477,8 +477,8 @@ def _parse_arff(path, fn: str, arg: str) -> _Arff:
             for u, v in enumerate(uniq):
                 code = index[j].get(str(v), np.nan if v == "?" else None)
                 if code is None:
-                    r = int(np.flatnonzero(inv == u).min())
-                    raise bad_value(j, str(v), int(dense_lines[r]))
+                    rs = np.flatnonzero(inv.reshape(-1) == u)
+                    raise bad_value(j, str(v), int(dense_lines[rs].min()))
                 lut[u] = code
             codes[:len(dense_lines), j] = lut[inv.reshape(-1)]
 
