@@ -106,3 +106,5 @@ def test_config_validation(tmp_path):
         rp.Config(dataset=path)
     with pytest.raises(ValueError, match=f"{where}: labels, split and dataset_folds apply to a user's dataset only"):
         rp._sources(rp.Config(split=0.3))
+    with pytest.raises(ValueError, match=f"{where}: split and dataset_folds need .* the dataset has 60"):
+        rp.multilabel_jobs(rp.Config(dataset=path, dataset_folds=61), {"single": path})

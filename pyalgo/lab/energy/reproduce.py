@@ -294,6 +294,11 @@ def _ml_splits(cfg: Config, source: str) -> list:
     """The data sources of one multilabel dataset: one per CV fold, else one."""
     if cfg.dataset is None:
         return [source]
+    if cfg.split is not None or cfg.dataset_folds is not None:  # fail here, not in a worker
+        n = _user_rows(source, cfg.labels, cfg.max_rows).x_train.shape[0]
+        _require(n >= max(2, cfg.dataset_folds or 2), "split and dataset_folds",
+                 f"need at least 2 rows and at least dataset_folds rows, the dataset has {n}",
+                 (cfg.split, cfg.dataset_folds))
     if cfg.split is not None:
         return [(source, cfg.labels, ("split", float(cfg.split), cfg.cv_seed))]
     if cfg.dataset_folds is not None:
