@@ -223,10 +223,11 @@ def project_permutahedron(z: torch.Tensor, w: Optional[torch.Tensor] = None) -> 
 
 
 @torch.no_grad()
-def project_birkhoff(Z: torch.Tensor, iters: int = BIRKHOFF_ITERS, tol: float = 1e-7) -> torch.Tensor:
+def project_birkhoff(Z: torch.Tensor, iters: int = BIRKHOFF_ITERS, tol: Optional[float] = None) -> torch.Tensor:
     """Euclidean projection of Z onto the Birkhoff polytope {M ≥ 0, M1 = 1, Mᵀ1 = 1} by Dykstra's alternating
     projections between the affine set (closed form) and the non-negative orthant; stops when an iteration
-    changes M by less than `tol` (max-abs) or after `iters` iterations. No gradient.
+    changes M by less than `tol` and the row/column sums are within `tol` of 1 (max-abs; default 1e-10 for
+    float64, 1e-6 otherwise), or after `iters` iterations. No gradient.
 
     Args:
         Z: (B, n, n).
@@ -254,6 +255,8 @@ def project_birkhoff(Z: torch.Tensor, iters: int = BIRKHOFF_ITERS, tol: float = 
         s = X.sum((1, 2), keepdim=True) - n
         return X - r / n - c / n + s / (n * n)
 
+    if tol is None:
+        tol = 1e-10 if Z.dtype == torch.float64 else 1e-6
     X = Z.detach()
     P = torch.zeros_like(X)
     Q = torch.zeros_like(X)
@@ -263,7 +266,8 @@ def project_birkhoff(Z: torch.Tensor, iters: int = BIRKHOFF_ITERS, tol: float = 
         P = X + P - A
         M_new = torch.clamp(A + Q, min=0.0)
         Q = A + Q - M_new
-        done = bool((M_new - M).abs().max() < tol) if M_new.numel() else True
+        done = M_new.numel() == 0 or max(float((M_new - M).abs().max()), float((M_new.sum(1) - 1).abs().max()),
+                                         float((M_new.sum(2) - 1).abs().max())) < tol
         X = M = M_new
         if done:
             break
