@@ -301,3 +301,11 @@ def test_baseline_methods_bad_arguments(unary_data, iris):
         with pytest.raises(ValueError, match="pyalgo.lab.energy.train_ranking: alpha"):
             T.train_ranking(iris, "entmax", alpha=alpha, train_idx=np.arange(10), test_idx=np.arange(10, 20))
     assert {"gfy", "minmax", "entmax"} <= set(T.MULTILABEL_METHODS) & set(T.RANKING_METHODS)
+
+
+def test_minmax_sampler_lr_default(unary_data):
+    kw = dict(hidden=8, epochs=2, lr=2e-3, num_samples=4, seed=5)
+    a = T.train_multilabel(unary_data, "minmax", **kw)
+    b = T.train_multilabel(unary_data, "minmax", tau_lr=2e-3 * T.MINMAX_SAMPLER_LR_FACTOR, **kw)
+    c = T.train_multilabel(unary_data, "minmax", tau_lr=2e-3, **kw)
+    assert a.curve == b.curve and a.curve != c.curve
