@@ -40,12 +40,12 @@ from typing import NamedTuple, Optional
 
 import torch
 
-from .reference import (_check_bits_args, _check_tensor, _check_theta, _err, energy_bits, energy_perms)
+from .reference import (_check_bits_args, _check_tensor, _check_theta, _err, bernoulli_log_prob, energy_bits,
+                        energy_perms, plackett_luce_log_prob)
 
 __all__ = ["gfy_argmax_bits", "gfy_loss_bits", "gfy_argmax_perms", "gfy_loss_perms", "isotonic_decreasing",
-           "project_permutahedron", "project_birkhoff", "bernoulli_log_prob", "plackett_luce_log_prob",
-           "sample_bernoulli", "sample_plackett_luce", "MinMax", "minmax_loss_bits", "minmax_loss_perms",
-           "GFY_STEPS", "BIRKHOFF_ITERS"]
+           "project_permutahedron", "project_birkhoff", "sample_bernoulli", "sample_plackett_luce", "MinMax",
+           "minmax_loss_bits", "minmax_loss_perms", "GFY_STEPS", "BIRKHOFF_ITERS"]
 
 GFY_STEPS = 100          # projected-gradient steps of the Ising inner problem
 BIRKHOFF_ITERS = 1000    # Dykstra iterations (cap) of the Birkhoff projection
@@ -324,46 +324,8 @@ def gfy_loss_perms(theta: torch.Tensor, y: torch.Tensor, iters: int = BIRKHOFF_I
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# min-max: samplers and their log-probabilities
+# min-max: samplers (their log-probabilities: reference.bernoulli_log_prob / plackett_luce_log_prob, re-exported)
 # ---------------------------------------------------------------------------------------------------------------
-
-def bernoulli_log_prob(a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """log Π_i Bernoulli(y_i; σ(a_i)) = Σ_i [y_i a_i − softplus(a_i)]; differentiable in a.
-
-    Args:
-        a: logits (..., k).
-        y: (..., k) 0/1, broadcastable against a (e.g. a (B, 1, k), y (B, m, k)).
-
-    Returns:
-        (...) log-probabilities.
-
-    Example:
-        lp = bernoulli_log_prob(torch.randn(4, 1, 6), torch.randint(0, 2, (4, 8, 6)))
-    """
-    return (y.to(a.dtype) * a - torch.nn.functional.softplus(a)).sum(-1)
-
-
-def plackett_luce_log_prob(s: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
-    """Plackett–Luce log-probability of permutations in the position convention (perms[i] = score position of
-    item i, n−1 = most preferred, i.e. chosen first): with o the items by decreasing position,
-    log p = Σ_r [s_{o_r} − log Σ_{r' ≥ r} e^{s_{o_r'}}]; differentiable in s.
-
-    Args:
-        s: scores (..., n).
-        perms: (..., n) int64, broadcastable against s.
-
-    Returns:
-        (...) log-probabilities.
-
-    Example:
-        lp = plackett_luce_log_prob(torch.randn(4, 1, 5), torch.argsort(torch.rand(4, 8, 5), -1))
-    """
-    shape = torch.broadcast_shapes(s.shape, perms.shape)
-    order = torch.argsort(perms.expand(shape), dim=-1, descending=True)
-    so = torch.gather(s.expand(shape), -1, order)
-    tail = torch.flip(torch.logcumsumexp(torch.flip(so, [-1]), -1), [-1])
-    return (so - tail).sum(-1)
-
 
 def sample_bernoulli(a: torch.Tensor, num_samples: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """m samples of Bernoulli(σ(a)) per row: (B, k) logits → (B, m, k) in {0, 1} (a's dtype), no gradient."""
