@@ -220,8 +220,8 @@ def test_gfy_perms_nonneg_zero_iff_argmax_and_brute_force():
     yb = y[:10]
     assert bool((B.gfy_loss_perms(Th, yb) >= -1e-6).all())
     P = torch.nn.functional.one_hot(yb, n).double()
-    torch.testing.assert_close(B.gfy_loss_perms(3 * P, yb, iters=100000), torch.zeros(10, dtype=torch.float64), atol=1e-6,
-                               rtol=0)
+    torch.testing.assert_close(B.gfy_loss_perms(3 * P, yb, iters=100000), torch.zeros(10, dtype=torch.float64),
+                               atol=1e-6, rtol=0)
 
 
 def test_gfy_argument_errors():

@@ -335,7 +335,8 @@ def sample_bernoulli(a: torch.Tensor, num_samples: int, generator: Optional[torc
         return (u < p[:, None]).to(a.dtype)
 
 
-def sample_plackett_luce(s: torch.Tensor, num_samples: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def sample_plackett_luce(s: torch.Tensor, num_samples: int,
+                         generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """m Plackett–Luce samples per row by Gumbel-argsort: (B, n) scores → (B, m, n) int64 permutations in the
     position convention (the item with the largest s + Gumbel gets position n−1), no gradient."""
     with torch.no_grad():
