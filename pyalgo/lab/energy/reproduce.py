@@ -29,15 +29,15 @@ import torch
 
 from pyalgo.energy.data import (LABEL_RANKING, MULTILABEL, kfold_indices, load_label_ranking, load_multilabel,
                                 synthetic_ising)
-from pyalgo.energy.evaluate import tau_vs_lse
-from pyalgo.energy.models import TauNet
+from pyalgo.energy.evaluate import DECODINGS, evaluate_multilabel, tau_vs_lse
+from pyalgo.energy.models import TauNet, UnaryEnergy
 from pyalgo.energy.reference import energy_bits, exact_lse_bits
 
 from ..harness import Preset, Runtime
 from ..harness.config import Validated
 from .protocol import ML_METHODS, RK_METHODS, hparams, published
 from .report import render  # noqa: F401  (the experiment protocol: reproduce.render)
-from .train import train_multilabel, train_ranking
+from .train import MULTILABEL_METHODS, RANKING_METHODS, train_multilabel, train_ranking
 
 TITLE = "Min-min EBM training (Sander et al., ICML 2025): reproduction"
 _WHERE = "pyalgo.lab.energy.reproduce.Config"
@@ -95,6 +95,10 @@ class Config(Preset, Validated):
     toy: Toy = Toy()
     max_rows: Optional[int] = None           # subsample the data (tests)
     dataset: Optional[str] = None            # a user's ARFF train file or label-ranking CSV
+    # the multilabel prediction every method shares: "nonempty" = the mode over the non-empty label sets
+    # (used only where every training row has a label, else "mode"), "mode" = the unrestricted mode (the
+    # slides' threshold u ≥ 0); every row also reports the F1 of the other decodings (DECODINGS)
+    decoding: str = "nonempty"
 
     @classmethod
     def quick(cls) -> "Config":
@@ -113,8 +117,9 @@ class Config(Preset, Validated):
                    tau_points=20, toy=Toy(train=200, test=100, steps=20, k=4, d=5), max_rows=200)
 
     def __post_init__(self):
-        for name, allowed in (("ml_datasets", MULTILABEL), ("ml_methods", ML_METHODS), ("rk_datasets", LABEL_RANKING),
-                              ("rk_methods", RK_METHODS), ("model_ml", MULTILABEL), ("model_rk", LABEL_RANKING)):
+        for name, allowed in (("ml_datasets", MULTILABEL), ("ml_methods", MULTILABEL_METHODS),
+                              ("rk_datasets", LABEL_RANKING), ("rk_methods", RANKING_METHODS), ("model_ml", MULTILABEL),
+                              ("model_rk", LABEL_RANKING)):
             value = getattr(self, name)
             _require(all(v in allowed for v in value), name, f"must hold names from {allowed}", value)
         _require(self.folds >= 2, "folds", "must be >= 2", self.folds)
@@ -131,6 +136,7 @@ class Config(Preset, Validated):
         _require(self.m_epochs >= 1, "m_epochs", "must be >= 1", self.m_epochs)
         _require(self.tau_points >= 0, "tau_points", "must be >= 0", self.tau_points)
         _require(self.max_rows is None or self.max_rows >= 1, "max_rows", "must be None or >= 1", self.max_rows)
+        _require(self.decoding in ("mode", "nonempty"), "decoding", "must be 'mode' or 'nonempty'", self.decoding)
         if self.dataset is not None:
             user_dataset(self.dataset)
 
@@ -187,10 +193,27 @@ def _tau_check(energy, tau, x) -> dict:
 
 # -- jobs (module level: they run in worker processes) --------------------------------------------------
 
-def _multilabel_job(source, max_rows, method, model, seed, hp, tau_points) -> dict:
+def _decoding(source: str, max_rows: Optional[int], decoding: str) -> str:
+    """The decoding a dataset gets: "nonempty" only where every training row has a label."""
+    if decoding == "nonempty" and not bool((_multilabel(source, max_rows).y_train.sum(1) > 0).all()):
+        return "mode"
+    return decoding
+
+
+def _decoded(energy, ds, decoding: str) -> dict:
+    """{decoding: F1 example, F1 micro, Hamming} on the test split for every decoding that applies (expected F1:
+    unary models), and the given one's copied to the top level (with the test NLL)."""
+    x, y = ds.x_test.float(), ds.y_test.float()
+    names = DECODINGS if isinstance(energy, UnaryEnergy) else tuple(d for d in DECODINGS if d != "expected_f1")
+    by = {d: evaluate_multilabel(energy, x, y, decode=d) for d in names}
+    top = dict(by[decoding])
+    return dict(top, by_decoding={d: {k: v for k, v in m.items() if k != "nll"} for d, m in by.items()})
+
+
+def _multilabel_job(source, max_rows, method, model, seed, hp, tau_points, decoding="mode") -> dict:
     ds = _multilabel(source, max_rows)
     r = train_multilabel(ds, method, model=model, seed=seed, **hp)
-    out = dict(metrics=r.metrics, curve=r.curve, seconds=r.seconds)
+    out = dict(metrics=_decoded(r.energy, ds, decoding), curve=r.curve, seconds=r.seconds)
     if method == "minmin" and tau_points > 0 and isinstance(r.tau, TauNet):
         out["tau_vs_lse"] = _tau_check(r.energy, r.tau, ds.x_test[:min(tau_points, ds.x_test.shape[0])])
     return out
@@ -202,11 +225,13 @@ def _ranking_job(source, max_rows, method, model, train_idx, test_idx, seed, hp)
     return dict(kendall_tau=r.metrics["kendall_tau"], seconds=r.seconds)
 
 
-def _m_sweep_job(source, max_rows, method, num_samples, hp, seed) -> dict:
-    r = train_multilabel(_multilabel(source, max_rows), method, seed=seed, track_nll=True,
-                         **dict(hp, num_samples=num_samples))
-    return dict(f1_example=r.metrics["f1_example"], f1_micro=r.metrics["f1_micro"], test_nll=r.metrics["nll"],
-                train_nll=r.train_nll[-1], train_nll_curve=r.train_nll, seconds=r.seconds)
+def _m_sweep_job(source, max_rows, method, num_samples, hp, seed, decoding="mode") -> dict:
+    ds = _multilabel(source, max_rows)
+    r = train_multilabel(ds, method, seed=seed, track_nll=True, **dict(hp, num_samples=num_samples))
+    m = _decoded(r.energy, ds, decoding)
+    return dict(f1_example=m["f1_example"], f1_micro=m["f1_micro"], test_nll=r.metrics["nll"],
+                by_decoding=m["by_decoding"], train_nll=r.train_nll[-1], train_nll_curve=r.train_nll,
+                seconds=r.seconds)
 
 
 @functools.lru_cache(maxsize=None)
@@ -266,7 +291,9 @@ def _plan(cfg: Config, sources: Dict[str, str], ranking: bool) -> Dict[Tuple[str
 
 def _seed_mean(runs: list, seeds) -> dict:
     """Metrics averaged over seeds (+ the F1 spread, per-seed F1); the curve and τ check of the first seed."""
-    row = {k: float(np.mean([r["metrics"][k] for r in runs])) for k in runs[0]["metrics"]}
+    row = {k: float(np.mean([r["metrics"][k] for r in runs])) for k in runs[0]["metrics"] if k != "by_decoding"}
+    row["by_decoding"] = {d: {k: float(np.mean([r["metrics"]["by_decoding"][d][k] for r in runs])) for k in m}
+                          for d, m in runs[0]["metrics"]["by_decoding"].items()}
     f1s = [r["metrics"]["f1_example"] for r in runs]
     row.update(f1_example_std=float(np.std(f1s)), f1_example_seeds=f1s, seeds=list(seeds),
                seconds=float(sum(r["seconds"] for r in runs)), curve=runs[0]["curve"])
@@ -281,16 +308,18 @@ def multilabel_jobs(cfg: Config, sources: Dict[str, str]) -> dict:
     for (name, key), (source, method, model, hp) in _plan(cfg, sources, ranking=False).items():
         for i, seed in enumerate(cfg.seeds):
             tau_points = cfg.tau_points if i == 0 and model == "unary" else 0
-            args = (source, cfg.max_rows, method, model, seed, hp, tau_points)
+            args = (source, cfg.max_rows, method, model, seed, hp, tau_points,
+                    _decoding(source, cfg.max_rows, cfg.decoding))
             jobs["multilabel", name, key, seed] = ("multilabel", args)
     return jobs
 
 
 def multilabel_results(cfg: Config, sources: Dict[str, str], done: dict) -> dict:
-    """{dataset: {row key: metrics averaged over `cfg.seeds`, hp}}."""
+    """{dataset: {row key: metrics averaged over `cfg.seeds`, hp, decoding}}."""
     out: Dict[str, dict] = {name: {} for name in sources}
-    for (name, key), (_, _, _, hp) in _plan(cfg, sources, ranking=False).items():
-        out[name][key] = dict(_seed_mean([done["multilabel", name, key, s] for s in cfg.seeds], cfg.seeds), hp=hp)
+    for (name, key), (source, _, _, hp) in _plan(cfg, sources, ranking=False).items():
+        out[name][key] = dict(_seed_mean([done["multilabel", name, key, s] for s in cfg.seeds], cfg.seeds), hp=hp,
+                              decoding=_decoding(source, cfg.max_rows, cfg.decoding))
     return out
 
 
@@ -330,13 +359,15 @@ def _m_sweep_hp(cfg: Config) -> dict:
 
 def m_sweep_jobs(cfg: Config) -> dict:
     """Section 4: minmin with m samples, and exact MLE, same network and optimiser; exact training NLL per epoch."""
-    return {("m_sweep", key): ("m_sweep", (cfg.m_dataset, cfg.max_rows, method, m, _m_sweep_hp(cfg), cfg.seed))
+    decoding = _decoding(cfg.m_dataset, cfg.max_rows, cfg.decoding)
+    return {("m_sweep", key): ("m_sweep", (cfg.m_dataset, cfg.max_rows, method, m, _m_sweep_hp(cfg), cfg.seed, decoding))
             for key, method, m in _m_runs(cfg)}
 
 
 def m_sweep_results(cfg: Config, done: dict) -> dict:
     rows = {key: done["m_sweep", key] for key, _, _ in _m_runs(cfg)}
-    return dict(dataset=cfg.m_dataset, epochs=cfg.m_epochs, hp=_m_sweep_hp(cfg), rows=rows)
+    return dict(dataset=cfg.m_dataset, epochs=cfg.m_epochs, hp=_m_sweep_hp(cfg), rows=rows,
+                decoding=_decoding(cfg.m_dataset, cfg.max_rows, cfg.decoding))
 
 
 def toy_jobs(cfg: Config) -> dict:
