@@ -1,9 +1,12 @@
 """Reproduction of the min-min EBM experiments (Sander et al., ICML 2025): `pyalgo reproduce energy`.
 
-1. **Multilabel F1** on yeast, emotions, scene (the bundled mulan train/test split), unary model, methods
-   minmin / sparsemax / exact_mle / mcmc / bce, next to the slides' numbers.
+1. **Multilabel F1** on yeast, emotions, scene (the bundled mulan train/test split), unary model, the methods
+   of `protocol.ML_METHODS` (minmin / sparsemax / exact_mle / mcmc / bce, and gfy / minmax once the trainer
+   has them), next to the slides' numbers. One decoding for every method (`Config.decoding`; default the
+   mode over the non-empty label sets, since every training row of the bundled sets has a label), and the
+   F1 of the other decodings (the plain mode, the expected-F1 set) beside it; the issue's targets judged.
 2. **Label ranking Kendall τ** on iris, wine, glass, vehicle, stock, authorship (seeded k-fold CV from
-   `pyalgo.energy.data.kfold_indices`), permutahedron model, minmin / sparsemax / mcmc.
+   `pyalgo.energy.data.kfold_indices`), permutahedron model, the methods of `protocol.RK_METHODS`.
 3. **Model comparison**: unary vs pairwise (Ising) on multilabel, permutahedron vs Birkhoff on ranking.
 4. **Number of samples m**: test F1 and the final exact-MLE training objective against m, with the
    exact-MLE run as reference; the exact training NLL per epoch.
