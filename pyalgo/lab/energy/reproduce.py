@@ -287,7 +287,8 @@ def _plan(cfg: Config, sources: Dict[str, str], ranking: bool) -> Dict[Tuple[str
         runs = [(m, base) for m in methods] + ([("minmin", other)] if name in compared and cfg.dataset is None else [])
         for method, model in runs:
             key = method if model == base else f"{method}_{model}"
-            hp = hparams(name, method, ranking, cfg.epoch_scale if ranking else cfg.ml_epoch_scale)
+            hp = hparams(name, method, ranking, cfg.epoch_scale if ranking else cfg.ml_epoch_scale,
+                         model=None if model == base else model)
             plan[name, key] = (source, method, model, hp)
     return plan
 
