@@ -210,6 +210,8 @@ def _m_sweep(md: Markdown, doc: dict) -> None:
     paper = doc["results"]["published"]["m_sweep"]
     md.h(2, f"4. Number of samples m ({sw['dataset']}, unary, {sw['epochs']} epochs, hidden {sw['hp']['hidden']}, "
             f"lr {sw['hp']['lr']:g})")
+    if "decoding" in sw:
+        md.p(f"F1 with {_DECODING_TEXT[sw['decoding']]}.")
     md.table(["m", "test F1 example", "test F1 micro", "final train exact-MLE objective", "test NLL"],
              [[_m_label(k), _f(r["f1_example"]), _f(r["f1_micro"]), _f(r["train_nll"], 4), _f(r["test_nll"], 4)]
               for k, r in sw["rows"].items()])
