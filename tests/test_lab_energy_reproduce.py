@@ -252,8 +252,8 @@ def test_protocol_publishes_gfy_and_minmax_and_picks_up_new_trainer_methods():
         P._ML_DEFAULT, **P.HPARAMS["yeast"]["minmin_pairwise"])           # a model's own entry
     assert P.hparams("scene", "minmin", False, model="pairwise") == P.hparams("scene", "minmin", False)
     hp = P.hparams("yeast", "gfy", False)                               # no entry of its own: minmin's settings
-    assert {k: v for k, v in hp.items() if k != "epochs"} == {k: v for k, v in P.hparams("yeast", "minmin", False).items()
-                                                             if k != "epochs"}
+    mm = P.hparams("yeast", "minmin", False)
+    assert {k: v for k, v in hp.items() if k != "epochs"} == {k: v for k, v in mm.items() if k != "epochs"}
 
 
 def test_tuning_configs_follow_the_recorded_grid():
@@ -310,7 +310,8 @@ def test_report_states_the_target_verdicts(tiny_run, tmp_path):
 
 def test_report_prints_a_user_datasets_split(tiny_run, tmp_path):
     from pyalgo.lab.energy import report
-    doc = _doc_with(tiny_run[1], dataset=dict(kind="multilabel", name="birds", split="seeded 30 % test hold-out, seed 0"))
+    split = "seeded 30 % test hold-out, seed 0"
+    doc = _doc_with(tiny_run[1], dataset=dict(kind="multilabel", name="birds", split=split))
     doc["config"]["dataset"] = "/data/birds.arff"
     md = report.render(doc, tmp_path)
     assert "Split protocol: seeded 30 % test hold-out, seed 0." in md

@@ -19,7 +19,8 @@ from .metrics import f1_example, f1_micro, hamming_loss, kendall_tau
 from .models import BirkhoffEnergy, PairwiseEnergy, PermutahedronEnergy, TauNet, UnaryEnergy
 from .predict import predict_birkhoff, predict_expected_f1, predict_pairwise, predict_permutahedron, predict_unary
 
-__all__ = ["MAX_EXACT_BITS", "MAX_EXACT_PERMS", "DECODINGS", "unary_pairwise", "exact_nll_multilabel", "evaluate_multilabel",
+__all__ = ["MAX_EXACT_BITS", "MAX_EXACT_PERMS", "DECODINGS", "unary_pairwise", "exact_nll_multilabel",
+           "evaluate_multilabel",
            "evaluate_ranking", "tau_vs_lse"]
 
 MAX_EXACT_BITS = 16     # exact Ising LSE by enumerating 2^k label vectors (a cost limit, per training batch too)
@@ -138,6 +139,9 @@ def evaluate_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
     Returns:
         dict of floats: f1_example, f1_micro, hamming and (where tractable) nll.
+
+    Raises:
+        ValueError: an unknown `decode`, or "expected_f1" with a pairwise energy.
 
     Example:
         metrics = evaluate_multilabel(energy, data.x_test, data.y_test)

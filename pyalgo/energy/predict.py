@@ -23,8 +23,8 @@ import torch
 
 from .reference import _bit_energy_chunks, _check_bits_args, _check_tensor, _enum_bits_check, _err
 
-__all__ = ["MAX_STEPS", "predict_unary", "predict_expected_f1", "predict_pairwise", "predict_permutahedron", "predict_birkhoff",
-           "mode_bits_exact"]
+__all__ = ["MAX_STEPS", "predict_unary", "predict_expected_f1", "predict_pairwise", "predict_permutahedron",
+           "predict_birkhoff", "mode_bits_exact"]
 
 MAX_STEPS = 1_000_000   # iteration cap of predict_pairwise's projected gradient ascent
 

@@ -364,7 +364,8 @@ def _m_sweep_hp(cfg: Config) -> dict:
 def m_sweep_jobs(cfg: Config) -> dict:
     """Section 4: minmin with m samples, and exact MLE, same network and optimiser; exact training NLL per epoch."""
     decoding = _decoding(cfg.m_dataset, cfg.max_rows, cfg.decoding)
-    return {("m_sweep", key): ("m_sweep", (cfg.m_dataset, cfg.max_rows, method, m, _m_sweep_hp(cfg), cfg.seed, decoding))
+    return {("m_sweep", key): ("m_sweep", (cfg.m_dataset, cfg.max_rows, method, m, _m_sweep_hp(cfg), cfg.seed,
+                                            decoding))
             for key, method, m in _m_runs(cfg)}
 
 
