@@ -310,14 +310,13 @@ def test_report_states_the_target_verdicts(tiny_run, tmp_path):
 
 def test_report_prints_a_user_datasets_split(tiny_run, tmp_path):
     from pyalgo.lab.energy import report
-    split = "seeded 30 % test hold-out, seed 0"
-    doc = _doc_with(tiny_run[1], dataset=dict(kind="multilabel", name="birds", split=split))
+    doc = _doc_with(tiny_run[1], dataset=dict(kind="multilabel", name="birds"))
     doc["config"]["dataset"] = "/data/birds.arff"
+    assert "Split protocol" not in report.render(doc, tmp_path)      # results without one (before the loaders' field)
+    doc["results"]["protocol"] = "seeded hold-out (seed 0): 0.3 of the 645 rows of birds.arff to test (194 rows)"
     md = report.render(doc, tmp_path)
-    assert "Split protocol: seeded 30 % test hold-out, seed 0." in md
+    assert "Split protocol: seeded hold-out (seed 0): 0.3 of the 645 rows of birds.arff to test (194 rows)." in md
     assert "## Targets" not in md                                    # the targets are about the bundled sets
-    doc["results"]["dataset"]["split"] = dict(folds=5, seed=0)
-    assert "Split protocol: folds 5, seed 0." in report.render(doc, tmp_path)
 
 
 def test_nonempty_decoding_only_where_every_training_row_has_a_label(monkeypatch):

@@ -49,13 +49,14 @@ def _intro(md: Markdown, doc: dict) -> None:
 
 
 def _split_text(r: dict) -> str:
-    """The train/test protocol of a user's dataset, where the results record one (`split`)."""
-    split = r["dataset"].get("split", r.get("split"))
-    if split is None:
+    """The train/test protocol of a user's dataset, where the results record one (results["protocol"]:
+    the test file, a seeded hold-out or k-fold CV, in words)."""
+    protocol = r.get("protocol")
+    if not protocol:
         return ""
-    if isinstance(split, dict):
-        split = ", ".join(f"{k} {v}" for k, v in split.items())
-    return f" Split protocol: {split}."
+    if isinstance(protocol, dict):
+        protocol = ", ".join(f"{k} {v}" for k, v in protocol.items())
+    return f" Split protocol: {protocol}."
 
 
 _DECODING_TEXT = dict(mode="the mode (threshold u ≥ 0)", nonempty="the mode over the non-empty label sets",
