@@ -157,3 +157,184 @@ def test_cli_dataset_flag_only_for_energy(capsys):
         main(["reproduce", "wireless", "--dataset", "my.csv"])
     assert exc.value.code == 2
     assert "--dataset works with energy" in capsys.readouterr().err
+
+
+# -- issue 17: decodings shared by every method, published baselines, target verdicts, user split -----------------
+
+def _all_sets(k):
+    import itertools
+    import torch
+    return torch.tensor(list(itertools.product([0.0, 1.0], repeat=k)), dtype=torch.float64)
+
+
+def test_nonempty_decodings_are_the_mode_over_nonempty_sets():
+    import torch
+    from pyalgo.energy import predict as P
+    g = torch.Generator().manual_seed(0)
+    k = 5
+    Y = _all_sets(k)[1:]                                           # the non-empty sets
+    u = torch.randn(400, k, generator=g, dtype=torch.float64) - 1.5   # many rows whose plain mode is empty
+    U = 0.5 * torch.randn(400, k, k, generator=g, dtype=torch.float64)
+    assert bool((P.predict_unary(u).sum(1) == 0).any())          # the case the option is for
+    best_unary = Y[(u @ Y.T).argmax(1)]
+    assert P.predict_unary(u, nonempty=True).equal(best_unary)  # exact for the unary model
+    gp = u @ Y.T + 0.5 * torch.einsum("si,bij,sj->bs", Y, U, Y)
+    pred = P.predict_pairwise(u, U, nonempty=True)
+    assert bool((pred.sum(1) >= 1).all())
+    assert (pred == Y[gp.argmax(1)]).all(1).double().mean() > 0.95   # the local search finds the mode nearly always
+    plain = P.predict_pairwise(u, U)
+    keep = plain.sum(1) > 0                                      # where the plain mode is non-empty, nothing changes
+    assert pred[keep].equal(plain[keep])
+    assert P.predict_pairwise(u, None, nonempty=True).equal(best_unary)
+
+
+def test_predict_expected_f1_maximises_the_expected_f1_by_enumeration():
+    import torch
+    from pyalgo.energy import predict as P
+    g = torch.Generator().manual_seed(1)
+    k = 5
+    Y = _all_sets(k)
+    u = 2.0 * torch.randn(300, k, generator=g, dtype=torch.float64)
+    p = torch.sigmoid(u)
+    prob = (Y[None] * p[:, None].log() + (1 - Y[None]) * (1 - p[:, None]).log()).sum(-1).exp()   # (B, 2^k)
+    tp = Y @ Y.T
+    size = Y.sum(1)
+    denom = size[:, None] + size[None, :]
+    f1 = torch.where(denom > 0, 2 * tp / denom.clamp(min=1), torch.ones_like(denom))               # (pred, true)
+    expected = prob @ f1.T                                                                            # (B, pred)
+    for nonempty in (False, True):
+        e = expected.clone()
+        if nonempty:
+            e[:, 0] = -1.0
+        pred = P.predict_expected_f1(u, nonempty=nonempty)
+        got = (e * (pred[:, None, :] == Y[None]).all(-1)).sum(1)
+        torch.testing.assert_close(got, e.max(1).values)
+        assert not nonempty or bool((pred.sum(1) >= 1).all())
+
+
+def test_evaluate_multilabel_decodings():
+    import torch
+    from pyalgo.energy.evaluate import evaluate_multilabel
+    from pyalgo.energy.models import PairwiseEnergy, UnaryEnergy
+    torch.manual_seed(0)
+    energy = UnaryEnergy(4, 3, 0)
+    with torch.no_grad():                      # u = (-1, -2, -2) for every x: the plain mode is the empty set
+        energy.net.weight.zero_()
+        energy.net.bias.copy_(torch.tensor([-1.0, -2.0, -2.0]))
+    x = torch.randn(50, 4)
+    y = torch.zeros(50, 3)
+    y[:, 0] = 1
+    out = {d: evaluate_multilabel(energy, x, y, decode=d) for d in ("mode", "nonempty", "expected_f1")}
+    assert out["mode"]["f1_example"] == 0.0 and out["nonempty"]["f1_example"] == 100.0
+    assert out["expected_f1"]["f1_example"] > 0.0     # a non-empty set too
+    assert out["mode"]["nll"] == out["nonempty"]["nll"]
+    with pytest.raises(ValueError, match="decode must be one of"):
+        evaluate_multilabel(energy, x, y, decode="best")
+    with pytest.raises(ValueError, match="needs a UnaryEnergy"):
+        evaluate_multilabel(PairwiseEnergy(4, 3, 0), x, y, decode="expected_f1")
+
+
+def test_protocol_publishes_gfy_and_minmax_and_picks_up_new_trainer_methods():
+    from pyalgo.lab.energy import protocol as P
+    from pyalgo.lab.energy import train as T
+    assert P.PAPER_MULTILABEL["yeast"]["gfy"] == 61.31 and P.PAPER_MULTILABEL["scene"]["minmax"] == 52.54
+    assert P.PAPER_MULTILABEL["emotions"]["gfy"] == 61.85 and P.PAPER_RANKING["iris"]["minmax"] == 55.56
+    assert all("gfy" not in row for row in P.PAPER_RANKING.values())   # the ranking figure has no GFY bar
+    assert P.ML_METHODS == tuple(m for m in ("minmin", "sparsemax", "exact_mle", "gfy", "mcmc", "minmax", "bce")
+                                 if m in T.MULTILABEL_METHODS)
+    # once the trainer knows a published method, it is run and reported, in the published column order
+    more = P._methods((P.PAPER_MULTILABEL,), P.EXTRA_ML_METHODS, T.MULTILABEL_METHODS + ("minmax", "gfy"))
+    assert more == ("minmin", "sparsemax", "exact_mle", "gfy", "mcmc", "minmax", "bce")
+    assert P._methods((P.PAPER_RANKING,), (), T.RANKING_METHODS + ("minmax",)) == ("minmin", "sparsemax", "mcmc",
+                                                                                     "minmax")
+    assert P.published()["targets"] == P.TARGETS
+    assert P.hparams("yeast", "minmin", False, model="pairwise") == dict(
+        P._ML_DEFAULT, **P.HPARAMS["yeast"]["minmin_pairwise"])           # a model's own entry
+    assert P.hparams("scene", "minmin", False, model="pairwise") == P.hparams("scene", "minmin", False)
+    hp = P.hparams("yeast", "gfy", False)                               # no entry of its own: minmin's settings
+    mm = P.hparams("yeast", "minmin", False)
+    assert {k: v for k, v in hp.items() if k != "epochs"} == {k: v for k, v in mm.items() if k != "epochs"}
+
+
+def test_tuning_configs_follow_the_recorded_grid():
+    from pyalgo.lab.energy import protocol as P
+    stage1 = P._configs(P.GRID_ML, None, {})
+    n = 1
+    for name, values in P.GRID_ML.items():
+        n *= 1 if name == "epochs" else len(values)
+    with_hidden = [c for c in stage1 if c["hidden"] > 0]
+    assert len(stage1) == n - n // len(P.GRID_ML["hidden"]) // len(P.GRID_ML["dropout"])   # no dropout without hidden
+    assert all(c["dropout"] == 0.0 for c in stage1 if c["hidden"] == 0) and with_hidden
+    for method, knob in P.KNOBS_ML.items():                           # the same stage-2 budget for every method
+        assert len(P._configs(None, knob, {"hidden": 64})) == 4, method
+    assert P.published()["tuning"]["grid_multilabel"] == P.GRID_ML
+
+
+def _doc_with(tiny_doc, ml=None, rk=None, dataset=None):
+    import copy
+    doc = copy.deepcopy(tiny_doc)
+    if ml is not None:
+        doc["results"]["multilabel"] = ml
+    if rk is not None:
+        doc["results"]["ranking"] = rk
+    doc["results"]["dataset"] = dataset
+    return doc
+
+
+def _ml_row(f1s: dict, decoding="nonempty"):
+    by = {d: dict(f1_example=v, f1_micro=v, hamming=0.1) for d, v in f1s.items()}
+    return dict(by[decoding], nll=-1.0, seconds=1.0, seeds=[0], f1_example_std=0.0, f1_example_seeds=[f1s[decoding]],
+                curve=[1.0], by_decoding=by, decoding=decoding, hp=dict(hidden=0, lr=1e-3, epochs=1, num_samples=1))
+
+
+def test_report_states_the_target_verdicts(tiny_run, tmp_path):
+    from pyalgo.lab.energy import report
+    ml = dict(yeast=dict(minmin=_ml_row(dict(nonempty=65.5, mode=60.0, expected_f1=66.0)),
+                         exact_mle=_ml_row(dict(nonempty=62.0, mode=61.0, expected_f1=66.5))),
+              scene=dict(minmin=_ml_row(dict(nonempty=70.0, mode=70.0, expected_f1=70.0)),
+                         exact_mle=_ml_row(dict(nonempty=71.0, mode=69.0, expected_f1=70.0))))
+    rk = {n: dict(minmin=dict(kendall_tau=t, std=0.0, folds=[t], seconds=1.0, hp=dict(hidden=0)))
+          for n, t in dict(iris=97.0, wine=95.0, glass=85.0, vehicle=87.0, authorship=90.0, stock=80.0).items()}
+    md = report.render(_doc_with(tiny_run[1], ml, rk), tmp_path)
+    assert "## Targets (issue 17, bundled sets)" in md
+    assert "| target | nonempty | mode | expected_f1 |" in md
+    assert ("| yeast: min-min F1 ≥ exact MLE F1 | **met** (65.50 vs 62.00) | missed (60.00 vs 61.00) | "
+            "missed (66.00 vs 66.50) |") in md
+    assert "| scene: min-min F1 ≥ exact MLE F1 | missed (70.00 vs 71.00) | **met** (70.00 vs 69.00) |" in md
+    assert "| yeast: min-min F1 ≥ 65 | **met** (65.50) | missed (60.00) | **met** (66.00) |" in md
+    assert "on 4 of 5 sets with a published number (target ≥ 5): missed; iris 97.00 vs 97.78" in md
+    rk["iris"]["minmin"]["kendall_tau"] = 100 * 88 / 90        # 97.777…: the paper's 97.78 at its precision
+    md = report.render(_doc_with(tiny_run[1], ml, rk), tmp_path)
+    assert "on 5 of 5 sets with a published number (target ≥ 5): **met**" in md
+
+
+def test_report_prints_a_user_datasets_split(tiny_run, tmp_path):
+    from pyalgo.lab.energy import report
+    doc = _doc_with(tiny_run[1], dataset=dict(kind="multilabel", name="birds"))
+    doc["config"]["dataset"] = "/data/birds.arff"
+    assert "Split protocol" not in report.render(doc, tmp_path)      # results without one (before the loaders' field)
+    doc["results"]["protocol"] = "seeded hold-out (seed 0): 0.3 of the 645 rows of birds.arff to test (194 rows)"
+    md = report.render(doc, tmp_path)
+    assert "Split protocol: seeded hold-out (seed 0): 0.3 of the 645 rows of birds.arff to test (194 rows)." in md
+    assert "## Targets" not in md                                    # the targets are about the bundled sets
+
+
+def test_nonempty_decoding_only_where_every_training_row_has_a_label(monkeypatch):
+    import torch
+    from types import SimpleNamespace
+    assert rp._decoding("emotions", None, "nonempty") == "nonempty"
+    assert rp._decoding("emotions", None, "mode") == "mode"
+    with_empty = SimpleNamespace(y_train=torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    monkeypatch.setattr(rp, "_multilabel", lambda source, max_rows: with_empty)
+    assert rp._decoding("mine.arff", None, "nonempty") == "mode"
+    with pytest.raises(ValueError, match="decoding must be 'mode' or 'nonempty'"):
+        rp.Config(decoding="expected_f1")
+
+
+def test_tiny_run_records_every_decoding(tiny_run):
+    r = tiny_run[1]["results"]
+    row = r["multilabel"]["emotions"]["minmin"]
+    assert row["decoding"] == "nonempty" and set(row["by_decoding"]) == {"mode", "nonempty", "expected_f1"}
+    assert row["f1_example"] == row["by_decoding"]["nonempty"]["f1_example"]
+    assert set(r["multilabel"]["emotions"]["minmin_pairwise"]["by_decoding"]) == {"mode", "nonempty"}
+    assert r["m_sweep"]["decoding"] == "nonempty" and "by_decoding" in r["m_sweep"]["rows"]["1"]

@@ -17,13 +17,15 @@ from torch import nn
 from . import reference as _ref
 from .metrics import f1_example, f1_micro, hamming_loss, kendall_tau
 from .models import BirkhoffEnergy, PairwiseEnergy, PermutahedronEnergy, TauNet, UnaryEnergy
-from .predict import predict_birkhoff, predict_pairwise, predict_permutahedron, predict_unary
+from .predict import predict_birkhoff, predict_expected_f1, predict_pairwise, predict_permutahedron, predict_unary
 
-__all__ = ["MAX_EXACT_BITS", "MAX_EXACT_PERMS", "unary_pairwise", "exact_nll_multilabel", "evaluate_multilabel",
+__all__ = ["MAX_EXACT_BITS", "MAX_EXACT_PERMS", "DECODINGS", "unary_pairwise", "exact_nll_multilabel",
+           "evaluate_multilabel",
            "evaluate_ranking", "tau_vs_lse"]
 
 MAX_EXACT_BITS = 16     # exact Ising LSE by enumerating 2^k label vectors (a cost limit, per training batch too)
 MAX_EXACT_PERMS = 8     # exact LSE by enumerating n! permutations
+DECODINGS = ("mode", "nonempty", "expected_f1")   # evaluate_multilabel's label-set predictions
 
 
 def _check_eval(fn: str, energy, x, y=None, kinds=(UnaryEnergy, PairwiseEnergy), size_attr="k") -> None:
@@ -120,30 +122,44 @@ def exact_nll_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
 
 @torch.no_grad()
 def evaluate_multilabel(energy: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                        predict_steps: int = 100) -> Dict[str, float]:
+                        predict_steps: int = 100, decode: str = "mode") -> Dict[str, float]:
     """Test metrics: F1 example/micro (×100), Hamming loss, and the exact NLL where tractable.
 
-    The prediction is the mode of g: a threshold (unary) or `predict_pairwise` (Ising).
+    decode (`DECODINGS`): "mode" = the mode of g, a threshold (unary) or `predict_pairwise` (Ising);
+    "nonempty" = the mode over the non-empty label sets (for data in which every row has a label);
+    "expected_f1" = the non-empty set of the largest expected F1 under the model (`predict_expected_f1`,
+    unary only).
 
     Args:
         energy: a multilabel energy.
         x: (B, d) inputs.
         y: (B, k) 0/1 labels.
         predict_steps: gradient steps of `predict_pairwise`.
+        decode: "mode", "nonempty" or "expected_f1" (unary only).
 
     Returns:
         dict of floats: f1_example, f1_micro, hamming and (where tractable) nll.
+
+    Raises:
+        ValueError: an unknown `decode`, or "expected_f1" with a pairwise energy.
 
     Example:
         metrics = evaluate_multilabel(energy, data.x_test, data.y_test)
     """
     _check_eval("evaluate_multilabel", energy, x, y)
+    if decode not in DECODINGS:
+        raise ValueError(f"pyalgo.energy.evaluate_multilabel: decode must be one of {DECODINGS}, got {decode!r}")
+    if decode == "expected_f1" and not isinstance(energy, UnaryEnergy):
+        raise ValueError("pyalgo.energy.evaluate_multilabel: decode='expected_f1' needs a UnaryEnergy (independent "
+                         f"labels), got {type(energy).__name__}")
     with _in_eval(energy):
         if isinstance(energy, UnaryEnergy):
-            pred = predict_unary(_batched(energy, x))
+            u = _batched(energy, x)
+            pred = predict_expected_f1(u, nonempty=True) if decode == "expected_f1" else \
+                predict_unary(u, nonempty=decode == "nonempty")
         else:
             u, U = _batched(energy, x)
-            pred = predict_pairwise(u, U, steps=predict_steps)
+            pred = predict_pairwise(u, U, steps=predict_steps, nonempty=decode == "nonempty")
     out = dict(f1_example=float(f1_example(y, pred)), f1_micro=float(f1_micro(y, pred)),
                hamming=float(hamming_loss(y, pred)))
     nll = exact_nll_multilabel(energy, x, y)

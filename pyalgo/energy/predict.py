@@ -2,6 +2,12 @@
 argmax_y g.
 
 - unary multilabel: threshold, y_i = 1[u_i ≥ 0] (exact);
+- `nonempty=True` (unary and Ising): the mode over the non-empty label sets, for data in which every row has a
+  label (the bundled mulan sets): unary = the threshold, or the single largest u_i where no u_i ≥ 0 (exact);
+  Ising = the same local search kept away from the empty set;
+- `predict_expected_f1` (unary): the label set of the largest expected example-based F1 under the model's
+  own distribution, independent Bernoulli(σ(u_i)) (exact: under independence the optimum is the top-j
+  labels by σ(u) for some j, and the expected F1 of each j is summed over two Poisson-binomial laws);
 - Ising multilabel: projected gradient ascent on the relaxation over [0,1]^k, rounding, then greedy
   single-bit flips on the exact energy (a local optimum; never worse than the rounded point);
 - permutahedron: argmax_y ⟨θ, y + 1⟩ = the ranks of θ (exact, rearrangement inequality);
@@ -17,8 +23,8 @@ import torch
 
 from .reference import _bit_energy_chunks, _check_bits_args, _check_tensor, _enum_bits_check, _err
 
-__all__ = ["MAX_STEPS", "predict_unary", "predict_pairwise", "predict_permutahedron", "predict_birkhoff",
-           "mode_bits_exact"]
+__all__ = ["MAX_STEPS", "predict_unary", "predict_expected_f1", "predict_pairwise", "predict_permutahedron",
+           "predict_birkhoff", "mode_bits_exact"]
 
 MAX_STEPS = 1_000_000   # iteration cap of predict_pairwise's projected gradient ascent
 
@@ -35,11 +41,13 @@ def _finite(fn: str, **tensors) -> None:
             raise _err(fn, f"{name} must be finite (no NaN or inf energies)")
 
 
-def predict_unary(unary: torch.Tensor) -> torch.Tensor:
+def predict_unary(unary: torch.Tensor, nonempty: bool = False) -> torch.Tensor:
     """Mode of g = ⟨u, y⟩: y_i = 1[u_i ≥ 0].
 
     Args:
         unary: (B, k).
+        nonempty: the mode over the non-empty sets instead: a row with no u_i ≥ 0 gets its largest u_i
+            (exact: the best non-empty set of such a row is a singleton).
 
     Returns:
         (B, k) in {0, 1}, unary's dtype.
@@ -49,7 +57,72 @@ def predict_unary(unary: torch.Tensor) -> torch.Tensor:
     """
     _check_tensor("predict_unary", "unary", unary, 2, floating=True)
     _no_nan("predict_unary", unary=unary.detach())
-    return (unary >= 0).to(unary.dtype)
+    y = (unary >= 0).to(unary.dtype)
+    if nonempty and unary.shape[1] > 0:
+        _fill_empty(y, unary.detach())
+    return y
+
+
+def _fill_empty(y: torch.Tensor, score: torch.Tensor) -> torch.Tensor:
+    """In place: every all-zero row of y gets a 1 at its largest score."""
+    empty = y.sum(1) == 0
+    if bool(empty.any()):
+        rows = empty.nonzero().squeeze(1)
+        y[rows, score[rows].argmax(1)] = 1
+    return y
+
+
+def _poisson_binomial_prefixes(p: torch.Tensor) -> torch.Tensor:
+    """(B, k) probabilities -> (B, k + 1, k + 1): [:, j] = the law of the number of successes among the first j."""
+    B, k = p.shape
+    out = p.new_zeros(B, k + 1, k + 1)
+    out[:, 0, 0] = 1.0
+    for j in range(k):
+        prev = out[:, j]
+        out[:, j + 1] = prev * (1.0 - p[:, j:j + 1])
+        out[:, j + 1, 1:] += prev[:, :-1] * p[:, j:j + 1]
+    return out
+
+
+def predict_expected_f1(unary: torch.Tensor, nonempty: bool = False) -> torch.Tensor:
+    """The label set of the largest expected example-based F1 under independent y_i ~ Bernoulli(σ(u_i))
+    (the distribution of the unary model), the F1 of `metrics.f1_example` (empty vs empty scores 1).
+
+    Under independence the optimum is the top-j labels by u for some j (Ye, Chai, Lee, Chieu, ICML 2012);
+    E F1(top-j) = Σ_{a,c} P(A = a) P(C = c) 2a / (j + a + c), A = true labels among the top j, C = the others,
+    both Poisson-binomial: O(k³) per row.
+
+    Args:
+        unary: (B, k).
+        nonempty: only non-empty sets (j ≥ 1).
+
+    Returns:
+        (B, k) in {0, 1}, unary's dtype.
+
+    Example:
+        y = predict_expected_f1(torch.randn(4, 6))
+    """
+    fn = "predict_expected_f1"
+    _check_tensor(fn, "unary", unary, 2, floating=True)
+    _no_nan(fn, unary=unary.detach())
+    B, k = unary.shape
+    with torch.no_grad():
+        p, order = torch.sigmoid(unary.detach().double()).sort(1, descending=True)
+        head, tail = _poisson_binomial_prefixes(p), _poisson_binomial_prefixes(p.flip(1))
+        counts = torch.arange(k + 1, dtype=p.dtype, device=p.device)
+        scores = []
+        for j in range(k + 1):
+            if j == 0:
+                e = tail[:, k, 0] if not nonempty else torch.full((B,), -math.inf, dtype=p.dtype, device=p.device)
+            else:
+                w = 2.0 * counts[:, None] / (j + counts[:, None] + counts[None, :])
+                e = torch.einsum("ba,ac,bc->b", head[:, j], w, tail[:, k - j])
+            scores.append(e)
+        best = torch.stack(scores, 1).argmax(1)
+        chosen = (torch.arange(k, device=p.device)[None, :] < best[:, None]).to(unary.dtype)
+        y = torch.zeros_like(unary, dtype=unary.dtype).detach()
+        y.scatter_(1, order, chosen)
+    return y
 
 
 def _flip_gains(unary, pairwise, y):
@@ -63,7 +136,7 @@ def _flip_gains(unary, pairwise, y):
 
 
 def predict_pairwise(unary: torch.Tensor, pairwise: Optional[torch.Tensor], steps: int = 100,
-                     lr: Optional[float] = None) -> torch.Tensor:
+                     lr: Optional[float] = None, nonempty: bool = False) -> torch.Tensor:
     """Approximate mode of the Ising energy g = ⟨u, y⟩ + ½ yᵀUy.
 
     1. projected gradient ascent on ⟨u, μ⟩ + ½ μᵀUμ over μ ∈ [0,1]^k from μ = sigmoid(u), `steps`
@@ -77,6 +150,8 @@ def predict_pairwise(unary: torch.Tensor, pairwise: Optional[torch.Tensor], step
         pairwise: (B, k, k), or None (then `predict_unary`).
         steps: gradient steps (<= MAX_STEPS).
         lr: the step size (None: per-example 1/Lipschitz).
+        nonempty: the mode over the non-empty sets: a rounded point that is empty is replaced by the best
+            singleton (largest u_i + ½U_ii), and no flip may empty a set.
 
     Returns:
         float (B, k) in {0, 1}.
@@ -89,7 +164,7 @@ def predict_pairwise(unary: torch.Tensor, pairwise: Optional[torch.Tensor], step
     """
     fn = "predict_pairwise"
     if pairwise is None:
-        return predict_unary(unary)
+        return predict_unary(unary, nonempty=nonempty)
     _check_bits_args(fn, unary, pairwise)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_STEPS:
         raise _err(fn, f"steps must be an int in [0, {MAX_STEPS}], got {steps!r}")
@@ -111,11 +186,15 @@ def predict_pairwise(unary: torch.Tensor, pairwise: Optional[torch.Tensor], step
             grad = u + torch.einsum("bij,bj->bi", sym, mu)
             mu = torch.clamp(mu + step[:, None] * grad, 0.0, 1.0)
         y = (mu >= 0.5).to(u.dtype)
+        if nonempty and k > 0:
+            _fill_empty(y, u + 0.5 * torch.diagonal(U, dim1=1, dim2=2))
         rows = torch.arange(B, device=u.device)
         for _ in range(10 * k + 10):     # each accepted flip strictly increases g, so this terminates early
             if k == 0:
                 break
             gains = _flip_gains(u, U, y)
+            if nonempty:                 # the last label of a row may not be dropped
+                gains = gains.masked_fill((y == 1) & (y.sum(1, keepdim=True) == 1), -math.inf)
             best_gain, best = gains.max(dim=1)
             improve = best_gain > 1e-12 * (1.0 + u.abs().sum(1) + U.abs().sum((1, 2)))
             if not bool(improve.any()):
