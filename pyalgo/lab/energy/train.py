@@ -12,6 +12,17 @@ the methods
                sweeps (bits) or Metropolis random-swap sweeps (permutations) started at the data y (CD-k),
                samples detached: a biased short-run-chain gradient of the NLL.
 
+`proposal` (minmin / sparsemax only) picks the reference distribution r the m samples come from; the
+loss weighs each sample by q/r (importance weights), so it stays an unbiased estimate of the uniform-q
+loss, with far less variance when r is close to the model (many labels: k! or 2^k states):
+
+- "uniform"  r = q (the paper's method);
+- "model"    r from the current energy's own parameters, detached: Plackett–Luce(θ(x)) for the
+             permutahedron model, Bernoulli(σ(u(x))) (the unary part) for multilabel models;
+- "learned"  r from a separate head (a `PermutahedronEnergy` giving PL scores / a `UnaryEnergy` giving
+             logits, `hidden` units) trained jointly by maximum likelihood of the observed y under r
+             (its own gradient only; its NLL is added to the reported training loss).
+
 Everything is reproducible from `seed`: the networks are initialised from `torch.manual_seed(seed)`,
 minibatch order, sampling and dropout draw from generators seeded from `seed`, and the caller's global
 RNG state is left untouched. With `checkpoint=PATH` every epoch is saved; `resume=True` continues a run
@@ -58,10 +69,11 @@ class MultilabelSplit(Protocol):
 Indices = Union[np.ndarray, Sequence[int], torch.Tensor]
 
 __all__ = ["TrainResult", "train_multilabel", "train_ranking", "MULTILABEL_METHODS", "RANKING_METHODS",
-           "MULTILABEL_MODELS", "RANKING_MODELS"]
+           "MULTILABEL_MODELS", "RANKING_MODELS", "PROPOSALS"]
 
 MULTILABEL_METHODS = ("minmin", "sparsemax", "exact_mle", "bce", "mcmc")
 RANKING_METHODS = ("minmin", "sparsemax", "exact_mle", "mcmc")
+PROPOSALS = ("uniform", "model", "learned")
 MULTILABEL_MODELS = ("unary", "pairwise")
 RANKING_MODELS = ("permutahedron", "birkhoff")
 _ENERGIES = dict(unary=UnaryEnergy, pairwise=PairwiseEnergy, permutahedron=PermutahedronEnergy,
@@ -116,6 +128,29 @@ def _settings(fn: str, methods, models, **s) -> Dict[str, object]:
             raise _err(fn, f"{name} must be None or a finite positive float, got {s[name]!r}")
     if not number(s["dropout"]) or not 0 <= s["dropout"] < 1:
         raise _err(fn, f"dropout must be a float in [0, 1), got {s['dropout']!r}")
+    s.setdefault("proposal", "uniform")
+    if not isinstance(s["proposal"], str) or s["proposal"] not in PROPOSALS:
+        raise _err(fn, f"proposal must be one of {PROPOSALS}, got {s['proposal']!r}")
+    if s["proposal"] != "uniform" and s["method"] not in ("minmin", "sparsemax"):
+        raise _err(fn, f"proposal={s['proposal']!r} needs a min-min method ('minmin' or 'sparsemax'), got "
+                       f"method={s['method']!r}")
+    s.setdefault("proposal_scale", 1.0)
+    if not number(s["proposal_scale"]) or s["proposal_scale"] <= 0:
+        raise _err(fn, f"proposal_scale must be a finite positive float, got {s['proposal_scale']!r}")
+    if s["proposal_scale"] != 1.0 and s["proposal"] != "model":
+        raise _err(fn, f"proposal_scale applies to proposal='model' only, got proposal={s['proposal']!r}")
+    s.setdefault("init_scale", 1.0)
+    if not number(s["init_scale"]) or s["init_scale"] < 0:
+        raise _err(fn, f"init_scale must be a finite float >= 0, got {s['init_scale']!r}")
+    s.setdefault("center", False)
+    if not isinstance(s["center"], bool):
+        raise _err(fn, f"center must be a bool, got {type(s['center']).__name__}", TypeError)
+    if s["center"] and (s["model"] != "permutahedron" or s["method"] not in ("minmin", "sparsemax")):
+        raise _err(fn, f"center=True needs model='permutahedron' and a min-min method, got model={s['model']!r}, "
+                       f"method={s['method']!r}")
+    if s["proposal"] == "model" and s["model"] == "birkhoff":
+        raise _err(fn, "proposal='model' needs model='permutahedron' (Plackett–Luce scores θ(x)); use "
+                       "proposal='learned' with model='birkhoff'")
     return s
 
 
@@ -126,8 +161,24 @@ def _build(s: dict, d: int, out_dim: int, num_train: int, device: torch.device):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s["seed"])
         energy = _ENERGIES[s["model"]](d, out_dim, s["hidden"], s["dropout"]).to(device)
+        if s.get("init_scale", 1.0) != 1.0:   # a near-uniform initial p_g: output layer scaled, bias zeroed
+            last = energy.net if s["hidden"] == 0 else energy.net[-1]
+            with torch.no_grad():
+                last.weight.mul_(s["init_scale"])
+                last.bias.zero_()
         tau = TauNet(d, s["tau_hidden"]).to(device) if s["tau"] == "net" else FreeTau(num_train).to(device)
     return energy, (tau if s["method"] in ("minmin", "sparsemax") else None)
+
+
+def _build_proposal(s: dict, d: int, out_dim: int, device: torch.device) -> Optional[nn.Module]:
+    """The learned proposal's head (proposal="learned"), initialised from torch.manual_seed(seed + 3): PL
+    scores (ranking) or Bernoulli logits (multilabel), `hidden` units, no dropout; None otherwise."""
+    if s["proposal"] != "learned":
+        return None
+    cls = UnaryEnergy if s["model"] in MULTILABEL_MODELS else PermutahedronEnergy
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s["seed"] + 3)
+        return cls(d, out_dim, s["hidden"]).to(device)
 
 
 @contextlib.contextmanager
@@ -145,16 +196,19 @@ def _dropout_generator(device: torch.device, seed: int) -> Iterator[torch.Genera
 
 def _fit(fn: str, s: dict, energy: nn.Module, tau: Optional[nn.Module], batch_loss: Callable, x: torch.Tensor,
          y: torch.Tensor, *, progress: bool, extra: Optional[Callable[[], Dict[str, float]]] = None,
-         checkpoint: Optional[PathLike] = None, resume: bool = False) -> Dict[str, List[float]]:
-    """Adam on the energy and τ jointly, through `harness.fit`: weight decay on the energy only (τ must
+         checkpoint: Optional[PathLike] = None, resume: bool = False,
+         proposal: Optional[nn.Module] = None) -> Dict[str, List[float]]:
+    """Adam on the energy and τ jointly (and a learned proposal's head: no weight decay, clipped on its own), through `harness.fit`: weight decay on the energy only (τ must
     be free to reach the LSE), τ's learning rate tau_lr (default lr), optional global grad-norm clipping.
     batch_loss(xb, yb, idx, generator) → scalar. Returns the history ("loss" per epoch, `extra`'s keys)."""
     groups = [dict(params=list(energy.parameters()), weight_decay=s["weight_decay"])]
     if tau is not None:
         groups.append(dict(params=list(tau.parameters()), weight_decay=0.0,
                            lr=s["lr"] if s["tau_lr"] is None else s["tau_lr"]))
-    opt = torch.optim.Adam(groups, lr=s["lr"])
     params = [p for g in groups for p in g["params"]]
+    if proposal is not None:
+        groups.append(dict(params=list(proposal.parameters()), weight_decay=0.0))
+    opt = torch.optim.Adam(groups, lr=s["lr"])
     shuffle = torch.Generator().manual_seed(s["seed"])
     sampler = torch.Generator(device=x.device).manual_seed(s["seed"] + 1)
     n = x.shape[0]
@@ -170,6 +224,8 @@ def _fit(fn: str, s: dict, energy: nn.Module, tau: Optional[nn.Module], batch_lo
             loss.backward()
             if s["grad_clip"] is not None:
                 nn.utils.clip_grad_norm_(params, s["grad_clip"])
+                if proposal is not None:
+                    nn.utils.clip_grad_norm_(list(proposal.parameters()), s["grad_clip"])
             opt.step()
             total += float(loss.detach()) * idx.numel()
             count += idx.numel()
@@ -181,6 +237,8 @@ def _fit(fn: str, s: dict, energy: nn.Module, tau: Optional[nn.Module], batch_lo
         parts = dict(energy=energy, opt=opt, shuffle=shuffle, sampler=sampler, dropout=dropout)
         if tau is not None:
             parts["tau"] = tau
+        if proposal is not None:
+            parts["proposal"] = proposal
         return fit(s["epochs"], run_epoch, state=TrainState(**parts), resume=resume, progress=progress,
                    checkpoint=Checkpoint(checkpoint, config, owner=f"pyalgo.lab.energy.{fn}") if checkpoint else None,
                    desc=f"pyalgo.lab.energy.{fn}", map_location=x.device)
@@ -198,6 +256,23 @@ def _tau_of(tau: nn.Module, xb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor
 
 def _kind(method: str) -> str:
     return "logistic" if method == "minmin" else "sparsemax"
+
+
+def _proposal_of(s: dict, head: Optional[nn.Module], params: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor,
+                 ranking: bool):
+    """(proposal tensor for the loss or None, the head's NLL term or 0): "model" uses the energy's own
+    parameters (θ or the unary u), detached; "learned" the head's output, detached, plus the head's
+    maximum-likelihood loss on the observed y (the only gradient the head gets)."""
+    if s["proposal"] == "uniform":
+        return None, 0.0
+    if s["proposal"] == "model":
+        return params.detach() * s["proposal_scale"], 0.0
+    a = head(xb)
+    if ranking:
+        nll = -_ref.plackett_luce_log_prob(a, yb).mean()
+    else:
+        nll = nn.functional.binary_cross_entropy_with_logits(a, yb, reduction="none").sum(1).mean()
+    return a.detach(), nll
 
 
 # -- multilabel ---------------------------------------------------------------------------------------
@@ -223,13 +298,16 @@ def _multilabel_data(fn: str, data, s: dict, device: torch.device):
     return x, y
 
 
-def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Callable:
+def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module], head: Optional[nn.Module] = None) -> Callable:
     method, m = s["method"], s["num_samples"]
 
     def batch_loss(xb, yb, idx, gen):
         u, U = unary_pairwise(energy, xb)
         if tau is not None:
-            return minmin_loss(u, _tau_of(tau, xb, idx), yb, m, pairwise=U, kind=_kind(method), generator=gen).mean()
+            prop, head_nll = _proposal_of(s, head, u, xb, yb, ranking=False)
+            kw = {} if prop is None else dict(proposal=prop)
+            loss = minmin_loss(u, _tau_of(tau, xb, idx), yb, m, pairwise=U, kind=_kind(method), generator=gen, **kw)
+            return loss.mean() + head_nll
         if method == "bce":
             return nn.functional.binary_cross_entropy_with_logits(u, yb, reduction="none").sum(1).mean()
         if method == "exact_mle":
@@ -248,25 +326,28 @@ def train_multilabel(data: MultilabelSplit, method: str = "minmin", *, model: st
                      grad_clip: Optional[float] = None, tau_lr: Optional[float] = None, seed: int = 0,
                      device: Union[str, torch.device] = "cpu", track_nll: bool = False, predict_steps: int = 100,
                      progress: bool = False, checkpoint: Optional[PathLike] = None,
-                     resume: bool = False) -> TrainResult:
+                     resume: bool = False, proposal: str = "uniform", proposal_scale: float = 1.0) -> TrainResult:
     """Trains a multilabel EBM on data.x_train (N, d), data.y_train (N, k) ∈ {0,1}; evaluates on x_test/y_test.
 
     method ∈ MULTILABEL_METHODS (module doc); model "unary" | "pairwise"; tau "net" (TauNet) | "free" (FreeTau,
     finite sum). num_samples: m uniform samples per example (minmin/sparsemax) or MCMC chains per example (mcmc).
-    exact_mle needs the unary model or k ≤ 16 (enumeration); bce needs the unary model. track_nll records
+    exact_mle needs the unary model or k ≤ 16 (enumeration); bce needs the unary model. proposal (minmin /
+    sparsemax): "uniform" | "model" (Bernoulli(σ(u(x))), u detached) | "learned" (a BCE-trained logit head;
+    TrainResult.config and the checkpoint include it). track_nll records
     the exact training NLL after every epoch. checkpoint: a file saved after every epoch; resume=True
     continues from it (CheckpointMismatch if it was made with other settings or data)."""
     fn = "train_multilabel"
     s = _settings(fn, MULTILABEL_METHODS, MULTILABEL_MODELS, method=method, model=model, tau=tau,
                   num_samples=num_samples, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                   hidden=hidden, tau_hidden=tau_hidden, dropout=dropout, chain_length=chain_length,
-                  grad_clip=grad_clip, tau_lr=tau_lr, seed=seed)
+                  grad_clip=grad_clip, tau_lr=tau_lr, seed=seed, proposal=proposal, proposal_scale=proposal_scale)
     device = torch.device(device)
     x, y = _multilabel_data(fn, data, s, device)
     energy, tau_mod = _build(s, x.shape[1], y.shape[1], x.shape[0], device)
+    head = _build_proposal(s, x.shape[1], y.shape[1], device)
     extra = (lambda: dict(train_nll=exact_nll_multilabel(energy, x, y))) if track_nll else None
-    history = _fit(fn, s, energy, tau_mod, _multilabel_loss(s, energy, tau_mod), x, y, progress=progress,
-                   extra=extra, checkpoint=checkpoint, resume=resume)
+    history = _fit(fn, s, energy, tau_mod, _multilabel_loss(s, energy, tau_mod, head), x, y, progress=progress,
+                   extra=extra, checkpoint=checkpoint, resume=resume, proposal=head)
     metrics = evaluate_multilabel(energy, data.x_test.to(device, torch.float32), data.y_test.to(device, torch.float32),
                                   predict_steps=predict_steps)
     return _result(s, history, metrics, energy, tau_mod)
@@ -285,13 +366,18 @@ def _ranking_split(fn: str, data, train_idx, test_idx) -> RankingSplit:
     return data.split(train_idx, test_idx)
 
 
-def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Callable:
+def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module], head: Optional[nn.Module] = None) -> Callable:
     method, m = s["method"], s["num_samples"]
 
     def batch_loss(xb, yb, idx, gen):
         theta = energy(xb)
         if tau is not None:
-            return minmin_loss_ranking(theta, _tau_of(tau, xb, idx), yb, m, kind=_kind(method), generator=gen).mean()
+            if s["center"]:
+                theta = theta - theta.mean(1, keepdim=True)
+            prop, head_nll = _proposal_of(s, head, theta, xb, yb, ranking=True)
+            kw = {} if prop is None else dict(proposal=prop)
+            loss = minmin_loss_ranking(theta, _tau_of(tau, xb, idx), yb, m, kind=_kind(method), generator=gen, **kw)
+            return loss.mean() + head_nll
         if method == "exact_mle":
             return (_ref.exact_lse_perms(theta) - _ref.energy_perms(theta, yb)).mean()
         init = yb[:, None, :].expand(-1, m, -1)  # mcmc: Metropolis chains from the data permutation
@@ -306,18 +392,30 @@ def train_ranking(data: Union[RankingSplit, RankingData], method: str = "minmin"
                   weight_decay: float = 0.0, hidden: int = 64, tau_hidden: Optional[int] = None, dropout: float = 0.0,
                   chain_length: int = 1, grad_clip: Optional[float] = None, tau_lr: Optional[float] = None,
                   seed: int = 0, device: Union[str, torch.device] = "cpu", progress: bool = False,
-                  checkpoint: Optional[PathLike] = None, resume: bool = False) -> TrainResult:
+                  checkpoint: Optional[PathLike] = None, resume: bool = False, proposal: str = "uniform",
+                  center: bool = False, proposal_scale: float = 1.0, init_scale: float = 1.0) -> TrainResult:
     """Trains a label-ranking EBM; y are permutations (B, n) int64 (y = n − rank).
 
     data: a `RankingSplit` (x_train, y_train, x_test, y_test) or a `RankingData` with train_idx/test_idx
     (e.g. from data.kfold_indices). method ∈ RANKING_METHODS ("exact_mle" enumerates n! ≤ 8! permutations);
     model "permutahedron" (argsort prediction) | "birkhoff" (Hungarian); other arguments as train_multilabel
-    (mcmc: Metropolis random-swap chains started at the data permutation)."""
+    (mcmc: Metropolis random-swap chains started at the data permutation). proposal (minmin / sparsemax):
+    "uniform" | "model" (Plackett–Luce(θ(x)), θ detached; permutahedron only) | "learned" (a PL-likelihood
+    trained score head). center=True (permutahedron min-min): the loss sees θ − mean_i θ_i. The common part
+    of θ only adds (n+1)/2·Σθ_i(x) to g for every permutation (p, the prediction and the MLE are unchanged),
+    but τ must then track it and its noisy e^{g−τ} gradient swamps the per-item signal: with n ≥ 8 labels
+    uncentred min-min barely learns. TrainResult.tau then estimates the log-partition of the centred energy.
+    init_scale ≠ 1 multiplies the energy's initial output-layer weights and zeroes its bias (0: p_g starts
+    uniform). With many labels a random initial θ makes p_g far from both q and PL(θ) (importance weights
+    with χ² growing like e^{Var g}); a small init_scale (0.1) starts where every proposal is accurate.
+    proposal_scale multiplies the model's scores for proposal="model" (r = PL(scale·θ)): PL(θ) is flatter than
+    p_g ∝ e^{⟨θ, y⟩} far from the mode, and a scale of 1.5–2 gives lower-variance weights (many_labels.py)."""
     fn = "train_ranking"
     s = _settings(fn, RANKING_METHODS, RANKING_MODELS, method=method, model=model, tau=tau, num_samples=num_samples,
                   epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hidden=hidden,
                   tau_hidden=tau_hidden, dropout=dropout, chain_length=chain_length, grad_clip=grad_clip,
-                  tau_lr=tau_lr, seed=seed)
+                  tau_lr=tau_lr, seed=seed, proposal=proposal, center=center,
+                  proposal_scale=proposal_scale, init_scale=init_scale)
     split = _ranking_split(fn, data, train_idx, test_idx)
     device = torch.device(device)
     x = split.x_train.to(device, torch.float32)
@@ -330,7 +428,8 @@ def train_ranking(data: Union[RankingSplit, RankingData], method: str = "minmin"
     if method == "exact_mle" and n > MAX_EXACT_PERMS:
         raise _err(fn, f"method 'exact_mle' enumerates n! permutations and needs n <= {MAX_EXACT_PERMS}, got n={n}")
     energy, tau_mod = _build(s, x.shape[1], n, x.shape[0], device)
-    history = _fit(fn, s, energy, tau_mod, _ranking_loss(s, energy, tau_mod), x, y, progress=progress,
-                   checkpoint=checkpoint, resume=resume)
+    head = _build_proposal(s, x.shape[1], n, device)
+    history = _fit(fn, s, energy, tau_mod, _ranking_loss(s, energy, tau_mod, head), x, y, progress=progress,
+                   checkpoint=checkpoint, resume=resume, proposal=head)
     metrics = evaluate_ranking(energy, split.x_test.to(device, torch.float32), split.y_test.to(device, torch.long))
     return _result(s, history, metrics, energy, tau_mod)
