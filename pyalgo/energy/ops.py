@@ -131,6 +131,62 @@ def _compute_dtype(*tensors) -> torch.dtype:
     return torch.float32 if dt in (torch.float16, torch.bfloat16) else dt
 
 
+def _check_proposal(fn: str, proposal, B: int, size: int, axis: str, device) -> Optional[torch.Tensor]:
+    """The proposal's logits/scores (B, size), detached (no gradient flows into a proposal)."""
+    if proposal is None:
+        return None
+    if not isinstance(proposal, torch.Tensor):
+        raise TypeError(f"{fn}: proposal must be a torch.Tensor or None, got {type(proposal).__name__}")
+    if proposal.dtype not in _FLOATS:
+        raise TypeError(f"{fn}: proposal must be a floating tensor (float16/bfloat16/float32/float64), "
+                        f"got {proposal.dtype}")
+    if tuple(proposal.shape) != (B, size):
+        raise ValueError(f"{fn}: proposal must have shape (B, {axis}) = ({B}, {size}), got {tuple(proposal.shape)}")
+    if device is not None and proposal.device != torch.device(device):
+        raise ValueError(f"{fn}: proposal must be on {device}, got {proposal.device}")
+    return proposal.detach()
+
+
+def _check_proposal_finite(fn: str, proposal: torch.Tensor) -> None:
+    if not bool(torch.isfinite(proposal).all()):
+        raise ValueError(f"{fn}: proposal must be finite (no NaN or inf logits/scores)")
+
+
+# ---- proposal sampling (pure torch for now; the fused kernels replace it) ----------------------
+
+def _proposal_generator(seed: torch.Tensor, device: torch.device) -> torch.Generator:
+    """A torch generator seeded from a drawn (seed, offset) pair, so a proposal draw consumes the caller's
+    generator exactly like a kernel call (one draw_seed)."""
+    s0, s1 = (int(v) for v in seed.cpu().tolist())
+    g = torch.Generator(device=device)
+    g.manual_seed((s0 * 0x9E3779B97F4A7C15 + s1) & ((1 << 63) - 1))
+    return g
+
+
+def _draw_bits(seed, a: torch.Tensor, m: int):
+    """Bits y'_i ~ Bernoulli(σ(a_i)) (B, m, k) uint8 and their log weights log q − log r (B, m)."""
+    dt = _compute_dtype(a)
+    B, k = a.shape
+    u = torch.rand((B, m, k), generator=_proposal_generator(seed, a.device), device=a.device, dtype=torch.float64)
+    bits = (u < torch.sigmoid(a.to(torch.float64))[:, None]).to(torch.uint8)
+    from .reference import proposal_log_weight_bits
+    return bits, proposal_log_weight_bits(a.to(dt), bits)
+
+
+def _draw_perms(seed, s: torch.Tensor, m: int):
+    """Plackett–Luce permutations (B, m, n) int64 in the position convention and their log weights (B, m)."""
+    dt = _compute_dtype(s)
+    B, n = s.shape
+    u = torch.rand((B, m, n), generator=_proposal_generator(seed, s.device), device=s.device, dtype=torch.float64)
+    u = u.clamp_min(torch.finfo(torch.float64).tiny)
+    keys = s.to(torch.float64)[:, None] - torch.log(-torch.log(u))
+    order = keys.argsort(dim=-1, descending=True)                    # order[t] = the t-th most preferred item
+    positions = torch.arange(n - 1, -1, -1, device=s.device, dtype=torch.int64).expand(B, m, n)
+    perms = torch.empty((B, m, n), dtype=torch.int64, device=s.device).scatter_(-1, order, positions)
+    from .reference import proposal_log_weight_perms
+    return perms, proposal_log_weight_perms(s.to(dt), perms)
+
+
 # ---- samplers --------------------------------------------------------------------------------
 
 def _check_generator(fn: str, generator) -> None:
@@ -148,19 +204,23 @@ def _sampler_device(fn: str, generator, device) -> torch.device:
 
 
 def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.Generator] = None,
-                device: Union[str, torch.device, None] = None) -> torch.Tensor:
-    """Uniform label sets of iid fair bits: the samples `minmin_loss` draws when called with
-    `generator` in the same state.
+                device: Union[str, torch.device, None] = None, proposal: Optional[torch.Tensor] = None):
+    """Uniform label sets of iid fair bits (or proposal samples): the samples `minmin_loss` draws when
+    called with `generator` in the same state (and the same `proposal`).
 
     Args:
         batch: B >= 0.
         num_samples: m >= 1 samples per example.
         k: labels >= 1.
         generator: the random source (None: the default generator of `device`).
-        device: where to draw (None: the generator's device, else CPU).
+        device: where to draw (None: the proposal's device, else the generator's, else CPU).
+        proposal: (batch, k) float logits a, or None (uniform). With a proposal, bit i is drawn
+            from Bernoulli(σ(a_i)) independently, and the log importance weights are returned too.
 
     Returns:
-        uint8 (batch, num_samples, k) of 0/1.
+        uint8 (batch, num_samples, k) of 0/1; with a proposal, (samples, log_weight) where
+        log_weight (batch, num_samples) = log q(y') − log r(y') = −k log 2 − log r(y') in the
+        proposal's compute dtype (float32 for half inputs).
 
     Raises:
         TypeError: `generator` is not a torch.Generator.
@@ -175,24 +235,36 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
     k = _count(fn, "k", k, 1, MAX_LABELS)
     _check_output_size(fn, batch, num_samples, k, 1)
     _check_generator(fn, generator)
+    if proposal is not None:
+        dev = _sampler_device(fn, None, device) if device is not None else \
+            (proposal.device if isinstance(proposal, torch.Tensor) else None)
+        a = _check_proposal(fn, proposal, batch, k, "k", dev)
+        if _checking(True):
+            _check_proposal_finite(fn, a)
+        return _draw_bits(draw_seed(generator, a.device, fn), a, num_samples)
     dev = _sampler_device(fn, generator, device)
     return _ops.energy_sample_bits(draw_seed(generator, dev, fn), batch, num_samples, k)
 
 
 def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch.Generator] = None,
-                 device: Union[str, torch.device, None] = None) -> torch.Tensor:
-    """Uniform permutations of 0..n−1 (Fisher–Yates): the samples `minmin_loss_ranking` draws when
-    called with `generator` in the same state.
+                 device: Union[str, torch.device, None] = None, proposal: Optional[torch.Tensor] = None):
+    """Uniform permutations of 0..n−1 (Fisher–Yates), or Plackett–Luce proposal samples: the samples
+    `minmin_loss_ranking` draws when called with `generator` in the same state (and the same `proposal`).
 
     Args:
         batch: B >= 0.
         num_samples: m >= 1 samples per example.
         n: items >= 1.
         generator: the random source (None: the default generator of `device`).
-        device: where to draw (None: the generator's device, else CPU).
+        device: where to draw (None: the proposal's device, else the generator's, else CPU).
+        proposal: (batch, n) float Plackett–Luce scores s, or None (uniform). With a proposal, a sample
+            is the order argsort(s + Gumbel) (descending: first = most preferred), returned in the
+            position convention (y[i] = score position of item i, n − 1 = most preferred), and the log
+            importance weights are returned too.
 
     Returns:
-        int64 (batch, num_samples, n), each row a permutation.
+        int64 (batch, num_samples, n), each row a permutation; with a proposal, (samples, log_weight)
+        where log_weight (batch, num_samples) = −log n! − log r(σ) in the proposal's compute dtype.
 
     Raises:
         TypeError: `generator` is not a torch.Generator.
@@ -207,6 +279,13 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
     n = _count(fn, "n", n, 1, MAX_ITEMS)
     _check_output_size(fn, batch, num_samples, n, 8)
     _check_generator(fn, generator)
+    if proposal is not None:
+        dev = _sampler_device(fn, None, device) if device is not None else \
+            (proposal.device if isinstance(proposal, torch.Tensor) else None)
+        s = _check_proposal(fn, proposal, batch, n, "n", dev)
+        if _checking(True):
+            _check_proposal_finite(fn, s)
+        return _draw_perms(draw_seed(generator, s.device, fn), s, num_samples)
     dev = _sampler_device(fn, generator, device)
     return _ops.energy_sample_perms(draw_seed(generator, dev, fn), batch, num_samples, n)
 
@@ -215,7 +294,8 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
 
 def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_samples: int,
                 pairwise: Optional[torch.Tensor] = None, kind: Kind = "logistic", alpha: Optional[float] = None,
-                generator: Optional[torch.Generator] = None, validate: bool = True) -> torch.Tensor:
+                generator: Optional[torch.Generator] = None, validate: bool = True,
+                proposal: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Per-example min-min loss for multilabel energies g = ⟨u, y⟩ + ½ yᵀUy.
 
     ℓ = τ + E_{y'~q}[f*(g(y') − τ)] − g(y) with E_q estimated by `num_samples` uniform samples.
@@ -232,6 +312,10 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
         alpha: the entmax α > 1 (only with ``kind="entmax"``; otherwise implied).
         generator: the random source of the samples.
         validate: check values (y binary, finite energies): a host synchronisation on CUDA.
+        proposal: (B, k) float logits a of an independent-Bernoulli proposal r (y'_i ~ Bernoulli(σ(a_i))),
+            or None (uniform q). A constant (no gradient flows into it). Each sample term is weighted by
+            w = q/r (docs/energy.md, "Proposal sampling"), so the loss stays unbiased for the uniform-q loss:
+            ℓ = τ + (1/m) Σ_j w_j f*(g_j − τ) − g(y), with the constant part kept exact.
 
     Returns:
         loss (B,).
@@ -263,17 +347,26 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
     _check_generator(fn, generator)
     if not isinstance(validate, bool):
         raise TypeError(f"{fn}: validate must be a bool, got {type(validate).__name__}")
+    prop = _check_proposal(fn, proposal, B, k, "k", unary.device)
     if _checking(validate):
         if not bool(((labels == 0) | (labels == 1)).all()):
             raise ValueError(f"{fn}: y must be binary (every entry 0 or 1)")
         _check_finite(fn, unary=unary.detach(), pairwise=None if pairwise is None else pairwise.detach(),
                       tau=tau.detach())
+        if prop is not None:
+            _check_proposal_finite(fn, prop)
     out_dtype = torch.promote_types(unary.dtype, tau.dtype) if pairwise is None else \
         torch.promote_types(torch.promote_types(unary.dtype, tau.dtype), pairwise.dtype)
     dt = _compute_dtype(unary, tau, pairwise)
     grad = torch.is_grad_enabled() and (unary.requires_grad or tau.requires_grad or
                                         (pairwise is not None and pairwise.requires_grad))
     seed = draw_seed(generator, unary.device, fn)
+    if prop is not None:
+        from .reference import minmin_loss_ref
+        samples, log_w = _draw_bits(seed, prop, m)
+        loss = minmin_loss_ref(unary.to(dt), tau.to(dt), labels.to(dt), samples,
+                               None if pairwise is None else pairwise.to(dt), a, log_w.to(dt))
+        return loss.to(out_dtype)
     loss = _ops.minmin_bits(unary.to(dt), None if pairwise is None else pairwise.to(dt), tau.to(dt),
                             labels.to(dt), m, a, grad, seed)[0]
     return loss.to(out_dtype)
@@ -281,7 +374,8 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
 
 def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_samples: int,
                         kind: Kind = "logistic", alpha: Optional[float] = None,
-                        generator: Optional[torch.Generator] = None, validate: bool = True) -> torch.Tensor:
+                        generator: Optional[torch.Generator] = None, validate: bool = True,
+                        proposal: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Per-example min-min loss over permutations.
 
     theta (B, n) gives the permutahedron energy ⟨θ, y + 1⟩, theta (B, n, n) the Birkhoff energy
@@ -296,6 +390,9 @@ def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor,
         alpha: the entmax α > 1 (only with ``kind="entmax"``).
         generator: the random source of the samples.
         validate: check values (permutations, finite energies): a host synchronisation on CUDA.
+        proposal: (B, n) float Plackett–Luce scores s of a proposal r (a sample is argsort(s + Gumbel),
+            most preferred first), or None (uniform q). A constant (no gradient flows into it). Each sample
+            term is weighted by w = q/r, so the loss stays unbiased for the uniform-q loss.
 
     Returns:
         loss (B,).
@@ -331,14 +428,22 @@ def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor,
     if not isinstance(validate, bool):
         raise TypeError(f"{fn}: validate must be a bool, got {type(validate).__name__}")
     perm = y.detach().to(torch.int64).contiguous()
+    prop = _check_proposal(fn, proposal, B, n, "n", theta.device)
     if _checking(validate):
         if B > 0 and not bool((perm.sort(dim=1).values == torch.arange(n, device=perm.device)).all()):
             raise ValueError(f"{fn}: y must hold a permutation of 0..n-1 in every row")
         _check_finite(fn, theta=theta.detach(), tau=tau.detach())
+        if prop is not None:
+            _check_proposal_finite(fn, prop)
     out_dtype = torch.promote_types(theta.dtype, tau.dtype)
     dt = _compute_dtype(theta, tau)
     grad = torch.is_grad_enabled() and (theta.requires_grad or tau.requires_grad)
     seed = draw_seed(generator, theta.device, fn)
+    if prop is not None:
+        from .reference import minmin_loss_ranking_ref
+        perms, log_w = _draw_perms(seed, prop, m)
+        loss = minmin_loss_ranking_ref(theta.to(dt), tau.to(dt), perm, perms, a, log_w.to(dt))
+        return loss.to(out_dtype)
     loss = _ops.minmin_perms(theta.to(dt), tau.to(dt), perm, m, a, grad, seed)[0]
     return loss.to(out_dtype)
 

@@ -13,6 +13,16 @@ LSE_g = log E_{y~q} e^{g(y)} = logsumexp_y g − log|Y|; the min-min loss with T
 Multilabel: y ∈ {0,1}^k, g = ⟨u, y⟩ + ½ yᵀUy. Ranking: y (n,) int64 with y_i = score position of item i
 (n−1 = most preferred); permutahedron g = Σ_i θ_i (y_i + 1), Birkhoff g = Σ_i Θ[i, y_i].
 Bit configuration number c of `all_bits(k)` has bit j = (c >> j) & 1.
+
+Proposal sampling (importance weights): with samples y'_j drawn from a proposal r instead of q and
+w_j = q(y'_j)/r(y'_j), the loss τ + (1/m) Σ_j w_j f*(g_j − τ) − g(y) is unbiased for the uniform-q loss.
+The references keep the constant part exact and weight only the sample term:
+
+    α = 1:  loss = τ + (1/m) Σ_j w_j e^{g_j − τ} − 1 − g(y)            (log-sum-exp of g_j − τ + log w_j)
+    α > 1:  loss = τ + (1/m) Σ_j w_j [f*(g_j − τ) + 1/α] − 1/α − g(y)   (f* + 1/α = [1 + (α−1)s]_+^{α/(α−1)}/α)
+
+Proposals: bits y'_i ~ Bernoulli(σ(a_i)) independently (`bernoulli_log_prob`); permutations from
+Plackett–Luce scores s (`plackett_luce_log_prob`), the most preferred item first.
 """
 from __future__ import annotations
 
@@ -27,6 +37,7 @@ __all__ = [
     "all_bits", "all_perms", "exact_lse_bits", "unary_lse", "exact_lse_perms", "log_permanent",
     "lse_perms_ryser", "exact_minmin_loss_bits", "exact_minmin_loss_perms", "optimal_tau_bits",
     "implied_distribution_bits", "unary_nll", "fstar", "fstar_prime", "overflow_threshold",
+    "bernoulli_log_prob", "plackett_luce_log_prob", "proposal_log_weight_bits", "proposal_log_weight_perms",
 ]
 
 MAX_ENUM_BITS = 20          # exact_lse_bits & co. enumerate 2^k configurations (chunked)
@@ -185,7 +196,7 @@ def _loss_from_log_mean(tau, log_mean_exp, g_true, c):
 
 
 def minmin_from_energies(g_samples: torch.Tensor, g_true: torch.Tensor, tau: torch.Tensor,
-                         alpha: float = 1.0) -> torch.Tensor:
+                         alpha: float = 1.0, log_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Doubly-stochastic min-min loss from energies (notation of the module doc).
 
         loss_i = τ_i + (1/m) Σ_j f*_α(g_ij − τ_i) − g_true_i.
@@ -200,6 +211,10 @@ def minmin_from_energies(g_samples: torch.Tensor, g_true: torch.Tensor, tau: tor
         g_true: (B,) energies of the observed labels.
         tau: (B,) log-partition estimates.
         alpha: the conjugate's α >= 1.
+        log_weight: (B, m) log importance weights log w_j = log q(y'_j) − log r(y'_j) of samples drawn from a
+            proposal r, or None (uniform samples, w = 1). With weights, the sample term is weighted and the
+            constant part kept exact (module doc): α = 1 uses L_i = logsumexp_j(g_ij − τ_i + log w_ij) − log m
+            with the same guard; α > 1 uses τ + mean_j w_j [f*(s_j) + 1/α] − 1/α − g_true.
 
     Returns:
         loss (B,).
@@ -224,6 +239,18 @@ def minmin_from_energies(g_samples: torch.Tensor, g_true: torch.Tensor, tau: tor
     dt = _compute_dtype(out_dtype)
     g, gy, t = g_samples.to(dt), g_true.to(dt), tau.to(dt)
     s = g - t[:, None]
+    if log_weight is not None:
+        _check_tensor(fn, "log_weight", log_weight, 2, floating=True)
+        if tuple(log_weight.shape) != (B, m):
+            raise _err(fn, f"log_weight must have shape (B, m) = ({B}, {m}) like g_samples, got {tuple(log_weight.shape)}")
+        lw = log_weight.to(dt)
+        if alpha == 1.0:
+            L = torch.logsumexp(s + lw, dim=1) - math.log(m)
+            loss = _loss_from_log_mean(t, L, gy, overflow_threshold(out_dtype))
+        else:
+            shifted = fstar_prime(s, alpha) * (1.0 + (alpha - 1.0) * s).clamp(min=0.0) / alpha  # f*(s) + 1/α
+            loss = saturate(t + (torch.exp(lw) * shifted).mean(dim=1) - 1.0 / alpha - gy)
+        return loss.to(out_dtype)
     if alpha == 1.0:
         L = torch.logsumexp(s, dim=1) - math.log(m)
         loss = _loss_from_log_mean(t, L, gy, overflow_threshold(out_dtype))
@@ -302,7 +329,8 @@ def energy_perms(theta: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
 
 
 def minmin_loss_ref(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, samples: torch.Tensor,
-                    pairwise: Optional[torch.Tensor] = None, alpha: float = 1.0) -> torch.Tensor:
+                    pairwise: Optional[torch.Tensor] = None, alpha: float = 1.0,
+                    log_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Materialised multilabel min-min loss.
 
     Args:
@@ -312,6 +340,7 @@ def minmin_loss_ref(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, sam
         samples: (B, m, k) prior samples.
         pairwise: (B, k, k) or None.
         alpha: the conjugate's α.
+        log_weight: (B, m) log importance weights of proposal samples (see `minmin_from_energies`), or None.
 
     Returns:
         loss (B,).
@@ -322,11 +351,12 @@ def minmin_loss_ref(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, sam
     fn = "minmin_loss_ref"
     _check_tensor(fn, "samples", samples, 3)
     _check_tensor(fn, "y", y, 2)
-    return minmin_from_energies(energy_bits(unary, samples, pairwise), energy_bits(unary, y, pairwise), tau, alpha)
+    return minmin_from_energies(energy_bits(unary, samples, pairwise), energy_bits(unary, y, pairwise), tau, alpha,
+                                log_weight)
 
 
 def minmin_loss_ranking_ref(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, perms: torch.Tensor,
-                            alpha: float = 1.0) -> torch.Tensor:
+                            alpha: float = 1.0, log_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Materialised ranking min-min loss.
 
     Args:
@@ -335,6 +365,7 @@ def minmin_loss_ranking_ref(theta: torch.Tensor, tau: torch.Tensor, y: torch.Ten
         y: (B, n) permutations.
         perms: (B, m, n) prior samples.
         alpha: the conjugate's α.
+        log_weight: (B, m) log importance weights of proposal samples (see `minmin_from_energies`), or None.
 
     Returns:
         loss (B,).
@@ -345,7 +376,81 @@ def minmin_loss_ranking_ref(theta: torch.Tensor, tau: torch.Tensor, y: torch.Ten
     fn = "minmin_loss_ranking_ref"
     _check_tensor(fn, "perms", perms, 3)
     _check_tensor(fn, "y", y, 2)
-    return minmin_from_energies(energy_perms(theta, perms), energy_perms(theta, y), tau, alpha)
+    return minmin_from_energies(energy_perms(theta, perms), energy_perms(theta, y), tau, alpha, log_weight)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# proposals: log-probabilities and importance weights
+# ---------------------------------------------------------------------------------------------------------------
+
+def bernoulli_log_prob(a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """log r(y) = Σ_i [y_i a_i − softplus(a_i)] of independent bits y_i ~ Bernoulli(σ(a_i)).
+
+    Differentiable w.r.t. `a`; `a` and `y` broadcast (e.g. a[:, None] against (B, m, k) samples).
+
+    Args:
+        a: (..., k) logits.
+        y: (..., k) 0/1 bits (any dtype; cast to a's).
+
+    Returns:
+        (...) log-probabilities (the broadcast shape without the last axis).
+
+    Example:
+        lp = bernoulli_log_prob(torch.randn(4, 1, 6), torch.randint(0, 2, (4, 10, 6)))   # (4, 10)
+    """
+    fn = "bernoulli_log_prob"
+    if not isinstance(a, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(f"pyalgo.energy.{fn}: a and y must be torch.Tensors")
+    if not a.is_floating_point():
+        raise TypeError(f"pyalgo.energy.{fn}: a must be a floating-point tensor, got {a.dtype}")
+    if a.dim() == 0 or y.dim() == 0 or a.shape[-1] != y.shape[-1]:
+        raise _err(fn, f"a and y must share their last (label) axis, got {tuple(a.shape)} and {tuple(y.shape)}")
+    return (y.to(a.dtype) * a - torch.nn.functional.softplus(a)).sum(-1)
+
+
+def plackett_luce_log_prob(s: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
+    """log r(σ) of a Plackett–Luce ranking with scores s, σ in the position convention.
+
+    perms[..., i] = score position of item i (n − 1 = most preferred), so the order o (most preferred first)
+    has perms[o_t] = n − 1 − t and log r = Σ_t (s_{o_t} − logsumexp_{l ≥ t} s_{o_l}). Differentiable w.r.t. `s`;
+    `s` and `perms` broadcast.
+
+    Args:
+        s: (..., n) scores.
+        perms: (..., n) integer permutations of 0..n−1 (position convention).
+
+    Returns:
+        (...) log-probabilities.
+
+    Example:
+        lp = plackett_luce_log_prob(torch.randn(4, 1, 5), torch.rand(4, 10, 5).argsort(-1))   # (4, 10)
+    """
+    fn = "plackett_luce_log_prob"
+    if not isinstance(s, torch.Tensor) or not isinstance(perms, torch.Tensor):
+        raise TypeError(f"pyalgo.energy.{fn}: s and perms must be torch.Tensors")
+    if not s.is_floating_point():
+        raise TypeError(f"pyalgo.energy.{fn}: s must be a floating-point tensor, got {s.dtype}")
+    if perms.is_floating_point() or perms.is_complex() or perms.dtype == torch.bool:
+        raise TypeError(f"pyalgo.energy.{fn}: perms must be an integer tensor, got {perms.dtype}")
+    if s.dim() == 0 or perms.dim() == 0 or s.shape[-1] != perms.shape[-1]:
+        raise _err(fn, f"s and perms must share their last (item) axis, got {tuple(s.shape)} and {tuple(perms.shape)}")
+    shape = torch.broadcast_shapes(s.shape, perms.shape)
+    s_b, p_b = s.expand(shape), perms.long().expand(shape)
+    item_at = p_b.argsort(dim=-1)                  # item_at[p] = the item in position p (ascending preference)
+    by_pos = torch.gather(s_b, -1, item_at)        # scores by position; the order o is this read backwards
+    # suffix l ≥ t of the descending order = positions ≤ p: a cumulative logsumexp over positions
+    return (by_pos - torch.logcumsumexp(by_pos, dim=-1)).sum(-1)
+
+
+def proposal_log_weight_bits(a: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+    """log w = log q(y') − log r(y') = −k log 2 − bernoulli_log_prob(a, y') for proposal logits a (B, k) and
+    samples (B, m, k): (B, m)."""
+    return -a.shape[-1] * math.log(2.0) - bernoulli_log_prob(a[:, None], samples)
+
+
+def proposal_log_weight_perms(s: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
+    """log w = −log n! − plackett_luce_log_prob(s, σ) for PL scores s (B, n) and perms (B, m, n): (B, m)."""
+    return -math.lgamma(s.shape[-1] + 1) - plackett_luce_log_prob(s[:, None], perms)
 
 
 # ---------------------------------------------------------------------------------------------------------------
