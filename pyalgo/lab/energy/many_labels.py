@@ -1,0 +1,171 @@
+"""Learning with many labels: label ranking on synthetic Plackett–Luce data at k = 8, 11, 16 (issue 17).
+
+Data: `pyalgo.energy.data.synthetic_plackett_luce` (x ~ N(0, I_20), true scores θ*(x) = x W, y ~ PL(θ*(x)),
+scale 2: the true model's own Kendall τ ×100 ≈ 64–65 at every k). Every method trains the permutahedron
+energy (MLP, `BASE`) with the same epochs and batch size, and gets the same search budget: the configurations
+of its grid (`GRIDS`, the same number for every method) are trained on 80 % of the training rows and scored by
+Kendall τ on the other 20 % (validation, never the test rows); the best one is retrained on all training
+rows and evaluated once on the test rows. Methods (`METHODS`):
+
+- "minmin"          the paper's min-min loss with uniform q (m uniform permutations out of k!);
+- "minmin_centered" the same with θ centred in the loss and a near-uniform initial model (center=True,
+                    init_scale=0.1, gradient clipping): the uncentred loss spends its gradient on the
+                    common part of θ, which only shifts g by (k+1)/2·Σθ_i (module doc of `train`);
+- "minmin_model"    + importance sampling from the model's own Plackett–Luce proposal PL(s·θ(x)), θ detached;
+- "minmin_learned"  + a jointly learned PL proposal head (maximum likelihood of the observed y);
+- "mcmc"            contrastive divergence with Metropolis random-swap chains from the data (CD-k; the grid
+                    tunes chain length, chains per example and lr);
+- "exact_mle"       the exact NLL (enumerates k! permutations: k ≤ 8 only).
+
+The table reports test Kendall τ ×100, its ratio to the true model's own Kendall τ on the same test rows
+(Bayes-optimal predictions argsort θ*), the training seconds of the final run and of the search, and seeds.
+`jobs(size)` → {key: args}, `job(args)` → dict (picklable, one seeded job: search + final run), and
+`table(results)` → rows, for the lab's job runner (reproduce.py's `_job`/`_plan` pattern).
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from types import SimpleNamespace
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+
+from pyalgo.energy.data import synthetic_plackett_luce
+from pyalgo.energy.evaluate import MAX_EXACT_PERMS
+from pyalgo.energy.metrics import kendall_tau
+
+from .train import train_ranking
+
+__all__ = ["SIZES", "METHODS", "GRIDS", "BASE", "jobs", "job", "table"]
+
+METHODS = ("minmin", "minmin_centered", "minmin_model", "minmin_learned", "mcmc", "exact_mle")
+
+# shared by every method (the energy, the optimiser's batch and the τ network)
+BASE = dict(model="permutahedron", hidden=64, batch_size=32)
+# per method: fixed settings, then the grid searched on validation (6 configurations each)
+FIXED: Dict[str, dict] = {
+    "minmin": dict(method="minmin"),
+    "minmin_centered": dict(method="minmin", center=True, init_scale=0.1, grad_clip=1.0),
+    "minmin_model": dict(method="minmin", proposal="model", center=True, init_scale=0.1, lr=3e-3, num_samples=64),
+    "minmin_learned": dict(method="minmin", proposal="learned", center=True, init_scale=0.1, num_samples=64),
+    "mcmc": dict(method="mcmc"),
+    "exact_mle": dict(method="exact_mle"),
+}
+GRIDS: Dict[str, Dict[str, Sequence]] = {
+    "minmin": dict(lr=(1e-3, 3e-3, 1e-2), num_samples=(32, 128)),
+    "minmin_centered": dict(lr=(1e-3, 3e-3, 1e-2), num_samples=(32, 128)),
+    "minmin_model": dict(proposal_scale=(1.0, 1.5, 2.0), grad_clip=(1.0, 5.0)),
+    "minmin_learned": dict(lr=(1e-3, 3e-3, 1e-2), grad_clip=(1.0, 5.0)),
+    "mcmc": dict(lr=(1e-3, 3e-3, 1e-2), chain_length=(1, 5)),
+    "exact_mle": dict(lr=(1e-3, 3e-3, 1e-2), weight_decay=(0.0, 1e-4)),
+}
+
+# quick: one seed, 2000 training rows, 20 epochs; full: three seeds, 5000 rows, 30 epochs
+SIZES = {
+    "tiny": dict(ks=(8,), methods=("minmin_model", "mcmc"), train=300, test=200, epochs=2, seeds=(0,),
+                 grid_limit=1),
+    "quick": dict(ks=(8, 11, 16), methods=METHODS, train=2000, test=1000, epochs=20, seeds=(0,), grid_limit=None),
+    "full": dict(ks=(8, 11, 16), methods=METHODS, train=5000, test=2000, epochs=30, seeds=(0, 1, 2), grid_limit=None),
+}
+D = 20           # features
+DATA_SEED = 0    # the ground truth (W) and the data; `seeds` are the training seeds
+
+
+def _configs(method: str, limit=None) -> List[dict]:
+    grid = GRIDS[method]
+    out = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    return out[:limit] if limit else out
+
+
+def jobs(size: str = "quick") -> Dict[Tuple, tuple]:
+    """{("ranking", k, method, seed): args of `job`} for a size of `SIZES` (exact MLE only where k ≤ 8)."""
+    if size not in SIZES:
+        raise ValueError(f"pyalgo.lab.energy.many_labels.jobs: size must be one of {tuple(SIZES)}, got {size!r}")
+    z = SIZES[size]
+    out = {}
+    for k in z["ks"]:
+        for method in z["methods"]:
+            if method == "exact_mle" and k > MAX_EXACT_PERMS:
+                continue
+            for seed in z["seeds"]:
+                out["ranking", k, method, seed] = (k, method, seed, z["train"], z["test"], z["epochs"], z["grid_limit"])
+    return out
+
+
+def _data(k: int, train: int, test: int):
+    pl = synthetic_plackett_luce(train, test, k=k, d=D, seed=DATA_SEED)
+    nv = train // 5
+    val = SimpleNamespace(x_train=pl.x_train[nv:], y_train=pl.y_train[nv:], x_test=pl.x_train[:nv],
+                          y_test=pl.y_train[:nv], name=f"synthetic_pl_k{k}_val")
+    return pl, val
+
+
+def job(args: tuple) -> dict:
+    """One seeded job: the method's grid on the validation split, then the best configuration retrained on
+    all training rows and evaluated on the test rows. Runs on the CPU with the caller's thread count."""
+    k, method, seed, train, test, epochs, limit = args
+    pl, val = _data(k, train, test)
+    settings = dict(BASE, **FIXED[method], epochs=epochs, seed=seed)
+    t0 = time.perf_counter()
+    scores = []
+    for cfg in _configs(method, limit):
+        r = train_ranking(val, **dict(settings, **cfg))
+        scores.append(r.metrics["kendall_tau"])
+    search_seconds = time.perf_counter() - t0
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    config = _configs(method, limit)[best]
+    r = train_ranking(pl, **dict(settings, **config))
+    true_val = kendall_tau(val.y_test, pl.true_predictions(val.x_test))
+    true_test = kendall_tau(pl.y_test, pl.true_predictions(pl.x_test))
+    return dict(k=k, method=method, seed=seed, kendall_tau=r.metrics["kendall_tau"], true_kendall_tau=true_test,
+                ratio=r.metrics["kendall_tau"] / true_test, config=config, val_scores=scores,
+                true_val_kendall_tau=true_val, seconds=r.seconds, search_seconds=search_seconds,
+                train=train, test=test, epochs=epochs, curve=r.curve)
+
+
+def table(results: Dict[Tuple, dict]) -> List[dict]:
+    """Rows (k, method): mean test Kendall τ ×100 over seeds, the true model's, their ratio, seconds per
+    final run (mean), search seconds (total), the seeds and each seed's chosen configuration."""
+    groups: Dict[Tuple[int, str], List[dict]] = {}
+    for r in results.values():
+        groups.setdefault((r["k"], r["method"]), []).append(r)
+    rows = []
+    order = {m: i for i, m in enumerate(METHODS)}
+    for (k, method), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99))):
+        rs = sorted(rs, key=lambda r: r["seed"])
+        kt = sum(r["kendall_tau"] for r in rs) / len(rs)
+        true = sum(r["true_kendall_tau"] for r in rs) / len(rs)
+        rows.append(dict(k=k, method=method, kendall_tau=kt, true_kendall_tau=true, ratio=kt / true,
+                         kendall_tau_seeds=[r["kendall_tau"] for r in rs], seconds=sum(r["seconds"] for r in rs) / len(rs),
+                         search_seconds=sum(r["search_seconds"] for r in rs), seeds=[r["seed"] for r in rs],
+                         configs=[r["config"] for r in rs]))
+    return rows
+
+
+def markdown(rows: List[dict]) -> str:
+    """The table as markdown (Kendall τ ×100 on the test rows; ratio = to the true model's own)."""
+    lines = ["| k | method | Kendall τ ×100 | true model | ratio | s / run | search s | seeds | chosen |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        chosen = "; ".join(", ".join(f"{a}={b}" for a, b in c.items()) for c in r["configs"])
+        lines.append(f"| {r['k']} | {r['method']} | {r['kendall_tau']:.2f} | {r['true_kendall_tau']:.2f} | "
+                     f"{r['ratio']:.3f} | {r['seconds']:.1f} | {r['search_seconds']:.0f} | "
+                     f"{','.join(map(str, r['seeds']))} | {chosen} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":   # python -m pyalgo.lab.energy.many_labels [size] [workers]
+    import json
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = sys.argv[1] if len(sys.argv) > 1 else "quick"
+    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    planned = jobs(size)
+    torch.set_num_threads(1)
+    with ProcessPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        done = dict(zip(planned, pool.map(job, planned.values())))
+    rows = table(done)
+    print(markdown(rows))
+    print(json.dumps(dict(rows=rows, runs={"/".join(map(str, k)): v for k, v in done.items()}), default=str))
