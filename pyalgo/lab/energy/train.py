@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Union
 
@@ -88,7 +88,7 @@ def _err(fn: str, msg: str, exc=ValueError):
 @dataclass
 class TrainResult:
     """metrics: test metrics (F1 ×100, Hamming fraction, Kendall τ ×100, NLL where exact);
-    curve: mean training loss per epoch; train_nll: exact training NLL per epoch (when `track_nll`);
+    curve: mean training loss per epoch (with proposal="learned": + the proposal head's NLL); train_nll: exact training NLL per epoch (when `track_nll`);
     seconds: wall time of the training epochs; config: the settings (plain data)."""
     method: str
     model: str
@@ -99,6 +99,7 @@ class TrainResult:
     tau: Optional[nn.Module]
     train_nll: List[float] = field(default_factory=list)
     config: Dict[str, object] = field(default_factory=dict)
+    proposal: Optional[nn.Module] = None   # the learned proposal's head (proposal="learned")
 
 
 # -- settings -------------------------------------------------------------------------------------
@@ -350,7 +351,7 @@ def train_multilabel(data: MultilabelSplit, method: str = "minmin", *, model: st
                    extra=extra, checkpoint=checkpoint, resume=resume, proposal=head)
     metrics = evaluate_multilabel(energy, data.x_test.to(device, torch.float32), data.y_test.to(device, torch.float32),
                                   predict_steps=predict_steps)
-    return _result(s, history, metrics, energy, tau_mod)
+    return replace(_result(s, history, metrics, energy, tau_mod), proposal=head)
 
 
 # -- label ranking ------------------------------------------------------------------------------------
@@ -432,4 +433,4 @@ def train_ranking(data: Union[RankingSplit, RankingData], method: str = "minmin"
     history = _fit(fn, s, energy, tau_mod, _ranking_loss(s, energy, tau_mod, head), x, y, progress=progress,
                    checkpoint=checkpoint, resume=resume, proposal=head)
     metrics = evaluate_ranking(energy, split.x_test.to(device, torch.float32), split.y_test.to(device, torch.long))
-    return _result(s, history, metrics, energy, tau_mod)
+    return replace(_result(s, history, metrics, energy, tau_mod), proposal=head)
