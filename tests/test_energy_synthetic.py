@@ -75,3 +75,50 @@ def test_pl_errors():
         kw.update(bad)
         with pytest.raises(ValueError, match=fn + msg):
             D.synthetic_plackett_luce(**kw)
+
+
+# ------------------------------------------------------------------ synthetic Ising beyond k = 12
+
+
+def _ising_marginals(s, x):
+    """Exact P(y_j = 1 | x) and P(y_0 = y_1 = 1 | x) by enumerating the 2^k states."""
+    from pyalgo.energy.reference import all_bits, energy_bits
+    u, U = s.true_parameters(x)
+    states = all_bits(s.num_labels, dtype=torch.float64)
+    p = torch.softmax(energy_bits(u.double(), states.expand(len(x), -1, -1), U.double()), dim=1)
+    return p @ states, p @ (states[:, 0] * states[:, 1])
+
+
+def test_ising_exact_enumeration_beyond_12_labels():
+    s = D.synthetic_ising(1500, 50, k=13, d=6, seed=2)
+    assert "sampler" not in s.meta and tuple(s.y_train.shape) == (1500, 13)
+    assert torch.equal(D.synthetic_ising(1500, 7, k=13, d=6, seed=2).y_train, s.y_train)   # independent of num_test
+    assert torch.equal(D.synthetic_ising(1500, 50, k=13, d=6, seed=2).y_test, s.y_test)
+    marg, pair = _ising_marginals(s, s.x_train)
+    se = (marg * (1 - marg)).sum(0).sqrt() / len(marg)
+    z = (s.y_train.mean(0) - marg.mean(0)) / se
+    assert z.abs().max() < 4.5, z
+    z01 = ((s.y_train[:, 0] * s.y_train[:, 1]).mean() - pair.mean()) / ((pair * (1 - pair)).sum().sqrt() / len(pair))
+    assert abs(z01) < 4.5
+
+
+def test_ising_gibbs_beyond_16_labels():
+    # independent bits (pairwise_scale = 0): one Gibbs sweep is exact, so the marginals are σ(u)
+    s = D.synthetic_ising(3000, 10, k=17, d=5, seed=4, pairwise_scale=0.0, gibbs_sweeps=1)
+    assert s.meta["sampler"] == "gibbs" and s.meta["gibbs_sweeps"] == 1
+    u, _ = s.true_parameters(s.x_train)
+    p = torch.sigmoid(u)
+    z = (s.y_train.sum(0) - p.sum(0)) / (p * (1 - p)).sum(0).sqrt()
+    assert z.abs().max() < 4.5, z
+    a = D.synthetic_ising(200, 20, k=18, d=5, seed=4, gibbs_sweeps=5)
+    b = D.synthetic_ising(200, 20, k=18, d=5, seed=4, gibbs_sweeps=5)
+    assert torch.equal(a.y_train, b.y_train) and torch.equal(a.y_test, b.y_test)
+    assert set(torch.unique(a.y_train).tolist()) == {0.0, 1.0}
+
+
+def test_ising_new_errors():
+    fn = r"pyalgo\.energy\.synthetic_ising: "
+    for bad, msg in [(dict(k=129), "k must be <= 128"), (dict(k=20, gibbs_sweeps=0), "gibbs_sweeps must be an int >= 1"),
+                     (dict(gibbs_sweeps=2.5), "gibbs_sweeps")]:
+        with pytest.raises(ValueError, match=fn + msg):
+            D.synthetic_ising(10, 5, **bad)
