@@ -55,9 +55,23 @@ def _preset(args: argparse.Namespace) -> str:
 def _reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     names = args.names or list(EXPERIMENTS)
     overrides = list(args.set)
+    given = [flag for flag, v in (("--labels", args.labels), ("--split", args.split), ("--folds", args.folds))
+             if v is not None]
+    if given and not args.dataset:
+        parser.error(f"{', '.join(given)} {'works' if len(given) == 1 else 'work'} with --dataset only (e.g. `pyalgo reproduce energy --dataset "
+                     f"medical.arff --labels 45 --split 0.3`)")
     if args.dataset:
         if names != ["energy"]:
             parser.error("--dataset works with energy only (e.g. `pyalgo reproduce energy --dataset my-train.arff`)")
+        if args.labels is not None and args.labels < 1:
+            parser.error(f"--labels must be an integer >= 1, got {args.labels}")
+        if args.split is not None and not 0 < args.split < 1:
+            parser.error(f"--split must be a fraction in (0, 1), got {args.split:g}")
+        if args.folds is not None and args.folds < 2:
+            parser.error(f"--folds must be an integer >= 2, got {args.folds}")
+        # before dataset=: an ARFF without a test file is valid only once split / dataset_folds is set
+        overrides += [f"{key}={v!r}" for key, v in (("labels", args.labels), ("split", args.split),
+                                                     ("dataset_folds", args.folds)) if v is not None]
         overrides.append(f"dataset={args.dataset}")
     from pyalgo.lab.harness import OutputError, reproduce
 
@@ -155,7 +169,17 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="change a config field, e.g. --set vae.epochs=3 --set seeds=[0,1] (repeatable)")
     rep.add_argument("--dataset", metavar="PATH",
-                     help="energy: your own multilabel ARFF (train; *-test.arff beside it) or label-ranking CSV")
+                     help="energy: your own multilabel ARFF (train; *-test.arff beside it, or --split/--folds) or "
+                          "label-ranking CSV")
+    rep.add_argument("--labels", type=int, default=None, metavar="N",
+                     help="with --dataset: the last N ARFF attributes are the labels (default: the XML beside the "
+                          "file, a MEKA '-C N' header, or the trailing {0,1} attributes); for a CSV without the "
+                          "n_samples,n_features,n_labels header: the N trailing rank columns")
+    split = rep.add_mutually_exclusive_group()
+    split.add_argument("--split", type=float, default=None, metavar="F",
+                       help="with --dataset: a seeded hold-out, fraction F of the rows to test (no test file needed)")
+    split.add_argument("--folds", type=int, default=None, metavar="K",
+                       help="with --dataset: seeded K-fold CV on the file, mean ± std over the folds")
     rep.set_defaults(func=_reproduce)
 
     ren = sub.add_parser("render", help="rewrite report.md and the plots of run folders from their results.json")

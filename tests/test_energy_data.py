@@ -120,9 +120,11 @@ def test_user_arff_with_xml_and_without(tmp_path):
     ds2 = D.load_multilabel(str(tr), standardize=False)
     assert ds2.label_names == ["L1", "L2"] and ds2.x_train[:, 0].tolist() == [1, 3, 5]
     assert tuple(ds2.x_test.shape) == (0, 2) and tuple(ds2.y_test.shape) == (0, 2)
-    # an XML naming only L2 would make the nominal L1 a feature: rejected clearly
-    with pytest.raises(ValueError, match=r"pyalgo\.energy\.load_multilabel: name_or_train_path attribute 'L1'"):
-        D.load_multilabel(tr, labels_xml=_write_xml(tmp_path / "one.xml", ["L2"]))
+    # an XML naming only L2 makes the nominal {0,1} L1 a feature (one 0/1 column), as in mulan's sets whose
+    # features are {0,1} (enron, medical, bibtex) -- issue 17 changed this from an error
+    ds3 = D.load_multilabel(tr, labels_xml=_write_xml(tmp_path / "one.xml", ["L2"]), standardize=False)
+    assert ds3.label_names == ["L2"] and ds3.feature_names == ["f1", "f2", "L1"]
+    assert ds3.x_train.tolist() == [[1, 10, 0], [3, 10, 1], [5, 10, 1]] and ds3.y_train.tolist() == [[1], [1], [0]]
 
 
 def test_multilabel_errors(tmp_path):

@@ -214,6 +214,102 @@ def test_dropout_reproducible_and_caller_rng_untouched(unary_data):
     assert torch.equal(state, torch.random.get_rng_state())
 
 
+# -- the paper's baselines and α-entmax (issue 17): methods gfy, minmax, entmax ----------------------------------
+
+@pytest.mark.parametrize("model", ["unary", "pairwise"])
+@pytest.mark.parametrize("method", ["gfy", "minmax", "entmax"])
+def test_baseline_methods_learn_multilabel(unary_data, method, model):
+    r = T.train_multilabel(unary_data, method, model=model, hidden=16, epochs=8, lr=3e-3, num_samples=16)
+    assert len(r.curve) == 8 and all(math.isfinite(c) for c in r.curve)
+    assert r.curve[-1] < r.curve[0]
+    untrained = T.train_multilabel(unary_data, method, model=model, hidden=16, epochs=0)
+    assert r.metrics["f1_micro"] > untrained.metrics["f1_micro"] + 5
+    assert r.metrics["nll"] < untrained.metrics["nll"] - 0.3
+    assert r.config["method"] == method and r.config["alpha"] == 1.5
+    assert (r.tau is None) == (method == "gfy")
+
+
+@pytest.mark.parametrize("model", ["permutahedron", "birkhoff"])
+@pytest.mark.parametrize("method", ["gfy", "minmax", "entmax"])
+def test_baseline_methods_learn_ranking(iris, method, model):
+    tr, te = np.arange(0, 150, 2), np.arange(1, 150, 2)
+    r = T.train_ranking(iris, method, model=model, train_idx=tr, test_idx=te, epochs=25, lr=3e-3, hidden=32,
+                        num_samples=16)
+    untrained = T.train_ranking(iris, method, model=model, train_idx=tr, test_idx=te, epochs=0, hidden=32)
+    assert all(math.isfinite(c) for c in r.curve) and r.curve[-1] < r.curve[0]
+    assert r.metrics["kendall_tau"] > 60 and r.metrics["kendall_tau"] > untrained.metrics["kendall_tau"] + 20
+
+
+def test_entmax_trainer_loss_is_the_exact_entmax_minmin(unary_data):
+    # the trainer's entmax batch loss (fused op, kind="entmax", α = alpha) is an unbiased estimate of the exact
+    # α-entmax min-min loss, computed by enumerating the 2^5 label vectors
+    r = T.train_multilabel(unary_data, "entmax", model="pairwise", hidden=8, epochs=2, lr=3e-3, alpha=1.7)
+    xb, yb, idx = unary_data.x_train[:6], unary_data.y_train[:6], torch.arange(6)
+    r.energy.eval()
+    with torch.no_grad():
+        u, U = r.energy(xb)
+        tau = r.tau(xb) - 1.5                    # away from τ* so that α matters; a free τ (indexed by idx)
+        exact = ref.exact_minmin_loss_bits(u.double(), tau.double(), yb.double(), U.double(), alpha=1.7).mean()
+        other = ref.exact_minmin_loss_bits(u.double(), tau.double(), yb.double(), U.double(), alpha=1.3).mean()
+        loss = T._multilabel_loss(dict(r.config, num_samples=4096), r.energy, lambda i: tau[i])
+        gen = torch.Generator().manual_seed(0)
+        est = np.mean([float(loss(xb, yb, idx, gen)) for _ in range(20)])
+    assert abs(float(other) - float(exact)) > 0.01            # α matters at this precision
+    assert est == pytest.approx(float(exact), abs=2e-3)
+
+
+def test_minmax_sampler_moves_towards_the_model(unary_data):
+    # unary energy: p_g is a factorised Bernoulli(σ(u)); the REINFORCE-trained sampler (starting at q, a = 0)
+    # should move towards it: mean |σ(a) − σ(u)| on test x falls well below its value at the start
+    r = T.train_multilabel(unary_data, "minmax", hidden=16, tau_hidden=16, epochs=15, lr=3e-3, num_samples=16, seed=1)
+    with torch.no_grad():
+        a, u = r.tau(unary_data.x_test), r.energy(unary_data.x_test)
+        gap = (torch.sigmoid(a) - torch.sigmoid(u)).abs().mean()
+        gap0 = (0.5 - torch.sigmoid(u)).abs().mean()
+    assert float(gap) < 0.5 * float(gap0), (float(gap), float(gap0))
+
+
+@pytest.mark.parametrize("method, kw", [("minmax", dict(model="pairwise")), ("gfy", dict(model="pairwise")),
+                                        ("entmax", dict(alpha=1.3))])
+def test_exact_resume_baseline_methods(unary_data, tmp_path, method, kw):
+    common = dict(hidden=8, num_samples=8, seed=3, **kw)
+    full = T.train_multilabel(unary_data, method, epochs=4, checkpoint=tmp_path / "full.pt", **common)
+    T.train_multilabel(unary_data, method, epochs=2, checkpoint=tmp_path / "part.pt", **common)
+    resumed = T.train_multilabel(unary_data, method, epochs=4, checkpoint=tmp_path / "part.pt", resume=True, **common)
+    assert resumed.curve == full.curve and resumed.metrics == full.metrics
+    assert all(torch.equal(a, b) for a, b in zip(_state(full), _state(resumed)))
+    if method == "entmax":
+        with pytest.raises(H.CheckpointMismatch, match=r"alpha: 1.3 -> 1.5"):
+            T.train_multilabel(unary_data, method, epochs=5, checkpoint=tmp_path / "part.pt", resume=True,
+                               **dict(common, alpha=1.5))
+
+
+def test_exact_resume_ranking_minmax(iris, tmp_path):
+    tr, te = np.arange(0, 150, 2), np.arange(1, 150, 2)
+    kw = dict(train_idx=tr, test_idx=te, hidden=8, num_samples=8, seed=2)
+    full = T.train_ranking(iris, "minmax", epochs=3, **kw)
+    T.train_ranking(iris, "minmax", epochs=1, checkpoint=tmp_path / "r.pt", **kw)
+    resumed = T.train_ranking(iris, "minmax", epochs=3, checkpoint=tmp_path / "r.pt", resume=True, **kw)
+    assert resumed.curve == full.curve and resumed.metrics == full.metrics
+    assert all(torch.equal(a, b) for a, b in zip(_state(full), _state(resumed)))
+
+
+def test_baseline_methods_bad_arguments(unary_data, iris):
+    for alpha in (1.0, 0.5, float("nan"), "1.5", True):
+        with pytest.raises(ValueError, match="pyalgo.lab.energy.train_multilabel: alpha"):
+            T.train_multilabel(unary_data, "entmax", alpha=alpha)
+        with pytest.raises(ValueError, match="pyalgo.lab.energy.train_ranking: alpha"):
+            T.train_ranking(iris, "entmax", alpha=alpha, train_idx=np.arange(10), test_idx=np.arange(10, 20))
+    assert {"gfy", "minmax", "entmax"} <= set(T.MULTILABEL_METHODS) & set(T.RANKING_METHODS)
+
+
+def test_minmax_sampler_lr_default(unary_data):
+    kw = dict(hidden=8, epochs=2, lr=2e-3, num_samples=4, seed=5)
+    a = T.train_multilabel(unary_data, "minmax", **kw)
+    b = T.train_multilabel(unary_data, "minmax", tau_lr=2e-3 * T.MINMAX_SAMPLER_LR_FACTOR, **kw)
+    c = T.train_multilabel(unary_data, "minmax", tau_lr=2e-3, **kw)
+    assert a.curve == b.curve and a.curve != c.curve
+
 # -- proposals (importance-weighted min-min), centring, init_scale ------------------------------------
 
 @pytest.fixture(scope="module")
@@ -225,7 +321,7 @@ def pl8():
 def _rk_settings(**kw):
     base = dict(method="minmin", model="permutahedron", tau="net", num_samples=16, epochs=1, batch_size=8, lr=1e-3,
                 weight_decay=0.0, hidden=8, tau_hidden=None, dropout=0.0, chain_length=1, grad_clip=None,
-                tau_lr=None, seed=0)
+                tau_lr=None, seed=0, alpha=1.5)
     base.update(kw)
     return T._settings("train_ranking", T.RANKING_METHODS, T.RANKING_MODELS, **base)
 
@@ -264,7 +360,7 @@ def test_multilabel_loss_is_the_weighted_reference_on_the_same_samples(unary_dat
     from pyalgo.energy.models import PairwiseEnergy, TauNet
     base = dict(method="minmin", model="pairwise", tau="net", num_samples=16, epochs=1, batch_size=8, lr=1e-3,
                 weight_decay=0.0, hidden=8, tau_hidden=None, dropout=0.0, chain_length=1, grad_clip=None,
-                tau_lr=None, seed=0)
+                tau_lr=None, seed=0, alpha=1.5)
     for proposal in ("model", "learned"):
         s = T._settings("train_multilabel", T.MULTILABEL_METHODS, T.MULTILABEL_MODELS, proposal=proposal, **base)
         torch.manual_seed(0)

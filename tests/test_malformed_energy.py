@@ -407,6 +407,47 @@ CASES = [
         check=lambda d: d.x_train[:, 0].tolist() == [1.0, -1.0]),
     Case("load_multilabel", "comments and blank lines", lambda: data.load_multilabel(
         tmpfile(ARFF_HEAD + "% c\n\n1,2,0,1\n3,4,1,0\n")), check=lambda d: d.x_train.shape == (2, 2)),
+    # issue 17: the real formats (own ARFF parser), each error names the file and the line
+    Case("load_multilabel", "sparse truncated pair", lambda: data.load_multilabel(tmpfile(ARFF_HEAD + "{0 1, 3}\n")),
+         fn="pyalgo.energy.load_multilabel", arg="line 7: truncated sparse pair"),
+    Case("load_multilabel", "sparse index out of range", lambda: data.load_multilabel(
+        tmpfile(ARFF_HEAD + "{0 1, 9 1}\n")), fn="pyalgo.energy.load_multilabel", arg="line 7: sparse index 9 out of range"),
+    Case("load_multilabel", "sparse row unterminated", lambda: data.load_multilabel(tmpfile(ARFF_HEAD + "{0 1, 3 1\n")),
+         fn="pyalgo.energy.load_multilabel", arg="line 7"),
+    Case("load_multilabel", "duplicated attribute", lambda: data.load_multilabel(
+        tmpfile(ARFF_OK.replace("f2 numeric", "f1 numeric"))), fn="pyalgo.energy.load_multilabel",
+         arg="line 3: duplicated attribute 'f1'"),
+    Case("load_multilabel", "unknown attribute type", lambda: data.load_multilabel(
+        tmpfile(ARFF_OK.replace("f2 numeric", "f2 float"))), fn="pyalgo.energy.load_multilabel",
+         arg="line 3: attribute 'f2' has an unknown type 'float'"),
+    Case("load_multilabel", "string attribute", lambda: data.load_multilabel(
+        tmpfile(ARFF_OK.replace("f2 numeric", "f2 string"))), fn="pyalgo.energy.load_multilabel", arg="line 3"),
+    Case("load_multilabel", "bad number", lambda: data.load_multilabel(tmpfile(ARFF_HEAD + "1,2,0,1\n1,2x,0,1\n")),
+         fn="pyalgo.energy.load_multilabel", arg="line 8: attribute 'f2' (numeric) has the value '2x'"),
+    Case("load_multilabel", "missing feature", lambda: data.load_multilabel(tmpfile(ARFF_HEAD + "1,?,0,1\n")),
+         fn="pyalgo.energy.load_multilabel", arg="line 7: feature 'f2' is missing"),
+    Case("load_multilabel", "unterminated quote", lambda: data.load_multilabel(tmpfile(ARFF_HEAD + "1,'2,0,1\n")),
+         fn="pyalgo.energy.load_multilabel", arg="line 7"),
+    Case("load_multilabel", "xml label absent", lambda: data.load_multilabel(
+        tmpfile(ARFF_OK), labels=tmpfile('<labels><label name="l3"/></labels>', "l.xml")),
+         fn="pyalgo.energy.load_multilabel", arg="close matches"),
+    Case("load_multilabel", "labels N = all attributes", lambda: data.load_multilabel(tmpfile(ARFF_OK), labels=4),
+         fn="pyalgo.energy.load_multilabel", arg="labels"),
+    Case("load_multilabel", "labels float", lambda: data.load_multilabel(tmpfile(ARFF_OK), labels=2.5),
+         fn="pyalgo.energy.load_multilabel", arg="labels"),
+    Case("load_multilabel", "escaped quotes, CRLF, any case", lambda: data.load_multilabel(tmpfile(
+        ARFF_OK.replace("@attribute l1", "@ATTRIBUTE 'it\\'s l1'").replace("\n", "\r\n")), standardize=False),
+         check=lambda d: d.label_names == ["it's l1", "l2"] and d.y_train.tolist() == [[0, 1], [1, 0], [1, 1]]),
+    Case("load_multilabel", "sparse rows", lambda: data.load_multilabel(
+        tmpfile(ARFF_HEAD + "{0 1.5, 3 1}\n{}\n{1 2, 2 1}\n"), standardize=False),
+         check=lambda d: d.x_train.tolist() == [[1.5, 0], [0, 0], [0, 2]] and d.y_train.tolist() == [[0, 1], [0, 0], [1, 0]]),
+    Case("load_multilabel", "nominal feature one-hot", lambda: data.load_multilabel(
+        tmpfile(ARFF_OK.replace("f2 numeric", "f2 {a,b,c}").replace(",2.0,", ",c,").replace(",4.0,", ",a,")
+                .replace(",1.0,1", ",b,1")), standardize=False),
+         check=lambda d: d.x_train.tolist() == [[1, 0, 0, 1], [3, 1, 0, 0], [5, 0, 1, 0]]),
+    Case("load_multilabel", "MEKA -C 2 first attributes", lambda: data.load_multilabel(tmpfile(
+        "@relation 'm: -C 2'\n@attribute a {0,1}\n@attribute b {0,1}\n@attribute f numeric\n@data\n1,0,3\n0,0,4\n"),
+        standardize=False), check=lambda d: d.label_names == ["a", "b"] and d.x_train.tolist() == [[3], [4]]),
     # ---- data: load_label_ranking -----------------------------------------------------------------------------
     Case("load_label_ranking", "bad header", lambda: data.load_label_ranking(tmpfile("a,b\n1,2\n", "r.csv")),
          fn="pyalgo.energy.load_label_ranking", arg="name_or_path"),
@@ -437,6 +478,30 @@ CASES = [
         tmpfile(CSV_OK.encode("latin-1") + b"", "r.csv")), check=lambda d: d.x.shape == (2, 2)),
     Case("load_label_ranking", "±1e308 features", lambda: data.load_label_ranking(
         tmpfile("2,1,2\n1e308,1,2\n-1e308,2,1\n", "r.csv")), check=lambda d: d.x.dtype == torch.float32),
+    Case("load_label_ranking", "no header, no labels", lambda: data.load_label_ranking(tmpfile("0.5,1,2,3\n", "r.csv")),
+         fn="pyalgo.energy.load_label_ranking", arg="labels=k"),
+    Case("load_label_ranking", "named header, no rank columns", lambda: data.load_label_ranking(
+        tmpfile("a,b,c\n0.5,7,9\n", "r.csv")), fn="pyalgo.energy.load_label_ranking", arg="name_or_path"),
+    Case("load_label_ranking", "labels 0", lambda: data.load_label_ranking("iris", labels=0),
+         fn="pyalgo.energy.load_label_ranking", arg="labels"),
+    Case("load_label_ranking", "not a permutation names the line", lambda: data.load_label_ranking(
+        tmpfile("f,L1,L2\n0.5,1,2\n0.5,2,2\n", "r.csv")), fn="pyalgo.energy.load_label_ranking", arg="line 3"),
+    Case("load_label_ranking", "wrong field count names the line", lambda: data.load_label_ranking(
+        tmpfile("0.5,1,2\n0.5,2\n", "r.csv"), labels=2), fn="pyalgo.energy.load_label_ranking", arg="line 2"),
+    Case("load_label_ranking", "named header", lambda: data.load_label_ranking(tmpfile("x,r1,r2\n0.5,2,1\n", "r.csv")),
+         check=lambda d: d.ranks.tolist() == [[2, 1]] and d.x.tolist() == [[0.5]]),
+    Case("load_label_ranking", "no header with labels", lambda: data.load_label_ranking(
+        tmpfile("0.5,2,1\r\n0.25,1,2\r\n", "r.csv"), labels=2), check=lambda d: d.ranks.tolist() == [[2, 1], [1, 2]]),
+    # ---- data: holdout_indices --------------------------------------------------------------------------------
+    Case("holdout_indices", "n 1", lambda: data.holdout_indices(1, 0.5), fn="pyalgo.energy.holdout_indices", arg="n"),
+    Case("holdout_indices", "fraction 1", lambda: data.holdout_indices(10, 1.0), fn="pyalgo.energy.holdout_indices",
+         arg="test_fraction"),
+    Case("holdout_indices", "fraction NaN", lambda: data.holdout_indices(10, NAN), fn="pyalgo.energy.holdout_indices",
+         arg="test_fraction"),
+    Case("holdout_indices", "seed float", lambda: data.holdout_indices(10, 0.5, 1.5), fn="pyalgo.energy.holdout_indices",
+         arg="seed"),
+    Case("holdout_indices", "valid", lambda: data.holdout_indices(10, 0.3),
+         check=lambda s: len(s[1]) == 3 and sorted(np.concatenate(s).tolist()) == list(range(10))),
     # ---- reference --------------------------------------------------------------------------------------------
     Case("energy_bits", "samples wrong k", lambda: R.energy_bits(u_(), torch.zeros(2, 1, 3)),
          fn="pyalgo.energy.energy_bits", arg="samples"),

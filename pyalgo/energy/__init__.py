@@ -9,13 +9,15 @@ docs/energy.md).
 - `mcmc`: Gibbs (bits) and Metropolis (permutations) samplers, for the contrastive-divergence baseline;
 - `predict`, `metrics`, `evaluate`: prediction oracles (threshold, relaxation, argsort, Hungarian),
   F1 / Hamming / Kendall τ, test metrics of a model and its learned τ against the exact LSE;
+- `baselines`: the paper's baselines in pure torch: the generalized Fenchel–Young loss and the min-max
+  (logistic) loss with a learned Bernoulli / Plackett–Luce sampler;
 - `data`: the bundled mulan multilabel and label-ranking datasets (or your own files), a synthetic
   Ising EBM with known log-partition.
 
 The trainers and `pyalgo reproduce energy` are in the lab: `pyalgo.lab.energy`.
 """
 from .ops import minmin_loss, minmin_loss_ranking, sample_bits, sample_perms
-from . import data, evaluate, mcmc, metrics, models, predict, reference
+from . import baselines, data, evaluate, mcmc, metrics, models, predict, reference
 
 __all__ = ["minmin_loss", "minmin_loss_ranking", "sample_bits", "sample_perms",
-           "data", "evaluate", "mcmc", "metrics", "models", "predict", "reference"]
+           "baselines", "data", "evaluate", "mcmc", "metrics", "models", "predict", "reference"]

@@ -13,8 +13,13 @@
 
 Every training is one seeded job, and all of them run through one `runtime.map`: results do not
 depend on the number of workers. Hyper-parameters and the published numbers are in `protocol`. `dataset` = the path
-of a user's ARFF train file (test file beside it: `-train` in the name replaced by `-test`, or
-`<stem>-test.arff`) or label-ranking CSV runs 1. (or 2.) on that file only.
+of a user's ARFF train file or label-ranking CSV runs 1. (or 2.) on that file only. An ARFF is evaluated on the
+test file beside it (`-train` in the name replaced by `-test`, or `<stem>-test.arff`), or with `split` (a seeded
+hold-out, that fraction of the rows to test) or `dataset_folds` (seeded k-fold CV, mean ± std over folds) on the
+file alone; features are standardised with the train rows of each split. A CSV uses the ranking CV folds, or
+`split` / `dataset_folds` likewise. `labels` = N: the last N ARFF attributes are the labels (else the XML beside
+the file, a MEKA `-C N` header or the trailing {0,1} attributes), or the CSV's N trailing rank columns. The
+protocol is stated in `results["protocol"]`.
 """
 from __future__ import annotations
 
@@ -27,8 +32,8 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from pyalgo.energy.data import (LABEL_RANKING, MULTILABEL, kfold_indices, load_label_ranking, load_multilabel,
-                                synthetic_ising)
+from pyalgo.energy.data import (LABEL_RANKING, MULTILABEL, holdout_indices, kfold_indices, load_label_ranking,
+                                load_multilabel, synthetic_ising)
 from pyalgo.energy.evaluate import tau_vs_lse
 from pyalgo.energy.models import TauNet
 from pyalgo.energy.reference import energy_bits, exact_lse_bits
@@ -95,6 +100,9 @@ class Config(Preset, Validated):
     toy: Toy = Toy()
     max_rows: Optional[int] = None           # subsample the data (tests)
     dataset: Optional[str] = None            # a user's ARFF train file or label-ranking CSV
+    labels: Optional[int] = None             # dataset: the last N ARFF attributes / N trailing CSV columns are labels
+    split: Optional[float] = None            # dataset: a seeded hold-out (seed cv_seed), this fraction to test
+    dataset_folds: Optional[int] = None      # dataset: seeded k-fold CV (seed cv_seed), mean ± std over folds
 
     @classmethod
     def quick(cls) -> "Config":
@@ -131,8 +139,14 @@ class Config(Preset, Validated):
         _require(self.m_epochs >= 1, "m_epochs", "must be >= 1", self.m_epochs)
         _require(self.tau_points >= 0, "tau_points", "must be >= 0", self.tau_points)
         _require(self.max_rows is None or self.max_rows >= 1, "max_rows", "must be None or >= 1", self.max_rows)
+        _require(self.labels is None or self.labels >= 1, "labels", "must be None or an int >= 1", self.labels)
+        _require(self.split is None or 0 < self.split < 1, "split", "must be None or a fraction in (0, 1)", self.split)
+        _require(self.dataset_folds is None or self.dataset_folds >= 2, "dataset_folds", "must be None or >= 2",
+                 self.dataset_folds)
+        _require(self.split is None or self.dataset_folds is None, "split and dataset_folds",
+                 "cannot both be set (a hold-out or k-fold CV)", (self.split, self.dataset_folds))
         if self.dataset is not None:
-            user_dataset(self.dataset)
+            user_dataset(self.dataset, self.split, self.dataset_folds)
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -144,39 +158,63 @@ def _arff_test_file(path: Path) -> Path:
     test = next((c for c in candidates if c.is_file() and c != path), None)
     if test is None:
         raise ValueError(f"{_WHERE}: dataset {str(path)!r} needs a test file next to it "
-                         f"({' or '.join(c.name for c in candidates)})")
+                         f"({' or '.join(c.name for c in candidates)}), or a split of the file itself: "
+                         f"split=F (`--split 0.3`: a seeded hold-out) or dataset_folds=K (`--folds 5`: k-fold CV)")
     return test
 
 
-def user_dataset(path: str) -> Tuple[str, str]:
-    """(kind "multilabel" | "ranking", name) of a user's file; ValueError when it cannot be used."""
+def user_dataset(path: str, split: Optional[float] = None, folds: Optional[int] = None) -> Tuple[str, str]:
+    """(kind "multilabel" | "ranking", name) of a user's file; ValueError when it cannot be used (an ARFF
+    needs a test file beside it unless `split` or `folds` is given)."""
     p = Path(path)
     _require(p.is_file() and p.suffix.lower() in (".arff", ".csv"), "dataset", "must be an existing .arff or .csv file",
              path)
     if p.suffix.lower() == ".csv":
         return "ranking", p.stem
-    _arff_test_file(p)
+    if split is None and folds is None:
+        _arff_test_file(p)
     return "multilabel", p.name[:-len(p.suffix)].replace("-train", "")
 
 
-@functools.lru_cache(maxsize=None)
-def _multilabel(source: str, max_rows: Optional[int]):
-    """A bundled multilabel dataset by name or a user's ARFF by path (cached per process), cut to max_rows."""
-    if source in MULTILABEL:
-        ds = load_multilabel(source)
-    else:
-        p = Path(source)
-        xml = p.with_name(p.name[:-len(p.suffix)].replace("-train", "") + ".xml")
-        ds = load_multilabel(str(p), test_path=str(_arff_test_file(p)), labels_xml=str(xml) if xml.is_file() else None)
-    if max_rows is None:
+def _cut(ds, r: Optional[int]):
+    if r is None:
         return ds
-    r = max_rows
     return replace(ds, x_train=ds.x_train[:r], y_train=ds.y_train[:r], x_test=ds.x_test[:r], y_test=ds.y_test[:r])
 
 
 @functools.lru_cache(maxsize=None)
-def _ranking(source: str, max_rows: Optional[int]):
-    ds = load_label_ranking(source)
+def _user_rows(path: str, labels: Optional[int], max_rows: Optional[int]):
+    """A user's ARFF alone (no test file), unstandardised, cut to max_rows: the rows that `split` cuts."""
+    return _cut(load_multilabel(path, labels=labels, standardize=False), max_rows)
+
+
+def _user_split(n: int, protocol: tuple) -> Tuple[np.ndarray, np.ndarray]:
+    """(train_idx, test_idx) of ("split", fraction, seed) or ("fold", folds, seed, i)."""
+    if protocol[0] == "split":
+        return holdout_indices(n, protocol[1], seed=protocol[2])
+    return kfold_indices(n, folds=protocol[1], seed=protocol[2])[protocol[3]]
+
+
+@functools.lru_cache(maxsize=None)
+def _multilabel(source, max_rows: Optional[int]):
+    """A bundled multilabel dataset by name, or a user's ARFF: `source` = (path, labels, protocol) with protocol
+    None (the test file beside it), ("split", fraction, seed) or ("fold", folds, seed, i); cached per process,
+    cut to max_rows (a split cuts the first max_rows rows of the file)."""
+    if isinstance(source, str) and source in MULTILABEL:
+        return _cut(load_multilabel(source), max_rows)
+    path, labels, protocol = (source, None, None) if isinstance(source, str) else source
+    if protocol is None:
+        p = Path(path)
+        return _cut(load_multilabel(str(p), test_path=str(_arff_test_file(p)), labels=labels), max_rows)
+    rows = _user_rows(path, labels, max_rows)
+    return rows.split(*_user_split(rows.x_train.shape[0], protocol))
+
+
+@functools.lru_cache(maxsize=None)
+def _ranking(source, max_rows: Optional[int]):
+    """A bundled ranking dataset by name, or a user's CSV: `source` = a path or (path, labels)."""
+    path, labels = (source, None) if isinstance(source, str) else source
+    ds = load_label_ranking(path, labels=labels)
     return ds if max_rows is None else replace(ds, x=ds.x[:max_rows], ranks=ds.ranks[:max_rows])
 
 
@@ -244,9 +282,57 @@ def _job(kind: str, args: tuple) -> dict:
 def _sources(cfg: Config) -> Tuple[Dict[str, str], Dict[str, str]]:
     """({name: source} multilabel, {name: source} ranking): the bundled names, or the user's file."""
     if cfg.dataset is None:
+        unused = {k: v for k, v in (("labels", cfg.labels), ("split", cfg.split), ("dataset_folds", cfg.dataset_folds))
+                  if v is not None}
+        _require(not unused, "labels, split and dataset_folds", "apply to a user's dataset only (set dataset)", unused)
         return {n: n for n in cfg.ml_datasets}, {n: n for n in cfg.rk_datasets}
-    kind, name = user_dataset(cfg.dataset)
+    kind, name = user_dataset(cfg.dataset, cfg.split, cfg.dataset_folds)
     return ({name: cfg.dataset}, {}) if kind == "multilabel" else ({}, {name: cfg.dataset})
+
+
+def _ml_splits(cfg: Config, source: str) -> list:
+    """The data sources of one multilabel dataset: one per CV fold, else one."""
+    if cfg.dataset is None:
+        return [source]
+    if cfg.split is not None or cfg.dataset_folds is not None:  # fail here, not in a worker
+        n = _user_rows(source, cfg.labels, cfg.max_rows).x_train.shape[0]
+        _require(n >= max(2, cfg.dataset_folds or 2), "split and dataset_folds",
+                 f"need at least 2 rows and at least dataset_folds rows, the dataset has {n}",
+                 (cfg.split, cfg.dataset_folds))
+    if cfg.split is not None:
+        return [(source, cfg.labels, ("split", float(cfg.split), cfg.cv_seed))]
+    if cfg.dataset_folds is not None:
+        return [(source, cfg.labels, ("fold", cfg.dataset_folds, cfg.cv_seed, i)) for i in range(cfg.dataset_folds)]
+    return [(source, cfg.labels, None)]
+
+
+def protocol_text(cfg: Config) -> Optional[str]:
+    """How a user's dataset is evaluated, in words (results["protocol"]); None for the bundled datasets."""
+    if cfg.dataset is None:
+        return None
+    kind, _ = user_dataset(cfg.dataset, cfg.split, cfg.dataset_folds)
+    if kind == "multilabel":
+        if cfg.split is None and cfg.dataset_folds is None:
+            return f"train on {Path(cfg.dataset).name}, test on {_arff_test_file(Path(cfg.dataset)).name}"
+        n = _user_rows(cfg.dataset, cfg.labels, cfg.max_rows).x_train.shape[0]
+    else:
+        n = _ranking(_rk_source(cfg, cfg.dataset), cfg.max_rows).x.shape[0]
+    what = f"{n} rows of {Path(cfg.dataset).name}"
+    scaled = "features standardised with the train rows of each split" if kind == "multilabel" else \
+        "features as in the file"
+    if cfg.split is not None:
+        n_test = len(holdout_indices(n, cfg.split, seed=cfg.cv_seed)[1])
+        return (f"seeded hold-out (seed {cfg.cv_seed}): {cfg.split:g} of the {what} to test ({n_test} rows), the rest "
+                f"to train; {scaled}")
+    if cfg.dataset_folds is not None:
+        return (f"seeded {cfg.dataset_folds}-fold CV (seed {cfg.cv_seed}) on the {what}, mean ± std over the "
+                f"folds; {scaled}")
+    first = f", the first {cfg.max_folds}" if cfg.max_folds else ""
+    return f"seeded {cfg.folds}-fold CV (seed {cfg.cv_seed}{first}) on the {what}, mean ± std over the folds"
+
+
+def _rk_source(cfg: Config, source: str):
+    return source if cfg.dataset is None else (source, cfg.labels)
 
 
 def _plan(cfg: Config, sources: Dict[str, str], ranking: bool) -> Dict[Tuple[str, str], tuple]:
@@ -276,27 +362,52 @@ def _seed_mean(runs: list, seeds) -> dict:
 
 
 def multilabel_jobs(cfg: Config, sources: Dict[str, str]) -> dict:
-    """Section 1 (and 3: unary vs pairwise; 5: τ vs LSE of the first seed's minmin model): one job per seed."""
+    """Section 1 (and 3: unary vs pairwise; 5: τ vs LSE of the first seed's minmin model): one job per seed
+    (and per CV fold of a user's dataset with `dataset_folds`)."""
     jobs = {}
     for (name, key), (source, method, model, hp) in _plan(cfg, sources, ranking=False).items():
-        for i, seed in enumerate(cfg.seeds):
-            tau_points = cfg.tau_points if i == 0 and model == "unary" else 0
-            args = (source, cfg.max_rows, method, model, seed, hp, tau_points)
-            jobs["multilabel", name, key, seed] = ("multilabel", args)
+        splits = _ml_splits(cfg, source)
+        for f, spec in enumerate(splits):
+            for i, seed in enumerate(cfg.seeds):
+                tau_points = cfg.tau_points if i == 0 and f == 0 and model == "unary" else 0
+                args = (spec, cfg.max_rows, method, model, seed, hp, tau_points)
+                jobs[("multilabel", name, key, seed) + ((f,) if len(splits) > 1 else ())] = ("multilabel", args)
     return jobs
 
 
 def multilabel_results(cfg: Config, sources: Dict[str, str], done: dict) -> dict:
-    """{dataset: {row key: metrics averaged over `cfg.seeds`, hp}}."""
+    """{dataset: {row key: metrics averaged over `cfg.seeds`, hp}}; with CV folds (a user's dataset with
+    `dataset_folds`) the per-fold seed means are averaged over the folds, `f1_example_std` is their std over
+    the folds (population), `f1_example_folds` the per-fold F1 and `n_folds` their number."""
     out: Dict[str, dict] = {name: {} for name in sources}
-    for (name, key), (_, _, _, hp) in _plan(cfg, sources, ranking=False).items():
-        out[name][key] = dict(_seed_mean([done["multilabel", name, key, s] for s in cfg.seeds], cfg.seeds), hp=hp)
+    for (name, key), (source, _, _, hp) in _plan(cfg, sources, ranking=False).items():
+        n_splits = len(_ml_splits(cfg, source))
+        if n_splits == 1:
+            out[name][key] = dict(_seed_mean([done["multilabel", name, key, s] for s in cfg.seeds], cfg.seeds), hp=hp)
+            continue
+        per_fold = [_seed_mean([done["multilabel", name, key, s, f] for s in cfg.seeds], cfg.seeds)
+                    for f in range(n_splits)]
+        metric_keys = [k for k in per_fold[0] if isinstance(per_fold[0][k], float) and k not in
+                       ("seconds", "f1_example_std")]
+        row = {k: float(np.mean([r[k] for r in per_fold])) for k in metric_keys}
+        f1s = [r["f1_example"] for r in per_fold]
+        row.update(f1_example_std=float(np.std(f1s)), f1_example_folds=f1s, n_folds=len(f1s), seeds=list(cfg.seeds),
+                   seconds=float(sum(r["seconds"] for r in per_fold)), curve=per_fold[0]["curve"], hp=hp)
+        if "tau_vs_lse" in per_fold[0]:
+            row["tau_vs_lse"] = per_fold[0]["tau_vs_lse"]
+        out[name][key] = row
     return out
 
 
 def _folds(cfg: Config, source: str) -> list:
-    splits = kfold_indices(_ranking(source, cfg.max_rows).x.shape[0], folds=cfg.folds, seed=cfg.cv_seed)
-    return splits[: cfg.max_folds]
+    """(train_idx, test_idx) of each ranking evaluation: the CV folds (the first max_folds), or for a user's
+    dataset with `split` one seeded hold-out, with `dataset_folds` all its folds."""
+    n = _ranking(_rk_source(cfg, source), cfg.max_rows).x.shape[0]
+    if cfg.dataset is not None and cfg.split is not None:
+        return [holdout_indices(n, cfg.split, seed=cfg.cv_seed)]
+    if cfg.dataset is not None and cfg.dataset_folds is not None:
+        return kfold_indices(n, folds=cfg.dataset_folds, seed=cfg.cv_seed)
+    return kfold_indices(n, folds=cfg.folds, seed=cfg.cv_seed)[: cfg.max_folds]
 
 
 def ranking_jobs(cfg: Config, sources: Dict[str, str]) -> dict:
@@ -304,7 +415,8 @@ def ranking_jobs(cfg: Config, sources: Dict[str, str]) -> dict:
     jobs = {}
     for (name, key), (source, method, model, hp) in _plan(cfg, sources, ranking=True).items():
         for f, (tr, te) in enumerate(_folds(cfg, source)):
-            jobs["ranking", name, key, f] = ("ranking", (source, cfg.max_rows, method, model, tr, te, cfg.seed, hp))
+            jobs["ranking", name, key, f] = ("ranking", (_rk_source(cfg, source), cfg.max_rows, method, model, tr, te,
+                                                         cfg.seed, hp))
     return jobs
 
 
@@ -365,7 +477,7 @@ def run(cfg: Config, runtime: Runtime) -> dict:
     with runtime.timed("trainings"):
         done = runtime.map(_job, jobs, "energy: trainings")
     results: dict = dict(published=published(), dataset=None if cfg.dataset is None else dict(
-        zip(("kind", "name"), user_dataset(cfg.dataset))))
+        zip(("kind", "name"), user_dataset(cfg.dataset, cfg.split, cfg.dataset_folds))), protocol=protocol_text(cfg))
     results["multilabel"] = multilabel_results(cfg, ml, done)
     results["ranking"] = ranking_results(cfg, rk, done)
     if cfg.dataset is None:

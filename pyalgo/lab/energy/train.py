@@ -11,8 +11,15 @@ the methods
 - "mcmc"       contrastive divergence: mean_j g(y_model_j) − g(y_data), y_model from `chain_length` Gibbs
                sweeps (bits) or Metropolis random-swap sweeps (permutations) started at the data y (CD-k),
                samples detached: a biased short-run-chain gradient of the NLL.
+- "entmax"     min-min with the α-Tsallis (α-entmax) generator, α = `alpha` (default 1.5; 1 → minmin, 2 → sparsemax)
+- "gfy"        generalized Fenchel–Young loss max_{μ∈conv(Y)} [g(μ) − ½‖μ − c‖²] − [g(y) − ½‖y − c‖²]
+               (Blondel et al., NeurIPS 2022; `pyalgo.energy.baselines`): no τ, no sampling
+- "minmax"     min-max logistic: E_{p_φ}[g] − g(y) with m samples of a learned sampler p_φ(y|x) (factorised
+               Bernoulli for bits, Plackett–Luce for permutations; a network of `tau_hidden` hidden units trained at
+               `tau_lr` (default 10 × lr) by REINFORCE to maximise E_{p_φ}[g − log p_φ + log q]); TrainResult.tau
+               is the sampler
 
-`proposal` (minmin / sparsemax only) picks the reference distribution r the m samples come from; the
+`proposal` (the min-min losses minmin / sparsemax / entmax only) picks the reference distribution r the m samples come from; the
 loss weighs each sample by q/r (importance weights), so it stays an unbiased estimate of the uniform-q
 loss, with far less variance when r is close to the model (many labels: k! or 2^k states):
 
@@ -41,6 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pyalgo.energy import baselines as _base
 from pyalgo.energy import reference as _ref
 from pyalgo.energy.data import RankingData, RankingSplit
 from pyalgo.energy.evaluate import (MAX_EXACT_BITS, MAX_EXACT_PERMS, evaluate_multilabel, evaluate_ranking,
@@ -71,8 +79,10 @@ Indices = Union[np.ndarray, Sequence[int], torch.Tensor]
 __all__ = ["TrainResult", "train_multilabel", "train_ranking", "MULTILABEL_METHODS", "RANKING_METHODS",
            "MULTILABEL_MODELS", "RANKING_MODELS", "PROPOSALS"]
 
-MULTILABEL_METHODS = ("minmin", "sparsemax", "exact_mle", "bce", "mcmc")
-RANKING_METHODS = ("minmin", "sparsemax", "exact_mle", "mcmc")
+MULTILABEL_METHODS = ("minmin", "sparsemax", "exact_mle", "bce", "mcmc", "gfy", "minmax", "entmax")
+RANKING_METHODS = ("minmin", "sparsemax", "exact_mle", "mcmc", "gfy", "minmax", "entmax")
+_TAU_METHODS = ("minmin", "sparsemax", "entmax")   # the min-min losses: a τ network
+MINMAX_SAMPLER_LR_FACTOR = 10.0   # minmax with tau_lr=None: the sampler learns at 10 × lr (validation: yeast, glass)
 PROPOSALS = ("uniform", "model", "learned")
 MULTILABEL_MODELS = ("unary", "pairwise")
 RANKING_MODELS = ("permutahedron", "birkhoff")
@@ -88,8 +98,8 @@ def _err(fn: str, msg: str, exc=ValueError):
 @dataclass
 class TrainResult:
     """metrics: test metrics (F1 ×100, Hamming fraction, Kendall τ ×100, NLL where exact);
-    curve: mean training loss per epoch (with proposal="learned": + the proposal head's NLL); train_nll: exact training NLL per epoch (when `track_nll`);
-    seconds: wall time of the training epochs; config: the settings (plain data)."""
+    curve: mean training loss per epoch (proposal="learned": + the proposal head's NLL); train_nll: exact
+    training NLL per epoch (when `track_nll`); seconds: wall time of the training epochs; config: the settings (plain data)."""
     method: str
     model: str
     metrics: Dict[str, float]
@@ -129,11 +139,13 @@ def _settings(fn: str, methods, models, **s) -> Dict[str, object]:
             raise _err(fn, f"{name} must be None or a finite positive float, got {s[name]!r}")
     if not number(s["dropout"]) or not 0 <= s["dropout"] < 1:
         raise _err(fn, f"dropout must be a float in [0, 1), got {s['dropout']!r}")
+    if not number(s["alpha"]) or s["alpha"] <= 1:
+        raise _err(fn, f"alpha (the entmax α of method 'entmax') must be a finite float > 1, got {s['alpha']!r}")
     s.setdefault("proposal", "uniform")
     if not isinstance(s["proposal"], str) or s["proposal"] not in PROPOSALS:
         raise _err(fn, f"proposal must be one of {PROPOSALS}, got {s['proposal']!r}")
-    if s["proposal"] != "uniform" and s["method"] not in ("minmin", "sparsemax"):
-        raise _err(fn, f"proposal={s['proposal']!r} needs a min-min method ('minmin' or 'sparsemax'), got "
+    if s["proposal"] != "uniform" and s["method"] not in _TAU_METHODS:
+        raise _err(fn, f"proposal={s['proposal']!r} needs a min-min method {_TAU_METHODS}, got "
                        f"method={s['method']!r}")
     s.setdefault("proposal_scale", 1.0)
     if not number(s["proposal_scale"]) or s["proposal_scale"] <= 0:
@@ -146,7 +158,7 @@ def _settings(fn: str, methods, models, **s) -> Dict[str, object]:
     s.setdefault("center", False)
     if not isinstance(s["center"], bool):
         raise _err(fn, f"center must be a bool, got {type(s['center']).__name__}", TypeError)
-    if s["center"] and (s["model"] != "permutahedron" or s["method"] not in ("minmin", "sparsemax")):
+    if s["center"] and (s["model"] != "permutahedron" or s["method"] not in _TAU_METHODS):
         raise _err(fn, f"center=True needs model='permutahedron' and a min-min method, got model={s['model']!r}, "
                        f"method={s['method']!r}")
     if s["proposal"] == "model" and s["model"] == "birkhoff":
@@ -168,7 +180,14 @@ def _build(s: dict, d: int, out_dim: int, num_train: int, device: torch.device):
                 last.weight.mul_(s["init_scale"])
                 last.bias.zero_()
         tau = TauNet(d, s["tau_hidden"]).to(device) if s["tau"] == "net" else FreeTau(num_train).to(device)
-    return energy, (tau if s["method"] in ("minmin", "sparsemax") else None)
+        if s["method"] == "minmax":   # the sampler p_φ(y|x), in τ's slot (own lr tau_lr, no weight decay)
+            tau = (UnaryEnergy if s["model"] in MULTILABEL_MODELS else PermutahedronEnergy)(
+                d, out_dim, s["tau_hidden"]).to(device)
+            last = tau.net if s["tau_hidden"] == 0 else tau.net[-1]
+            with torch.no_grad():   # starts at p_φ = q (uniform)
+                last.weight.zero_()
+                last.bias.zero_()
+    return energy, (tau if s["method"] in _TAU_METHODS + ("minmax",) else None)
 
 
 def _build_proposal(s: dict, d: int, out_dim: int, device: torch.device) -> Optional[nn.Module]:
@@ -199,13 +218,14 @@ def _fit(fn: str, s: dict, energy: nn.Module, tau: Optional[nn.Module], batch_lo
          y: torch.Tensor, *, progress: bool, extra: Optional[Callable[[], Dict[str, float]]] = None,
          checkpoint: Optional[PathLike] = None, resume: bool = False,
          proposal: Optional[nn.Module] = None) -> Dict[str, List[float]]:
-    """Adam on the energy and τ jointly (and a learned proposal's head: no weight decay, clipped on its own), through `harness.fit`: weight decay on the energy only (τ must
-    be free to reach the LSE), τ's learning rate tau_lr (default lr), optional global grad-norm clipping.
+    """Adam on the energy and τ jointly, through `harness.fit`: weight decay on the energy only (τ must
+    be free to reach the LSE), τ's learning rate tau_lr (default lr), optional global grad-norm clipping
+    (a learned proposal's head: its own Adam group, no weight decay, clipped on its own).
     batch_loss(xb, yb, idx, generator) → scalar. Returns the history ("loss" per epoch, `extra`'s keys)."""
     groups = [dict(params=list(energy.parameters()), weight_decay=s["weight_decay"])]
     if tau is not None:
         groups.append(dict(params=list(tau.parameters()), weight_decay=0.0,
-                           lr=s["lr"] if s["tau_lr"] is None else s["tau_lr"]))
+                           lr=_tau_lr(s)))
     params = [p for g in groups for p in g["params"]]
     if proposal is not None:
         groups.append(dict(params=list(proposal.parameters()), weight_decay=0.0))
@@ -255,8 +275,20 @@ def _tau_of(tau: nn.Module, xb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor
     return tau(xb) if isinstance(tau, TauNet) else tau(idx)
 
 
+def _tau_lr(s: dict) -> float:
+    """τ's (or the minmax sampler's) learning rate: tau_lr, default lr (minmax: MINMAX_SAMPLER_LR_FACTOR × lr)."""
+    if s["tau_lr"] is not None:
+        return s["tau_lr"]
+    return s["lr"] * (MINMAX_SAMPLER_LR_FACTOR if s["method"] == "minmax" else 1.0)
+
+
 def _kind(method: str) -> str:
     return "logistic" if method == "minmin" else "sparsemax"
+
+
+def _kind_alpha(s: dict) -> dict:
+    """kind/alpha arguments of the fused min-min ops for method minmin | sparsemax | entmax."""
+    return dict(kind="entmax", alpha=s["alpha"]) if s["method"] == "entmax" else dict(kind=_kind(s["method"]))
 
 
 def _proposal_of(s: dict, head: Optional[nn.Module], params: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor,
@@ -304,10 +336,15 @@ def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module], head:
 
     def batch_loss(xb, yb, idx, gen):
         u, U = unary_pairwise(energy, xb)
+        if method == "gfy":
+            return _base.gfy_loss_bits(u, yb, U).mean()
+        if method == "minmax":
+            return _base.minmax_loss_bits(u, tau(xb), yb, m, U, gen).loss.mean()
         if tau is not None:
             prop, head_nll = _proposal_of(s, head, u, xb, yb, ranking=False)
             kw = {} if prop is None else dict(proposal=prop)
-            loss = minmin_loss(u, _tau_of(tau, xb, idx), yb, m, pairwise=U, kind=_kind(method), generator=gen, **kw)
+            loss = minmin_loss(u, _tau_of(tau, xb, idx), yb, m, pairwise=U, generator=gen, **kw,
+                               **_kind_alpha(s))
             return loss.mean() + head_nll
         if method == "bce":
             return nn.functional.binary_cross_entropy_with_logits(u, yb, reduction="none").sum(1).mean()
@@ -327,7 +364,8 @@ def train_multilabel(data: MultilabelSplit, method: str = "minmin", *, model: st
                      grad_clip: Optional[float] = None, tau_lr: Optional[float] = None, seed: int = 0,
                      device: Union[str, torch.device] = "cpu", track_nll: bool = False, predict_steps: int = 100,
                      progress: bool = False, checkpoint: Optional[PathLike] = None,
-                     resume: bool = False, proposal: str = "uniform", proposal_scale: float = 1.0) -> TrainResult:
+                     resume: bool = False, alpha: float = 1.5, proposal: str = "uniform",
+                     proposal_scale: float = 1.0) -> TrainResult:
     """Trains a multilabel EBM on data.x_train (N, d), data.y_train (N, k) ∈ {0,1}; evaluates on x_test/y_test.
 
     method ∈ MULTILABEL_METHODS (module doc); model "unary" | "pairwise"; tau "net" (TauNet) | "free" (FreeTau,
@@ -336,12 +374,16 @@ def train_multilabel(data: MultilabelSplit, method: str = "minmin", *, model: st
     sparsemax): "uniform" | "model" (Bernoulli(σ(u(x))), u detached) | "learned" (a BCE-trained logit head;
     TrainResult.config and the checkpoint include it). track_nll records
     the exact training NLL after every epoch. checkpoint: a file saved after every epoch; resume=True
-    continues from it (CheckpointMismatch if it was made with other settings or data)."""
+    continues from it (CheckpointMismatch if it was made with other settings or data).
+    alpha: the α > 1 of method "entmax". Method "minmax": num_samples REINFORCE samples per example, the
+    sampler network has tau_hidden hidden units and learning rate tau_lr (default 10 × lr); "gfy" ignores the
+    sampling and τ settings."""
     fn = "train_multilabel"
     s = _settings(fn, MULTILABEL_METHODS, MULTILABEL_MODELS, method=method, model=model, tau=tau,
                   num_samples=num_samples, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                   hidden=hidden, tau_hidden=tau_hidden, dropout=dropout, chain_length=chain_length,
-                  grad_clip=grad_clip, tau_lr=tau_lr, seed=seed, proposal=proposal, proposal_scale=proposal_scale)
+                  grad_clip=grad_clip, tau_lr=tau_lr, seed=seed, alpha=alpha, proposal=proposal,
+                  proposal_scale=proposal_scale)
     device = torch.device(device)
     x, y = _multilabel_data(fn, data, s, device)
     energy, tau_mod = _build(s, x.shape[1], y.shape[1], x.shape[0], device)
@@ -372,12 +414,17 @@ def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module], head: Op
 
     def batch_loss(xb, yb, idx, gen):
         theta = energy(xb)
+        if method == "gfy":
+            return _base.gfy_loss_perms(theta, yb).mean()
+        if method == "minmax":
+            return _base.minmax_loss_perms(theta, tau(xb), yb, m, gen).loss.mean()
         if tau is not None:
             if s["center"]:
                 theta = theta - theta.mean(1, keepdim=True)
             prop, head_nll = _proposal_of(s, head, theta, xb, yb, ranking=True)
             kw = {} if prop is None else dict(proposal=prop)
-            loss = minmin_loss_ranking(theta, _tau_of(tau, xb, idx), yb, m, kind=_kind(method), generator=gen, **kw)
+            loss = minmin_loss_ranking(theta, _tau_of(tau, xb, idx), yb, m, generator=gen, **kw,
+                                       **_kind_alpha(s))
             return loss.mean() + head_nll
         if method == "exact_mle":
             return (_ref.exact_lse_perms(theta) - _ref.energy_perms(theta, yb)).mean()
@@ -393,14 +440,17 @@ def train_ranking(data: Union[RankingSplit, RankingData], method: str = "minmin"
                   weight_decay: float = 0.0, hidden: int = 64, tau_hidden: Optional[int] = None, dropout: float = 0.0,
                   chain_length: int = 1, grad_clip: Optional[float] = None, tau_lr: Optional[float] = None,
                   seed: int = 0, device: Union[str, torch.device] = "cpu", progress: bool = False,
-                  checkpoint: Optional[PathLike] = None, resume: bool = False, proposal: str = "uniform",
-                  center: bool = False, proposal_scale: float = 1.0, init_scale: float = 1.0) -> TrainResult:
+                  checkpoint: Optional[PathLike] = None, resume: bool = False, alpha: float = 1.5,
+                  proposal: str = "uniform", center: bool = False, proposal_scale: float = 1.0,
+                  init_scale: float = 1.0) -> TrainResult:
     """Trains a label-ranking EBM; y are permutations (B, n) int64 (y = n − rank).
 
     data: a `RankingSplit` (x_train, y_train, x_test, y_test) or a `RankingData` with train_idx/test_idx
     (e.g. from data.kfold_indices). method ∈ RANKING_METHODS ("exact_mle" enumerates n! ≤ 8! permutations);
     model "permutahedron" (argsort prediction) | "birkhoff" (Hungarian); other arguments as train_multilabel
-    (mcmc: Metropolis random-swap chains started at the data permutation). proposal (minmin / sparsemax):
+    (mcmc: Metropolis random-swap chains started at the data permutation; minmax: a Plackett–Luce sampler;
+    gfy: the projection onto the permutahedron (exact) or the Birkhoff polytope (Dykstra)).
+    proposal (minmin / sparsemax / entmax):
     "uniform" | "model" (Plackett–Luce(θ(x)), θ detached; permutahedron only) | "learned" (a PL-likelihood
     trained score head). center=True (permutahedron min-min): the loss sees θ − mean_i θ_i. The common part
     of θ only adds (n+1)/2·Σθ_i(x) to g for every permutation (p, the prediction and the MLE are unchanged),
@@ -415,7 +465,7 @@ def train_ranking(data: Union[RankingSplit, RankingData], method: str = "minmin"
     s = _settings(fn, RANKING_METHODS, RANKING_MODELS, method=method, model=model, tau=tau, num_samples=num_samples,
                   epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hidden=hidden,
                   tau_hidden=tau_hidden, dropout=dropout, chain_length=chain_length, grad_clip=grad_clip,
-                  tau_lr=tau_lr, seed=seed, proposal=proposal, center=center,
+                  tau_lr=tau_lr, seed=seed, alpha=alpha, proposal=proposal, center=center,
                   proposal_scale=proposal_scale, init_scale=init_scale)
     split = _ranking_split(fn, data, train_idx, test_idx)
     device = torch.device(device)
