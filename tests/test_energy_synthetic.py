@@ -118,7 +118,8 @@ def test_ising_gibbs_beyond_16_labels():
 
 def test_ising_new_errors():
     fn = r"pyalgo\.energy\.synthetic_ising: "
-    for bad, msg in [(dict(k=129), "k must be <= 128"), (dict(k=20, gibbs_sweeps=0), "gibbs_sweeps must be an int >= 1"),
+    for bad, msg in [(dict(k=129), "k must be <= 128"),
+                     (dict(k=20, gibbs_sweeps=0), "gibbs_sweeps must be an int >= 1"),
                      (dict(gibbs_sweeps=2.5), "gibbs_sweeps")]:
         with pytest.raises(ValueError, match=fn + msg):
             D.synthetic_ising(10, 5, **bad)

@@ -17,7 +17,7 @@ def test_plan_same_search_budget_and_exact_only_where_enumerable():
     assert {k[2] for k in rk if k[1] == 8} == set(ML.METHODS)
     assert {k[2] for k in rk if k[1] == 16} == set(ML.METHODS) - {"exact_mle"}     # 16! is not enumerable
     assert {k[2] for k in ml if k[1] == 16} == set(ML.ML_METHODS) - {"exact_mle"}
-    assert [k[1] for k in plan if k[0] == "ranking"][0] == 16                                                # the longest first
+    assert [k[1] for k in plan if k[0] == "ranking"][0] == 16  # the longest first
     # every method gets the same number of configurations on validation
     assert len({len(ML._configs(m)) for m in ML.METHODS}) == 1
     assert len({len(ML._configs(m, grids=ML.ML_GRIDS)) for m in ML.ML_METHODS}) == 1

@@ -214,7 +214,8 @@ def table(results: Dict[Tuple, dict]) -> List[dict]:
         kt = sum(r["kendall_tau"] for r in rs) / len(rs)
         true = sum(r["true_kendall_tau"] for r in rs) / len(rs)
         rows.append(dict(k=k, method=method, kendall_tau=kt, true_kendall_tau=true, ratio=kt / true,
-                         kendall_tau_seeds=[r["kendall_tau"] for r in rs], seconds=sum(r["seconds"] for r in rs) / len(rs),
+                         kendall_tau_seeds=[r["kendall_tau"] for r in rs],
+                         seconds=sum(r["seconds"] for r in rs) / len(rs),
                          search_seconds=sum(r["search_seconds"] for r in rs), seeds=[r["seed"] for r in rs],
                          configs=[r["config"] for r in rs]))
     return rows

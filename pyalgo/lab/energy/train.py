@@ -99,7 +99,8 @@ def _err(fn: str, msg: str, exc=ValueError):
 class TrainResult:
     """metrics: test metrics (F1 ×100, Hamming fraction, Kendall τ ×100, NLL where exact);
     curve: mean training loss per epoch (proposal="learned": + the proposal head's NLL); train_nll: exact
-    training NLL per epoch (when `track_nll`); seconds: wall time of the training epochs; config: the settings (plain data)."""
+    training NLL per epoch (when `track_nll`); seconds: wall time of the training epochs; config: the
+    settings (plain data); proposal: the learned proposal's head (proposal="learned"), else None."""
     method: str
     model: str
     metrics: Dict[str, float]
@@ -109,7 +110,7 @@ class TrainResult:
     tau: Optional[nn.Module]
     train_nll: List[float] = field(default_factory=list)
     config: Dict[str, object] = field(default_factory=dict)
-    proposal: Optional[nn.Module] = None   # the learned proposal's head (proposal="learned")
+    proposal: Optional[nn.Module] = None
 
 
 # -- settings -------------------------------------------------------------------------------------
@@ -331,7 +332,8 @@ def _multilabel_data(fn: str, data, s: dict, device: torch.device):
     return x, y
 
 
-def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module], head: Optional[nn.Module] = None) -> Callable:
+def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module],
+                     head: Optional[nn.Module] = None) -> Callable:
     method, m = s["method"], s["num_samples"]
 
     def batch_loss(xb, yb, idx, gen):
@@ -409,7 +411,8 @@ def _ranking_split(fn: str, data, train_idx, test_idx) -> RankingSplit:
     return data.split(train_idx, test_idx)
 
 
-def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module], head: Optional[nn.Module] = None) -> Callable:
+def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module],
+                  head: Optional[nn.Module] = None) -> Callable:
     method, m = s["method"], s["num_samples"]
 
     def batch_loss(xb, yb, idx, gen):
