@@ -309,3 +309,154 @@ def test_minmax_sampler_lr_default(unary_data):
     b = T.train_multilabel(unary_data, "minmax", tau_lr=2e-3 * T.MINMAX_SAMPLER_LR_FACTOR, **kw)
     c = T.train_multilabel(unary_data, "minmax", tau_lr=2e-3, **kw)
     assert a.curve == b.curve and a.curve != c.curve
+
+# -- proposals (importance-weighted min-min), centring, init_scale ------------------------------------
+
+@pytest.fixture(scope="module")
+def pl8():
+    from pyalgo.energy.data import synthetic_plackett_luce
+    return synthetic_plackett_luce(800, 400, k=8, d=10, seed=1)
+
+
+def _rk_settings(**kw):
+    base = dict(method="minmin", model="permutahedron", tau="net", num_samples=16, epochs=1, batch_size=8, lr=1e-3,
+                weight_decay=0.0, hidden=8, tau_hidden=None, dropout=0.0, chain_length=1, grad_clip=None,
+                tau_lr=None, seed=0, alpha=1.5)
+    base.update(kw)
+    return T._settings("train_ranking", T.RANKING_METHODS, T.RANKING_MODELS, **base)
+
+
+@pytest.mark.parametrize("proposal, kw", [("model", dict(center=True, proposal_scale=1.5)), ("learned", {}),
+                                          ("uniform", dict(center=True))])
+def test_ranking_loss_is_the_weighted_reference_on_the_same_samples(pl8, proposal, kw):
+    from pyalgo.energy.ops import sample_perms
+    from pyalgo.energy.models import PermutahedronEnergy, TauNet
+    s = _rk_settings(proposal=proposal, **kw)
+    torch.manual_seed(0)
+    energy, tau = PermutahedronEnergy(10, 8, 8), TauNet(10, 8)
+    head = T._build_proposal(s, 10, 8, torch.device("cpu"))
+    assert (head is not None) == (proposal == "learned")
+    xb, yb = pl8.x_train[:8], pl8.y_train[:8]
+    loss = T._ranking_loss(s, energy, tau, head)(xb, yb, None, torch.Generator().manual_seed(5))
+    theta = energy(xb)
+    theta_c = theta - theta.mean(1, keepdim=True) if s["center"] else theta
+    gen = torch.Generator().manual_seed(5)
+    if proposal == "uniform":
+        perms, lw = sample_perms(8, 16, 8, generator=gen), None
+    else:
+        scores = theta * 1.5 if proposal == "model" else head(xb)
+        perms, lw = sample_perms(8, 16, 8, generator=gen, proposal=scores.detach())
+    want = ref.minmin_loss_ranking_ref(theta_c, tau(xb), yb, perms, log_weight=lw).mean()
+    if proposal == "learned":
+        want = want - ref.plackett_luce_log_prob(head(xb), yb).mean()
+    torch.testing.assert_close(loss, want, rtol=1e-5, atol=1e-5)
+    if proposal == "model":   # the weights matter: the unweighted loss on these samples is far from it
+        unweighted = ref.minmin_loss_ranking_ref(theta_c, tau(xb), yb, perms).mean()
+        assert abs(float((unweighted - want).detach())) > 1e-2
+
+
+def test_multilabel_loss_is_the_weighted_reference_on_the_same_samples(unary_data):
+    from pyalgo.energy.ops import sample_bits
+    from pyalgo.energy.models import PairwiseEnergy, TauNet
+    base = dict(method="minmin", model="pairwise", tau="net", num_samples=16, epochs=1, batch_size=8, lr=1e-3,
+                weight_decay=0.0, hidden=8, tau_hidden=None, dropout=0.0, chain_length=1, grad_clip=None,
+                tau_lr=None, seed=0, alpha=1.5)
+    for proposal in ("model", "learned"):
+        s = T._settings("train_multilabel", T.MULTILABEL_METHODS, T.MULTILABEL_MODELS, proposal=proposal, **base)
+        torch.manual_seed(0)
+        energy, tau = PairwiseEnergy(8, 5, 8), TauNet(8, 8)
+        with torch.no_grad():
+            energy.net[-1].weight.normal_()   # a non-zero pairwise part
+        head = T._build_proposal(s, 8, 5, torch.device("cpu"))
+        xb, yb = unary_data.x_train[:8], unary_data.y_train[:8]
+        loss = T._multilabel_loss(s, energy, tau, head)(xb, yb, None, torch.Generator().manual_seed(5))
+        u, U = energy(xb)
+        a = u if proposal == "model" else head(xb)
+        bits, lw = sample_bits(8, 16, 5, generator=torch.Generator().manual_seed(5), proposal=a.detach())
+        want = ref.minmin_loss_ref(u, tau(xb), yb, bits.float(), U, log_weight=lw).mean()
+        if proposal == "learned":
+            want = want - ref.bernoulli_log_prob(head(xb), yb).mean()
+        torch.testing.assert_close(loss, want, rtol=1e-5, atol=1e-5)
+
+
+def test_ranking_proposals_learn_k8(pl8):
+    common = dict(hidden=16, epochs=4, lr=3e-3, num_samples=16, seed=0)
+    uniform = T.train_ranking(pl8, **common).metrics["kendall_tau"]            # the paper's loss: learns slowly
+    best = ref_kendall = None
+    from pyalgo.energy.metrics import kendall_tau
+    ref_kendall = kendall_tau(pl8.y_test, pl8.true_predictions(pl8.x_test))
+    for proposal in ("model", "learned"):
+        r = T.train_ranking(pl8, proposal=proposal, center=True, init_scale=0.1, grad_clip=1.0, **common)
+        best = r.metrics["kendall_tau"]
+        assert best > uniform + 10 and best > 0.8 * ref_kendall, (proposal, best, uniform, ref_kendall)
+        assert r.config["proposal"] == proposal and (r.proposal is not None) == (proposal == "learned")
+        if proposal == "learned":   # the head learned the data's PL law: far better than uniform (log 8!)
+            nll = -ref.plackett_luce_log_prob(r.proposal(pl8.x_test), pl8.y_test).mean().item()
+            assert nll < math.lgamma(9) - 1.0, nll
+
+
+@pytest.mark.parametrize("proposal", ["model", "learned"])
+def test_multilabel_proposals_learn(unary_data, proposal):
+    r = T.train_multilabel(unary_data, "minmin", proposal=proposal, hidden=16, epochs=8, lr=3e-3, num_samples=16)
+    untrained = T.train_multilabel(unary_data, "minmin", hidden=16, epochs=0)
+    assert r.metrics["nll"] < untrained.metrics["nll"] - 0.3
+    assert r.metrics["f1_micro"] > untrained.metrics["f1_micro"] + 5
+
+
+def test_init_scale_and_center(pl8):
+    r = T.train_ranking(pl8, init_scale=0.0, epochs=0, hidden=8)
+    assert torch.count_nonzero(r.energy(pl8.x_test)) == 0          # p_g starts uniform
+    a = T.train_ranking(pl8, epochs=0, hidden=8)
+    b = T.train_ranking(pl8, init_scale=0.5, epochs=0, hidden=8)
+    torch.testing.assert_close(b.energy.net[-1].weight, 0.5 * a.energy.net[-1].weight)
+    torch.testing.assert_close(b.energy.net[0].weight, a.energy.net[0].weight)   # only the output layer
+    # the common part of θ is not learned by a centred loss: p, predictions and the per-item part are
+    c = T.train_ranking(pl8, center=True, epochs=2, hidden=8, lr=3e-3, seed=1)
+    assert c.metrics["kendall_tau"] > 20
+
+
+def test_exact_resume_with_learned_proposal(pl8, unary_data, tmp_path):
+    kw = dict(hidden=8, num_samples=8, seed=2, proposal="learned", center=True, grad_clip=1.0)
+    full = T.train_ranking(pl8, epochs=3, **kw)
+    T.train_ranking(pl8, epochs=1, checkpoint=tmp_path / "r.pt", **kw)
+    resumed = T.train_ranking(pl8, epochs=3, checkpoint=tmp_path / "r.pt", resume=True, **kw)
+    assert resumed.curve == full.curve and resumed.metrics == full.metrics
+    heads = zip(full.proposal.parameters(), resumed.proposal.parameters())
+    assert all(torch.equal(a, b) for a, b in heads)
+    assert all(torch.equal(a, b) for a, b in zip(_state(full), _state(resumed)))
+    saved = torch.load(tmp_path / "r.pt", weights_only=True)
+    assert "proposal" in saved["state"] and saved["config"]["proposal"] == "learned"
+    with pytest.raises(H.CheckpointMismatch, match="proposal"):
+        T.train_ranking(pl8, epochs=3, checkpoint=tmp_path / "r.pt", resume=True, **dict(kw, proposal="model"))
+    mk = dict(hidden=8, num_samples=8, seed=1, proposal="learned")
+    full = T.train_multilabel(unary_data, "minmin", epochs=3, **mk)
+    T.train_multilabel(unary_data, "minmin", epochs=2, checkpoint=tmp_path / "m.pt", **mk)
+    resumed = T.train_multilabel(unary_data, "minmin", epochs=3, checkpoint=tmp_path / "m.pt", resume=True, **mk)
+    assert resumed.curve == full.curve and resumed.metrics == full.metrics
+    assert all(torch.equal(a, b) for a, b in zip(full.proposal.parameters(), resumed.proposal.parameters()))
+
+
+def test_proposal_bad_arguments(pl8, unary_data):
+    fr, fm = "pyalgo.lab.energy.train_ranking", "pyalgo.lab.energy.train_multilabel"
+    cases = [
+        (dict(proposal="gibbs"), ValueError, f"{fr}: proposal must be one of"),
+        (dict(proposal=None), ValueError, f"{fr}: proposal must be one of"),
+        (dict(method="mcmc", proposal="model"), ValueError, f"{fr}: proposal='model' needs a min-min method"),
+        (dict(method="exact_mle", proposal="learned"), ValueError, f"{fr}: proposal='learned' needs a min-min"),
+        (dict(model="birkhoff", proposal="model"), ValueError, f"{fr}: proposal='model' needs model='permutahedron'"),
+        (dict(proposal_scale=2.0), ValueError, f"{fr}: proposal_scale applies to proposal='model' only"),
+        (dict(proposal="model", proposal_scale=0.0), ValueError, f"{fr}: proposal_scale must be"),
+        (dict(proposal="model", proposal_scale=float("nan")), ValueError, f"{fr}: proposal_scale must be"),
+        (dict(center=1), TypeError, f"{fr}: center must be a bool"),
+        (dict(center=True, method="mcmc"), ValueError, f"{fr}: center=True needs"),
+        (dict(center=True, model="birkhoff"), ValueError, f"{fr}: center=True needs"),
+        (dict(init_scale=-1.0), ValueError, f"{fr}: init_scale must be"),
+    ]
+    for kw, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            T.train_ranking(pl8, **dict(dict(epochs=0), **kw))
+    for kw, exc, msg in [(dict(proposal="uniformly"), ValueError, f"{fm}: proposal must be one of"),
+                         (dict(method="bce", proposal="model"), ValueError, f"{fm}: proposal='model' needs a min-min"),
+                         (dict(proposal="learned", proposal_scale=2.0), ValueError, f"{fm}: proposal_scale")]:
+        with pytest.raises(exc, match=msg):
+            T.train_multilabel(unary_data, **dict(dict(epochs=0), **kw))

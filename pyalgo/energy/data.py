@@ -14,6 +14,8 @@ attribution); nothing is downloaded at run time. A user's own files load through
   and some multilabel sets have no train/test split).
 - :func:`synthetic_ising`: exact samples from a ground-truth Ising EBM with known parameters (the toy
   on which a learned τ can be compared with the exact log-partition).
+- :func:`synthetic_plackett_luce`: exact label-ranking samples from a ground-truth Plackett–Luce model
+  with linear scores, any number of labels (learning quality measurable against the truth at any k).
 """
 from __future__ import annotations
 
@@ -40,12 +42,14 @@ __all__ = [
     "RankingData",
     "RankingSplit",
     "SyntheticIsing",
+    "SyntheticPlackettLuce",
     "load_multilabel",
     "load_label_ranking",
     "holdout_indices",
     "kfold_indices",
     "standardize",
     "synthetic_ising",
+    "synthetic_plackett_luce",
 ]
 
 MULTILABEL = ("yeast", "emotions", "scene")
@@ -1088,28 +1092,38 @@ class SyntheticIsing:
         return x @ self.unary_weight, torch.einsum("nd,dij->nij", x, self.pairwise_weight)
 
 
+MAX_EXACT_ISING = 16      # synthetic_ising samples exactly (enumerating 2^k states) up to this k
+MAX_ISING_LABELS = 128    # and by Gibbs sampling (approximate) up to this k
+
+
 def synthetic_ising(num_train: int, num_test: int, k: int = 8, d: int = 20, seed: int = 0,
                     dtype: torch.dtype = torch.float64, *, unary_scale: float = 2.0,
-                    pairwise_scale: float = 1.0) -> SyntheticIsing:
-    """Exact samples from a random ground-truth Ising EBM (the toy of docs/energy.md).
+                    pairwise_scale: float = 1.0, gibbs_sweeps: int = 200) -> SyntheticIsing:
+    """Samples from a random ground-truth Ising EBM (the toy of docs/energy.md): exact for k ≤ 16.
 
     Generator (one torch.Generator seeded with ``seed``; draws in this order):
       unary_weight (d,k) ~ N(0, unary_scale²/d), so u_j(x) ~ N(0, unary_scale²) for x ~ N(0, I_d);
       pairwise_weight (d,k,k) = (A + Aᵀ)/√2 with A ~ N(0, pairwise_scale²/d), diagonal zeroed, so the
       off-diagonal U_ij(x) ~ N(0, pairwise_scale²);
       x_train ~ N(0, I_d), then y_train, then x_test, then y_test, with y ~ p(y|x) ∝ exp(⟨u,y⟩ + ½yᵀUy)
-      drawn exactly by enumerating all 2^k states (torch.multinomial). With the defaults (k=8, d=20)
-      std over x of the exact LSE is a few nats and p(y|x) is neither uniform nor deterministic.
+      drawn exactly by enumerating all 2^k states (torch.multinomial) for k ≤ 16 (k ≤ 12: energies per row
+      chunk; 13 ≤ k ≤ 16: g = x @ F with the per-state features F (d, 2^k) computed once, rows in chunks).
+      For 16 < k ≤ 128 the states cannot be enumerated: y is the state after `gibbs_sweeps` systematic Gibbs
+      sweeps (pyalgo.energy.mcmc.gibbs_bits) started from y_i ~ Bernoulli(σ(u_i)) — APPROXIMATE samples
+      (meta["sampler"] = "gibbs"; the chains mix fast for the default scales, but nothing certifies it).
+      With the defaults (k=8, d=20) std over x of the exact LSE is a few nats and p(y|x) is neither uniform
+      nor deterministic.
 
     Args:
         num_train: training rows >= 0.
         num_test: test rows >= 0.
-        k: labels, 1 <= k <= 12.
+        k: labels, 1 <= k <= 128 (exact sampling for k <= 16, Gibbs beyond).
         d: features >= 1.
         seed: the generator's seed.
         dtype: float32 or float64.
         unary_scale: std of the unary energies, finite and >= 0.
         pairwise_scale: std of the off-diagonal pairwise energies, finite and >= 0.
+        gibbs_sweeps: Gibbs sweeps per sample when k > 16, an int >= 1 (unused for k <= 16).
 
     Returns:
         A `SyntheticIsing` (data and the true weights).
@@ -1125,15 +1139,16 @@ def synthetic_ising(num_train: int, num_test: int, k: int = 8, d: int = 20, seed
     for arg, v, lo in (("num_train", num_train, 0), ("num_test", num_test, 0), ("k", k, 1), ("d", d, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise _err(fn, f"{arg} must be an int >= {lo}, got {v!r}")
-    if k > 12:
-        raise _err(fn, f"k must be <= 12 (exact enumeration of 2^k states), got {k}")
+    if k > MAX_ISING_LABELS:
+        raise _err(fn, f"k must be <= {MAX_ISING_LABELS} (exact enumeration of 2^k states up to k = "
+                       f"{MAX_EXACT_ISING}, Gibbs sampling beyond), got {k}")
+    if isinstance(gibbs_sweeps, bool) or not isinstance(gibbs_sweeps, int) or gibbs_sweeps < 1:
+        raise _err(fn, f"gibbs_sweeps must be an int >= 1, got {gibbs_sweeps!r}")
     if dtype not in (torch.float32, torch.float64):
         raise _err(fn, f"dtype must be torch.float32 or torch.float64, got {dtype}")
     for arg, v in (("unary_scale", unary_scale), ("pairwise_scale", pairwise_scale)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
             raise _err(fn, f"{arg} must be a finite number >= 0, got {v!r}")
-
-    from .reference import all_bits, energy_bits  # the owner of the energy math (lazy: reference imports data-free)
 
     gen = torch.Generator().manual_seed(int(seed))
     f64 = torch.float64
@@ -1141,6 +1156,28 @@ def synthetic_ising(num_train: int, num_test: int, k: int = 8, d: int = 20, seed
     a = torch.randn(d, k, k, generator=gen, dtype=f64) * (pairwise_scale / math.sqrt(d))
     pairwise_weight = (a + a.transpose(1, 2)) / math.sqrt(2.0)
     pairwise_weight = pairwise_weight * (1.0 - torch.eye(k, dtype=f64))
+    if k > 12:
+        sample = _ising_sampler_large(k, unary_weight, pairwise_weight, gen, gibbs_sweeps)
+    else:
+        sample = _ising_sampler_small(k, unary_weight, pairwise_weight, gen)
+
+    x_train = torch.randn(num_train, d, generator=gen, dtype=f64)
+    y_train = sample(x_train)
+    x_test = torch.randn(num_test, d, generator=gen, dtype=f64)  # after the train draws: train data does not
+    y_test = sample(x_test)                                        # depend on num_test
+    return SyntheticIsing(
+        x_train=x_train.to(dtype), y_train=y_train.to(dtype), x_test=x_test.to(dtype), y_test=y_test.to(dtype),
+        unary_weight=unary_weight.to(dtype), pairwise_weight=pairwise_weight.to(dtype), seed=int(seed),
+        meta={"k": k, "d": d, "unary_scale": unary_scale, "pairwise_scale": pairwise_scale,
+              **({"sampler": "gibbs", "gibbs_sweeps": gibbs_sweeps} if k > MAX_EXACT_ISING else {})},
+    )
+
+
+def _ising_sampler_small(k, unary_weight, pairwise_weight, gen):
+    """Exact sampling by enumeration, energies per row chunk (k <= 12: the original draws, bit for bit)."""
+    from .reference import all_bits, energy_bits
+
+    f64 = torch.float64
     states = all_bits(k).to(f64)  # (2^k, k)
 
     def sample(x):
@@ -1154,13 +1191,153 @@ def synthetic_ising(num_train: int, num_test: int, k: int = 8, d: int = 20, seed
             idx = torch.multinomial(torch.softmax(g, dim=1), 1, generator=gen).squeeze(1)
             y[s:s + chunk] = states[idx]
         return y
+    return sample
+
+
+def _ising_sampler_large(k, unary_weight, pairwise_weight, gen, sweeps):
+    """13 <= k <= 16: exact, g(x, y_s) = x · F[:, s] with F (d, 2^k) the per-state features (the energy is
+    linear in x), rows in chunks of <= 32 MiB of energies. k > 16: Gibbs (approximate)."""
+    f64 = torch.float64
+    if k > MAX_EXACT_ISING:
+        from .mcmc import gibbs_bits
+
+        def gibbs(x):
+            u = x @ unary_weight
+            pw = torch.einsum("nd,dij->nij", x, pairwise_weight)
+            init = (torch.rand(x.shape[0], 1, k, generator=gen, dtype=f64) < torch.sigmoid(u)[:, None]).to(f64)
+            return gibbs_bits(u, pw, init, sweeps, gen)[:, 0]
+        return gibbs
+
+    d = unary_weight.shape[0]
+    feats = torch.empty(d, 1 << k, dtype=f64)
+    step = 1 << 12
+    for s0 in range(0, 1 << k, step):
+        st = _bit_states(k, s0, step)
+        feats[:, s0:s0 + st.shape[0]] = (st @ unary_weight.T).T + 0.5 * torch.einsum("ci,dij,cj->dc", st,
+                                                                                      pairwise_weight, st)
+
+    def sample(x):
+        y = torch.empty(x.shape[0], k, dtype=f64)
+        chunk = max(1, (1 << 22) // (1 << k))
+        for s in range(0, x.shape[0], chunk):
+            g = x[s:s + chunk] @ feats                                   # (n, 2^k)
+            idx = torch.multinomial(torch.softmax(g, dim=1), 1, generator=gen).squeeze(1)
+            y[s:s + chunk] = _bit_states_at(k, idx)
+        return y
+    return sample
+
+
+def _bit_states(k: int, start: int, count: int) -> torch.Tensor:
+    """States start .. start+count−1 of reference.all_bits(k) (row r: bit i = (r >> i) & 1)."""
+    return _bit_states_at(k, torch.arange(start, min(start + count, 1 << k)))
+
+
+def _bit_states_at(k: int, idx: torch.Tensor) -> torch.Tensor:
+    shifts = torch.arange(k)
+    return ((idx[:, None] >> shifts) & 1).to(torch.float64)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# synthetic ground-truth Plackett–Luce label ranking
+# ----------------------------------------------------------------------------------------------------------
+PL_DEFAULT_SCALE = 2.0   # std of the true scores: the true model's own Kendall τ ×100 ≈ 65.5 at any k (see below)
+MAX_PL_LABELS = 256      # the ranking kernels' item limit (pyalgo.energy.ops.MAX_ITEMS)
+
+
+@dataclass
+class SyntheticPlackettLuce:
+    """Label-ranking data from a known conditional Plackett–Luce model (a `RankingSplit`-like object).
+
+    θ*(x) = x @ weight (d, k) → (N, k); y ~ PL(θ*(x)), y int64 (N, k) in the package's position convention
+    (y[i] = score position of item i, k − 1 = most preferred). x_* (N, d) in ``dtype``.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    weight: torch.Tensor
+    seed: int = 0
+    name: str = "synthetic_pl"
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_labels(self) -> int:
+        return self.weight.shape[1]
+
+    def true_parameters(self, x: torch.Tensor) -> torch.Tensor:
+        """The true Plackett–Luce scores θ*(x) = x @ weight, (N, k)."""
+        return x.to(self.weight.dtype) @ self.weight
+
+    def true_predictions(self, x: torch.Tensor) -> torch.Tensor:
+        """The mode of PL(θ*(x)) (= argsort of θ*: the Bayes-optimal ranking), int64 (N, k) positions."""
+        return _positions(self.true_parameters(x))
+
+
+def _positions(keys: torch.Tensor) -> torch.Tensor:
+    """y[i] = position of item i when sorting `keys` ascending (k − 1 = largest key = most preferred)."""
+    return torch.argsort(torch.argsort(keys, dim=1, stable=True), dim=1)
+
+
+def synthetic_plackett_luce(num_train: int, num_test: int, k: int = 8, d: int = 20, seed: int = 0,
+                            dtype: torch.dtype = torch.float32, *,
+                            scale: float = PL_DEFAULT_SCALE) -> SyntheticPlackettLuce:
+    """Exact samples from a random ground-truth conditional Plackett–Luce model.
+
+    Generator (one torch.Generator seeded with ``seed``; draws in this order):
+      weight (d, k) ~ N(0, scale²/d), so θ*_i(x) ~ N(0, scale²) for x ~ N(0, I_d);
+      x_train ~ N(0, I_d), then the Gumbel noise of y_train, then x_test, then that of y_test;
+      y = positions of θ*(x) + Gumbel (argsort: exact PL sampling, most preferred = largest key = k − 1).
+
+    The default scale: under PL, P(i before j) = σ(θ*_i − θ*_j) exactly, so the Kendall τ of the true
+    mode against a sample is E tanh(|Δ|/2), Δ ~ N(0, 2 scale²) whatever k: ≈ 45 (scale 1), 65.5 (2), 75.5 (3)
+    ×100. scale = 2 puts the best achievable test Kendall τ in a learnable middle.
+
+    Args:
+        num_train: training rows >= 0.
+        num_test: test rows >= 0 (the training data does not depend on it).
+        k: labels, 2 <= k <= 256 (nothing is enumerated).
+        d: features >= 1.
+        seed: the generator's seed.
+        dtype: float32 or float64 (of x and weight; y is int64).
+        scale: std of the true scores, finite and > 0.
+
+    Returns:
+        A `SyntheticPlackettLuce` (data and the true weight); pass it to `pyalgo.lab.energy.train_ranking`.
+
+    Raises:
+        ValueError: an invalid argument.
+
+    Example:
+        pl = synthetic_plackett_luce(2000, 1000, k=11, seed=0)
+        best = pl.true_predictions(pl.x_test)     # the Bayes-optimal rankings
+    """
+    fn = "synthetic_plackett_luce"
+    for arg, v, lo in (("num_train", num_train, 0), ("num_test", num_test, 0), ("k", k, 2), ("d", d, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise _err(fn, f"{arg} must be an int >= {lo}, got {v!r}")
+    if k > MAX_PL_LABELS:
+        raise _err(fn, f"k must be <= {MAX_PL_LABELS} (the ranking kernels' item limit), got {k}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise _err(fn, f"seed must be an int, got {seed!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise _err(fn, f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        raise _err(fn, f"scale must be a finite number > 0, got {scale!r}")
+
+    gen = torch.Generator().manual_seed(int(seed))
+    f64 = torch.float64
+    weight = torch.randn(d, k, generator=gen, dtype=f64) * (scale / math.sqrt(d))
+
+    def sample(x):
+        u = torch.rand(x.shape[0], k, generator=gen, dtype=f64)
+        gumbel = -torch.log(-torch.log(u.clamp_min(1e-300)))
+        return _positions(x @ weight + gumbel)
 
     x_train = torch.randn(num_train, d, generator=gen, dtype=f64)
     y_train = sample(x_train)
-    x_test = torch.randn(num_test, d, generator=gen, dtype=f64)  # after the train draws: train data does not
-    y_test = sample(x_test)                                        # depend on num_test
-    return SyntheticIsing(
-        x_train=x_train.to(dtype), y_train=y_train.to(dtype), x_test=x_test.to(dtype), y_test=y_test.to(dtype),
-        unary_weight=unary_weight.to(dtype), pairwise_weight=pairwise_weight.to(dtype), seed=int(seed),
-        meta={"k": k, "d": d, "unary_scale": unary_scale, "pairwise_scale": pairwise_scale},
-    )
+    x_test = torch.randn(num_test, d, generator=gen, dtype=f64)   # after the train draws: train data does not
+    y_test = sample(x_test)                                         # depend on num_test
+    return SyntheticPlackettLuce(x_train=x_train.to(dtype), y_train=y_train, x_test=x_test.to(dtype), y_test=y_test,
+                                 weight=weight.to(dtype), seed=int(seed),
+                                 meta={"k": k, "d": d, "scale": float(scale)})

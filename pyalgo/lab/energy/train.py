@@ -19,6 +19,17 @@ the methods
                `tau_lr` (default 10 × lr) by REINFORCE to maximise E_{p_φ}[g − log p_φ + log q]); TrainResult.tau
                is the sampler
 
+`proposal` (the min-min losses minmin / sparsemax / entmax only) picks the reference distribution r the m samples come from; the
+loss weighs each sample by q/r (importance weights), so it stays an unbiased estimate of the uniform-q
+loss, with far less variance when r is close to the model (many labels: k! or 2^k states):
+
+- "uniform"  r = q (the paper's method);
+- "model"    r from the current energy's own parameters, detached: Plackett–Luce(θ(x)) for the
+             permutahedron model, Bernoulli(σ(u(x))) (the unary part) for multilabel models;
+- "learned"  r from a separate head (a `PermutahedronEnergy` giving PL scores / a `UnaryEnergy` giving
+             logits, `hidden` units) trained jointly by maximum likelihood of the observed y under r
+             (its own gradient only; its NLL is added to the reported training loss).
+
 Everything is reproducible from `seed`: the networks are initialised from `torch.manual_seed(seed)`,
 minibatch order, sampling and dropout draw from generators seeded from `seed`, and the caller's global
 RNG state is left untouched. With `checkpoint=PATH` every epoch is saved; `resume=True` continues a run
@@ -28,7 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Union
 
@@ -66,12 +77,13 @@ class MultilabelSplit(Protocol):
 Indices = Union[np.ndarray, Sequence[int], torch.Tensor]
 
 __all__ = ["TrainResult", "train_multilabel", "train_ranking", "MULTILABEL_METHODS", "RANKING_METHODS",
-           "MULTILABEL_MODELS", "RANKING_MODELS"]
+           "MULTILABEL_MODELS", "RANKING_MODELS", "PROPOSALS"]
 
 MULTILABEL_METHODS = ("minmin", "sparsemax", "exact_mle", "bce", "mcmc", "gfy", "minmax", "entmax")
 RANKING_METHODS = ("minmin", "sparsemax", "exact_mle", "mcmc", "gfy", "minmax", "entmax")
 _TAU_METHODS = ("minmin", "sparsemax", "entmax")   # the min-min losses: a τ network
 MINMAX_SAMPLER_LR_FACTOR = 10.0   # minmax with tau_lr=None: the sampler learns at 10 × lr (validation: yeast, glass)
+PROPOSALS = ("uniform", "model", "learned")
 MULTILABEL_MODELS = ("unary", "pairwise")
 RANKING_MODELS = ("permutahedron", "birkhoff")
 _ENERGIES = dict(unary=UnaryEnergy, pairwise=PairwiseEnergy, permutahedron=PermutahedronEnergy,
@@ -86,8 +98,9 @@ def _err(fn: str, msg: str, exc=ValueError):
 @dataclass
 class TrainResult:
     """metrics: test metrics (F1 ×100, Hamming fraction, Kendall τ ×100, NLL where exact);
-    curve: mean training loss per epoch; train_nll: exact training NLL per epoch (when `track_nll`);
-    seconds: wall time of the training epochs; config: the settings (plain data)."""
+    curve: mean training loss per epoch (proposal="learned": + the proposal head's NLL); train_nll: exact
+    training NLL per epoch (when `track_nll`); seconds: wall time of the training epochs; config: the
+    settings (plain data); proposal: the learned proposal's head (proposal="learned"), else None."""
     method: str
     model: str
     metrics: Dict[str, float]
@@ -97,6 +110,7 @@ class TrainResult:
     tau: Optional[nn.Module]
     train_nll: List[float] = field(default_factory=list)
     config: Dict[str, object] = field(default_factory=dict)
+    proposal: Optional[nn.Module] = None
 
 
 # -- settings -------------------------------------------------------------------------------------
@@ -128,6 +142,29 @@ def _settings(fn: str, methods, models, **s) -> Dict[str, object]:
         raise _err(fn, f"dropout must be a float in [0, 1), got {s['dropout']!r}")
     if not number(s["alpha"]) or s["alpha"] <= 1:
         raise _err(fn, f"alpha (the entmax α of method 'entmax') must be a finite float > 1, got {s['alpha']!r}")
+    s.setdefault("proposal", "uniform")
+    if not isinstance(s["proposal"], str) or s["proposal"] not in PROPOSALS:
+        raise _err(fn, f"proposal must be one of {PROPOSALS}, got {s['proposal']!r}")
+    if s["proposal"] != "uniform" and s["method"] not in _TAU_METHODS:
+        raise _err(fn, f"proposal={s['proposal']!r} needs a min-min method {_TAU_METHODS}, got "
+                       f"method={s['method']!r}")
+    s.setdefault("proposal_scale", 1.0)
+    if not number(s["proposal_scale"]) or s["proposal_scale"] <= 0:
+        raise _err(fn, f"proposal_scale must be a finite positive float, got {s['proposal_scale']!r}")
+    if s["proposal_scale"] != 1.0 and s["proposal"] != "model":
+        raise _err(fn, f"proposal_scale applies to proposal='model' only, got proposal={s['proposal']!r}")
+    s.setdefault("init_scale", 1.0)
+    if not number(s["init_scale"]) or s["init_scale"] < 0:
+        raise _err(fn, f"init_scale must be a finite float >= 0, got {s['init_scale']!r}")
+    s.setdefault("center", False)
+    if not isinstance(s["center"], bool):
+        raise _err(fn, f"center must be a bool, got {type(s['center']).__name__}", TypeError)
+    if s["center"] and (s["model"] != "permutahedron" or s["method"] not in _TAU_METHODS):
+        raise _err(fn, f"center=True needs model='permutahedron' and a min-min method, got model={s['model']!r}, "
+                       f"method={s['method']!r}")
+    if s["proposal"] == "model" and s["model"] == "birkhoff":
+        raise _err(fn, "proposal='model' needs model='permutahedron' (Plackett–Luce scores θ(x)); use "
+                       "proposal='learned' with model='birkhoff'")
     return s
 
 
@@ -138,6 +175,11 @@ def _build(s: dict, d: int, out_dim: int, num_train: int, device: torch.device):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s["seed"])
         energy = _ENERGIES[s["model"]](d, out_dim, s["hidden"], s["dropout"]).to(device)
+        if s.get("init_scale", 1.0) != 1.0:   # a near-uniform initial p_g: output layer scaled, bias zeroed
+            last = energy.net if s["hidden"] == 0 else energy.net[-1]
+            with torch.no_grad():
+                last.weight.mul_(s["init_scale"])
+                last.bias.zero_()
         tau = TauNet(d, s["tau_hidden"]).to(device) if s["tau"] == "net" else FreeTau(num_train).to(device)
         if s["method"] == "minmax":   # the sampler p_φ(y|x), in τ's slot (own lr tau_lr, no weight decay)
             tau = (UnaryEnergy if s["model"] in MULTILABEL_MODELS else PermutahedronEnergy)(
@@ -147,6 +189,17 @@ def _build(s: dict, d: int, out_dim: int, num_train: int, device: torch.device):
                 last.weight.zero_()
                 last.bias.zero_()
     return energy, (tau if s["method"] in _TAU_METHODS + ("minmax",) else None)
+
+
+def _build_proposal(s: dict, d: int, out_dim: int, device: torch.device) -> Optional[nn.Module]:
+    """The learned proposal's head (proposal="learned"), initialised from torch.manual_seed(seed + 3): PL
+    scores (ranking) or Bernoulli logits (multilabel), `hidden` units, no dropout; None otherwise."""
+    if s["proposal"] != "learned":
+        return None
+    cls = UnaryEnergy if s["model"] in MULTILABEL_MODELS else PermutahedronEnergy
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s["seed"] + 3)
+        return cls(d, out_dim, s["hidden"]).to(device)
 
 
 @contextlib.contextmanager
@@ -164,16 +217,20 @@ def _dropout_generator(device: torch.device, seed: int) -> Iterator[torch.Genera
 
 def _fit(fn: str, s: dict, energy: nn.Module, tau: Optional[nn.Module], batch_loss: Callable, x: torch.Tensor,
          y: torch.Tensor, *, progress: bool, extra: Optional[Callable[[], Dict[str, float]]] = None,
-         checkpoint: Optional[PathLike] = None, resume: bool = False) -> Dict[str, List[float]]:
+         checkpoint: Optional[PathLike] = None, resume: bool = False,
+         proposal: Optional[nn.Module] = None) -> Dict[str, List[float]]:
     """Adam on the energy and τ jointly, through `harness.fit`: weight decay on the energy only (τ must
-    be free to reach the LSE), τ's learning rate tau_lr (default lr), optional global grad-norm clipping.
+    be free to reach the LSE), τ's learning rate tau_lr (default lr), optional global grad-norm clipping
+    (a learned proposal's head: its own Adam group, no weight decay, clipped on its own).
     batch_loss(xb, yb, idx, generator) → scalar. Returns the history ("loss" per epoch, `extra`'s keys)."""
     groups = [dict(params=list(energy.parameters()), weight_decay=s["weight_decay"])]
     if tau is not None:
         groups.append(dict(params=list(tau.parameters()), weight_decay=0.0,
                            lr=_tau_lr(s)))
-    opt = torch.optim.Adam(groups, lr=s["lr"])
     params = [p for g in groups for p in g["params"]]
+    if proposal is not None:
+        groups.append(dict(params=list(proposal.parameters()), weight_decay=0.0))
+    opt = torch.optim.Adam(groups, lr=s["lr"])
     shuffle = torch.Generator().manual_seed(s["seed"])
     sampler = torch.Generator(device=x.device).manual_seed(s["seed"] + 1)
     n = x.shape[0]
@@ -189,6 +246,8 @@ def _fit(fn: str, s: dict, energy: nn.Module, tau: Optional[nn.Module], batch_lo
             loss.backward()
             if s["grad_clip"] is not None:
                 nn.utils.clip_grad_norm_(params, s["grad_clip"])
+                if proposal is not None:
+                    nn.utils.clip_grad_norm_(list(proposal.parameters()), s["grad_clip"])
             opt.step()
             total += float(loss.detach()) * idx.numel()
             count += idx.numel()
@@ -200,6 +259,8 @@ def _fit(fn: str, s: dict, energy: nn.Module, tau: Optional[nn.Module], batch_lo
         parts = dict(energy=energy, opt=opt, shuffle=shuffle, sampler=sampler, dropout=dropout)
         if tau is not None:
             parts["tau"] = tau
+        if proposal is not None:
+            parts["proposal"] = proposal
         return fit(s["epochs"], run_epoch, state=TrainState(**parts), resume=resume, progress=progress,
                    checkpoint=Checkpoint(checkpoint, config, owner=f"pyalgo.lab.energy.{fn}") if checkpoint else None,
                    desc=f"pyalgo.lab.energy.{fn}", map_location=x.device)
@@ -231,6 +292,23 @@ def _kind_alpha(s: dict) -> dict:
     return dict(kind="entmax", alpha=s["alpha"]) if s["method"] == "entmax" else dict(kind=_kind(s["method"]))
 
 
+def _proposal_of(s: dict, head: Optional[nn.Module], params: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor,
+                 ranking: bool):
+    """(proposal tensor for the loss or None, the head's NLL term or 0): "model" uses the energy's own
+    parameters (θ or the unary u), detached; "learned" the head's output, detached, plus the head's
+    maximum-likelihood loss on the observed y (the only gradient the head gets)."""
+    if s["proposal"] == "uniform":
+        return None, 0.0
+    if s["proposal"] == "model":
+        return params.detach() * s["proposal_scale"], 0.0
+    a = head(xb)
+    if ranking:
+        nll = -_ref.plackett_luce_log_prob(a, yb).mean()
+    else:
+        nll = nn.functional.binary_cross_entropy_with_logits(a, yb, reduction="none").sum(1).mean()
+    return a.detach(), nll
+
+
 # -- multilabel ---------------------------------------------------------------------------------------
 
 def _multilabel_data(fn: str, data, s: dict, device: torch.device):
@@ -254,7 +332,8 @@ def _multilabel_data(fn: str, data, s: dict, device: torch.device):
     return x, y
 
 
-def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Callable:
+def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module],
+                     head: Optional[nn.Module] = None) -> Callable:
     method, m = s["method"], s["num_samples"]
 
     def batch_loss(xb, yb, idx, gen):
@@ -264,7 +343,11 @@ def _multilabel_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Ca
         if method == "minmax":
             return _base.minmax_loss_bits(u, tau(xb), yb, m, U, gen).loss.mean()
         if tau is not None:
-            return minmin_loss(u, _tau_of(tau, xb, idx), yb, m, pairwise=U, generator=gen, **_kind_alpha(s)).mean()
+            prop, head_nll = _proposal_of(s, head, u, xb, yb, ranking=False)
+            kw = {} if prop is None else dict(proposal=prop)
+            loss = minmin_loss(u, _tau_of(tau, xb, idx), yb, m, pairwise=U, generator=gen, **kw,
+                               **_kind_alpha(s))
+            return loss.mean() + head_nll
         if method == "bce":
             return nn.functional.binary_cross_entropy_with_logits(u, yb, reduction="none").sum(1).mean()
         if method == "exact_mle":
@@ -283,13 +366,15 @@ def train_multilabel(data: MultilabelSplit, method: str = "minmin", *, model: st
                      grad_clip: Optional[float] = None, tau_lr: Optional[float] = None, seed: int = 0,
                      device: Union[str, torch.device] = "cpu", track_nll: bool = False, predict_steps: int = 100,
                      progress: bool = False, checkpoint: Optional[PathLike] = None,
-                     resume: bool = False,
-                     alpha: float = 1.5) -> TrainResult:
+                     resume: bool = False, alpha: float = 1.5, proposal: str = "uniform",
+                     proposal_scale: float = 1.0) -> TrainResult:
     """Trains a multilabel EBM on data.x_train (N, d), data.y_train (N, k) ∈ {0,1}; evaluates on x_test/y_test.
 
     method ∈ MULTILABEL_METHODS (module doc); model "unary" | "pairwise"; tau "net" (TauNet) | "free" (FreeTau,
     finite sum). num_samples: m uniform samples per example (minmin/sparsemax) or MCMC chains per example (mcmc).
-    exact_mle needs the unary model or k ≤ 16 (enumeration); bce needs the unary model. track_nll records
+    exact_mle needs the unary model or k ≤ 16 (enumeration); bce needs the unary model. proposal (minmin /
+    sparsemax): "uniform" | "model" (Bernoulli(σ(u(x))), u detached) | "learned" (a BCE-trained logit head;
+    TrainResult.config and the checkpoint include it). track_nll records
     the exact training NLL after every epoch. checkpoint: a file saved after every epoch; resume=True
     continues from it (CheckpointMismatch if it was made with other settings or data).
     alpha: the α > 1 of method "entmax". Method "minmax": num_samples REINFORCE samples per example, the
@@ -299,17 +384,18 @@ def train_multilabel(data: MultilabelSplit, method: str = "minmin", *, model: st
     s = _settings(fn, MULTILABEL_METHODS, MULTILABEL_MODELS, method=method, model=model, tau=tau,
                   num_samples=num_samples, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                   hidden=hidden, tau_hidden=tau_hidden, dropout=dropout, chain_length=chain_length,
-                  grad_clip=grad_clip, tau_lr=tau_lr, seed=seed,
-                  alpha=alpha)
+                  grad_clip=grad_clip, tau_lr=tau_lr, seed=seed, alpha=alpha, proposal=proposal,
+                  proposal_scale=proposal_scale)
     device = torch.device(device)
     x, y = _multilabel_data(fn, data, s, device)
     energy, tau_mod = _build(s, x.shape[1], y.shape[1], x.shape[0], device)
+    head = _build_proposal(s, x.shape[1], y.shape[1], device)
     extra = (lambda: dict(train_nll=exact_nll_multilabel(energy, x, y))) if track_nll else None
-    history = _fit(fn, s, energy, tau_mod, _multilabel_loss(s, energy, tau_mod), x, y, progress=progress,
-                   extra=extra, checkpoint=checkpoint, resume=resume)
+    history = _fit(fn, s, energy, tau_mod, _multilabel_loss(s, energy, tau_mod, head), x, y, progress=progress,
+                   extra=extra, checkpoint=checkpoint, resume=resume, proposal=head)
     metrics = evaluate_multilabel(energy, data.x_test.to(device, torch.float32), data.y_test.to(device, torch.float32),
                                   predict_steps=predict_steps)
-    return _result(s, history, metrics, energy, tau_mod)
+    return replace(_result(s, history, metrics, energy, tau_mod), proposal=head)
 
 
 # -- label ranking ------------------------------------------------------------------------------------
@@ -325,7 +411,8 @@ def _ranking_split(fn: str, data, train_idx, test_idx) -> RankingSplit:
     return data.split(train_idx, test_idx)
 
 
-def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Callable:
+def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module],
+                  head: Optional[nn.Module] = None) -> Callable:
     method, m = s["method"], s["num_samples"]
 
     def batch_loss(xb, yb, idx, gen):
@@ -335,7 +422,13 @@ def _ranking_loss(s: dict, energy: nn.Module, tau: Optional[nn.Module]) -> Calla
         if method == "minmax":
             return _base.minmax_loss_perms(theta, tau(xb), yb, m, gen).loss.mean()
         if tau is not None:
-            return minmin_loss_ranking(theta, _tau_of(tau, xb, idx), yb, m, generator=gen, **_kind_alpha(s)).mean()
+            if s["center"]:
+                theta = theta - theta.mean(1, keepdim=True)
+            prop, head_nll = _proposal_of(s, head, theta, xb, yb, ranking=True)
+            kw = {} if prop is None else dict(proposal=prop)
+            loss = minmin_loss_ranking(theta, _tau_of(tau, xb, idx), yb, m, generator=gen, **kw,
+                                       **_kind_alpha(s))
+            return loss.mean() + head_nll
         if method == "exact_mle":
             return (_ref.exact_lse_perms(theta) - _ref.energy_perms(theta, yb)).mean()
         init = yb[:, None, :].expand(-1, m, -1)  # mcmc: Metropolis chains from the data permutation
@@ -350,21 +443,33 @@ def train_ranking(data: Union[RankingSplit, RankingData], method: str = "minmin"
                   weight_decay: float = 0.0, hidden: int = 64, tau_hidden: Optional[int] = None, dropout: float = 0.0,
                   chain_length: int = 1, grad_clip: Optional[float] = None, tau_lr: Optional[float] = None,
                   seed: int = 0, device: Union[str, torch.device] = "cpu", progress: bool = False,
-                  checkpoint: Optional[PathLike] = None, resume: bool = False,
-                  alpha: float = 1.5) -> TrainResult:
+                  checkpoint: Optional[PathLike] = None, resume: bool = False, alpha: float = 1.5,
+                  proposal: str = "uniform", center: bool = False, proposal_scale: float = 1.0,
+                  init_scale: float = 1.0) -> TrainResult:
     """Trains a label-ranking EBM; y are permutations (B, n) int64 (y = n − rank).
 
     data: a `RankingSplit` (x_train, y_train, x_test, y_test) or a `RankingData` with train_idx/test_idx
     (e.g. from data.kfold_indices). method ∈ RANKING_METHODS ("exact_mle" enumerates n! ≤ 8! permutations);
     model "permutahedron" (argsort prediction) | "birkhoff" (Hungarian); other arguments as train_multilabel
     (mcmc: Metropolis random-swap chains started at the data permutation; minmax: a Plackett–Luce sampler;
-    gfy: the projection onto the permutahedron (exact) or the Birkhoff polytope (Dykstra))."""
+    gfy: the projection onto the permutahedron (exact) or the Birkhoff polytope (Dykstra)).
+    proposal (minmin / sparsemax / entmax):
+    "uniform" | "model" (Plackett–Luce(θ(x)), θ detached; permutahedron only) | "learned" (a PL-likelihood
+    trained score head). center=True (permutahedron min-min): the loss sees θ − mean_i θ_i. The common part
+    of θ only adds (n+1)/2·Σθ_i(x) to g for every permutation (p, the prediction and the MLE are unchanged),
+    but τ must then track it and its noisy e^{g−τ} gradient swamps the per-item signal: with n ≥ 8 labels
+    uncentred min-min barely learns. TrainResult.tau then estimates the log-partition of the centred energy.
+    init_scale ≠ 1 multiplies the energy's initial output-layer weights and zeroes its bias (0: p_g starts
+    uniform). With many labels a random initial θ makes p_g far from both q and PL(θ) (importance weights
+    with χ² growing like e^{Var g}); a small init_scale (0.1) starts where every proposal is accurate.
+    proposal_scale multiplies the model's scores for proposal="model" (r = PL(scale·θ)): PL(θ) is flatter than
+    p_g ∝ e^{⟨θ, y⟩} far from the mode, and a scale of 1.5–2 gives lower-variance weights (many_labels.py)."""
     fn = "train_ranking"
     s = _settings(fn, RANKING_METHODS, RANKING_MODELS, method=method, model=model, tau=tau, num_samples=num_samples,
                   epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hidden=hidden,
                   tau_hidden=tau_hidden, dropout=dropout, chain_length=chain_length, grad_clip=grad_clip,
-                  tau_lr=tau_lr, seed=seed,
-                  alpha=alpha)
+                  tau_lr=tau_lr, seed=seed, alpha=alpha, proposal=proposal, center=center,
+                  proposal_scale=proposal_scale, init_scale=init_scale)
     split = _ranking_split(fn, data, train_idx, test_idx)
     device = torch.device(device)
     x = split.x_train.to(device, torch.float32)
@@ -377,7 +482,8 @@ def train_ranking(data: Union[RankingSplit, RankingData], method: str = "minmin"
     if method == "exact_mle" and n > MAX_EXACT_PERMS:
         raise _err(fn, f"method 'exact_mle' enumerates n! permutations and needs n <= {MAX_EXACT_PERMS}, got n={n}")
     energy, tau_mod = _build(s, x.shape[1], n, x.shape[0], device)
-    history = _fit(fn, s, energy, tau_mod, _ranking_loss(s, energy, tau_mod), x, y, progress=progress,
-                   checkpoint=checkpoint, resume=resume)
+    head = _build_proposal(s, x.shape[1], n, device)
+    history = _fit(fn, s, energy, tau_mod, _ranking_loss(s, energy, tau_mod, head), x, y, progress=progress,
+                   checkpoint=checkpoint, resume=resume, proposal=head)
     metrics = evaluate_ranking(energy, split.x_test.to(device, torch.float32), split.y_test.to(device, torch.long))
-    return _result(s, history, metrics, energy, tau_mod)
+    return replace(_result(s, history, metrics, energy, tau_mod), proposal=head)
