@@ -297,7 +297,7 @@ def test_synthetic_ising_reproducible_and_exact_marginals():
 
 
 def test_synthetic_ising_errors():
-    for bad, msg in [(dict(k=13), "k must be <= 12"), (dict(num_train=-1), "num_train must be an int >= 0"),
+    for bad, msg in [(dict(k=129), "k must be <= 128"), (dict(num_train=-1), "num_train must be an int >= 0"),
                      (dict(dtype=torch.int64), "dtype must be"), (dict(unary_scale=float("nan")), "unary_scale")]:
         kw = dict(num_train=10, num_test=5)
         kw.update(bad)

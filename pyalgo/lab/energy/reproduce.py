@@ -43,6 +43,7 @@ from pyalgo.energy.reference import energy_bits, exact_lse_bits
 
 from ..harness import Preset, Runtime
 from ..harness.config import Validated
+from . import many_labels
 from .protocol import ML_METHODS, RK_METHODS, hparams, published
 from .report import render  # noqa: F401  (the experiment protocol: reproduce.render)
 from .train import MULTILABEL_METHODS, RANKING_METHODS, train_multilabel, train_ranking
@@ -103,6 +104,7 @@ class Config(Preset, Validated):
     toy: Toy = Toy()
     max_rows: Optional[int] = None           # subsample the data (tests)
     dataset: Optional[str] = None            # a user's ARFF train file or label-ranking CSV
+    many_labels: Optional[str] = "quick"     # the many-labels section's size (many_labels.SIZES), None: skip
     labels: Optional[int] = None             # dataset: the last N ARFF attributes / N trailing CSV columns are labels
     split: Optional[float] = None            # dataset: a seeded hold-out (seed cv_seed), this fraction to test
     dataset_folds: Optional[int] = None      # dataset: seeded k-fold CV (seed cv_seed), mean ± std over folds
@@ -118,14 +120,14 @@ class Config(Preset, Validated):
 
     @classmethod
     def full(cls) -> "Config":
-        return cls(model_ml=("yeast", "emotions"), model_rk=("iris", "wine", "glass"))
+        return cls(model_ml=("yeast", "emotions"), model_rk=("iris", "wine", "glass"), many_labels="full")
 
     @classmethod
     def tiny(cls) -> "Config":
         return cls(seeds=(0,), ml_datasets=("emotions",), ml_methods=("minmin", "exact_mle"), rk_datasets=("iris",),
                    rk_methods=("minmin",), folds=3, max_folds=1, epoch_scale=0.1, ml_epoch_scale=0.1,
                    model_ml=("emotions",), model_rk=("iris",), m_values=(1, 10), m_dataset="emotions", m_epochs=2,
-                   tau_points=20, toy=Toy(train=200, test=100, steps=20, k=4, d=5), max_rows=200)
+                   tau_points=20, toy=Toy(train=200, test=100, steps=20, k=4, d=5), max_rows=200, many_labels="tiny")
 
     def __post_init__(self):
         for name, allowed in (("ml_datasets", MULTILABEL), ("ml_methods", MULTILABEL_METHODS),
@@ -147,6 +149,8 @@ class Config(Preset, Validated):
         _require(self.m_epochs >= 1, "m_epochs", "must be >= 1", self.m_epochs)
         _require(self.tau_points >= 0, "tau_points", "must be >= 0", self.tau_points)
         _require(self.max_rows is None or self.max_rows >= 1, "max_rows", "must be None or >= 1", self.max_rows)
+        _require(self.many_labels is None or self.many_labels in many_labels.SIZES, "many_labels",
+                 f"must be None or one of {tuple(many_labels.SIZES)}", self.many_labels)
         _require(self.decoding in ("mode", "nonempty"), "decoding", "must be 'mode' or 'nonempty'", self.decoding)
         _require(self.labels is None or self.labels >= 1, "labels", "must be None or an int >= 1", self.labels)
         _require(self.split is None or 0 < self.split < 1, "split", "must be None or a fraction in (0, 1)", self.split)
@@ -296,7 +300,8 @@ def _toy_job(toy: Toy, method: str, seed: int) -> dict:
     return out
 
 
-_JOBS = dict(multilabel=_multilabel_job, ranking=_ranking_job, m_sweep=_m_sweep_job, toy=_toy_job)
+_JOBS = dict(multilabel=_multilabel_job, ranking=_ranking_job, m_sweep=_m_sweep_job, toy=_toy_job,
+             many_labels=many_labels.job)
 
 
 def _job(kind: str, args: tuple) -> dict:
@@ -516,13 +521,28 @@ def toy_results(cfg: Config, done: dict) -> dict:
                 runs={m: done["toy", m] for m in ("exact_mle", "minmin")})
 
 
+def many_labels_jobs(cfg: Config) -> dict:
+    """Section 7: learning with many labels on synthetic data with a known truth (`many_labels`)."""
+    if cfg.many_labels is None:
+        return {}
+    return {("many_labels",) + key: ("many_labels", (args,)) for key, args in many_labels.jobs(cfg.many_labels).items()}
+
+
+def many_labels_results(cfg: Config, done: dict) -> Optional[dict]:
+    if cfg.many_labels is None:
+        return None
+    runs = {key[1:]: r for key, r in done.items() if key[0] == "many_labels"}
+    return dict(size=cfg.many_labels, settings=dict(many_labels.SIZES[cfg.many_labels]),
+                rows=many_labels.table(runs), multilabel_rows=many_labels.multilabel_table(runs))
+
+
 def run(cfg: Config, runtime: Runtime) -> dict:
     """All sections (only 1. or 2. for a user's dataset), every training in one pool of jobs; the
     published numbers copied in."""
     ml, rk = _sources(cfg)
     jobs = {**ranking_jobs(cfg, rk), **multilabel_jobs(cfg, ml)}
     if cfg.dataset is None:
-        jobs.update({**m_sweep_jobs(cfg), **toy_jobs(cfg)})
+        jobs.update({**many_labels_jobs(cfg), **m_sweep_jobs(cfg), **toy_jobs(cfg)})
     with runtime.timed("trainings"):
         done = runtime.map(_job, jobs, "energy: trainings")
     results: dict = dict(published=published(), dataset=None if cfg.dataset is None else dict(
@@ -532,4 +552,5 @@ def run(cfg: Config, runtime: Runtime) -> dict:
     if cfg.dataset is None:
         results["m_sweep"] = m_sweep_results(cfg, done)
         results["toy"] = toy_results(cfg, done)
+        results["many_labels"] = many_labels_results(cfg, done)
     return results
