@@ -106,16 +106,20 @@ def _rk(hidden, lr, epochs, num_samples=32, chain_length=1, weight_decay=0.0):
 
 
 # Hyper-parameters per (dataset, method); datasets not listed use the defaults above.
+# Stage 3 (min-min only, after issue 17's proposals): at the chosen setting, the stabiliser {none, grad_clip=1,
+# proposal="model"} by mean validation F1 over 6 seeds on the same hold-out (yeast 60.7 / 61.0 / 61.2, worst seed
+# 58.4 / 60.4 / 60.5; emotions 68.9 / 70.0 / 69.1; scene 75.9 / 75.4 / 74.7): yeast takes the model's own Bernoulli
+# proposal, emotions gradient clipping, scene none.
 HPARAMS: Dict[str, Dict[str, dict]] = {
     # multilabel: `tune` (both stages, validation F1 example with the non-empty mode), issue 17
-    "yeast": dict(minmin=_ml(0, 3e-3, 60), sparsemax=_ml(256, 3e-3, 60, num_samples=3, dropout=0.3),
+    "yeast": dict(minmin=dict(_ml(0, 3e-3, 60), proposal="model"), sparsemax=_ml(256, 3e-3, 60, num_samples=3, dropout=0.3),
                   exact_mle=_ml(64, 1e-3, 30, weight_decay=3e-3, dropout=0.3),
                   bce=_ml(64, 1e-3, 30, weight_decay=3e-3, dropout=0.3),
                   mcmc=_ml(64, 3e-3, 10, weight_decay=1e-3, chain_length=3, dropout=0.3),
                   # the pairwise model with minmin's unary settings (linear, lr 3e-3) diverges (weights e^{g−τ}
                   # overflow: F1 38); it keeps the settings the pre-issue-17 search chose for min-min
                   minmin_pairwise=_ml(64, 1e-3, 10)),
-    "emotions": dict(minmin=_ml(0, 3e-3, 60), sparsemax=_ml(256, 1e-3, 60, num_samples=100),
+    "emotions": dict(minmin=dict(_ml(0, 3e-3, 60), grad_clip=1.0), sparsemax=_ml(256, 1e-3, 60, num_samples=100),
                      exact_mle=_ml(256, 1e-3, 30, weight_decay=1e-2, dropout=0.3),
                      bce=_ml(256, 1e-3, 30, weight_decay=1e-2, dropout=0.3),
                      mcmc=_ml(256, 1e-3, 30, weight_decay=1e-3, dropout=0.3)),

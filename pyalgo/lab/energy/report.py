@@ -318,7 +318,8 @@ def _hparams(md: Markdown, doc: dict) -> None:
     md.p(f"Chosen on validation data only (a seeded {_pct(tuning['multilabel_holdout'])} hold-out of the multilabel "
          f"train split; for ranking a {_pct(tuning['ranking_holdout'])} hold-out of the training part of the first CV "
          f"fold), {tuning['seeds']} seeds per configuration. Model: MLP x → hidden (ReLU) → energy parameters (hidden 0 "
-         "= linear); τ = a separate MLP of the same width; Adam on both (weight decay on the energy only); uniform q. "
+         "= linear); τ = a separate MLP of the same width; Adam on both (weight decay on the energy only); uniform q unless the settings name a "
+         "proposal (importance sampling from the model's own Bernoulli(σ(u)), chosen on validation for yeast). "
          "mcmc = CD from the data with `chain_length` Gibbs (bits) / Metropolis swap (permutations) sweeps, "
          "`num_samples` chains per example.")
     rows = []

@@ -488,7 +488,10 @@ def _m_runs(cfg: Config) -> list:
 
 
 def _m_sweep_hp(cfg: Config) -> dict:
-    return dict(hparams(cfg.m_dataset, "minmin", False), epochs=cfg.m_epochs)
+    """min-min's settings with the paper's uniform q (the sweep is about m uniform samples; exact MLE shares them)."""
+    hp = dict(hparams(cfg.m_dataset, "minmin", False), epochs=cfg.m_epochs)
+    hp.pop("proposal", None)
+    return hp
 
 
 def m_sweep_jobs(cfg: Config) -> dict:
