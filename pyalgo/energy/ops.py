@@ -16,6 +16,12 @@ Overflow (logistic): with L = log((1/m) Σ_j e^{g_j − τ}) computed in log spa
 linearly above L = c (c = 80 in float32, 700 in float64): the loss is τ + e^c(1 + L − c) − 1 − g(y),
 finite and convex in τ with the same optimum, and ∂ℓ/∂τ = 1 − e^{min(L, c)}. Below c it is exact.
 
+Proposal sampling (`proposal=`; docs/energy.md, "Proposal sampling"): samples from a Bernoulli proposal
+σ(a) (bits) or a Plackett–Luce proposal with scores s (permutations) instead of q, each sample term weighted
+by w = q/r in the same pass (logistic: ℓ = τ + (1/m) Σ_j w_j e^{g_j − τ} − 1 − g(y); α > 1:
+ℓ = τ + (1/m) Σ_j w_j [f*(g_j − τ) + 1/α] − 1/α − g(y)), still unbiased for the uniform-q loss. The
+proposal is a constant (no gradient) and is read in float64.
+
 Conventions: multilabel y ∈ {0,1}^k, g = ⟨u, y⟩ + ½ yᵀUy (U used as given). A ranking y is an int64
 (B, n) permutation of 0..n−1, y[i] = score position of item i (n − 1 = most preferred; from
 1-based ranks, y = n − rank); permutahedron g = Σ_i θ_i (y_i + 1), Birkhoff g = Σ_i Θ[i, y_i].
