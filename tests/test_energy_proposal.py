@@ -470,3 +470,24 @@ def _opcheck_cases():
 def test_opcheck_with_proposal(case):
     op, args = _opcheck_cases()[case]
     torch.library.opcheck(op, args)
+
+
+def test_perm_sampler_law_on_the_wide_range_path():
+    """Scores spanning more than 300 take the two-log Gumbel keys and the log-add-exp weights (minmin.h)."""
+    m = 30000
+    s = torch.tensor([[0.3, -0.2, 0.8, 400.0]], dtype=F64)
+    perms, log_w = E.sample_perms(1, m, 4, generator=_gen(8), proposal=s)
+    assert bool((perms[0, :, 3] == 3).all())                         # item 3 always most preferred
+    torch.testing.assert_close(log_w, R.proposal_log_weight_perms(s, perms), rtol=0, atol=1e-12)
+    rest = R.all_perms(3)                                             # the order of items 0..2 below it
+    index = {tuple(p): c for c, p in enumerate(rest.tolist())}
+    counts = torch.zeros(rest.shape[0], dtype=F64)
+    for p in perms[0, :, :3].tolist():
+        counts[index[tuple(p)]] += 1
+    probs = torch.exp(R.plackett_luce_log_prob(s[:, :3], rest))
+    stat, bound = _chi2_ok(counts, probs, m)
+    assert stat < bound, (stat, bound)
+    theta, tau, y, _ = _perms_case(1, 4, 9)
+    loss = E.minmin_loss_ranking(theta, tau, y, 50, generator=_gen(9), proposal=s)
+    p2, w2 = E.sample_perms(1, 50, 4, generator=_gen(9), proposal=s)
+    torch.testing.assert_close(loss, R.minmin_loss_ranking_ref(theta, tau, y, p2, 1.0, w2), rtol=1e-12, atol=1e-12)

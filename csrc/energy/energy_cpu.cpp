@@ -185,6 +185,15 @@ struct BitsRowProposal {
   }
 };
 
+// The proposal of one row (perms); ex: n doubles of scratch.
+inline PermsProposal perms_row_proposal(const double* proposal, int64_t b, int n, double log_q, double* ex) {
+  if (!proposal) return PermsProposal{nullptr, 0.0, nullptr, 0.0};
+  const double* s = proposal + b * n;
+  double smax;
+  const bool fast = perms_fast_row(s, n, ex, &smax);
+  return PermsProposal{s, log_q, fast ? ex : nullptr, smax};
+}
+
 // minmin_bits: one row's checks, observed energy, pass and gradient.
 template <typename A>
 struct BitsJob {
@@ -275,11 +284,10 @@ struct PermsJob {
   }
   struct Local {
     const PermsJob& job;
-    PermsProposal prop{nullptr, 0.0};
+    PermsProposal prop{nullptr, 0.0, nullptr, 0.0};
+    double ex[kMaxItems];
     explicit Local(const PermsJob& j) : job(j) {}
-    void prepare(int64_t b) {
-      prop = job.proposal ? PermsProposal{job.proposal + b * job.n, job.log_q} : PermsProposal{nullptr, 0.0};
-    }
+    void prepare(int64_t b) { prop = perms_row_proposal(job.proposal, b, job.n, job.log_q, ex); }
     void pass(int64_t b, A shift, int64_t j0, int64_t j1, Sums<A>& sums, double* acc) const {
       CpuCursor cur(job.key, b, job.proposal ? kPermsProposalStream : kPermsStream);
       perms_pass<A, double, CpuCursor>(job.theta + b * job.size, job.birkhoff, job.n, job.tau_[b], job.alpha, shift,
@@ -343,11 +351,12 @@ struct CpuLaunch {
     const PhiloxKey key = key_of(seed);
     for_each_row(B, m * n * 4, [&](int64_t begin, int64_t end) {
       uint8_t perm[kMaxItems], order[kMaxItems];
-      double keys[kMaxItems];
+      double keys[kMaxItems], ex[kMaxItems];
       for (int64_t b = begin; b < end; ++b) {
+        const PermsProposal prop = perms_row_proposal(s, b, n, log_q, ex);
         CpuCursor cur(key, b, kPermsProposalStream);
         for (int64_t j = 0; j < m; ++j) {
-          log_w[b * m + j] = log_q - load_perm_proposal(cur, j, n, s + b * n, keys, order, perm);
+          log_w[b * m + j] = log_q - load_perm_proposal(cur, j, n, prop, keys, order, perm);
           int64_t* o = out + (b * m + j) * n;
           for (int i = 0; i < n; ++i) o[i] = perm[i];
         }

@@ -193,12 +193,18 @@ __global__ void minmin_perms_kernel(const MinminPermsParams<A> p, const PermsLay
   int64_t j0, j1;
   thread_samples(p.m, &j0, &j1);
   const A tau_b = p.tau[b];
+  double ex[kMaxItems];  // this thread's copy of the row's e^{s − max s} (proposal fast path)
+  PermsProposal prop{nullptr, 0.0, nullptr, 0.0};
+  if (sb) {
+    double smax;
+    const bool fast = perms_fast_row(sb, n, ex, &smax);
+    prop = PermsProposal{sb, p.log_q, fast ? ex : nullptr, smax};
+  }
   const RowResult<A> r = run_row<A>(tau_b, perm_energy(tb, p.birkhoff, n, yb), p.alpha, p.m, acc, size, nullptr, 0,
                                     red, [&](A shift, Sums<A>& sums) {
                                       GpuCursor cur(key, b, sb ? kPermsProposalStream : kPermsStream);
                                       perms_pass<A, A, GpuCursor>(tb, p.birkhoff, n, tau_b, p.alpha, shift, cur, j0,
-                                                                  j1, sums, acc, AtomicAdd{},
-                                                                  PermsProposal{sb, p.log_q});
+                                                                  j1, sums, acc, AtomicAdd{}, prop);
                                     }, sb != nullptr);
   if (threadIdx.x == 0) {
     p.loss[b] = r.loss;
@@ -255,8 +261,11 @@ __global__ void sample_perms_proposal_kernel(const SampleProposalParams<int64_t>
   const int n = p.size;
   GpuCursor cur(philox_key(p.seed[0], p.seed[1]), b, kPermsProposalStream);
   uint8_t perm[kMaxItems], order[kMaxItems];
-  double keys[kMaxItems];
-  p.log_w[s] = p.log_q - load_perm_proposal(cur, j, n, p.proposal + b * n, keys, order, perm);
+  double keys[kMaxItems], ex[kMaxItems], smax;
+  const double* sc = p.proposal + b * n;
+  const bool fast = perms_fast_row(sc, n, ex, &smax);
+  const PermsProposal prop{sc, p.log_q, fast ? ex : nullptr, smax};
+  p.log_w[s] = p.log_q - load_perm_proposal(cur, j, n, prop, keys, order, perm);
   for (int i = 0; i < n; ++i) p.out[s * n + i] = perm[i];
 }
 

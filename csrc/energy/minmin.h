@@ -25,7 +25,8 @@
 // reads words j·n … j·n + n − 1, item i gets the Gumbel key s_i − log(−log u_i) with
 // u_i = (word + ½)·2^−32, the order o sorts the keys decreasingly (insertion sort; equal keys: lower
 // item first), y'[o_t] = n − 1 − t, and log w = −log n! − Σ_t (s_{o_t} − log Σ_{l≥t} e^{s_{o_l}}) in
-// double. The thresholds, keys and weights use exp/log: the CPU and CUDA samples agree except when a
+// double. Rows whose scores span ≤ kPlFastRange sort the equivalent keys (−log u_i)·e^{max s − s_i}
+// increasingly instead (one log per item) and take log r from suffix sums (perms_fast_row). The thresholds, keys and weights use exp/log: the CPU and CUDA samples agree except when a
 // word lands within rounding of a threshold (or two keys within rounding of each other).
 //
 // Overflow guard (α = 1): with L = log((1/m) Σ_j e^{g_j − τ}) the term E[e^{g−τ}] = e^L is
@@ -180,9 +181,30 @@ struct BitsProposal {
 };
 
 struct PermsProposal {
-  const double* s;  // (n) Plackett–Luce scores
-  double log_q;     // −log n!
+  const double* s;   // (n) Plackett–Luce scores
+  double log_q;      // −log n!
+  const double* ex;  // (n) e^{s_i − max s} when max s − min s ≤ kPlFastRange (perms_fast_row), else null
+  double smax;       // max s
 };
+
+// Rows whose scores span at most kPlFastRange take the fast path of load_perm_proposal: one log per item
+// (E_i = −log u_i, ordered by E_i·e^{max s − s_i} increasingly, the same order as the Gumbel keys) and
+// log r from suffix sums of e^{s − max s}, multiplied and logged in blocks (no underflow: every suffix
+// sum is ≥ e^{−300} and the running product is logged below 1e−150).
+constexpr double kPlFastRange = 300.0;
+
+// e^{s_i − max s} into ex (n doubles) and max s; returns whether the row takes the fast path.
+PYALGO_HD bool perms_fast_row(const double* s, int n, double* ex, double* smax) {
+  double hi = s[0], lo = s[0];
+  for (int i = 1; i < n; ++i) {
+    hi = s[i] > hi ? s[i] : hi;
+    lo = s[i] < lo ? s[i] : lo;
+  }
+  *smax = hi;
+  if (!(hi - lo <= kPlFastRange)) return false;
+  for (int i = 0; i < n; ++i) ex[i] = hd_exp(s[i] - hi);
+  return true;
+}
 
 // Sample j of a Bernoulli proposal into y[0 .. ceil(k/32)); returns ⟨a, y'⟩ (double, increasing i).
 template <class Cursor>
@@ -202,9 +224,35 @@ PYALGO_HD double load_bits_proposal(Cursor& cur, int64_t j, int k, const BitsPro
 // Sample j of a Plackett–Luce proposal: positions into perm (perm[i] = n − 1 − rank of item i), the
 // decreasing order into order (keys: scratch of n doubles); returns log r(y').
 template <class Cursor>
-PYALGO_HD double load_perm_proposal(Cursor& cur, int64_t j, int n, const double* s, double* keys, uint8_t* order,
-                                    uint8_t* perm) {
+PYALGO_HD double load_perm_proposal(Cursor& cur, int64_t j, int n, const PermsProposal& prop, double* keys,
+                                    uint8_t* order, uint8_t* perm) {
+  const double* s = prop.s;
   const int64_t first = j * n;
+  if (prop.ex) {  // fast path: keys E_i / e^{s_i − max s} in increasing order
+    for (int i = 0; i < n; ++i) {
+      const double u = (static_cast<double>(cur(first + i)) + 0.5) * 2.3283064365386962890625e-10;  // 2^-32
+      const double key = -hd_log(u) / prop.ex[i];
+      int t = i;
+      for (; t > 0 && keys[t - 1] > key; --t) {
+        keys[t] = keys[t - 1];
+        order[t] = order[t - 1];
+      }
+      keys[t] = key;
+      order[t] = static_cast<uint8_t>(i);
+    }
+    for (int t = 0; t < n; ++t) perm[order[t]] = static_cast<uint8_t>(n - 1 - t);
+    double suffix = 0, log_r = 0, prod = 1, log_prod = 0;
+    for (int t = n - 1; t >= 0; --t) {
+      suffix += prop.ex[order[t]];
+      log_r += s[order[t]] - prop.smax;
+      prod *= suffix;
+      if (prod < 1e-150 || prod > 1e150) {
+        log_prod += hd_log(prod);
+        prod = 1;
+      }
+    }
+    return log_r - (log_prod + hd_log(prod));
+  }
   for (int i = 0; i < n; ++i) {
     const double u = (static_cast<double>(cur(first + i)) + 0.5) * 2.3283064365386962890625e-10;  // 2^-32
     const double key = s[i] - hd_log(-hd_log(u));
@@ -474,14 +522,14 @@ PYALGO_HD void bits_pass(const A* u, const A* table, const A* U, int k, A tau, A
 template <typename A, typename G, class Cursor, class Add>
 PYALGO_HD void perms_pass(const A* theta, bool birkhoff, int n, A tau, A alpha, A shift, Cursor& cur,
                           int64_t j0, int64_t j1, Sums<A>& sums, G* grad_theta, const Add& add,
-                          const PermsProposal& prop = PermsProposal{nullptr, 0.0}) {
+                          const PermsProposal& prop = PermsProposal{nullptr, 0.0, nullptr, 0.0}) {
   uint8_t perm[kMaxItems];
   double keys[kMaxItems];
   uint8_t order[kMaxItems];
   for (int64_t j = j0; j < j1; ++j) {
     A w;
     if (prop.s) {
-      const A lw = static_cast<A>(prop.log_q - load_perm_proposal(cur, j, n, prop.s, keys, order, perm));
+      const A lw = static_cast<A>(prop.log_q - load_perm_proposal(cur, j, n, prop, keys, order, perm));
       const A s = perm_energy(theta, birkhoff, n, perm) - tau;
       w = alpha == A(1) ? sample_weight(s + lw, alpha, shift, sums) : weighted_sample_weight(s, lw, alpha, sums);
     } else {
