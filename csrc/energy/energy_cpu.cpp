@@ -56,7 +56,7 @@ PhiloxKey key_of(const int64_t* seed) { return philox_key(seed[0], seed[1]); }
 // fit kLaneBudget doubles (so a few rows with many samples use every thread). Memory stays flat in m.
 constexpr int64_t kLaneSamples = 4096;
 constexpr int kMaxLanes = 16;
-constexpr int64_t kLaneBudget = int64_t(1) << 22;  // doubles of lane accumulators held at once
+constexpr int64_t kLaneBudget = int64_t(1) << 20;  // doubles of lane accumulators held at once (8 MiB)
 
 inline int lanes_of(int64_t m) {
   return static_cast<int>(std::min<int64_t>(kMaxLanes, (m + kLaneSamples - 1) / kLaneSamples));
