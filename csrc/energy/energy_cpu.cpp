@@ -28,7 +28,37 @@ void for_each_row(int64_t B, int64_t cost_per_row, const F& body) {
   parallel_for(0, B, grain, [&](int64_t begin, int64_t end) { body(begin, end); });
 }
 
-using CpuCursor = WordCursor<16>;
+// kCpuBlocks Philox blocks of one row's stream from block `start` (integer arithmetic only, so the AVX2 clone
+// gives the same words as the default one).
+constexpr int kCpuBlocks = 16;
+PYALGO_CPU_CLONES void philox_fill(PhiloxKey key, int64_t row, int64_t start, uint32_t stream, uint32_t* words) {
+  PYALGO_SIMD
+  for (int i = 0; i < kCpuBlocks; ++i) {
+    const Philox4 p = philox_block(key, row, start + i, stream);
+    words[4 * i] = p.x;
+    words[4 * i + 1] = p.y;
+    words[4 * i + 2] = p.z;
+    words[4 * i + 3] = p.w;
+  }
+}
+
+// WordCursor<16> of minmin.h (the same words), refilled by philox_fill.
+struct CpuCursor {
+  PhiloxKey key;
+  int64_t row;
+  uint32_t stream;
+  int64_t first = -1;
+  uint32_t words[4 * kCpuBlocks];
+  CpuCursor(PhiloxKey k, int64_t r, uint32_t s) : key(k), row(r), stream(s) {}
+  uint32_t operator()(int64_t c) {
+    const int64_t block = c >> 2, start = block - block % kCpuBlocks;
+    if (start != first) {
+      philox_fill(key, row, start, stream, words);
+      first = start;
+    }
+    return words[4 * (block - start) + (c & 3)];
+  }
+};
 
 // The first (lowest) row that failed a check, noted by any thread of the pass and tested once
 // after it: the checks run inside the kernel's loop, so torch.compile, validate=False and direct

@@ -214,9 +214,9 @@ PYALGO_HD double load_bits_proposal(Cursor& cur, int64_t j, int k, const BitsPro
   double dot = 0;
   const int64_t first = j * k;
   for (int i = 0; i < k; ++i) {
-    const bool bit = cur(first + i) < prop.thr[i];
-    y[i >> 5] |= static_cast<uint32_t>(bit) << (i & 31);
-    dot += bit ? prop.a[i] : 0.0;
+    const uint32_t bit = cur(first + i) < prop.thr[i] ? 1u : 0u;
+    y[i >> 5] |= bit << (i & 31);
+    dot += static_cast<double>(bit) * prop.a[i];  // branch-free: the bits are random (a is finite)
   }
   return dot;
 }
