@@ -271,9 +271,13 @@ struct BitsJob {
     void pass(int64_t b, A shift, int64_t j0, int64_t j1, Sums<A>& sums, double* acc) const {
       CpuCursor cur(job.key, b, job.proposal ? kBitsProposalStream : kBitsStream);
       const A* Ub = job.U ? job.U + b * job.kk : nullptr;
-      bits_pass<16, A, double, CpuCursor>(job.u + b * job.k, table.data(), Ub, job.k, job.tau_[b], job.alpha, shift,
-                                          cur, j0, j1, sums, nullptr, acc, acc && Ub ? acc + job.table_size : nullptr,
-                                          SerialAdd{}, prop);
+      double* acc_U = acc && Ub ? acc + job.table_size : nullptr;
+      if (job.proposal)
+        bits_pass<true, 16, A, double, CpuCursor>(job.u + b * job.k, table.data(), Ub, job.k, job.tau_[b], job.alpha,
+                                                  shift, cur, j0, j1, sums, nullptr, acc, acc_U, SerialAdd{}, prop);
+      else
+        bits_pass<false, 16, A, double, CpuCursor>(job.u + b * job.k, table.data(), Ub, job.k, job.tau_[b], job.alpha,
+                                                   shift, cur, j0, j1, sums, nullptr, acc, acc_U, SerialAdd{});
     }
   };
 };
@@ -320,8 +324,12 @@ struct PermsJob {
     void prepare(int64_t b) { prop = perms_row_proposal(job.proposal, b, job.n, job.log_q, ex); }
     void pass(int64_t b, A shift, int64_t j0, int64_t j1, Sums<A>& sums, double* acc) const {
       CpuCursor cur(job.key, b, job.proposal ? kPermsProposalStream : kPermsStream);
-      perms_pass<A, double, CpuCursor>(job.theta + b * job.size, job.birkhoff, job.n, job.tau_[b], job.alpha, shift,
-                                       cur, j0, j1, sums, acc, SerialAdd{}, prop);
+      if (job.proposal)
+        perms_pass<true, A, double, CpuCursor>(job.theta + b * job.size, job.birkhoff, job.n, job.tau_[b], job.alpha,
+                                               shift, cur, j0, j1, sums, acc, SerialAdd{}, prop);
+      else
+        perms_pass<false, A, double, CpuCursor>(job.theta + b * job.size, job.birkhoff, job.n, job.tau_[b], job.alpha,
+                                                shift, cur, j0, j1, sums, acc, SerialAdd{});
     }
   };
 };

@@ -160,10 +160,16 @@ __global__ void minmin_bits_kernel(const MinminBitsParams<A> p, const BitsLayout
   const RowResult<A> r = run_row<A>(tb, dense_bits_energy(ub, Ub, k, yb), p.alpha, p.m, grad ? first : nullptr,
                                     first_size, acc_U, kk, red, [&](A shift, Sums<A>& sums) {
                                       GpuCursor cur(key, b, ab ? kBitsProposalStream : kBitsStream);
-                                      bits_pass<1, A, A, GpuCursor>(ub, table, Ub, k, tb, p.alpha, shift, cur, j0, j1,
-                                                                    sums, grad && !tables ? first : nullptr,
-                                                                    grad && tables ? first : nullptr, acc_U,
-                                                                    AtomicAdd{}, prop);
+                                      A* acc_u = grad && !tables ? first : nullptr;
+                                      A* hist = grad && tables ? first : nullptr;
+                                      if (ab)
+                                        bits_pass<true, 1, A, A, GpuCursor>(ub, table, Ub, k, tb, p.alpha, shift, cur,
+                                                                            j0, j1, sums, acc_u, hist, acc_U,
+                                                                            AtomicAdd{}, prop);
+                                      else
+                                        bits_pass<false, 1, A, A, GpuCursor>(ub, table, Ub, k, tb, p.alpha, shift, cur,
+                                                                             j0, j1, sums, acc_u, hist, acc_U,
+                                                                             AtomicAdd{});
                                     }, ab != nullptr);
   if (threadIdx.x == 0) {
     p.loss[b] = r.loss;
@@ -203,8 +209,12 @@ __global__ void minmin_perms_kernel(const MinminPermsParams<A> p, const PermsLay
   const RowResult<A> r = run_row<A>(tau_b, perm_energy(tb, p.birkhoff, n, yb), p.alpha, p.m, acc, size, nullptr, 0,
                                     red, [&](A shift, Sums<A>& sums) {
                                       GpuCursor cur(key, b, sb ? kPermsProposalStream : kPermsStream);
-                                      perms_pass<A, A, GpuCursor>(tb, p.birkhoff, n, tau_b, p.alpha, shift, cur, j0,
-                                                                  j1, sums, acc, AtomicAdd{}, prop);
+                                      if (sb)
+                                        perms_pass<true, A, A, GpuCursor>(tb, p.birkhoff, n, tau_b, p.alpha, shift,
+                                                                          cur, j0, j1, sums, acc, AtomicAdd{}, prop);
+                                      else
+                                        perms_pass<false, A, A, GpuCursor>(tb, p.birkhoff, n, tau_b, p.alpha, shift,
+                                                                           cur, j0, j1, sums, acc, AtomicAdd{});
                                     }, sb != nullptr);
   if (threadIdx.x == 0) {
     p.loss[b] = r.loss;

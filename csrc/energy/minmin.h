@@ -465,9 +465,9 @@ PYALGO_HD void chunk_weights(const A* s, A* w, int n, A alpha, A shift, Sums<A>&
 // their weights in one vectorisable loop, then the gradient): adds the sample weights to `sums`
 // and, when the accumulators are given, w·y' (to hist[256c + byte c of y'] with a byte table,
 // else to grad_u) and ½w·y'y'ᵀ to grad_U (k×k, if U is given), through add(p, v).
-// With a proposal (prop.a set; the cursor on kBitsProposalStream) the samples are the proposal's and
-// every sample term carries its importance weight (see the header).
-template <int kChunk, typename A, typename G, class Cursor, class Add>
+// With a proposal (kProp, prop.a set; the cursor on kBitsProposalStream) the samples are the proposal's and
+// every sample term carries its importance weight (see the header). kProp = false compiles the uniform pass alone.
+template <bool kProp, int kChunk, typename A, typename G, class Cursor, class Add>
 PYALGO_HD void bits_pass(const A* u, const A* table, const A* U, int k, A tau, A alpha, A shift, Cursor& cur,
                          int64_t j0, int64_t j1, Sums<A>& sums, G* grad_u, G* hist, G* grad_U, const Add& add,
                          const BitsProposal& prop = BitsProposal{nullptr, nullptr, 0.0}) {
@@ -477,7 +477,7 @@ PYALGO_HD void bits_pass(const A* u, const A* table, const A* U, int k, A tau, A
   A s[kChunk], w[kChunk], lw[kChunk];
   for (int64_t first = j0; first < j1; first += kChunk) {
     const int n = j1 - first < kChunk ? static_cast<int>(j1 - first) : kChunk;
-    if (prop.a) {
+    if (kProp) {
       for (int c = 0; c < n; ++c) {
         lw[c] = static_cast<A>(prop.log_c - load_bits_proposal(cur, first + c, k, prop, ys + c * words));
         s[c] = bits_energy(u, table, U, k, ys + c * words) - tau;
@@ -517,9 +517,9 @@ PYALGO_HD void bits_pass(const A* u, const A* table, const A* U, int k, A tau, A
 }
 
 // The same for permutations: grad_theta gets w·(π + 1) (permutahedron) or w at (i, π_i) (Birkhoff).
-// With a proposal (prop.s set; the cursor on kPermsProposalStream) the samples are Plackett–Luce
+// With a proposal (kProp, prop.s set; the cursor on kPermsProposalStream) the samples are Plackett–Luce
 // and every sample term carries its importance weight.
-template <typename A, typename G, class Cursor, class Add>
+template <bool kProp, typename A, typename G, class Cursor, class Add>
 PYALGO_HD void perms_pass(const A* theta, bool birkhoff, int n, A tau, A alpha, A shift, Cursor& cur,
                           int64_t j0, int64_t j1, Sums<A>& sums, G* grad_theta, const Add& add,
                           const PermsProposal& prop = PermsProposal{nullptr, 0.0, nullptr, 0.0}) {
@@ -528,7 +528,7 @@ PYALGO_HD void perms_pass(const A* theta, bool birkhoff, int n, A tau, A alpha, 
   uint8_t order[kMaxItems];
   for (int64_t j = j0; j < j1; ++j) {
     A w;
-    if (prop.s) {
+    if (kProp) {
       const A lw = static_cast<A>(prop.log_q - load_perm_proposal(cur, j, n, prop, keys, order, perm));
       const A s = perm_energy(theta, birkhoff, n, perm) - tau;
       w = alpha == A(1) ? sample_weight(s + lw, alpha, shift, sums) : weighted_sample_weight(s, lw, alpha, sums);
