@@ -60,10 +60,15 @@ PYALGO_TORCH_LIBRARY_(PYALGO_LIBRARY, m) {
   // 0..n-1 int64 (B, m, n). The device is the seed's.
   m.def("energy_sample_bits(Tensor seed, int batch, int num_samples, int k) -> Tensor");
   m.def("energy_sample_perms(Tensor seed, int batch, int num_samples, int n) -> Tensor");
+  // Proposal samples (float64 (B, k) Bernoulli logits / (B, n) Plackett–Luce scores) and their
+  // log importance weights log q − log r, float64 (B, m), exactly as the losses draw them.
+  m.def("energy_sample_bits_proposal(Tensor seed, Tensor proposal, int num_samples) -> (Tensor samples, Tensor log_weight)");
+  m.def("energy_sample_perms_proposal(Tensor seed, Tensor proposal, int num_samples) -> (Tensor samples, Tensor log_weight)");
   // Min-min loss (B,) with uniform sampling fused in; alpha = 1 logistic, 2 sparsemax, > 1
   // entmax. With compute_grad the gradients come from the same pass (else they are (0,)).
-  m.def("minmin_bits(Tensor unary, Tensor? pairwise, Tensor tau, Tensor y, int num_samples, float alpha, bool compute_grad, Tensor seed) -> (Tensor loss, Tensor grad_unary, Tensor grad_pairwise, Tensor grad_tau)");
-  m.def("minmin_perms(Tensor theta, Tensor tau, Tensor y, int num_samples, float alpha, bool compute_grad, Tensor seed) -> (Tensor loss, Tensor grad_theta, Tensor grad_tau)");
+  // proposal (float64, optional): sample from it and weight each sample term by q/r.
+  m.def("minmin_bits(Tensor unary, Tensor? pairwise, Tensor tau, Tensor y, int num_samples, float alpha, bool compute_grad, Tensor seed, Tensor? proposal=None) -> (Tensor loss, Tensor grad_unary, Tensor grad_pairwise, Tensor grad_tau)");
+  m.def("minmin_perms(Tensor theta, Tensor tau, Tensor y, int num_samples, float alpha, bool compute_grad, Tensor seed, Tensor? proposal=None) -> (Tensor loss, Tensor grad_theta, Tensor grad_tau)");
 
   // ---- multi-task weighting (pyalgo/multitask) --------------------------------------------
   // Host-only (CPU float64 vectors of the M task values; see csrc/multitask/go4align.h).

@@ -332,11 +332,18 @@ def _opcheck_cases():
     ]
 
 
-ENERGY_OPS = {"energy_sample_bits", "energy_sample_perms", "minmin_bits", "minmin_perms"}
+ENERGY_OPS = {"energy_sample_bits", "energy_sample_perms", "minmin_bits", "minmin_perms",
+              "energy_sample_bits_proposal", "energy_sample_perms_proposal"}
 
 
 def test_opcheck_cases_cover_every_energy_op():
-    assert {op.default._schema.name.split("::")[1] for op, _ in _opcheck_cases()} == ENERGY_OPS
+    # the proposal variants (and the two proposal samplers) are opchecked in test_energy_proposal.py
+    from test_energy_proposal import _opcheck_cases as proposal_cases
+    covered = {op.default._schema.name.split("::")[1] for op, _ in _opcheck_cases() + proposal_cases()}
+    assert covered == ENERGY_OPS
+    registered = {name for name in dir(torch.ops.pyalgo)
+                  if name.startswith(("energy_", "minmin_")) and not name.endswith("_backward")}
+    assert registered == ENERGY_OPS
 
 
 @pytest.mark.parametrize("case", range(6))

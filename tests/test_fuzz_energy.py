@@ -104,6 +104,53 @@ def test_sample_perms_are_permutations(B, m, n, seed):
     assert bool((s.sort(-1).values == torch.arange(n)).all())
 
 
+# ---- proposal sampling (issue 17): fused == reference on the proposal's samples, valid samplers ---------------
+
+PROPOSAL_SCALES = st.sampled_from([0.0, 1.0, 10.0, 60.0, 500.0])
+
+
+@given(B=st.integers(0, 4), k=st.integers(1, 40), m=st.integers(1, 40), dtype=DTYPES, kind=KINDS,
+       pairwise=st.booleans(), scale=SCALES, pscale=PROPOSAL_SCALES, tau_shift=st.sampled_from([0.0, -50.0, 50.0]),
+       seed=st.integers(0, 2 ** 31))
+def test_minmin_loss_with_proposal_matches_reference(B, k, m, dtype, kind, pairwise, scale, pscale, tau_shift, seed):
+    g = gen(seed)
+    u = (scale * torch.randn(B, k, generator=g, dtype=torch.float64)).to(dtype)
+    U = (0.3 * scale * torch.randn(B, k, k, generator=g, dtype=torch.float64)).to(dtype) if pairwise else None
+    tau = (torch.randn(B, generator=g, dtype=torch.float64) + tau_shift).to(dtype)
+    y = torch.randint(0, 2, (B, k), generator=g).to(dtype)
+    a = pscale * torch.randn(B, k, generator=g, dtype=torch.float64)
+    name, alpha, al = kind
+    loss = ops.minmin_loss(u, tau, y, m, pairwise=U, kind=name, alpha=alpha, generator=gen(seed + 1), proposal=a)
+    samples, log_w = ops.sample_bits(B, m, k, generator=gen(seed + 1), proposal=a)
+    assert bool(((samples == 0) | (samples == 1)).all()) and log_w.dtype == torch.float64
+    torch.testing.assert_close(log_w, R.proposal_log_weight_bits(a, samples), rtol=1e-12, atol=1e-9 * max(1.0, pscale * k))
+    ref = R.minmin_loss_ref(u, tau, y, samples, U, al, log_w.to(dtype)).double()
+    big = float(ref.abs().max()) if B else 1.0
+    if bool(torch.isfinite(ref).all()):   # α > 1 in float32 overflows e^{log w} past 88, as the kernel does
+        torch.testing.assert_close(loss.double(), ref, **tol(dtype, max(scale * k * k, big)))
+
+
+@given(B=st.integers(0, 4), n=st.integers(1, 9), m=st.integers(1, 30), dtype=DTYPES, kind=KINDS,
+       birkhoff=st.booleans(), scale=SCALES, pscale=PROPOSAL_SCALES, seed=st.integers(0, 2 ** 31))
+def test_minmin_loss_ranking_with_proposal_matches_reference(B, n, m, dtype, kind, birkhoff, scale, pscale, seed):
+    g = gen(seed)
+    shape = (B, n, n) if birkhoff else (B, n)
+    theta = (scale * torch.randn(*shape, generator=g, dtype=torch.float64)).to(dtype)
+    tau = torch.randn(B, generator=g, dtype=torch.float64).to(dtype)
+    y = torch.stack([torch.randperm(n, generator=g) for _ in range(B)]) if B else torch.zeros(0, n, dtype=torch.long)
+    sc = pscale * torch.randn(B, n, generator=g, dtype=torch.float64)
+    name, alpha, al = kind
+    loss = ops.minmin_loss_ranking(theta, tau, y, m, kind=name, alpha=alpha, generator=gen(seed + 1), proposal=sc)
+    perms, log_w = ops.sample_perms(B, m, n, generator=gen(seed + 1), proposal=sc)
+    assert bool((perms.sort(-1).values == torch.arange(n)).all())
+    torch.testing.assert_close(log_w, R.proposal_log_weight_perms(sc, perms), rtol=1e-10,
+                               atol=1e-9 * max(1.0, pscale * n))
+    ref = R.minmin_loss_ranking_ref(theta, tau, y, perms, al, log_w.to(dtype)).double()
+    big = float(ref.abs().max()) if B else 1.0
+    if bool(torch.isfinite(ref).all()):
+        torch.testing.assert_close(loss.double(), ref, **tol(dtype, max(scale * n * n, big)))
+
+
 def _kendall_exact(t, p):
     import scipy.stats
     vals = []

@@ -12,7 +12,9 @@ from pyalgo.lab.energy import bench as E
 from pyalgo.lab.harness import bench as B
 
 SMALL = {"unary": dict(B=8, k=5, m=20), "pairwise": dict(B=8, k=5, m=20), "permutahedron": dict(B=4, n=4, m=20),
-         "birkhoff": dict(B=4, n=4, m=20)}
+         "birkhoff": dict(B=4, n=4, m=20), "unary-proposal": dict(B=8, k=5, m=20),
+         "permutahedron-proposal": dict(B=4, n=4, m=20), "unary-large-m": dict(B=2, k=5, m=5000)}
+PROVIDERS = {c.name: {p.name for p in c.providers} for c in E.CASES}
 
 
 def _module(cases=None):
@@ -31,7 +33,8 @@ def test_tiny_run_writes_csv_and_markdown(tmp_path):
         assert next(csv.reader(f)) == B.COLUMNS
     rows = B.read_csv(tmp_path / "energy.csv")
     assert {(r["case"], r["provider"], r["mode"]) for r in rows} == \
-        {(c, p, m) for c in SMALL for p in ("pyalgo", "reference", "torch") for m in E.MODES}
+        {(c, p, m) for c in SMALL for p in PROVIDERS[c] for m in E.MODES}
+    assert PROVIDERS["unary-proposal"] == {"pyalgo", "reference", "uniform"}
     for r in rows:
         assert r["status"] == "ok", r
         assert 0 < float(r["p20_ms"]) <= float(r["median_ms"]) <= float(r["p80_ms"])
@@ -39,9 +42,12 @@ def test_tiny_run_writes_csv_and_markdown(tmp_path):
     # the materialised reference holds (B, m, k) samples; the fused op does not
     by = {(r["case"], r["provider"], r["mode"]): _extra(r, "peak_mb") for r in rows}
     assert by[("unary", "torch", "forward+backward")] > by[("unary", "pyalgo", "forward+backward")]
+    assert by[("unary-large-m", "reference", "forward+backward")] > by[("unary-large-m", "pyalgo", "forward+backward")]
     text = (tmp_path / "energy.md").read_text()
     for case in SMALL:
-        assert f"## {case} (logistic, uniform q)" in text
+        params = "logistic, proposal r, weights q/r" if case in ("unary-proposal", "permutahedron-proposal",
+                                                                   "unary-large-m") else "logistic, uniform q"
+        assert f"## {case} ({params})" in text
     assert "## Targets" in text and "peak memory vs torch" in text and "vs torch | >= 5x |" in text
     assert text.count("| PASS |") + text.count("| MISS |") == len(E.TARGETS)
 
@@ -49,6 +55,17 @@ def test_tiny_run_writes_csv_and_markdown(tmp_path):
 def test_check_catches_a_wrong_loss(tmp_path):
     wrong = B.Provider("pyalgo", lambda *args: E._bits_pyalgo(*args) * 1.01)
     case = dataclasses.replace(E.CASES[0], shapes=[SMALL["unary"]], providers=[wrong, *E.CASES[0].providers[1:]])
+    opt = B.Options(threads=[1], min_run_time=0.01, modes=["forward"], log=lambda s: None)
+    assert B.main("energy", _module([case]), opt, tmp_path, "x") == 1
+    assert "differs from the reference on the same samples" in (tmp_path / "energy.md").read_text()
+
+
+def test_check_catches_a_wrong_proposal_weight(tmp_path):
+    """A pyalgo provider whose samples or weights are not the reference's (here: another proposal) fails the
+    same-samples check."""
+    case = next(c for c in E.CASES if c.name == "unary-proposal")
+    wrong = B.Provider("pyalgo", lambda u, U, tau, y, m, a: E._bits_proposal_pyalgo(u, U, tau, y, m, 0.0 * a + 1.0))
+    case = dataclasses.replace(case, shapes=[SMALL["unary-proposal"]], providers=[wrong, *case.providers[1:]])
     opt = B.Options(threads=[1], min_run_time=0.01, modes=["forward"], log=lambda s: None)
     assert B.main("energy", _module([case]), opt, tmp_path, "x") == 1
     assert "differs from the reference on the same samples" in (tmp_path / "energy.md").read_text()

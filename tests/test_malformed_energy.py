@@ -523,4 +523,70 @@ CASES = [
         torch.zeros(1, 3), torch.zeros(1), torch.full((1,), -1e30)), check=finite),
 ]
 
+# ---- proposal sampling (issue 17, w17-kernels): the `proposal` argument of the ops, the proposal references --
+PROPOSAL_CASES = [
+    Case("minmin_loss", "proposal list", lambda: E.minmin_loss(u_(), t_(), yb(), 4, proposal=[[0.0] * 4] * 2),
+         fn=ML, arg="proposal"),
+    Case("minmin_loss", "proposal int", lambda: E.minmin_loss(u_(), t_(), yb(), 4,
+                                                              proposal=torch.zeros(2, 4, dtype=torch.long)),
+         fn=ML, arg="proposal"),
+    Case("minmin_loss", "proposal wrong shape", lambda: E.minmin_loss(u_(), t_(), yb(), 4, proposal=u_(2, 3)),
+         fn=ML, arg="proposal"),
+    Case("minmin_loss", "proposal 1-D", lambda: E.minmin_loss(u_(), t_(), yb(), 4, proposal=torch.zeros(4, dtype=F64)),
+         fn=ML, arg="proposal"),
+    Case("minmin_loss", "proposal meta device", lambda: E.minmin_loss(u_(), t_(), yb(), 4,
+                                                                      proposal=torch.zeros(2, 4, device="meta")),
+         fn=ML, arg="proposal"),
+    Case("minmin_loss", "proposal NaN", lambda: E.minmin_loss(u_(), t_(), yb(), 4, proposal=with_nan(u_())),
+         fn=ML, arg="proposal"),
+    Case("minmin_loss", "proposal inf", lambda: E.minmin_loss(u_(), t_(), yb(), 4, proposal=with_val(u_(), INF)),
+         fn=ML, arg="proposal"),
+    Case("minmin_loss", "proposal NaN validate=False (kernel check)", lambda: E.minmin_loss(
+        u_(), t_(), yb(), 4, proposal=with_nan(u_()), validate=False), fn=ML, arg="proposal"),
+    Case("minmin_loss", "proposal ±1e3 (certain bits)", lambda: E.minmin_loss(
+        u_(), t_(), yb(), 8, proposal=torch.tensor([[1e3, -1e3, 1e3, -1e3]] * 2, dtype=F64)), check=finite),
+    Case("minmin_loss", "proposal float16", lambda: E.minmin_loss(u_(), t_(), yb(), 8, proposal=u_().half()),
+         check=finite),
+    Case("minmin_loss", "proposal B=0", lambda: E.minmin_loss(u_(0), t_(0), yb(0), 4, proposal=u_(0)),
+         check=lambda l: l.shape == (0,)),
+    Case("minmin_loss_ranking", "proposal wrong shape", lambda: E.minmin_loss_ranking(u_(), t_(), yp(), 4,
+                                                                                      proposal=u_(2, 5)),
+         fn=MR, arg="proposal"),
+    Case("minmin_loss_ranking", "proposal bool", lambda: E.minmin_loss_ranking(
+        u_(), t_(), yp(), 4, proposal=torch.zeros(2, 4, dtype=torch.bool)), fn=MR, arg="proposal"),
+    Case("minmin_loss_ranking", "proposal NaN", lambda: E.minmin_loss_ranking(u_(), t_(), yp(), 4,
+                                                                              proposal=with_nan(u_())),
+         fn=MR, arg="proposal"),
+    Case("minmin_loss_ranking", "proposal -inf validate=False (kernel check)", lambda: E.minmin_loss_ranking(
+        u_(), t_(), yp(), 4, proposal=with_val(u_(), -INF), validate=False), fn=MR, arg="proposal"),
+    Case("minmin_loss_ranking", "proposal scores ±1e3", lambda: E.minmin_loss_ranking(
+        u_(), t_(), yp(), 8, proposal=u_() * 1e3), check=finite),
+    Case("sample_bits", "proposal wrong batch", lambda: E.sample_bits(3, 2, 4, proposal=u_()), fn=SB, arg="proposal"),
+    Case("sample_bits", "proposal wrong k", lambda: E.sample_bits(2, 2, 5, proposal=u_()), fn=SB, arg="proposal"),
+    Case("sample_bits", "proposal NaN", lambda: E.sample_bits(2, 2, 4, proposal=with_nan(u_())), fn=SB,
+         arg="proposal"),
+    Case("sample_bits", "proposal tuple", lambda: E.sample_bits(2, 2, 4, proposal=(1.0, 2.0)), fn=SB, arg="proposal"),
+    Case("sample_bits", "proposal vs device meta", lambda: E.sample_bits(2, 2, 4, device="meta", proposal=u_()),
+         fn=SB, arg="proposal"),
+    Case("sample_bits", "proposal returns samples and log weights", lambda: E.sample_bits(2, 3, 4, proposal=u_()),
+         check=lambda r: r[0].shape == (2, 3, 4) and r[1].shape == (2, 3) and finite(r[1])),
+    Case("sample_perms", "proposal wrong n", lambda: E.sample_perms(2, 2, 3, proposal=u_()), fn=SP, arg="proposal"),
+    Case("sample_perms", "proposal inf", lambda: E.sample_perms(2, 2, 4, proposal=with_val(u_(), INF)), fn=SP,
+         arg="proposal"),
+    Case("sample_perms", "proposal complex", lambda: E.sample_perms(2, 2, 4, proposal=u_().to(torch.complex128)),
+         fn=SP, arg="proposal"),
+    Case("bernoulli_log_prob", "last axes differ", lambda: R.bernoulli_log_prob(u_(), yb(2, 3)),
+         fn="pyalgo.energy.bernoulli_log_prob", arg="a"),
+    Case("bernoulli_log_prob", "int logits", lambda: R.bernoulli_log_prob(yb().long(), yb()),
+         fn="pyalgo.energy.bernoulli_log_prob", arg="a"),
+    Case("plackett_luce_log_prob", "float perms", lambda: R.plackett_luce_log_prob(u_(), u_()),
+         fn="pyalgo.energy.plackett_luce_log_prob", arg="perms"),
+    Case("plackett_luce_log_prob", "last axes differ", lambda: R.plackett_luce_log_prob(u_(), yp(2, 3)),
+         fn="pyalgo.energy.plackett_luce_log_prob", arg="perms"),
+    Case("minmin_from_energies", "log_weight wrong shape", lambda: R.minmin_from_energies(
+        torch.zeros(2, 3), torch.zeros(2), torch.zeros(2), log_weight=torch.zeros(2, 4)),
+         fn="pyalgo.energy.minmin_from_energies", arg="log_weight"),
+]
+CASES += PROPOSAL_CASES
+
 test_case = run_table(CASES)

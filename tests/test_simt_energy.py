@@ -11,7 +11,9 @@ Paths of energy_kernels.cu hit here: byte tables on (k small) and off (2·table 
 float, k > 48 in double); the pairwise accumulator in shared memory and in grad_U; the perms
 accumulator in shared memory and in grad_theta; the shift pass (α = 1, g − τ far above 0); m < 128
 (threads without samples), m > 128 not a multiple of 128; B > 1, B = 0, k = 1, n = 1, k = kMaxBits,
-n = kMaxItems; and the largest layouts that still fit 48 KiB of shared memory.
+n = kMaxItems; and the largest layouts that still fit 48 KiB of shared memory. Proposal sampling:
+both proposal samplers (bitwise samples), both losses with a proposal (tables on/off, shift pass,
+n = kMaxItems, loss only, B = 0) and the poisoning of a row with a non-finite proposal.
 """
 import re
 
@@ -289,6 +291,136 @@ def test_direct_calls_are_checked(simt):
             ops.minmin_perms(theta, ptau, py, 10, 1.0, False, s.int())
 
 
+# ---- proposal sampling (Bernoulli / Plackett–Luce proposals, importance weights) -----------------------
+# Samples: bitwise (the same thresholds/keys from the same host libm). Log weights: the same double
+# arithmetic in the same order, so equal; compared to 1e-12 relative to allow for nothing but that.
+
+def proposal_of(B, size, seed, scale=1.5):
+    g = torch.Generator().manual_seed(100 + seed)
+    return scale * torch.randn(B, size, generator=g, dtype=F64)
+
+
+@pytest.mark.parametrize("B,m,k", [(1, 1, 1), (3, 50, 5), (2, 300, 33), (2, 3, K_MAX), (0, 4, 7)])
+def test_sample_bits_proposal_bitwise(simt, B, m, k):
+    s, a = seed_of(k), proposal_of(B, k, k)
+    before = launches(simt, "sample_bits_proposal_kernel")
+    got, got_w = simt.energy_sample_bits_proposal(s, a, m)
+    assert launches(simt, "sample_bits_proposal_kernel") == before + (1 if B > 0 else 0)
+    want, want_w = cpu.energy_sample_bits_proposal(s, a, m)
+    assert got.shape == want.shape == (B, m, k) and got.dtype == torch.uint8 and got_w.shape == (B, m)
+    assert torch.equal(got, want)
+    torch.testing.assert_close(got_w, want_w, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("B,m,n", [(1, 1, 1), (3, 50, 2), (2, 300, 7), (2, 5, N_MAX), (0, 4, 7)])
+def test_sample_perms_proposal_bitwise(simt, B, m, n):
+    s, sc = seed_of(n), proposal_of(B, n, n)
+    before = launches(simt, "sample_perms_proposal_kernel")
+    got, got_w = simt.energy_sample_perms_proposal(s, sc, m)
+    assert launches(simt, "sample_perms_proposal_kernel") == before + (1 if B > 0 else 0)
+    want, want_w = cpu.energy_sample_perms_proposal(s, sc, m)
+    assert got.shape == want.shape == (B, m, n) and got.dtype == torch.int64
+    assert torch.equal(got, want)
+    torch.testing.assert_close(got_w, want_w, rtol=1e-12, atol=1e-12)
+    if B:
+        assert torch.equal(got.sort(-1).values, torch.arange(n).expand(B, m, n))
+
+
+def run_bits_proposal(simt, B, k, dtype, pairwise, m, alpha, grad, seed=0, tau_shift=0.0):
+    u, U, tau, y = bits_inputs(B, k, dtype, pairwise, seed, tau_shift)
+    a, s = proposal_of(B, k, seed, 1.0), seed_of(seed)
+    before = launches(simt, "minmin_bits_kernel")
+    sim = simt.minmin_bits(u, U, tau, y, m, alpha, grad, s, a)
+    assert launches(simt, "minmin_bits_kernel") == before + (1 if B > 0 else 0)
+    ref = cpu.minmin_bits(u, U, tau, y, m, alpha, grad, s, a)
+    compare_outputs(sim, ref, dtype, f"proposal bits B={B} k={k} {dtype} pairwise={pairwise} m={m} alpha={alpha}")
+    return sim, ref
+
+
+def run_perms_proposal(simt, B, n, birkhoff, dtype, m, alpha, grad, seed=0, tau_shift=0.0):
+    theta, tau, y = perms_inputs(B, n, birkhoff, dtype, seed, tau_shift)
+    sc, s = proposal_of(B, n, seed, 1.0), seed_of(seed)
+    before = launches(simt, "minmin_perms_kernel")
+    sim = simt.minmin_perms(theta, tau, y, m, alpha, grad, s, sc)
+    assert launches(simt, "minmin_perms_kernel") == before + (1 if B > 0 else 0)
+    ref = cpu.minmin_perms(theta, tau, y, m, alpha, grad, s, sc)
+    compare_outputs(sim, ref, dtype, f"proposal perms B={B} n={n} birkhoff={birkhoff} {dtype} m={m} alpha={alpha}")
+    return sim, ref
+
+
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["f32", "f64"])
+@pytest.mark.parametrize("alpha", [1.0, 1.5, 2.0])
+@pytest.mark.parametrize("case", [
+    dict(B=3, k=13, m=293, pairwise=True),     # tables on, U in shared memory
+    dict(B=2, k=100, m=150, pairwise=True),    # tables off
+    dict(B=2, k=9, m=50, pairwise=False),      # m < 128
+    dict(B=2, k=20, m=200, pairwise=False, tau_shift=-800.0),  # α = 1: the shift pass
+], ids=["k13", "k100", "m50", "shift"])
+def test_minmin_bits_proposal(simt, dtype, alpha, case):
+    case = dict(case)
+    run_bits_proposal(simt, case.pop("B"), case.pop("k"), dtype, case.pop("pairwise"), case.pop("m"), alpha, True,
+                      **case)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["f32", "f64"])
+@pytest.mark.parametrize("alpha", [1.0, 1.5, 2.0])
+@pytest.mark.parametrize("case", [
+    dict(B=3, n=7, birkhoff=False, m=293),
+    dict(B=2, n=7, birkhoff=True, m=150),
+    dict(B=2, n=N_MAX, birkhoff=False, m=30),   # n = kMaxItems: the insertion sort at full size
+    dict(B=2, n=1, birkhoff=True, m=20),
+    dict(B=2, n=9, birkhoff=False, m=200, tau_shift=-800.0),
+], ids=["n7", "n7-birkhoff", "nmax", "n1", "shift"])
+def test_minmin_perms_proposal(simt, dtype, alpha, case):
+    case = dict(case)
+    run_perms_proposal(simt, case.pop("B"), case.pop("n"), case.pop("birkhoff"), dtype, case.pop("m"), alpha, True,
+                       **case)
+
+
+def test_minmin_proposal_loss_only_and_batch_zero(simt):
+    run_bits_proposal(simt, 2, 10, F32, True, 100, 1.0, False)
+    run_perms_proposal(simt, 2, 6, True, F64, 100, 2.0, False)
+    run_bits_proposal(simt, 0, 6, F64, True, 10, 1.0, True)
+    run_perms_proposal(simt, 0, 5, False, F32, 10, 1.0, True)
+
+
+def test_non_finite_proposal_poisons_the_row(simt):
+    # The kernel cannot raise: the row's loss, grad_tau and gradients are NaN, the other rows finite.
+    u, U, tau, y = bits_inputs(3, 6, F64, True, seed=3)
+    a = proposal_of(3, 6, 3)
+    a[1, 2] = float("nan")
+    loss, g_u, g_U, g_t = simt.minmin_bits(u, U, tau, y, 50, 1.0, True, seed_of(3), a)
+    assert torch.isnan(loss[1]) and torch.isnan(g_t[1]) and torch.isnan(g_u[1]).all() and torch.isnan(g_U[1]).all()
+    assert torch.isfinite(loss[[0, 2]]).all() and torch.isfinite(g_u[[0, 2]]).all()
+    with pytest.raises(RuntimeError, match="proposal must be finite"):
+        cpu.minmin_bits(u, U, tau, y, 50, 1.0, True, seed_of(3), a)
+    theta, ptau, py = perms_inputs(3, 5, False, F64, seed=3)
+    sc = proposal_of(3, 5, 4)
+    sc[2, 0] = float("inf")
+    loss, g_th, g_t = simt.minmin_perms(theta, ptau, py, 50, 2.0, True, seed_of(3), sc)
+    assert torch.isnan(loss[2]) and torch.isnan(g_th[2]).all() and torch.isfinite(loss[:2]).all()
+    with pytest.raises(RuntimeError, match="proposal must be finite"):
+        cpu.minmin_perms(theta, ptau, py, 50, 2.0, True, seed_of(3), sc)
+
+
+def test_proposal_direct_calls_are_checked(simt):
+    u, U, tau, y = bits_inputs(2, 5, F32, True)
+    s = seed_of(0)
+    for ops in (simt, cpu):
+        with pytest.raises(RuntimeError, match="proposal must be float64"):
+            ops.minmin_bits(u, U, tau, y, 10, 1.0, False, s, torch.zeros(2, 5))
+        with pytest.raises(RuntimeError, match="proposal must have shape"):
+            ops.minmin_bits(u, U, tau, y, 10, 1.0, False, s, torch.zeros(2, 4, dtype=F64))
+        with pytest.raises(RuntimeError, match="proposal must have shape"):
+            ops.energy_sample_bits_proposal(s, torch.zeros(5, dtype=F64), 3)
+        with pytest.raises(RuntimeError, match="k must be in"):
+            ops.energy_sample_bits_proposal(s, torch.zeros(1, K_MAX + 1, dtype=F64), 3)
+        with pytest.raises(RuntimeError, match="n must be in"):
+            ops.energy_sample_perms_proposal(s, torch.zeros(1, N_MAX + 1, dtype=F64), 3)
+        with pytest.raises(RuntimeError, match="num_samples"):
+            ops.energy_sample_perms_proposal(s, torch.zeros(1, 3, dtype=F64), 0)
+
+
 # ---- one small case per kernel (tests/test_simt.py checks each launches its kernel) ---------------
 
 def _case_sample_bits(simt):
@@ -309,9 +441,19 @@ def _case_minmin_perms(simt):
     simt.minmin_perms(theta, tau, y, 20, 1.0, True, seed_of(1))
 
 
+def _case_sample_bits_proposal(simt):
+    simt.energy_sample_bits_proposal(seed_of(1), proposal_of(2, 9, 1), 5)
+
+
+def _case_sample_perms_proposal(simt):
+    simt.energy_sample_perms_proposal(seed_of(1), proposal_of(2, 6, 1), 5)
+
+
 REPRESENTATIVE = {
     "sample_bits_kernel": _case_sample_bits,
     "sample_perms_kernel": _case_sample_perms,
+    "sample_bits_proposal_kernel": _case_sample_bits_proposal,
+    "sample_perms_proposal_kernel": _case_sample_perms_proposal,
     "minmin_bits_kernel": _case_minmin_bits,
     "minmin_perms_kernel": _case_minmin_perms,
 }

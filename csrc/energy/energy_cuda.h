@@ -20,7 +20,22 @@ struct SampleParams {
   int size;     // k labels or n items
 };
 
-// minmin_bits: u (B, k), U (B, k, k) or null, tau (B,), y (B, k) as A. Outputs loss (B,); the
+// Proposal samplers: proposal (B, size) float64 logits (bits) or scores (perms); out (B, m, size);
+// log_w (B, m); thr (B, k) scratch for the bits thresholds; log_q = −log n! (perms).
+template <typename Out>
+struct SampleProposalParams {
+  const int64_t* seed;
+  const double* proposal;
+  uint32_t* thr;
+  Out* out;
+  double* log_w;
+  double log_q;
+  int64_t B, m;
+  int size;
+};
+
+// minmin_bits: u (B, k), U (B, k, k) or null, tau (B,), y (B, k) as A; proposal (B, k) float64 logits or
+// null (uniform), thr (B, k) scratch for its thresholds. Outputs loss (B,); the
 // gradients grad_u (B, k), grad_U (B, k, k), grad_tau (B,) are null unless compute_grad (grad_U
 // also when U is null).
 template <typename A>
@@ -29,6 +44,8 @@ struct MinminBitsParams {
   const A* U;
   const A* tau;
   const A* y;
+  const double* proposal;
+  uint32_t* thr;
   const int64_t* seed;
   A* loss;
   A* grad_u;
@@ -39,13 +56,16 @@ struct MinminBitsParams {
   A alpha;
 };
 
-// minmin_perms: theta (B, n) or (B, n, n) (birkhoff), tau (B,), y int64 (B, n). Outputs loss (B,);
+// minmin_perms: theta (B, n) or (B, n, n) (birkhoff), tau (B,), y int64 (B, n), proposal (B, n) float64
+// Plackett–Luce scores or null (uniform), log_q = −log n!. Outputs loss (B,);
 // grad_theta (theta's shape) and grad_tau (B,) are null unless compute_grad.
 template <typename A>
 struct MinminPermsParams {
   const A* theta;
   const A* tau;
   const int64_t* y;
+  const double* proposal;
+  double log_q;
   const int64_t* seed;
   A* loss;
   A* grad_theta;
@@ -75,6 +95,8 @@ PermsLayout minmin_perms_layout(int n, bool birkhoff, bool grad);
 
 cudaError_t launch_sample_bits(const SampleParams<uint8_t>& p, cudaStream_t stream);
 cudaError_t launch_sample_perms(const SampleParams<int64_t>& p, cudaStream_t stream);
+cudaError_t launch_sample_bits_proposal(const SampleProposalParams<uint8_t>& p, cudaStream_t stream);
+cudaError_t launch_sample_perms_proposal(const SampleProposalParams<int64_t>& p, cudaStream_t stream);
 template <typename A>
 cudaError_t launch_minmin_bits(const MinminBitsParams<A>& p, cudaStream_t stream);
 template <typename A>

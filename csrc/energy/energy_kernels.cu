@@ -6,7 +6,10 @@
 // of 0 … n−1: an index out of range would read theta out of bounds) is checked by the kernel itself
 // and poisoned: its loss, grad_tau and gradient rows are NaN (the op does not synchronise with the
 // host, so it cannot raise; the CPU op raises). All shared memory is dynamic, sized by the launcher (<= 48 KiB). Float atomics make the last bits of the gradient depend on the
-// thread schedule; the loss's sample set does not. Samplers: a thread per sample.
+// thread schedule; the loss's sample set does not. Samplers: a thread per sample (bits with a
+// proposal: a block per row, which first writes the row's thresholds to a scratch buffer). With a
+// proposal the loss kernels write the row's thresholds to that scratch too, before the first barrier
+// of run_row, and a row with a non-finite proposal is poisoned like an invalid label row.
 #include "energy_cuda.h"
 
 #include "../common/launch.h"
@@ -90,7 +93,7 @@ __device__ bool block_all(bool ok, A* flag) {
 // zeroed first.
 template <typename A, typename Pass>
 __device__ RowResult<A> run_row(A tau, A g_true, A alpha, int64_t m, A* acc1, int64_t n1, A* acc2, int64_t n2,
-                                Sums<A>* red, const Pass& pass) {
+                                Sums<A>* red, const Pass& pass, bool weighted = false) {
   A shift = 0;
   Sums<A> total;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -104,7 +107,7 @@ __device__ RowResult<A> run_row(A tau, A g_true, A alpha, int64_t m, A* acc1, in
     shift = total.max_s;
     __syncthreads();
   }
-  return finish_row(total, tau, g_true, alpha, shift, m);
+  return finish_row(total, tau, g_true, alpha, shift, m, weighted);
 }
 
 // Dynamic shared memory (the only shared memory of the minmin kernels: a static __shared__ array
@@ -134,24 +137,40 @@ __global__ void minmin_bits_kernel(const MinminBitsParams<A> p, const BitsLayout
   A* first = tables ? shared + table_size : shared;  // histogram or label accumulators
   const int64_t first_size = grad ? (tables ? table_size : k) : 0;
   A* acc_U = grad && p.U ? (layout.shared_U ? first + first_size : p.grad_U + b * kk) : nullptr;
-  if (!block_all(is_binary(yb, k, threadIdx.x, blockDim.x), &red[0].weight)) {
+  const double* ab = p.proposal ? p.proposal + b * k : nullptr;
+  bool row_ok = is_binary(yb, k, threadIdx.x, blockDim.x);
+  if (ab)
+    for (int i = threadIdx.x; i < k; i += blockDim.x) row_ok = row_ok && (ab[i] - ab[i] == 0.0);  // finite
+  if (!block_all(row_ok, &red[0].weight)) {
     poison_row<A>(p.loss, p.grad_tau, grad ? p.grad_u + b * k : nullptr, k, grad && p.U ? p.grad_U + b * kk : nullptr,
                   kk, b);
     return;
   }
   if (tables) build_byte_table(ub, k, table, threadIdx.x, blockDim.x);
+  BitsProposal prop{nullptr, nullptr, 0.0};
+  if (ab) {  // thresholds in global scratch, visible to the block after run_row's first barrier
+    uint32_t* thr = p.thr + b * k;
+    bits_thresholds(ab, k, thr, threadIdx.x, blockDim.x);
+    prop = BitsProposal{ab, thr, bits_log_c(ab, k)};
+  }
   const PhiloxKey key = philox_key(p.seed[0], p.seed[1]);
   int64_t j0, j1;
   thread_samples(p.m, &j0, &j1);
   const A tb = p.tau[b];
   const RowResult<A> r = run_row<A>(tb, dense_bits_energy(ub, Ub, k, yb), p.alpha, p.m, grad ? first : nullptr,
                                     first_size, acc_U, kk, red, [&](A shift, Sums<A>& sums) {
-                                      GpuCursor cur(key, b, kBitsStream);
-                                      bits_pass<1, A, A, GpuCursor>(ub, table, Ub, k, tb, p.alpha, shift, cur, j0, j1,
-                                                                    sums, grad && !tables ? first : nullptr,
-                                                                    grad && tables ? first : nullptr, acc_U,
-                                                                    AtomicAdd{});
-                                    });
+                                      GpuCursor cur(key, b, ab ? kBitsProposalStream : kBitsStream);
+                                      A* acc_u = grad && !tables ? first : nullptr;
+                                      A* hist = grad && tables ? first : nullptr;
+                                      if (ab)
+                                        bits_pass<true, 1, A, A, GpuCursor>(ub, table, Ub, k, tb, p.alpha, shift, cur,
+                                                                            j0, j1, sums, acc_u, hist, acc_U,
+                                                                            AtomicAdd{}, prop);
+                                      else
+                                        bits_pass<false, 1, A, A, GpuCursor>(ub, table, Ub, k, tb, p.alpha, shift, cur,
+                                                                             j0, j1, sums, acc_u, hist, acc_U,
+                                                                             AtomicAdd{});
+                                    }, ab != nullptr);
   if (threadIdx.x == 0) {
     p.loss[b] = r.loss;
     if (grad) p.grad_tau[b] = r.grad_tau;
@@ -171,7 +190,8 @@ __global__ void minmin_perms_kernel(const MinminPermsParams<A> p, const PermsLay
   A* acc = grad ? (layout.shared_acc ? smem + kRedElems : p.grad_theta + b * size) : nullptr;
   const A* tb = p.theta + b * size;
   const int64_t* yb = p.y + b * n;
-  if (!is_perm(yb, n)) {  // the same answer on every thread of the block
+  const double* sb = p.proposal ? p.proposal + b * n : nullptr;
+  if (!is_perm(yb, n) || (sb && !all_finite(sb, n))) {  // the same answer on every thread of the block
     poison_row<A>(p.loss, p.grad_tau, grad ? p.grad_theta + b * size : nullptr, size, nullptr, 0, b);
     return;
   }
@@ -179,12 +199,23 @@ __global__ void minmin_perms_kernel(const MinminPermsParams<A> p, const PermsLay
   int64_t j0, j1;
   thread_samples(p.m, &j0, &j1);
   const A tau_b = p.tau[b];
+  double ex[kMaxItems];  // this thread's copy of the row's e^{s − max s} (proposal fast path)
+  PermsProposal prop{nullptr, 0.0, nullptr, 0.0};
+  if (sb) {
+    double smax;
+    const bool fast = perms_fast_row(sb, n, ex, &smax);
+    prop = PermsProposal{sb, p.log_q, fast ? ex : nullptr, smax};
+  }
   const RowResult<A> r = run_row<A>(tau_b, perm_energy(tb, p.birkhoff, n, yb), p.alpha, p.m, acc, size, nullptr, 0,
                                     red, [&](A shift, Sums<A>& sums) {
-                                      GpuCursor cur(key, b, kPermsStream);
-                                      perms_pass<A, A, GpuCursor>(tb, p.birkhoff, n, tau_b, p.alpha, shift, cur, j0,
-                                                                  j1, sums, acc, AtomicAdd{});
-                                    });
+                                      GpuCursor cur(key, b, sb ? kPermsProposalStream : kPermsStream);
+                                      if (sb)
+                                        perms_pass<true, A, A, GpuCursor>(tb, p.birkhoff, n, tau_b, p.alpha, shift,
+                                                                          cur, j0, j1, sums, acc, AtomicAdd{}, prop);
+                                      else
+                                        perms_pass<false, A, A, GpuCursor>(tb, p.birkhoff, n, tau_b, p.alpha, shift,
+                                                                           cur, j0, j1, sums, acc, AtomicAdd{});
+                                    }, sb != nullptr);
   if (threadIdx.x == 0) {
     p.loss[b] = r.loss;
     if (grad) p.grad_tau[b] = r.grad_tau;
@@ -215,9 +246,52 @@ __global__ void sample_perms_kernel(const SampleParams<int64_t> p) {
   for (int i = 0; i < n; ++i) p.out[s * n + i] = perm[i];
 }
 
+// A block per row: the row's thresholds into scratch, then its samples strided over the threads.
+__global__ void sample_bits_proposal_kernel(const SampleProposalParams<uint8_t> p) {
+  const int64_t b = blockIdx.x;
+  const int k = p.size;
+  const double* a = p.proposal + b * k;
+  uint32_t* thr = p.thr + b * k;
+  bits_thresholds(a, k, thr, threadIdx.x, blockDim.x);
+  __syncthreads();
+  const BitsProposal prop{a, thr, bits_log_c(a, k)};
+  GpuCursor cur(philox_key(p.seed[0], p.seed[1]), b, kBitsProposalStream);
+  uint32_t y[kMaxWords];
+  for (int64_t j = threadIdx.x; j < p.m; j += blockDim.x) {
+    p.log_w[b * p.m + j] = prop.log_c - load_bits_proposal(cur, j, k, prop, y);
+    uint8_t* o = p.out + (b * p.m + j) * k;
+    for (int i = 0; i < k; ++i) o[i] = static_cast<uint8_t>(bit_at(y, i));
+  }
+}
+
+__global__ void sample_perms_proposal_kernel(const SampleProposalParams<int64_t> p) {
+  const int64_t s = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (s >= p.B * p.m) return;
+  const int64_t b = s / p.m, j = s % p.m;
+  const int n = p.size;
+  GpuCursor cur(philox_key(p.seed[0], p.seed[1]), b, kPermsProposalStream);
+  uint8_t perm[kMaxItems], order[kMaxItems];
+  double keys[kMaxItems], ex[kMaxItems], smax;
+  const double* sc = p.proposal + b * n;
+  const bool fast = perms_fast_row(sc, n, ex, &smax);
+  const PermsProposal prop{sc, p.log_q, fast ? ex : nullptr, smax};
+  p.log_w[s] = p.log_q - load_perm_proposal(cur, j, n, prop, keys, order, perm);
+  for (int i = 0; i < n; ++i) p.out[s * n + i] = perm[i];
+}
+
 unsigned grid_for(int64_t threads) { return static_cast<unsigned>((threads + kThreads - 1) / kThreads); }
 
 }  // namespace
+
+cudaError_t launch_sample_bits_proposal(const SampleProposalParams<uint8_t>& p, cudaStream_t stream) {
+  PYALGO_LAUNCH(static_cast<unsigned>(p.B), kThreads, 0, stream, sample_bits_proposal_kernel)(p);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_sample_perms_proposal(const SampleProposalParams<int64_t>& p, cudaStream_t stream) {
+  PYALGO_LAUNCH(grid_for(p.B * p.m), kThreads, 0, stream, sample_perms_proposal_kernel)(p);
+  return cudaGetLastError();
+}
 
 template <typename A>
 BitsLayout minmin_bits_layout(int k, bool grad, bool pairwise) {

@@ -14,6 +14,21 @@
 // its word i / 32. Permutations of n items: W = n − 1 words drive a Fisher–Yates shuffle of
 // (0, …, n−1); word t picks r = ⌊word · (i + 1) / 2^32⌋ ∈ [0, i] for i = n − 1 − t (bias < n/2^32).
 //
+// Proposal sampling (importance weights w = q/r, docs/energy.md "Proposal sampling"): with a
+// proposal r the loss weights only the sample term and keeps the constant part exact,
+//   α = 1: loss = τ + (1/m) Σ_j w_j e^{g_j − τ} − 1 − g(y)   (the pass runs on s_j + log w_j),
+//   α > 1: loss = τ + (1/m) Σ_j w_j [f*(g_j − τ) + 1/α] − 1/α − g(y),  gradient weights w_j (f*)'(g_j − τ).
+// Bits (stream kBitsProposalStream, logits a as double): sample j reads words j·k … j·k + k − 1 and
+// bit i is set when its word is below thr_i = ⌊σ(a_i)·2^32⌋ (at most 2^32 − 1), so P(bit i = 1) is σ(a_i)
+// to within 2^−32 (a logit below about −22 never gives a 1); log w = Σ_i softplus(a_i) − k log 2 − ⟨a, y'⟩
+// in double. Permutations (stream kPermsProposalStream, Plackett–Luce scores s as double): sample j
+// reads words j·n … j·n + n − 1, item i gets the Gumbel key s_i − log(−log u_i) with
+// u_i = (word + ½)·2^−32, the order o sorts the keys decreasingly (insertion sort; equal keys: lower
+// item first), y'[o_t] = n − 1 − t, and log w = −log n! − Σ_t (s_{o_t} − log Σ_{l≥t} e^{s_{o_l}}) in
+// double. Rows whose scores span ≤ kPlFastRange sort the equivalent keys (−log u_i)·e^{max s − s_i}
+// increasingly instead (one log per item) and take log r from suffix sums (perms_fast_row). The thresholds, keys and weights use exp/log: the CPU and CUDA samples agree except when a
+// word lands within rounding of a threshold (or two keys within rounding of each other).
+//
 // Overflow guard (α = 1): with L = log((1/m) Σ_j e^{g_j − τ}) the term E[e^{g−τ}] = e^L is
 // continued linearly above L = c (c = 80 in float, 700 in double): φ(L) = e^c (1 + L − c). The
 // loss and its gradient stay finite and point to the same optimum, and they equal the exact
@@ -128,6 +143,136 @@ PYALGO_HD void load_perm(Cursor& cur, int64_t j, int n, uint8_t* perm) {
     perm[i] = perm[r];
     perm[r] = tmp;
   }
+}
+
+// ---- proposal sampling ---------------------------------------------------------------------
+
+constexpr uint32_t kBitsProposalStream = 0xB176u;
+constexpr uint32_t kPermsProposalStream = 0x9E54u;
+constexpr double kLog2 = 0.69314718055994530942;
+
+// thr = ⌊σ(a)·2^32⌋, at most 2^32 − 1: bit = word < thr has probability thr / 2^32.
+PYALGO_HD uint32_t bernoulli_threshold(double a) {
+  const double e = hd_exp(-(a < 0 ? -a : a));  // e^{−|a|}: no overflow
+  const double p = a >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+  const double t = p * 4294967296.0;
+  return t >= 4294967295.0 ? 0xFFFFFFFFu : (t > 0.0 ? static_cast<uint32_t>(t) : 0u);  // NaN: 0
+}
+
+PYALGO_HD double softplus_d(double a) { return (a > 0 ? a : 0.0) + hd_log1p(hd_exp(-(a < 0 ? -a : a))); }
+
+// log q − log r without the ⟨a, y'⟩ term: Σ_i softplus(a_i) − k log 2 (serial, the same order everywhere).
+PYALGO_HD double bits_log_c(const double* a, int k) {
+  double c = 0;
+  for (int i = 0; i < k; ++i) c += softplus_d(a[i]);
+  return c - static_cast<double>(k) * kLog2;
+}
+
+// Thresholds of indices lane, lane + stride, … of a row.
+PYALGO_HD void bits_thresholds(const double* a, int k, uint32_t* thr, int lane, int stride) {
+  for (int i = lane; i < k; i += stride) thr[i] = bernoulli_threshold(a[i]);
+}
+
+// One row's proposal (a == nullptr: uniform sampling).
+struct BitsProposal {
+  const double* a;      // (k) logits
+  const uint32_t* thr;  // (k) thresholds
+  double log_c;         // Σ softplus(a) − k log 2
+};
+
+struct PermsProposal {
+  const double* s;   // (n) Plackett–Luce scores
+  double log_q;      // −log n!
+  const double* ex;  // (n) e^{s_i − max s} when max s − min s ≤ kPlFastRange (perms_fast_row), else null
+  double smax;       // max s
+};
+
+// Rows whose scores span at most kPlFastRange take the fast path of load_perm_proposal: one log per item
+// (E_i = −log u_i, ordered by E_i·e^{max s − s_i} increasingly, the same order as the Gumbel keys) and
+// log r from suffix sums of e^{s − max s}, multiplied and logged in blocks (no underflow: every suffix
+// sum is ≥ e^{−300} and the running product is logged below 1e−150).
+constexpr double kPlFastRange = 300.0;
+
+// e^{s_i − max s} into ex (n doubles) and max s; returns whether the row takes the fast path.
+PYALGO_HD bool perms_fast_row(const double* s, int n, double* ex, double* smax) {
+  double hi = s[0], lo = s[0];
+  for (int i = 1; i < n; ++i) {
+    hi = s[i] > hi ? s[i] : hi;
+    lo = s[i] < lo ? s[i] : lo;
+  }
+  *smax = hi;
+  if (!(hi - lo <= kPlFastRange)) return false;
+  for (int i = 0; i < n; ++i) ex[i] = hd_exp(s[i] - hi);
+  return true;
+}
+
+// Sample j of a Bernoulli proposal into y[0 .. ceil(k/32)); returns ⟨a, y'⟩ (double, increasing i).
+template <class Cursor>
+PYALGO_HD double load_bits_proposal(Cursor& cur, int64_t j, int k, const BitsProposal& prop, uint32_t* y) {
+  const int words = bits_words(k);
+  for (int w = 0; w < words; ++w) y[w] = 0u;
+  double dot = 0;
+  const int64_t first = j * k;
+  for (int i = 0; i < k; ++i) {
+    const uint32_t bit = cur(first + i) < prop.thr[i] ? 1u : 0u;
+    y[i >> 5] |= bit << (i & 31);
+    dot += static_cast<double>(bit) * prop.a[i];  // branch-free: the bits are random (a is finite)
+  }
+  return dot;
+}
+
+// Sample j of a Plackett–Luce proposal: positions into perm (perm[i] = n − 1 − rank of item i), the
+// decreasing order into order (keys: scratch of n doubles); returns log r(y').
+template <class Cursor>
+PYALGO_HD double load_perm_proposal(Cursor& cur, int64_t j, int n, const PermsProposal& prop, double* keys,
+                                    uint8_t* order, uint8_t* perm) {
+  const double* s = prop.s;
+  const int64_t first = j * n;
+  if (prop.ex) {  // fast path: keys E_i / e^{s_i − max s} in increasing order
+    for (int i = 0; i < n; ++i) {
+      const double u = (static_cast<double>(cur(first + i)) + 0.5) * 2.3283064365386962890625e-10;  // 2^-32
+      const double key = -hd_log(u) / prop.ex[i];
+      int t = i;
+      for (; t > 0 && keys[t - 1] > key; --t) {
+        keys[t] = keys[t - 1];
+        order[t] = order[t - 1];
+      }
+      keys[t] = key;
+      order[t] = static_cast<uint8_t>(i);
+    }
+    for (int t = 0; t < n; ++t) perm[order[t]] = static_cast<uint8_t>(n - 1 - t);
+    double suffix = 0, log_r = 0, prod = 1, log_prod = 0;
+    for (int t = n - 1; t >= 0; --t) {
+      suffix += prop.ex[order[t]];
+      log_r += s[order[t]] - prop.smax;
+      prod *= suffix;
+      if (prod < 1e-150 || prod > 1e150) {
+        log_prod += hd_log(prod);
+        prod = 1;
+      }
+    }
+    return log_r - (log_prod + hd_log(prod));
+  }
+  for (int i = 0; i < n; ++i) {
+    const double u = (static_cast<double>(cur(first + i)) + 0.5) * 2.3283064365386962890625e-10;  // 2^-32
+    const double key = s[i] - hd_log(-hd_log(u));
+    int t = i;
+    for (; t > 0 && keys[t - 1] < key; --t) {
+      keys[t] = keys[t - 1];
+      order[t] = order[t - 1];
+    }
+    keys[t] = key;
+    order[t] = static_cast<uint8_t>(i);
+  }
+  for (int t = 0; t < n; ++t) perm[order[t]] = static_cast<uint8_t>(n - 1 - t);
+  double lse = s[order[n - 1]], log_r = 0;
+  for (int t = n - 2; t >= 0; --t) {
+    const double x = s[order[t]];
+    const double hi = x > lse ? x : lse, lo = x > lse ? lse : x;
+    lse = hi + hd_log1p(hd_exp(lo - hi));
+    log_r += x - lse;
+  }
+  return log_r;
 }
 
 // ---- energies ------------------------------------------------------------------------------
@@ -271,6 +416,27 @@ PYALGO_HD A sample_weight(A s, A alpha, A shift, Sums<A>& sums) {
   return w;
 }
 
+// α > 1 with an importance weight e^{lw}: w = e^{lw}(f*)'(s), adding e^{lw}[f*(s) + 1/α] to the sums
+// (f*(s) + 1/α = [1 + (α−1)s]_+^{α/(α−1)}/α = (f*)'(s)·[z]_+/α).
+template <typename A>
+PYALGO_HD A weighted_sample_weight(A s, A lw, A alpha, Sums<A>& sums) {
+  const A z = A(1) + (alpha - A(1)) * s;
+  const A zp = z > A(0) ? z : A(0);
+  A d, full;
+  if (alpha == A(2)) {
+    d = zp;
+    full = A(0.5) * zp * zp;
+  } else {
+    d = zp > A(0) ? hd_pow(zp, A(1) / (alpha - A(1))) : A(0);
+    full = d * zp / alpha;
+  }
+  const A iw = hd_exp(lw);
+  const A w = iw * d;
+  sums.weight += w;
+  sums.conj += iw * full;
+  return w;
+}
+
 // e^x for the weights of a pass: x ≤ shift_limit unless the pass is about to be redone (then the
 // value is discarded), so float uses the branch-free polynomial of hd.h (it vectorises), clamped
 // to stay finite; double uses libm.
@@ -299,20 +465,36 @@ PYALGO_HD void chunk_weights(const A* s, A* w, int n, A alpha, A shift, Sums<A>&
 // their weights in one vectorisable loop, then the gradient): adds the sample weights to `sums`
 // and, when the accumulators are given, w·y' (to hist[256c + byte c of y'] with a byte table,
 // else to grad_u) and ½w·y'y'ᵀ to grad_U (k×k, if U is given), through add(p, v).
-template <int kChunk, typename A, typename G, class Cursor, class Add>
+// With a proposal (kProp, prop.a set; the cursor on kBitsProposalStream) the samples are the proposal's and
+// every sample term carries its importance weight (see the header). kProp = false compiles the uniform pass alone.
+template <bool kProp, int kChunk, typename A, typename G, class Cursor, class Add>
 PYALGO_HD void bits_pass(const A* u, const A* table, const A* U, int k, A tau, A alpha, A shift, Cursor& cur,
-                         int64_t j0, int64_t j1, Sums<A>& sums, G* grad_u, G* hist, G* grad_U, const Add& add) {
+                         int64_t j0, int64_t j1, Sums<A>& sums, G* grad_u, G* hist, G* grad_U, const Add& add,
+                         const BitsProposal& prop = BitsProposal{nullptr, nullptr, 0.0}) {
   const int words = bits_words(k), bytes = bits_bytes(k);
   const bool grad = grad_u || hist;
   uint32_t ys[kChunk * kMaxWords];
-  A s[kChunk], w[kChunk];
+  A s[kChunk], w[kChunk], lw[kChunk];
   for (int64_t first = j0; first < j1; first += kChunk) {
     const int n = j1 - first < kChunk ? static_cast<int>(j1 - first) : kChunk;
-    for (int c = 0; c < n; ++c) {
-      load_bits(cur, first + c, k, ys + c * words);
-      s[c] = bits_energy(u, table, U, k, ys + c * words) - tau;
+    if (kProp) {
+      for (int c = 0; c < n; ++c) {
+        lw[c] = static_cast<A>(prop.log_c - load_bits_proposal(cur, first + c, k, prop, ys + c * words));
+        s[c] = bits_energy(u, table, U, k, ys + c * words) - tau;
+      }
+      if (alpha == A(1)) {
+        for (int c = 0; c < n; ++c) s[c] += lw[c];
+        chunk_weights(s, w, n, alpha, shift, sums);
+      } else {
+        for (int c = 0; c < n; ++c) w[c] = weighted_sample_weight(s[c], lw[c], alpha, sums);
+      }
+    } else {
+      for (int c = 0; c < n; ++c) {
+        load_bits(cur, first + c, k, ys + c * words);
+        s[c] = bits_energy(u, table, U, k, ys + c * words) - tau;
+      }
+      chunk_weights(s, w, n, alpha, shift, sums);
     }
-    chunk_weights(s, w, n, alpha, shift, sums);
     if (!grad) continue;
     for (int c = 0; c < n; ++c) {
       if (w[c] == A(0)) continue;
@@ -335,13 +517,25 @@ PYALGO_HD void bits_pass(const A* u, const A* table, const A* U, int k, A tau, A
 }
 
 // The same for permutations: grad_theta gets w·(π + 1) (permutahedron) or w at (i, π_i) (Birkhoff).
-template <typename A, typename G, class Cursor, class Add>
+// With a proposal (kProp, prop.s set; the cursor on kPermsProposalStream) the samples are Plackett–Luce
+// and every sample term carries its importance weight.
+template <bool kProp, typename A, typename G, class Cursor, class Add>
 PYALGO_HD void perms_pass(const A* theta, bool birkhoff, int n, A tau, A alpha, A shift, Cursor& cur,
-                          int64_t j0, int64_t j1, Sums<A>& sums, G* grad_theta, const Add& add) {
+                          int64_t j0, int64_t j1, Sums<A>& sums, G* grad_theta, const Add& add,
+                          const PermsProposal& prop = PermsProposal{nullptr, 0.0, nullptr, 0.0}) {
   uint8_t perm[kMaxItems];
+  double keys[kMaxItems];
+  uint8_t order[kMaxItems];
   for (int64_t j = j0; j < j1; ++j) {
-    load_perm(cur, j, n, perm);
-    const A w = sample_weight(perm_energy(theta, birkhoff, n, perm) - tau, alpha, shift, sums);
+    A w;
+    if (kProp) {
+      const A lw = static_cast<A>(prop.log_q - load_perm_proposal(cur, j, n, prop, keys, order, perm));
+      const A s = perm_energy(theta, birkhoff, n, perm) - tau;
+      w = alpha == A(1) ? sample_weight(s + lw, alpha, shift, sums) : weighted_sample_weight(s, lw, alpha, sums);
+    } else {
+      load_perm(cur, j, n, perm);
+      w = sample_weight(perm_energy(theta, birkhoff, n, perm) - tau, alpha, shift, sums);
+    }
     if (!grad_theta || w == A(0)) continue;
     for (int i = 0; i < n; ++i) {
       if (birkhoff)
@@ -372,9 +566,13 @@ PYALGO_HD A saturate(A loss) {
   return loss > mx ? mx : (loss < -mx ? -mx : loss);
 }
 
+// weighted: proposal sums (α > 1: conj holds Σ w_j [f*(s_j) + 1/α], so 1/α is subtracted once).
 template <typename A>
-PYALGO_HD RowResult<A> finish_row(const Sums<A>& sums, A tau, A g_true, A alpha, A shift, int64_t m) {
+PYALGO_HD RowResult<A> finish_row(const Sums<A>& sums, A tau, A g_true, A alpha, A shift, int64_t m,
+                                  bool weighted = false) {
   const A inv_m = A(1) / static_cast<A>(m);
+  if (alpha != A(1) && weighted)
+    return RowResult<A>{saturate(tau + sums.conj * inv_m - A(1) / alpha - g_true), A(1) - sums.weight * inv_m, inv_m};
   if (alpha != A(1))
     return RowResult<A>{saturate(tau + sums.conj * inv_m - g_true), A(1) - sums.weight * inv_m, inv_m};
   if (!(sums.weight > A(0))) return RowResult<A>{saturate(tau - A(1) - g_true), A(1), A(0)};  // every e^{s} underflowed

@@ -16,6 +16,12 @@ Overflow (logistic): with L = log((1/m) Σ_j e^{g_j − τ}) computed in log spa
 linearly above L = c (c = 80 in float32, 700 in float64): the loss is τ + e^c(1 + L − c) − 1 − g(y),
 finite and convex in τ with the same optimum, and ∂ℓ/∂τ = 1 − e^{min(L, c)}. Below c it is exact.
 
+Proposal sampling (`proposal=`; docs/energy.md, "Proposal sampling"): samples from a Bernoulli proposal
+σ(a) (bits) or a Plackett–Luce proposal with scores s (permutations) instead of q, each sample term weighted
+by w = q/r in the same pass (logistic: ℓ = τ + (1/m) Σ_j w_j e^{g_j − τ} − 1 − g(y); α > 1:
+ℓ = τ + (1/m) Σ_j w_j [f*(g_j − τ) + 1/α] − 1/α − g(y)), still unbiased for the uniform-q loss. The
+proposal is a constant (no gradient) and is read in float64.
+
 Conventions: multilabel y ∈ {0,1}^k, g = ⟨u, y⟩ + ½ yᵀUy (U used as given). A ranking y is an int64
 (B, n) permutation of 0..n−1, y[i] = score position of item i (n − 1 = most preferred; from
 1-based ranks, y = n − rank); permutahedron g = Σ_i θ_i (y_i + 1), Birkhoff g = Σ_i Θ[i, y_i].
@@ -152,39 +158,9 @@ def _check_proposal_finite(fn: str, proposal: torch.Tensor) -> None:
         raise ValueError(f"{fn}: proposal must be finite (no NaN or inf logits/scores)")
 
 
-# ---- proposal sampling (pure torch for now; the fused kernels replace it) ----------------------
-
-def _proposal_generator(seed: torch.Tensor, device: torch.device) -> torch.Generator:
-    """A torch generator seeded from a drawn (seed, offset) pair, so a proposal draw consumes the caller's
-    generator exactly like a kernel call (one draw_seed)."""
-    s0, s1 = (int(v) for v in seed.cpu().tolist())
-    g = torch.Generator(device=device)
-    g.manual_seed((s0 * 0x9E3779B97F4A7C15 + s1) & ((1 << 63) - 1))
-    return g
-
-
-def _draw_bits(seed, a: torch.Tensor, m: int):
-    """Bits y'_i ~ Bernoulli(σ(a_i)) (B, m, k) uint8 and their log weights log q − log r (B, m)."""
-    dt = _compute_dtype(a)
-    B, k = a.shape
-    u = torch.rand((B, m, k), generator=_proposal_generator(seed, a.device), device=a.device, dtype=torch.float64)
-    bits = (u < torch.sigmoid(a.to(torch.float64))[:, None]).to(torch.uint8)
-    from .reference import proposal_log_weight_bits
-    return bits, proposal_log_weight_bits(a.to(dt), bits)
-
-
-def _draw_perms(seed, s: torch.Tensor, m: int):
-    """Plackett–Luce permutations (B, m, n) int64 in the position convention and their log weights (B, m)."""
-    dt = _compute_dtype(s)
-    B, n = s.shape
-    u = torch.rand((B, m, n), generator=_proposal_generator(seed, s.device), device=s.device, dtype=torch.float64)
-    u = u.clamp_min(torch.finfo(torch.float64).tiny)
-    keys = s.to(torch.float64)[:, None] - torch.log(-torch.log(u))
-    order = keys.argsort(dim=-1, descending=True)                    # order[t] = the t-th most preferred item
-    positions = torch.arange(n - 1, -1, -1, device=s.device, dtype=torch.int64).expand(B, m, n)
-    perms = torch.empty((B, m, n), dtype=torch.int64, device=s.device).scatter_(-1, order, positions)
-    from .reference import proposal_log_weight_perms
-    return perms, proposal_log_weight_perms(s.to(dt), perms)
+def _proposal64(proposal: torch.Tensor) -> torch.Tensor:
+    """The kernels read a proposal as float64 (so the samples do not depend on the loss's dtype)."""
+    return proposal.to(torch.float64).contiguous()
 
 
 # ---- samplers --------------------------------------------------------------------------------
@@ -219,8 +195,9 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
 
     Returns:
         uint8 (batch, num_samples, k) of 0/1; with a proposal, (samples, log_weight) where
-        log_weight (batch, num_samples) = log q(y') − log r(y') = −k log 2 − log r(y') in the
-        proposal's compute dtype (float32 for half inputs).
+        log_weight (batch, num_samples) float64 = log q(y') − log r(y') = Σ_i softplus(a_i) − ⟨a, y'⟩ − k log 2
+        (a loss call uses it cast to its compute dtype). The samples depend on the proposal's float64
+        values only, not on its dtype or on the loss's.
 
     Raises:
         TypeError: `generator` is not a torch.Generator.
@@ -241,7 +218,7 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
         a = _check_proposal(fn, proposal, batch, k, "k", dev)
         if _checking(True):
             _check_proposal_finite(fn, a)
-        return _draw_bits(draw_seed(generator, a.device, fn), a, num_samples)
+        return _ops.energy_sample_bits_proposal(draw_seed(generator, a.device, fn), _proposal64(a), num_samples)
     dev = _sampler_device(fn, generator, device)
     return _ops.energy_sample_bits(draw_seed(generator, dev, fn), batch, num_samples, k)
 
@@ -264,7 +241,7 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
 
     Returns:
         int64 (batch, num_samples, n), each row a permutation; with a proposal, (samples, log_weight)
-        where log_weight (batch, num_samples) = −log n! − log r(σ) in the proposal's compute dtype.
+        where log_weight (batch, num_samples) float64 = −log n! − log r(σ).
 
     Raises:
         TypeError: `generator` is not a torch.Generator.
@@ -285,7 +262,7 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
         s = _check_proposal(fn, proposal, batch, n, "n", dev)
         if _checking(True):
             _check_proposal_finite(fn, s)
-        return _draw_perms(draw_seed(generator, s.device, fn), s, num_samples)
+        return _ops.energy_sample_perms_proposal(draw_seed(generator, s.device, fn), _proposal64(s), num_samples)
     dev = _sampler_device(fn, generator, device)
     return _ops.energy_sample_perms(draw_seed(generator, dev, fn), batch, num_samples, n)
 
@@ -361,14 +338,8 @@ def minmin_loss(unary: torch.Tensor, tau: torch.Tensor, y: torch.Tensor, num_sam
     grad = torch.is_grad_enabled() and (unary.requires_grad or tau.requires_grad or
                                         (pairwise is not None and pairwise.requires_grad))
     seed = draw_seed(generator, unary.device, fn)
-    if prop is not None:
-        from .reference import minmin_loss_ref
-        samples, log_w = _draw_bits(seed, prop, m)
-        loss = minmin_loss_ref(unary.to(dt), tau.to(dt), labels.to(dt), samples,
-                               None if pairwise is None else pairwise.to(dt), a, log_w.to(dt))
-        return loss.to(out_dtype)
     loss = _ops.minmin_bits(unary.to(dt), None if pairwise is None else pairwise.to(dt), tau.to(dt),
-                            labels.to(dt), m, a, grad, seed)[0]
+                            labels.to(dt), m, a, grad, seed, None if prop is None else _proposal64(prop))[0]
     return loss.to(out_dtype)
 
 
@@ -439,12 +410,8 @@ def minmin_loss_ranking(theta: torch.Tensor, tau: torch.Tensor, y: torch.Tensor,
     dt = _compute_dtype(theta, tau)
     grad = torch.is_grad_enabled() and (theta.requires_grad or tau.requires_grad)
     seed = draw_seed(generator, theta.device, fn)
-    if prop is not None:
-        from .reference import minmin_loss_ranking_ref
-        perms, log_w = _draw_perms(seed, prop, m)
-        loss = minmin_loss_ranking_ref(theta.to(dt), tau.to(dt), perm, perms, a, log_w.to(dt))
-        return loss.to(out_dtype)
-    loss = _ops.minmin_perms(theta.to(dt), tau.to(dt), perm, m, a, grad, seed)[0]
+    loss = _ops.minmin_perms(theta.to(dt), tau.to(dt), perm, m, a, grad, seed,
+                             None if prop is None else _proposal64(prop))[0]
     return loss.to(out_dtype)
 
 
@@ -460,8 +427,24 @@ def _sample_perms_fake(seed, batch, num_samples, n):
     return seed.new_empty((batch, num_samples, n), dtype=torch.int64)
 
 
+@torch.library.register_fake("pyalgo::energy_sample_bits_proposal")
+def _sample_bits_proposal_fake(seed, proposal, num_samples):
+    torch._check(proposal.dim() == 2, lambda: "pyalgo.energy.sample_bits: proposal must have shape (B, k)")
+    B, k = proposal.shape
+    return proposal.new_empty((B, num_samples, k), dtype=torch.uint8), \
+        proposal.new_empty((B, num_samples), dtype=torch.float64)
+
+
+@torch.library.register_fake("pyalgo::energy_sample_perms_proposal")
+def _sample_perms_proposal_fake(seed, proposal, num_samples):
+    torch._check(proposal.dim() == 2, lambda: "pyalgo.energy.sample_perms: proposal must have shape (B, n)")
+    B, n = proposal.shape
+    return proposal.new_empty((B, num_samples, n), dtype=torch.int64), \
+        proposal.new_empty((B, num_samples), dtype=torch.float64)
+
+
 @torch.library.register_fake("pyalgo::minmin_bits")
-def _minmin_bits_fake(unary, pairwise, tau, y, num_samples, alpha, compute_grad, seed):
+def _minmin_bits_fake(unary, pairwise, tau, y, num_samples, alpha, compute_grad, seed, proposal=None):
     torch._check(unary.dim() == 2, lambda: "pyalgo.energy.minmin_loss: unary must have shape (B, k)")
     B, k = unary.shape
     torch._check(num_samples >= 1, lambda: "pyalgo.energy.minmin_loss: num_samples must be >= 1")
@@ -471,7 +454,7 @@ def _minmin_bits_fake(unary, pairwise, tau, y, num_samples, alpha, compute_grad,
 
 
 @torch.library.register_fake("pyalgo::minmin_perms")
-def _minmin_perms_fake(theta, tau, y, num_samples, alpha, compute_grad, seed):
+def _minmin_perms_fake(theta, tau, y, num_samples, alpha, compute_grad, seed, proposal=None):
     torch._check(theta.dim() in (2, 3), lambda: "pyalgo.energy.minmin_loss_ranking: theta must be (B, n) or (B, n, n)")
     torch._check(num_samples >= 1, lambda: "pyalgo.energy.minmin_loss_ranking: num_samples must be >= 1")
     B = theta.shape[0]
@@ -491,22 +474,28 @@ def _scaled(grad_loss, saved, wanted):
 
 
 def _bits_setup(ctx, inputs, output):
-    unary, pairwise, tau, y, num_samples, alpha, compute_grad, seed = inputs
+    unary, pairwise, tau, y, num_samples, alpha, compute_grad, seed = inputs[:8]
+    proposal = inputs[8] if len(inputs) > 8 else None
     _, grad_u, grad_U, grad_t = output
     ctx.num_samples, ctx.alpha = num_samples, alpha
-    ctx.save_for_backward(grad_u, grad_U, grad_t, unary, pairwise, tau, y, seed)
+    ctx.save_for_backward(grad_u, grad_U, grad_t, unary, pairwise, tau, y, seed, proposal)
 
 
 def _bits_backward(ctx, grad_loss, *_unused):
-    none = (None,) * 5
+    none = (None,) * 6
     if grad_loss is None:
         return (None, None, None) + none
-    grad_u, grad_U, grad_t, unary, pairwise, tau, y, seed = ctx.saved_tensors
+    grad_u, grad_U, grad_t, unary, pairwise, tau, y, seed, proposal = ctx.saved_tensors
     if double_backward_wanted(unary, pairwise, tau, grad_loss) or (grad_u.numel() == 0 and unary.numel() > 0):
         from .reference import minmin_loss_ref
-        samples = _ops.energy_sample_bits(seed, unary.shape[0], ctx.num_samples, unary.shape[1])
+        if proposal is None:
+            samples = _ops.energy_sample_bits(seed, unary.shape[0], ctx.num_samples, unary.shape[1])
+            log_w = None
+        else:
+            samples, log_w = _ops.energy_sample_bits_proposal(seed, proposal, ctx.num_samples)
+            log_w = log_w.to(unary.dtype)
         g = reference_grads([unary, pairwise, tau], grad_loss,
-                             lambda u, U, t: minmin_loss_ref(u, t, y, samples, U, ctx.alpha))
+                             lambda u, U, t: minmin_loss_ref(u, t, y, samples, U, ctx.alpha, log_w))
         return (g[0], g[1], g[2]) + none
     want_u, want_U, want_t = ctx.needs_input_grad[:3]
     return (_scaled(grad_loss, grad_u, want_u), _scaled(grad_loss, grad_U, want_U),
@@ -514,22 +503,28 @@ def _bits_backward(ctx, grad_loss, *_unused):
 
 
 def _perms_setup(ctx, inputs, output):
-    theta, tau, y, num_samples, alpha, compute_grad, seed = inputs
+    theta, tau, y, num_samples, alpha, compute_grad, seed = inputs[:7]
+    proposal = inputs[7] if len(inputs) > 7 else None
     _, grad_th, grad_t = output
     ctx.num_samples, ctx.alpha = num_samples, alpha
-    ctx.save_for_backward(grad_th, grad_t, theta, tau, y, seed)
+    ctx.save_for_backward(grad_th, grad_t, theta, tau, y, seed, proposal)
 
 
 def _perms_backward(ctx, grad_loss, *_unused):
-    none = (None,) * 5
+    none = (None,) * 6
     if grad_loss is None:
         return (None, None) + none
-    grad_th, grad_t, theta, tau, y, seed = ctx.saved_tensors
+    grad_th, grad_t, theta, tau, y, seed, proposal = ctx.saved_tensors
     if double_backward_wanted(theta, tau, grad_loss) or (grad_th.numel() == 0 and theta.numel() > 0):
         from .reference import minmin_loss_ranking_ref
-        perms = _ops.energy_sample_perms(seed, theta.shape[0], ctx.num_samples, theta.shape[1])
+        if proposal is None:
+            perms = _ops.energy_sample_perms(seed, theta.shape[0], ctx.num_samples, theta.shape[1])
+            log_w = None
+        else:
+            perms, log_w = _ops.energy_sample_perms_proposal(seed, proposal, ctx.num_samples)
+            log_w = log_w.to(theta.dtype)
         g = reference_grads([theta, tau], grad_loss,
-                             lambda th, t: minmin_loss_ranking_ref(th, t, y, perms, ctx.alpha))
+                             lambda th, t: minmin_loss_ranking_ref(th, t, y, perms, ctx.alpha, log_w))
         return (g[0], g[1]) + none
     want_th, want_t = ctx.needs_input_grad[:2]
     return (_scaled(grad_loss, grad_th, want_th), _scaled(grad_loss, grad_t, want_t)) + none

@@ -15,6 +15,16 @@ differentiated by autograd); `torch` (what a user writes today: draw the samples
 bits or `argsort(rand)` permutations, and differentiate the materialised reference). Every call draws
 its samples from a generator seeded alike, so pyalgo and the reference see the same samples.
 
+Proposal sampling (`proposal=`, importance-weighted; logistic):
+
+- unary-proposal          B = 256, k = 14, m = 1000   Bernoulli proposal a = u + noise
+- permutahedron-proposal  B = 64,  n = 8,  m = 1000   Plackett–Luce proposal s = θ + noise
+- unary-large-m           B = 4,   k = 14, m = 10², 10³, 10⁴, 10⁵ (quick: 10², 10⁴)   memory flat in m
+
+with providers `pyalgo` (the fused op with the proposal), `reference` (the materialised reference with
+`log_weight`, on the samples of `sample_bits` / `sample_perms` with the same proposal) and `uniform` (the
+fused op without a proposal, the same shape: the cost of proposal sampling).
+
 Check before timing: on those samples pyalgo's loss and gradients equal the reference's to 1e-4
 relative, and the torch provider's loss is finite. Peak memory (`memory=True`): the most CPU tensor
 memory allocated at once during one call. Targets (PASS / MISS, never asserted): at the target shape,
@@ -99,6 +109,52 @@ def _perms_torch(theta, tau, y, m):
     return R.minmin_loss_ranking_ref(theta, tau, y, perms)
 
 
+# -- proposal sampling: Bernoulli bits, Plackett–Luce permutations -----------------------------------------
+
+def _bits_proposal_setup(shape: Dict[str, int], dtype: torch.dtype, device: torch.device) -> Inputs:
+    B, k, m = shape["B"], shape["k"], shape["m"]
+    tau = torch.randn(B).to(device, dtype).requires_grad_()
+    u = torch.randn(B, k).to(device, dtype).requires_grad_()
+    y = torch.randint(0, 2, (B, k)).to(device, dtype)
+    a = (u.detach() + 0.5 * torch.randn(B, k).to(device, dtype)).contiguous()
+    return Inputs((u, None, tau, y, m, a), (u, tau), items=B * m)
+
+
+def _bits_proposal_pyalgo(u, U, tau, y, m, a):
+    return minmin_loss(u, tau, y, m, pairwise=U, generator=_generator(u.device), proposal=a)
+
+
+def _bits_proposal_reference(u, U, tau, y, m, a):
+    samples, log_w = sample_bits(u.shape[0], m, u.shape[1], generator=_generator(u.device), proposal=a)
+    return R.minmin_loss_ref(u, tau, y, samples, U, log_weight=log_w.to(u.dtype))
+
+
+def _bits_proposal_uniform(u, U, tau, y, m, a):
+    return minmin_loss(u, tau, y, m, pairwise=U, generator=_generator(u.device))
+
+
+def _perms_proposal_setup(shape: Dict[str, int], dtype: torch.dtype, device: torch.device) -> Inputs:
+    B, n, m = shape["B"], shape["n"], shape["m"]
+    tau = torch.randn(B).to(device, dtype).requires_grad_()
+    theta = (0.3 * torch.randn(B, n)).to(device, dtype).requires_grad_()
+    y = torch.rand(B, n).argsort(1).to(device)
+    s = (theta.detach() + 0.3 * torch.randn(B, n).to(device, dtype)).contiguous()
+    return Inputs((theta, tau, y, m, s), (theta, tau), items=B * m)
+
+
+def _perms_proposal_pyalgo(theta, tau, y, m, s):
+    return minmin_loss_ranking(theta, tau, y, m, generator=_generator(theta.device), proposal=s)
+
+
+def _perms_proposal_reference(theta, tau, y, m, s):
+    perms, log_w = sample_perms(theta.shape[0], m, theta.shape[1], generator=_generator(theta.device), proposal=s)
+    return R.minmin_loss_ranking_ref(theta, tau, y, perms, log_weight=log_w.to(theta.dtype))
+
+
+def _perms_proposal_uniform(theta, tau, y, m, s):
+    return minmin_loss_ranking(theta, tau, y, m, generator=_generator(theta.device))
+
+
 # -- the check ------------------------------------------------------------------------------------
 
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -127,6 +183,12 @@ def _providers(fn_pyalgo, fn_reference, fn_torch):
 _BITS = _providers(_bits_pyalgo, _bits_reference, _bits_torch)
 _PERMS = _providers(_perms_pyalgo, _perms_reference, _perms_torch)
 _COMMON = dict(modes=MODES, check=same_samples_check, memory=True, params="logistic, uniform q")
+_BITS_PROPOSAL = [Provider("pyalgo", _bits_proposal_pyalgo), Provider("reference", _bits_proposal_reference),
+                  Provider("uniform", _bits_proposal_uniform)]
+_PERMS_PROPOSAL = [Provider("pyalgo", _perms_proposal_pyalgo), Provider("reference", _perms_proposal_reference),
+                   Provider("uniform", _perms_proposal_uniform)]
+_PROPOSAL = dict(modes=MODES, check=same_samples_check, memory=True, params="logistic, proposal r, weights q/r")
+LARGE_M = [dict(B=4, k=14, m=m) for m in (100, 1000, 10_000, 100_000)]
 
 CASES = [
     Case("unary", _bits_setup(False), _BITS, shapes=[TARGET_SHAPE, dict(B=256, k=100, m=100)], **_COMMON,
@@ -137,6 +199,13 @@ CASES = [
          description="g = Σ_i θ_i (y_i + 1) over permutations; gradients to θ and τ."),
     Case("birkhoff", _perms_setup(True), _PERMS, shapes=[dict(B=64, n=8, m=1000)], **_COMMON,
          description="g = Σ_i Θ[i, y_i] over permutations; gradients to Θ and τ."),
+    Case("unary-proposal", _bits_proposal_setup, _BITS_PROPOSAL, shapes=[dict(B=256, k=14, m=1000)], **_PROPOSAL,
+         description="g = ⟨u, y⟩, samples from the Bernoulli proposal σ(a), a = u + noise, weighted by q/r."),
+    Case("permutahedron-proposal", _perms_proposal_setup, _PERMS_PROPOSAL, shapes=[dict(B=64, n=8, m=1000)],
+         **_PROPOSAL, description="g = Σ_i θ_i (y_i + 1), samples from the Plackett–Luce proposal s = θ + noise."),
+    Case("unary-large-m", _bits_proposal_setup, _BITS_PROPOSAL, shapes=LARGE_M, quick_shapes=[LARGE_M[0], LARGE_M[2]],
+         **_PROPOSAL, description="a few rows with many samples: pyalgo's peak memory stays flat in m (the "
+                                  "reference's grows with B·m·k); m > 4096 splits a row over threads."),
 ]
 
 
@@ -178,4 +247,7 @@ NOTES = [
     "today (torch samples, the same materialised loss). Both hold the (B, m, k) or (B, m, n) samples and their "
     "energies; pyalgo forms them one example at a time. \"pyalgo extra\" holds samples per second (B·m per "
     "call) and the peak CPU tensor memory of one call.",
+    "Proposal cases: `pyalgo` samples from the proposal and weights each sample term by q/r in the same pass; "
+    "`reference` materialises the proposal samples and their log weights; `uniform` is the fused op without a "
+    "proposal at the same shape. `unary-large-m` shows pyalgo's peak memory flat in m.",
 ]
