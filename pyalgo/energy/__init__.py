@@ -1,8 +1,8 @@
 """Joint learning of energy-based models and their log-partition (Sander et al., ICML 2025; see
 docs/energy.md).
 
-- `ops`: fused min-min losses with uniform Philox sampling (`minmin_loss`, `minmin_loss_ranking`)
-  and the samplers they use (`sample_bits`, `sample_perms`);
+- `ops`: fused min-min losses with uniform or proposal (importance-weighted) Philox sampling
+  (`minmin_loss`, `minmin_loss_ranking`) and the samplers they use (`sample_bits`, `sample_perms`);
 - `reference`: materialised references, exact log-partitions (enumeration, closed form, Ryser);
 - `models`: the energies (unary, pairwise Ising, permutahedron, Birkhoff) and τ networks a model is
   built from;
