@@ -10,7 +10,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_plan_same_search_budget_and_exact_only_where_enumerable():
-    plan = ML.jobs("quick")
+    plan = ML.jobs("full")
     rk = {k for k in plan if k[0] == "ranking"}
     ml = {k for k in plan if k[0] == "multilabel"}
     assert {k[1] for k in rk} == {8, 11, 16} and {k[1] for k in ml} == {8, 11, 16}
@@ -24,6 +24,11 @@ def test_plan_same_search_budget_and_exact_only_where_enumerable():
     assert pickle.loads(pickle.dumps(plan)) == plan                                    # plain, picklable args
     full = ML.jobs("full", sections=("ranking",))
     assert {k[3] for k in full} == {0, 1, 2} and all(k[0] == "ranking" for k in full)
+    # quick: k = 11 and 16, ranking only, no search: each method trains its CHOSEN configuration
+    quick = ML.jobs("quick")
+    assert {(k[0], k[1]) for k in quick} == {("ranking", 11), ("ranking", 16)}
+    assert all(args[-1] == 0 for args in quick.values())
+    assert all(ML._configs(m, 0) == [ML.CHOSEN[m]] for m in ML.METHODS)
     with pytest.raises(ValueError, match="pyalgo.lab.energy.many_labels.jobs: size"):
         ML.jobs("huge")
 
@@ -66,3 +71,19 @@ def test_selection_uses_validation_not_test(monkeypatch):
     assert [n for n, _ in seen] == [40, 40, 150]          # two validation runs (20 % of 200), then the test run
     best = max(range(2), key=lambda i: out["val_scores"][i])
     assert seen[2][1] == ML._configs("mcmc", 2)[best]["lr"]
+
+
+def test_no_search_size_trains_the_chosen_configuration_once(monkeypatch):
+    """grid_limit 0 (the quick size): no validation runs, one final run with CHOSEN[method]."""
+    seen = []
+    real = ML.train_ranking
+
+    def spy(data, **kw):
+        seen.append((getattr(data, "name", "test"), kw))
+        return real(data, **kw)
+
+    monkeypatch.setattr(ML, "train_ranking", spy)
+    r = ML.job(("ranking", 6, "mcmc", 0, 200, 100, 1, 0))
+    assert len(seen) == 1 and not seen[0][0].endswith("_val")     # the full training rows, not validation
+    assert {k: seen[0][1][k] for k in ML.CHOSEN["mcmc"]} == ML.CHOSEN["mcmc"]
+    assert r["config"] == ML.CHOSEN["mcmc"] and r["val_scores"] == [] and r["search_seconds"] < 1.0

@@ -102,7 +102,7 @@ def test_results_do_not_depend_on_workers(tmp_path):
 
 def _no_seconds(x):
     if isinstance(x, dict):
-        return {k: _no_seconds(v) for k, v in x.items() if k != "seconds"}
+        return {k: _no_seconds(v) for k, v in x.items() if k not in ("seconds", "search_seconds")}
     if isinstance(x, list):
         return [_no_seconds(v) for v in x]
     return x
@@ -251,7 +251,10 @@ def test_protocol_publishes_gfy_and_minmax_and_picks_up_new_trainer_methods():
     assert P.hparams("yeast", "minmin", False, model="pairwise") == dict(
         P._ML_DEFAULT, **P.HPARAMS["yeast"]["minmin_pairwise"])           # a model's own entry
     assert P.hparams("scene", "minmin", False, model="pairwise") == P.hparams("scene", "minmin", False)
-    hp = P.hparams("yeast", "gfy", False)                               # no entry of its own: minmin's settings
+    hp = P.hparams("yeast", "gfy", False)                       # no entry of its own: the method's validated settings
+    assert hp == dict(P._ML_DEFAULT, **P.METHOD_HPARAMS_ML["gfy"])
+    assert P.hparams("glass", "minmax", True) == dict(P._RK_DEFAULT, **P.METHOD_HPARAMS_RK["minmax"])
+    hp = P.hparams("yeast", "entmax", False)                            # neither: minmin's settings
     mm = P.hparams("yeast", "minmin", False)
     assert {k: v for k, v in hp.items() if k != "epochs"} == {k: v for k, v in mm.items() if k != "epochs"}
 
@@ -296,7 +299,7 @@ def test_report_states_the_target_verdicts(tiny_run, tmp_path):
     rk = {n: dict(minmin=dict(kendall_tau=t, std=0.0, folds=[t], seconds=1.0, hp=dict(hidden=0)))
           for n, t in dict(iris=97.0, wine=95.0, glass=85.0, vehicle=87.0, authorship=90.0, stock=80.0).items()}
     md = report.render(_doc_with(tiny_run[1], ml, rk), tmp_path)
-    assert "## Targets (issue 17, bundled sets)" in md
+    assert "## Targets (bundled sets)" in md
     assert "| target | nonempty | mode | expected_f1 |" in md
     assert ("| yeast: min-min F1 ≥ exact MLE F1 | **met** (65.50 vs 62.00) | missed (60.00 vs 61.00) | "
             "missed (66.00 vs 66.50) |") in md

@@ -360,7 +360,7 @@ CASES = [
     Case("kfold_indices", "folds > n", lambda: data.kfold_indices(3, 5), fn="pyalgo.energy.kfold_indices", arg="folds"),
     Case("kfold_indices", "seed str", lambda: data.kfold_indices(5, 2, "x"), fn="pyalgo.energy.kfold_indices",
          arg="seed"),
-    Case("synthetic_ising", "k 13", lambda: data.synthetic_ising(2, 2, k=13), fn="pyalgo.energy.synthetic_ising",
+    Case("synthetic_ising", "k 129", lambda: data.synthetic_ising(2, 2, k=129), fn="pyalgo.energy.synthetic_ising",
          arg="k"),
     Case("synthetic_ising", "unary_scale inf", lambda: data.synthetic_ising(2, 2, unary_scale=INF),
          fn="pyalgo.energy.synthetic_ising", arg="unary_scale"),
