@@ -141,8 +141,13 @@ def gfy_loss_bits(unary: torch.Tensor, y: torch.Tensor, pairwise: Optional[torch
     Returns:
         loss (B,).
 
+    Raises:
+        TypeError: unary, pairwise or y not a tensor, or unary / pairwise not floating-point.
+        ValueError: wrong shapes, steps not an int in [0, 10⁶], or non-finite energies (Ising).
+
     Example:
-        loss = gfy_loss_bits(u, y).mean()
+        u, y = torch.randn(4, 6, requires_grad=True), torch.randint(0, 2, (4, 6))
+        gfy_loss_bits(u, y).mean().backward()
     """
     fn = "gfy_loss_bits"
     _check_bits_args(fn, unary, pairwise)
@@ -201,6 +206,10 @@ def project_permutahedron(z: torch.Tensor, w: Optional[torch.Tensor] = None) -> 
     Returns:
         (B, n).
 
+    Raises:
+        TypeError: z or w not a floating-point tensor.
+        ValueError: z not 2-D, or w not of shape (n,).
+
     Example:
         project_permutahedron(torch.tensor([[0.0, 10.0, 5.0]]))   # [[1., 3., 2.]]
     """
@@ -236,6 +245,10 @@ def project_birkhoff(Z: torch.Tensor, iters: int = BIRKHOFF_ITERS, tol: Optional
 
     Returns:
         M (B, n, n) (≥ 0 exactly; row/column sums 1 up to the tolerance).
+
+    Raises:
+        TypeError: Z not a floating-point tensor.
+        ValueError: Z not (B, n, n), or iters not an int in [0, 10⁶].
 
     Example:
         M = project_birkhoff(torch.randn(2, 4, 4))
@@ -281,6 +294,17 @@ def gfy_argmax_perms(theta: torch.Tensor, iters: int = BIRKHOFF_ITERS) -> torch.
     Permutahedron (θ (B, n)): `project_permutahedron(θ)` in φ(y) = y + 1 coordinates (entries in [1, n]).
     Birkhoff (Θ (B, n, n)): `project_birkhoff(Θ, iters)`, a doubly-stochastic matrix.
 
+    Args:
+        theta: θ (B, n) (permutahedron) or Θ (B, n, n) (Birkhoff).
+        iters: Dykstra iterations (Birkhoff).
+
+    Returns:
+        μ* (B, n) or M* (B, n, n), theta's dtype, no gradient.
+
+    Raises:
+        TypeError: theta not a floating-point tensor.
+        ValueError: theta neither (B, n) nor (B, n, n), or iters not an int in [0, 10⁶] (Birkhoff).
+
     Example:
         mu = gfy_argmax_perms(torch.randn(4, 5))
     """
@@ -305,6 +329,10 @@ def gfy_loss_perms(theta: torch.Tensor, y: torch.Tensor, iters: int = BIRKHOFF_I
     Returns:
         loss (B,).
 
+    Raises:
+        TypeError: theta not a floating-point tensor, or y not a tensor.
+        ValueError: wrong shapes, non-finite theta, or iters not an int in [0, 10⁶] (Birkhoff).
+
     Example:
         loss = gfy_loss_perms(torch.randn(4, 5), torch.stack([torch.randperm(5) for _ in range(4)]))
     """
@@ -328,7 +356,19 @@ def gfy_loss_perms(theta: torch.Tensor, y: torch.Tensor, iters: int = BIRKHOFF_I
 # ---------------------------------------------------------------------------------------------------------------
 
 def sample_bernoulli(a: torch.Tensor, num_samples: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """m samples of Bernoulli(σ(a)) per row: (B, k) logits → (B, m, k) in {0, 1} (a's dtype), no gradient."""
+    """m samples of Bernoulli(σ(a)) per row: (B, k) logits → (B, m, k) in {0, 1} (a's dtype), no gradient.
+
+    Args:
+        a: (B, k) logits (σ(a_i) = P(y_i = 1)).
+        num_samples: m.
+        generator: the random source (None: the default generator).
+
+    Returns:
+        (B, m, k) 0/1 samples, a's dtype.
+
+    Example:
+        ys = sample_bernoulli(torch.randn(4, 6), 8, torch.Generator().manual_seed(0))   # (4, 8, 6)
+    """
     with torch.no_grad():
         p = torch.sigmoid(a.detach())
         u = torch.rand((a.shape[0], num_samples, a.shape[1]), generator=generator, dtype=p.dtype, device=p.device)
@@ -338,7 +378,19 @@ def sample_bernoulli(a: torch.Tensor, num_samples: int, generator: Optional[torc
 def sample_plackett_luce(s: torch.Tensor, num_samples: int,
                          generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """m Plackett–Luce samples per row by Gumbel-argsort: (B, n) scores → (B, m, n) int64 permutations in the
-    position convention (the item with the largest s + Gumbel gets position n−1), no gradient."""
+    position convention (the item with the largest s + Gumbel gets position n−1), no gradient.
+
+    Args:
+        s: (B, n) Plackett–Luce scores.
+        num_samples: m.
+        generator: the random source (None: the default generator).
+
+    Returns:
+        (B, m, n) int64, each row a permutation of 0..n−1 (position convention).
+
+    Example:
+        perms = sample_plackett_luce(torch.randn(4, 5), 8, torch.Generator().manual_seed(0))   # (4, 8, 5)
+    """
     with torch.no_grad():
         sd = s.detach()
         u = torch.rand((s.shape[0], num_samples, s.shape[1]), generator=generator, dtype=sd.dtype, device=sd.device)
@@ -390,17 +442,23 @@ def minmax_loss_bits(unary: torch.Tensor, logits: torch.Tensor, y: torch.Tensor,
     descends in g and ascends J in φ.
 
     Args:
-        unary: u (B, k); pairwise: U (B, k, k) or None.
+        unary: u (B, k).
         logits: a (B, k) (gets the REINFORCE gradient).
         y: (B, k) 0/1 labels.
         num_samples: m ≥ 1 (m ≥ 2 uses the leave-one-out baseline).
+        pairwise: U (B, k, k) or None.
         generator: the sampling generator.
 
     Returns:
         MinMax(loss (B,), lse (B,), samples (B, m, k)).
 
+    Raises:
+        TypeError: unary, pairwise or logits not a floating-point tensor.
+        ValueError: wrong shapes, or num_samples not an int >= 1.
+
     Example:
-        r = minmax_loss_bits(u, a, y, 8); r.loss.mean().backward()
+        u, a = torch.randn(4, 6, requires_grad=True), torch.randn(4, 6, requires_grad=True)
+        r = minmax_loss_bits(u, a, torch.randint(0, 2, (4, 6)), 8); r.loss.mean().backward()
     """
     fn = "minmax_loss_bits"
     _check_bits_args(fn, unary, pairwise)
@@ -422,11 +480,23 @@ def minmax_loss_perms(theta: torch.Tensor, scores: torch.Tensor, y: torch.Tensor
     Plackett–Luce sampler of scores s = `scores` (B, n), q uniform on the n! permutations (as
     `minmax_loss_bits`).
 
+    Args:
+        theta: θ (B, n) or Θ (B, n, n).
+        scores: s (B, n) Plackett–Luce scores (gets the REINFORCE gradient).
+        y: (B, n) int64 permutations (position convention).
+        num_samples: m ≥ 1 (m ≥ 2 uses the leave-one-out baseline).
+        generator: the sampling generator.
+
     Returns:
         MinMax(loss (B,), lse (B,), samples (B, m, n) int64).
 
+    Raises:
+        TypeError: theta or scores not a floating-point tensor.
+        ValueError: wrong shapes, or num_samples not an int >= 1.
+
     Example:
-        r = minmax_loss_perms(theta, s, y, 8); r.loss.mean().backward()
+        theta, s = torch.randn(4, 5, requires_grad=True), torch.randn(4, 5, requires_grad=True)
+        r = minmax_loss_perms(theta, s, torch.rand(4, 5).argsort(1), 8); r.loss.mean().backward()
     """
     fn = "minmax_loss_perms"
     _check_theta(fn, theta)

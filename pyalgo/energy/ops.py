@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Literal, Optional, Union
+from typing import Literal, Optional, Tuple, Union, overload
 
 import torch
 
@@ -179,8 +179,27 @@ def _sampler_device(fn: str, generator, device) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
+@overload
+def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.Generator] = ...,
+                device: Union[str, torch.device, None] = ..., proposal: None = ...) -> torch.Tensor: ...
+
+
+@overload
+def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.Generator] = ...,
+                device: Union[str, torch.device, None] = ..., *,
+                proposal: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@overload
+def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.Generator] = ...,
+                device: Union[str, torch.device, None] = ...,
+                proposal: Optional[torch.Tensor] = ...) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    ...
+
+
 def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.Generator] = None,
-                device: Union[str, torch.device, None] = None, proposal: Optional[torch.Tensor] = None):
+                device: Union[str, torch.device, None] = None,
+                proposal: Optional[torch.Tensor] = None) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     """Uniform label sets of iid fair bits (or proposal samples): the samples `minmin_loss` draws when
     called with `generator` in the same state (and the same `proposal`).
 
@@ -194,10 +213,11 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
             from Bernoulli(σ(a_i)) independently, and the log importance weights are returned too.
 
     Returns:
-        uint8 (batch, num_samples, k) of 0/1; with a proposal, (samples, log_weight) where
-        log_weight (batch, num_samples) float64 = log q(y') − log r(y') = Σ_i softplus(a_i) − ⟨a, y'⟩ − k log 2
-        (a loss call uses it cast to its compute dtype). The samples depend on the proposal's float64
-        values only, not on its dtype or on the loss's.
+        Without a proposal: samples, uint8 (batch, num_samples, k) of 0/1. With a proposal: the tuple
+        (samples, log_weight), samples as above and log_weight (batch, num_samples) float64
+        = log q(y') − log r(y') = Σ_i softplus(a_i) − ⟨a, y'⟩ − k log 2 (a loss call uses it cast to its
+        compute dtype). The samples depend on the proposal's float64 values only, not on its dtype or on
+        the loss's.
 
     Raises:
         TypeError: `generator` is not a torch.Generator.
@@ -205,6 +225,7 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
 
     Example:
         bits = pyalgo.energy.sample_bits(4, 16, 8, generator=torch.Generator().manual_seed(0))
+        bits, log_w = pyalgo.energy.sample_bits(4, 16, 8, proposal=torch.randn(4, 8))
     """
     fn = "pyalgo.energy.sample_bits"
     batch = _count(fn, "batch", batch, 0)
@@ -223,8 +244,27 @@ def sample_bits(batch: int, num_samples: int, k: int, generator: Optional[torch.
     return _ops.energy_sample_bits(draw_seed(generator, dev, fn), batch, num_samples, k)
 
 
+@overload
+def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch.Generator] = ...,
+                 device: Union[str, torch.device, None] = ..., proposal: None = ...) -> torch.Tensor: ...
+
+
+@overload
+def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch.Generator] = ...,
+                 device: Union[str, torch.device, None] = ..., *,
+                 proposal: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@overload
+def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch.Generator] = ...,
+                 device: Union[str, torch.device, None] = ...,
+                 proposal: Optional[torch.Tensor] = ...) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    ...
+
+
 def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch.Generator] = None,
-                 device: Union[str, torch.device, None] = None, proposal: Optional[torch.Tensor] = None):
+                 device: Union[str, torch.device, None] = None,
+                 proposal: Optional[torch.Tensor] = None) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
     """Uniform permutations of 0..n−1 (Fisher–Yates), or Plackett–Luce proposal samples: the samples
     `minmin_loss_ranking` draws when called with `generator` in the same state (and the same `proposal`).
 
@@ -240,8 +280,9 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
             importance weights are returned too.
 
     Returns:
-        int64 (batch, num_samples, n), each row a permutation; with a proposal, (samples, log_weight)
-        where log_weight (batch, num_samples) float64 = −log n! − log r(σ).
+        Without a proposal: samples, int64 (batch, num_samples, n), each row a permutation. With a
+        proposal: the tuple (samples, log_weight), samples as above and log_weight (batch, num_samples)
+        float64 = log q(σ) − log r(σ) = −log n! − log r(σ).
 
     Raises:
         TypeError: `generator` is not a torch.Generator.
@@ -249,6 +290,7 @@ def sample_perms(batch: int, num_samples: int, n: int, generator: Optional[torch
 
     Example:
         perms = pyalgo.energy.sample_perms(4, 16, 5)
+        perms, log_w = pyalgo.energy.sample_perms(4, 16, 5, proposal=torch.randn(4, 5))
     """
     fn = "pyalgo.energy.sample_perms"
     batch = _count(fn, "batch", batch, 0)

@@ -395,6 +395,10 @@ def bernoulli_log_prob(a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Returns:
         (...) log-probabilities (the broadcast shape without the last axis).
 
+    Raises:
+        TypeError: a or y not a tensor, or a not floating-point.
+        ValueError: a and y without a shared last axis.
+
     Example:
         lp = bernoulli_log_prob(torch.randn(4, 1, 6), torch.randint(0, 2, (4, 10, 6)))   # (4, 10)
     """
@@ -422,6 +426,10 @@ def plackett_luce_log_prob(s: torch.Tensor, perms: torch.Tensor) -> torch.Tensor
     Returns:
         (...) log-probabilities.
 
+    Raises:
+        TypeError: s or perms not a tensor, s not floating-point, or perms not integer.
+        ValueError: s and perms without a shared last axis.
+
     Example:
         lp = plackett_luce_log_prob(torch.randn(4, 1, 5), torch.rand(4, 10, 5).argsort(-1))   # (4, 10)
     """
@@ -443,13 +451,45 @@ def plackett_luce_log_prob(s: torch.Tensor, perms: torch.Tensor) -> torch.Tensor
 
 
 def proposal_log_weight_bits(a: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
-    """log w = log q(y') − log r(y') = −k log 2 − bernoulli_log_prob(a, y') for proposal logits a (B, k) and
-    samples (B, m, k): (B, m)."""
+    """log w = log q(y') − log r(y') = −k log 2 − bernoulli_log_prob(a, y'): the importance weight of a
+    Bernoulli(σ(a)) proposal sample against uniform q (docs/energy.md, "Proposal sampling").
+
+    Args:
+        a: (B, k) proposal logits.
+        samples: (B, m, k) 0/1 samples y'.
+
+    Returns:
+        log w (B, m), a's dtype.
+
+    Raises:
+        TypeError: samples not a tensor, or a not floating-point.
+        ValueError: a and samples without a shared last axis.
+
+    Example:
+        a = torch.randn(4, 6)
+        log_w = proposal_log_weight_bits(a, torch.randint(0, 2, (4, 10, 6)))   # (4, 10)
+    """
     return -a.shape[-1] * math.log(2.0) - bernoulli_log_prob(a[:, None], samples)
 
 
 def proposal_log_weight_perms(s: torch.Tensor, perms: torch.Tensor) -> torch.Tensor:
-    """log w = −log n! − plackett_luce_log_prob(s, σ) for PL scores s (B, n) and perms (B, m, n): (B, m)."""
+    """log w = log q(σ) − log r(σ) = −log n! − plackett_luce_log_prob(s, σ): the importance weight of a
+    Plackett–Luce proposal sample against uniform q (docs/energy.md, "Proposal sampling").
+
+    Args:
+        s: (B, n) Plackett–Luce proposal scores.
+        perms: (B, m, n) integer permutations σ (position convention).
+
+    Returns:
+        log w (B, m), s's dtype.
+
+    Raises:
+        TypeError: perms not an integer tensor, or s not floating-point.
+        ValueError: s and perms without a shared last axis.
+
+    Example:
+        log_w = proposal_log_weight_perms(torch.randn(4, 5), torch.rand(4, 10, 5).argsort(-1))   # (4, 10)
+    """
     return -math.lgamma(s.shape[-1] + 1) - plackett_luce_log_prob(s[:, None], perms)
 
 
