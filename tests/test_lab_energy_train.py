@@ -182,12 +182,13 @@ def test_exact_resume_multilabel(unary_data, tmp_path, method, kw):
     assert set(saved["state"]) >= {"energy", "opt", "shuffle", "sampler", "dropout"}
 
 
-def test_exact_resume_ranking(iris, tmp_path):
+@pytest.mark.parametrize("method", ["minmin", "minmax"])   # minmax: the learned sampler is resumed too
+def test_exact_resume_ranking(iris, tmp_path, method):
     tr, te = np.arange(0, 150, 2), np.arange(1, 150, 2)
     kw = dict(train_idx=tr, test_idx=te, hidden=8, num_samples=8, seed=2)
-    full = T.train_ranking(iris, "minmin", epochs=3, **kw)
-    T.train_ranking(iris, "minmin", epochs=1, checkpoint=tmp_path / "r.pt", **kw)
-    resumed = T.train_ranking(iris, "minmin", epochs=3, checkpoint=tmp_path / "r.pt", resume=True, **kw)
+    full = T.train_ranking(iris, method, epochs=3, **kw)
+    T.train_ranking(iris, method, epochs=1, checkpoint=tmp_path / "r.pt", **kw)
+    resumed = T.train_ranking(iris, method, epochs=3, checkpoint=tmp_path / "r.pt", resume=True, **kw)
     assert resumed.curve == full.curve and resumed.metrics == full.metrics
     assert all(torch.equal(a, b) for a, b in zip(_state(full), _state(resumed)))
 
@@ -282,16 +283,6 @@ def test_exact_resume_baseline_methods(unary_data, tmp_path, method, kw):
         with pytest.raises(H.CheckpointMismatch, match=r"alpha: 1.3 -> 1.5"):
             T.train_multilabel(unary_data, method, epochs=5, checkpoint=tmp_path / "part.pt", resume=True,
                                **dict(common, alpha=1.5))
-
-
-def test_exact_resume_ranking_minmax(iris, tmp_path):
-    tr, te = np.arange(0, 150, 2), np.arange(1, 150, 2)
-    kw = dict(train_idx=tr, test_idx=te, hidden=8, num_samples=8, seed=2)
-    full = T.train_ranking(iris, "minmax", epochs=3, **kw)
-    T.train_ranking(iris, "minmax", epochs=1, checkpoint=tmp_path / "r.pt", **kw)
-    resumed = T.train_ranking(iris, "minmax", epochs=3, checkpoint=tmp_path / "r.pt", resume=True, **kw)
-    assert resumed.curve == full.curve and resumed.metrics == full.metrics
-    assert all(torch.equal(a, b) for a, b in zip(_state(full), _state(resumed)))
 
 
 def test_baseline_methods_bad_arguments(unary_data, iris):
