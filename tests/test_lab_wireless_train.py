@@ -96,6 +96,26 @@ def test_each_mode_learns(data, mode):
         assert history["eval_pct_teacher"][-1] > 80.0
 
 
+def test_unsupervised_student_leaves_max_power():
+    # Issue 18: the plain sum-rate objective used to drive every output of the MLP to p_max within ~10 Adam
+    # steps (the batch-mean dR/dp is > 0 for every user, the un-normalised ReLU layers amplify that common
+    # direction, the sigmoid saturates and its fp32 gradient is exactly 0): it then stayed on the max-power
+    # baseline for good. With the default LayerNorm student it must leave it within a few hundred steps.
+    k, g = 6, torch.Generator().manual_seed(0)
+    train, evaluation = rayleigh(2048, k, generator=g), rayleigh(512, k, generator=g)
+    teacher_rate = sum_rate(evaluation, wmmse(evaluation)).sum().item()
+    max_power_pct = 100.0 * sum_rate(evaluation, torch.ones(512, k)).sum().item() / teacher_rate    # ≈ 60 %
+    torch.manual_seed(0)
+    student = MLPStudent(k, hidden=(64, 64))
+    history = _train(student, "unsupervised", channels=train, epochs=20, batch_size=128, lr=3e-3,
+                     eval_channels=evaluation, progress=False)                               # 320 Adam steps
+    with torch.no_grad():
+        p = student(evaluation)
+    assert float((p > 0.99 * student.p_max).float().mean()) < 0.6       # not all at p_max (old code: 1.0)
+    assert history["eval_pct_teacher"][-1] > max_power_pct + 20.0          # old code: = max power
+    assert history["eval_pct_teacher"][-1] > 85.0                          # new: ≈ 93 % of WMMSE
+
+
 def test_supervised_imitates_teacher(data):
     train, evaluation, _ = data
     student = _student("gnn")
