@@ -13,7 +13,7 @@ from pyalgo.lab.harness import CheckpointMismatch
 from pyalgo.lab.wireless import (MODES, DistillConfig, TeacherLabels, assist_loss, beta_at, evaluate_student,
                                  labels as labels_module, losses, teacher_labels, train_student)
 from pyalgo.lab.wireless._ddp_check import problem as ddp_problem
-from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, rayleigh, sum_rate, wmmse
+from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, default_critic, rayleigh, sum_rate, wmmse
 
 K = 4
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -114,6 +114,32 @@ def test_unsupervised_student_leaves_max_power():
     assert float((p > 0.99 * student.p_max).float().mean()) < 0.6       # not all at p_max (old code: 1.0)
     assert history["eval_pct_teacher"][-1] > max_power_pct + 20.0          # old code: = max power
     assert history["eval_pct_teacher"][-1] > 85.0                          # new: ≈ 93 % of WMMSE
+
+
+def test_barrier_keeps_a_gradient_at_the_faces():
+    # ε·B through p = p_max·sigmoid(z): ∂B/∂z = 2·sigmoid(z) − 1, bounded and ≈ ±1 where the sigmoid's own
+    # gradient has vanished (z = ±8: sigmoid' ≈ 3e-4)
+    z = torch.tensor([[-8.0, -1.0, 0.0, 1.0, 8.0]], requires_grad=True)
+    losses.barrier_loss(2.0 * torch.sigmoid(z), 2.0).backward()
+    torch.testing.assert_close(z.grad, 2 * torch.sigmoid(z.detach()) - 1, rtol=1e-4, atol=1e-5)
+    p = torch.tensor([[0.5, 0.5], [0.25, 1.0]])
+    expected = -(2 * torch.log(torch.tensor(0.25)) + torch.log(torch.tensor(0.25 * 0.75)) + torch.log(
+        torch.tensor(1e-6 * (1 - 1e-6)))) / 2
+    assert losses.barrier_loss(p, 1.0).item() == pytest.approx(expected.item(), rel=2e-3)   # fp32 1 − 1e-6
+
+
+def test_critic_steps_and_barrier(data):
+    train, evaluation, _ = data
+    critic, calls = default_critic(_student()), []
+    critic.register_forward_pre_hook(lambda module, args: calls.append(1))
+    history = _train(_student(), "rl", channels=train, epochs=2, batch_size=64, lr=1e-2, critic=critic,
+                     critic_steps=3, barrier=1e-3, explore_std=0.3, progress=False)
+    assert len(history["critic_loss"]) == 2
+    assert len(calls) == 2 * 4 * (3 + 1)     # epochs × batches × (critic steps + the actor's Q(G, p))
+    with pytest.raises(ValueError, match="critic_steps applies to the RL modes"):
+        DistillConfig("unsupervised", critic_steps=2)
+    with pytest.raises(ValueError, match="barrier must be a finite number >= 0"):
+        DistillConfig("rl", barrier=-1.0)
 
 
 def test_supervised_imitates_teacher(data):

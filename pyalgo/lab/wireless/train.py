@@ -40,9 +40,18 @@ class DistillConfig(Validated):
     "final"). β_t = beta_at(beta_schedule, beta, t, T) weighs it in the "+assist" modes ("supervised"
     uses A alone: β would only rescale the learning rate). An epoch is one pass over a dataset of
     `batch_size` batches, or `steps_per_epoch` batches of a sampler. The critic of the RL modes takes
-    one `optimizer` step (lr `critic_lr`, default `lr`) per batch, exploring with noise of std
-    explore_std·p_max. noise: σ². seed: shuffling, exploration, sampled channels and the default
-    critic's initial weights (the student's are the caller's).
+    `critic_steps` `optimizer` steps (lr `critic_lr`, default `lr`) per batch on one draw of
+    explored actions, with noise of std explore_std·p_max. barrier: weight ε of the interior term
+    ε·B(p) added to every mode's loss (`losses.barrier_loss`; 0 = off). noise: σ². seed: shuffling,
+    exploration, sampled channels and the default critic's initial weights (the student's are the
+    caller's).
+
+    The RL modes need the last three to learn at all (issue 18, Sun's setting K = 10): the critic's
+    ∂Q/∂p carries only the batch-mean direction of ∂R/∂p at first (per-instance cosine ≈ 0 once the
+    mean is removed), which drives the actor onto max power where the saturated sigmoid passes no
+    gradient; more critic steps and wider exploration make ∂Q/∂p informative (cosine ≈ 0.7 within
+    a few hundred steps) and the barrier keeps the actor where it can still follow it, e.g.
+    explore_std 0.3, critic_steps 4, barrier 3e-3.
     """
     PUBLIC_NAME = "pyalgo.lab.wireless.DistillConfig"      # the name errors give (not a field)
 
@@ -59,6 +68,8 @@ class DistillConfig(Validated):
     explore_std: float = 0.1
     noise: float = 1.0
     seed: int = 0
+    critic_steps: int = 1
+    barrier: float = 0.0
 
     def __post_init__(self):
         fn = "pyalgo.lab.wireless.DistillConfig"
@@ -81,6 +92,11 @@ class DistillConfig(Validated):
         check_positive(fn, "explore_std", self.explore_std, allow_zero=True)
         check_positive(fn, "noise", self.noise)
         check_int(fn, "seed", self.seed, minimum=0)
+        check_int(fn, "critic_steps", self.critic_steps)
+        if self.critic_steps > 1 and not mode.critic:
+            raise ValueError(f"{fn}: critic_steps applies to the RL modes "
+                             f"({', '.join(m for m, v in MODES.items() if v.critic)}), not to mode {self.mode!r}")
+        check_positive(fn, "barrier", self.barrier, allow_zero=True)
 
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -147,7 +163,7 @@ def _actor_critic(student: nn.Module, critic: Optional[nn.Module], c: DistillCon
             critic = default_critic(student).to(like.device, like.dtype)
     optimizer = make_optimizer(c.optimizer, critic.parameters(), c.lr if c.critic_lr is None else c.critic_lr)
     model = DistributedDataParallel(critic) if world > 1 else critic
-    return ActorCritic(critic, model, optimizer, c.explore_std, generator)
+    return ActorCritic(critic, model, optimizer, c.explore_std, generator, c.critic_steps)
 
 
 def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[Dataset, Sampler],
@@ -199,7 +215,7 @@ def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[
             beta_t = beta_at(c.beta_schedule, c.beta, epoch * data.steps + step, total)
             out = _forward(model, b, needs_aux)
             loss, rate, critic_loss = mode.loss(Step(out, b, beta_t, c.assist, float(student.p_max), c.noise,
-                                                     actor_critic))
+                                                     actor_critic, c.barrier))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
