@@ -136,10 +136,29 @@ def test_critic_steps_and_barrier(data):
                      critic_steps=3, barrier=1e-3, explore_std=0.3, progress=False)
     assert len(history["critic_loss"]) == 2
     assert len(calls) == 2 * 4 * (3 + 1)     # epochs × batches × (critic steps + the actor's Q(G, p))
+    student, calls[:] = _student(), []
+    before = [w.detach().clone() for w in student.parameters()]
+    _train(student, "rl", channels=train, epochs=1, batch_size=64, critic=critic, critic_warmup=4, progress=False)
+    assert all(torch.equal(a, w) for a, w in zip(before, student.parameters()))     # 4 batches: critic only
+    assert len(calls) == 4 * 2
+    with pytest.raises(ValueError, match="critic_warmup applies to the RL modes"):
+        DistillConfig("supervised", critic_warmup=10)
     with pytest.raises(ValueError, match="critic_steps applies to the RL modes"):
         DistillConfig("unsupervised", critic_steps=2)
     with pytest.raises(ValueError, match="barrier must be a finite number >= 0"):
         DistillConfig("rl", barrier=-1.0)
+
+
+def test_cosine_lr_schedule(data):
+    from pyalgo.lab.wireless.train import lr_at
+    assert [lr_at("cosine", 2.0, t, 4) for t in range(4)] == pytest.approx([2.0, 1.0 + 2 ** -0.5, 1.0, 1.0 - 2 ** -0.5])
+    assert lr_at("constant", 2.0, 3, 4) == 2.0
+    train, _, _ = data
+    histories = [_train(_student(), "unsupervised", channels=train, epochs=2, batch_size=64, lr=1e-2,
+                        lr_schedule=schedule, progress=False) for schedule in ("constant", "cosine")]
+    assert histories[0]["loss"][0] != histories[1]["loss"][0]      # steps 1-3 of epoch 1 already slower
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        DistillConfig("unsupervised", lr_schedule="step")
 
 
 def test_supervised_imitates_teacher(data):
