@@ -13,7 +13,7 @@ from pyalgo.lab.harness import CheckpointMismatch
 from pyalgo.lab.wireless import (MODES, DistillConfig, TeacherLabels, assist_loss, beta_at, evaluate_student,
                                  labels as labels_module, losses, teacher_labels, train_student)
 from pyalgo.lab.wireless._ddp_check import problem as ddp_problem
-from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, rayleigh, sum_rate, wmmse
+from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, default_critic, rayleigh, sum_rate, wmmse
 
 K = 4
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,6 +94,71 @@ def test_each_mode_learns(data, mode):
     assert history["eval_sum_rate"][-1] > 1.05 * random_rate
     if mode not in ("unsupervised", "rl"):     # with the teacher's help: well above max power (71.6%) too
         assert history["eval_pct_teacher"][-1] > 80.0
+
+
+def test_unsupervised_student_leaves_max_power():
+    # Issue 18: the plain sum-rate objective used to drive every output of the MLP to p_max within ~10 Adam
+    # steps (the batch-mean dR/dp is > 0 for every user, the un-normalised ReLU layers amplify that common
+    # direction, the sigmoid saturates and its fp32 gradient is exactly 0): it then stayed on the max-power
+    # baseline for good. With the default LayerNorm student it must leave it within a few hundred steps.
+    k, g = 6, torch.Generator().manual_seed(0)
+    train, evaluation = rayleigh(2048, k, generator=g), rayleigh(512, k, generator=g)
+    teacher_rate = sum_rate(evaluation, wmmse(evaluation)).sum().item()
+    max_power_pct = 100.0 * sum_rate(evaluation, torch.ones(512, k)).sum().item() / teacher_rate    # ≈ 60 %
+    torch.manual_seed(0)
+    student = MLPStudent(k, hidden=(64, 64))
+    history = _train(student, "unsupervised", channels=train, epochs=20, batch_size=128, lr=3e-3,
+                     eval_channels=evaluation, progress=False)                               # 320 Adam steps
+    with torch.no_grad():
+        p = student(evaluation)
+    assert float((p > 0.99 * student.p_max).float().mean()) < 0.6       # not all at p_max (old code: 1.0)
+    assert history["eval_pct_teacher"][-1] > max_power_pct + 20.0          # old code: = max power
+    assert history["eval_pct_teacher"][-1] > 85.0                          # new: ≈ 93 % of WMMSE
+
+
+def test_barrier_keeps_a_gradient_at_the_faces():
+    # ε·B through p = p_max·sigmoid(z): ∂B/∂z = 2·sigmoid(z) − 1, bounded and ≈ ±1 where the sigmoid's own
+    # gradient has vanished (z = ±8: sigmoid' ≈ 3e-4)
+    z = torch.tensor([[-8.0, -1.0, 0.0, 1.0, 8.0]], requires_grad=True)
+    losses.barrier_loss(2.0 * torch.sigmoid(z), 2.0).backward()
+    torch.testing.assert_close(z.grad, 2 * torch.sigmoid(z.detach()) - 1, rtol=1e-4, atol=1e-5)
+    p = torch.tensor([[0.5, 0.5], [0.25, 1.0]])
+    expected = -(2 * torch.log(torch.tensor(0.25)) + torch.log(torch.tensor(0.25 * 0.75)) + torch.log(
+        torch.tensor(1e-6 * (1 - 1e-6)))) / 2
+    assert losses.barrier_loss(p, 1.0).item() == pytest.approx(expected.item(), rel=2e-3)   # fp32 1 − 1e-6
+
+
+def test_critic_steps_and_barrier(data):
+    train, evaluation, _ = data
+    critic, calls = default_critic(_student()), []
+    critic.register_forward_pre_hook(lambda module, args: calls.append(1))
+    history = _train(_student(), "rl", channels=train, epochs=2, batch_size=64, lr=1e-2, critic=critic,
+                     critic_steps=3, barrier=1e-3, explore_std=0.3, progress=False)
+    assert len(history["critic_loss"]) == 2
+    assert len(calls) == 2 * 4 * (3 + 1)     # epochs × batches × (critic steps + the actor's Q(G, p))
+    student, calls[:] = _student(), []
+    before = [w.detach().clone() for w in student.parameters()]
+    _train(student, "rl", channels=train, epochs=1, batch_size=64, critic=critic, critic_warmup=4, progress=False)
+    assert all(torch.equal(a, w) for a, w in zip(before, student.parameters()))     # 4 batches: critic only
+    assert len(calls) == 4 * 2
+    with pytest.raises(ValueError, match="critic_warmup applies to the RL modes"):
+        DistillConfig("supervised", critic_warmup=10)
+    with pytest.raises(ValueError, match="critic_steps applies to the RL modes"):
+        DistillConfig("unsupervised", critic_steps=2)
+    with pytest.raises(ValueError, match="barrier must be a finite number >= 0"):
+        DistillConfig("rl", barrier=-1.0)
+
+
+def test_cosine_lr_schedule(data):
+    from pyalgo.lab.wireless.train import lr_at
+    assert [lr_at("cosine", 2.0, t, 4) for t in range(4)] == pytest.approx([2.0, 1.0 + 2 ** -0.5, 1.0, 1.0 - 2 ** -0.5])
+    assert lr_at("constant", 2.0, 3, 4) == 2.0
+    train, _, _ = data
+    histories = [_train(_student(), "unsupervised", channels=train, epochs=2, batch_size=64, lr=1e-2,
+                        lr_schedule=schedule, progress=False) for schedule in ("constant", "cosine")]
+    assert histories[0]["loss"][0] != histories[1]["loss"][0]      # steps 1-3 of epoch 1 already slower
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        DistillConfig("unsupervised", lr_schedule="step")
 
 
 def test_supervised_imitates_teacher(data):

@@ -39,6 +39,25 @@ def test_mlp_student_column_major_input():
     assert captured == [3.0]
 
 
+def test_mlp_student_norm_option():
+    G = rayleigh(6, K, generator=torch.Generator().manual_seed(4))
+    torch.manual_seed(0)
+    layer, batch, plain = (MLPStudent(K, hidden=(8, 8), norm=n) for n in ("layer", "batch", "none"))
+    assert MLPStudent(K).norm == "layer" and isinstance(MLPStudent(K).norms[0], torch.nn.LayerNorm)
+    assert plain.norms is None and isinstance(batch.norms[1], torch.nn.BatchNorm1d)
+    assert not any(k.startswith("norms.") for k in plain.state_dict())      # Sun et al.'s plain DNN
+    for student in (layer, batch, plain):
+        p = student(G)
+        assert p.shape == (6, K) and bool(((p >= 0) & (p <= 1)).all())
+    # LayerNorm is per instance: a row's powers do not depend on the rest of the batch
+    torch.testing.assert_close(layer(G[:1]), layer(G)[:1])
+    # and it stays finite where its fp32 variance would overflow (activations ≫ 1e19)
+    huge = MLPStudent(K, inputs="gain")(G * 1e30)
+    assert bool(torch.isfinite(huge).all())
+    with pytest.raises(ValueError, match="pyalgo.wireless.MLPStudent: norm must be one of"):
+        MLPStudent(K, norm="group")
+
+
 @pytest.mark.parametrize("aggregation", ["max", "sum", "mean"])
 def test_gnn_permutation_equivariant_and_size_agnostic(aggregation):
     g = torch.Generator().manual_seed(2)

@@ -4,7 +4,9 @@
 Students map gains G (B, K, K) (G[b, i, j] = gain from transmitter j to receiver i) and optional
 user weights α (B, K) to powers p ∈ [0, p_max]^K:
 
-- `MLPStudent`: Sun et al.'s DNN, K² → 200 → 80 → 80 → K (ReLU), output p_max·sigmoid.
+- `MLPStudent`: Sun et al.'s DNN, K² → 200 → 80 → 80 → K (ReLU, LayerNorm before each ReLU by
+  default: without it the sum-rate objective collapses the student onto max power), output
+  p_max·sigmoid.
 - `GNNStudent`: permutation-equivariant message passing over the interference graph (the AD
   paper's eqs. 6–7): m_i = max/sum/mean_{j ∈ N(i)} φ(x_j, G_ij, G_ji), x_i ← ψ(x_i, m_i), shared
   by all nodes, x_i⁰ = (G_ii, α_i); works for any K.
@@ -24,12 +26,14 @@ from ._checks import (MAX_SIZE, Weights, allocating, check_choice, check_gains, 
                       check_powers, expand_weights)
 
 __all__ = ["MLPStudent", "GNNStudent", "MLPCritic", "GNNCritic", "StudentOutput", "default_critic",
-           "INPUTS", "AGGREGATIONS"]
+           "INPUTS", "AGGREGATIONS", "NORMS"]
 
 INPUTS = ("gain", "amplitude", "log")
 AGGREGATIONS = ("max", "sum", "mean")
+NORMS = ("layer", "batch", "none")
 Inputs = Literal["gain", "amplitude", "log"]
 Aggregation = Literal["max", "sum", "mean"]
+Norm = Literal["layer", "batch", "none"]
 
 
 # ---- students -----------------------------------------------------------------------------------
@@ -65,6 +69,26 @@ def _mlp(sizes: Sequence[int], final_relu: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _norm_layer(norm: Norm, width: int) -> Optional[nn.Module]:
+    if norm == "layer":
+        return nn.LayerNorm(width)
+    if norm == "batch":
+        return nn.BatchNorm1d(width)
+    return None
+
+
+_LN_RANGE = 1e9      # LayerNorm's fp32 variance overflows for activations beyond ~1e19
+
+
+def _normalise(norm: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """norm(h), with rows whose activations exceed 1e9 scaled down first (a constant, detached):
+    LayerNorm is scale-invariant there (the variance dwarfs its ε) and its fp32 variance would
+    overflow for activations beyond ~1e19 (gains of 1e30 with ``inputs="gain"``)."""
+    if isinstance(norm, nn.LayerNorm):
+        h = h / (h.detach().abs().amax(-1, keepdim=True).clamp_min(_LN_RANGE) / _LN_RANGE)
+    return norm(h)
+
+
 def _state_from_raw(raw: torch.Tensor) -> torch.Tensor:
     """Raw head output (..., 2) -> (u·√G_kk = sigmoid, log2 w = softplus)."""
     return torch.stack([torch.sigmoid(raw[..., 0]), F.softplus(raw[..., 1])], dim=-1)
@@ -79,6 +103,19 @@ class MLPStudent(nn.Module):
     """Sun et al.'s DNN (TSP 2018, `function_dnn_powercontrol.py`): flattened gains → `hidden`
     (ReLU) → K, with p = p_max·sigmoid(·) (the AD paper) instead of their relu6(x)/6.
 
+    ``norm`` normalises each hidden layer before its ReLU: "layer" (default; LayerNorm, per
+    instance, so the same at any batch size and under torchrun), "batch" (BatchNorm1d: batch
+    statistics in training, running ones in eval mode; needs batches of ≥ 2 in training and is not
+    synchronised across torchrun ranks) or "none" (Sun et al.'s plain DNN). Without it the
+    unsupervised (sum-rate) and RL objectives collapse the student onto max power: the batch-mean
+    gradient dR/dp is > 0 for every user (max power is the best input-independent policy), Adam
+    moves every weight of every layer in that common direction, the un-normalised ReLU activations
+    grow multiplicatively with depth (last hidden layer ×80 in 10 steps at lr 3e-3), the output
+    pre-activations reach ≈ +8 before any input dependence is learnt, and the saturated sigmoid's
+    gradient is exactly 0 in fp32 from then on. Normalisation pins the activation scale, so the
+    common drift can only grow linearly through the output layer, and the input-dependent part
+    of the policy has time to form.
+
     The K×K matrix is flattened column-major, as Sun et al.'s ``H.reshape(K², order='F')``, after
     the `inputs` scaling (see `_features`; default "amplitude", their |h|). With ``weighted=True``
     the K user weights are appended to the input (K² + K), else the student takes no weights.
@@ -89,9 +126,10 @@ class MLPStudent(nn.Module):
 
     def __init__(self, K: int, hidden: Sequence[int] = (200, 80, 80), p_max: float = 1.0,
                  inputs: Inputs = "amplitude", weighted: bool = False, state_head: bool = False,
-                 trajectory_heads: bool = False):
+                 trajectory_heads: bool = False, norm: Norm = "layer"):
         super().__init__()
         fn = "pyalgo.wireless.MLPStudent"
+        self.norm = check_choice(fn, "norm", norm, NORMS)
         self.K = check_int(fn, "K", K, maximum=MAX_SIZE)
         self.hidden_sizes = tuple(check_int(fn, "hidden sizes", h, maximum=MAX_SIZE) for h in hidden)
         if not self.hidden_sizes:
@@ -101,6 +139,7 @@ class MLPStudent(nn.Module):
         sizes = [K * K + (K if weighted else 0), *self.hidden_sizes]
         with allocating(fn, f"the model for K={K}, hidden={self.hidden_sizes}"):
             self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.norms = None if norm == "none" else nn.ModuleList(_norm_layer(norm, b) for b in self.hidden_sizes)
             self.out = nn.Linear(sizes[-1], K)
             self.state_head = nn.Linear(sizes[-1], 2 * K) if state_head else None
             self.trajectory_heads = (nn.ModuleList(nn.Linear(h, K) for h in self.hidden_sizes)
@@ -129,7 +168,10 @@ class MLPStudent(nn.Module):
                              "build it with weighted=True")
         iterates = []
         for i, layer in enumerate(self.layers):
-            x = torch.relu(layer(x))
+            x = layer(x)
+            if self.norms is not None:
+                x = _normalise(self.norms[i], x)
+            x = torch.relu(x)
             if self.trajectory_heads is not None:
                 iterates.append(self.p_max * torch.sigmoid(self.trajectory_heads[i](x)))
         p = self.p_max * torch.sigmoid(self.out(x))

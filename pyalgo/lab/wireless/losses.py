@@ -9,6 +9,9 @@ p_T = the teacher's powers, R = the weighted sum rate in bits, A = `assist_loss`
                           actor: L = −mean_b Q(G, p)
     rl+assist             actor: L = −mean_b Q(G, p) + β_t·A(p, teacher)
 
+Every mode adds ε·B(p) when `DistillConfig.barrier` ε > 0, B = the interior (log-barrier) term
+−mean_b Σ_k [log(p_k/p_max) + log(1 − p_k/p_max)] (`barrier_loss`).
+
 `MODES` maps each name to its loss and to what it needs (the teacher's labels, a critic, β).
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .labels import TeacherLabels
 if TYPE_CHECKING:
     from .data import Batch
 
-__all__ = ["MODES", "Mode", "ASSISTS", "assist_loss", "beta_at", "beta_fixed", "beta_increasing",
+__all__ = ["MODES", "Mode", "ASSISTS", "assist_loss", "barrier_loss", "beta_at", "beta_fixed", "beta_increasing",
            "beta_decreasing", "BETA_SCHEDULES", "ActorCritic", "Step"]
 
 ASSISTS = ("final", "final+state", "final+trajectory", "final+state+trajectory")
@@ -97,6 +100,20 @@ def assist_loss(out: StudentOutput, teacher: TeacherLabels, G: torch.Tensor, p_m
     return loss
 
 
+# ---- the interior term -----------------------------------------------------------------------------
+
+def barrier_loss(p: torch.Tensor, p_max: float) -> torch.Tensor:
+    """B(p) = −mean_b Σ_k [log(x_k) + log(1 − x_k)], x = p/p_max clamped to [1e-6, 1 − 1e-6].
+
+    Through p = p_max·sigmoid(z) its gradient in z is −(1 − 2x_k) per user, bounded and not vanishing
+    at the box's faces: ε·B keeps the student's outputs where the sigmoid still passes a gradient
+    (|z| ≲ log(|∂R/∂p|/ε)), so a gradient that only becomes informative later (a critic that has
+    not learnt the action dependence yet, RL modes) can still move them. Its pull on p is at most ε
+    per user in z, so near-binary optima stay reachable (binarised evaluation is unaffected)."""
+    x = (p / p_max).clamp(1e-6, 1 - 1e-6)
+    return -(torch.log(x) + torch.log1p(-x)).sum(-1).mean()
+
+
 # ---- one step's loss -------------------------------------------------------------------------------
 
 class ActorCritic:
@@ -105,14 +122,16 @@ class ActorCritic:
     `generator`."""
 
     def __init__(self, critic: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer, explore_std: float,
-                 generator: torch.Generator):
+                 generator: torch.Generator, critic_steps: int = 1):
         self.critic, self.model, self.optimizer = critic, model, optimizer
         self.explore_std, self.generator = explore_std, generator
+        self.critic_steps = critic_steps
 
     def step(self, batch: Batch, p: torch.Tensor, p_max: float, noise: float) -> Tuple[torch.Tensor, float]:
-        """One DDPG-style step: the critic takes an optimiser step on (Q(G, a) − R(G, a))² for explored
-        actions a = clip(p + N(0, (explore_std·p_max)²), 0, p_max); returns the actor loss
-        −mean Q(G, p) through the updated critic with its weights held fixed, and the critic loss."""
+        """One DDPG-style step: the critic takes `critic_steps` optimiser steps on (Q(G, a) − R(G, a))² for
+        explored actions a = clip(p + N(0, (explore_std·p_max)²), 0, p_max) (one draw); returns the actor
+        loss −mean Q(G, p) through the updated critic with its weights held fixed, and the critic loss
+        (of the first of those steps)."""
         kwargs = batch.student_kwargs()
         with torch.no_grad():
             draw = torch.randn(p.shape, generator=self.generator, dtype=p.dtype).to(p.device)
@@ -122,6 +141,11 @@ class ActorCritic:
         self.optimizer.zero_grad(set_to_none=True)
         critic_loss.backward()
         self.optimizer.step()
+        for _ in range(self.critic_steps - 1):
+            again = F.mse_loss(self.model(batch.G, action, **kwargs), reward)
+            self.optimizer.zero_grad(set_to_none=True)
+            again.backward()
+            self.optimizer.step()
         frozen = {k: v.detach() for k, v in self.critic.state_dict().items()}
         q = torch.func.functional_call(self.critic, frozen, (batch.G, p), kwargs)
         return -q.mean(), float(critic_loss.detach())
@@ -129,7 +153,8 @@ class ActorCritic:
 
 class Step(NamedTuple):
     """What the loss of one optimiser step sees: the student's output on the batch (a
-    `pyalgo.lab.wireless.data.Batch`), β_t, the assistance parts, p_max, σ² and the critic."""
+    `pyalgo.lab.wireless.data.Batch`), β_t, the assistance parts, p_max, σ², the critic and the
+    weight ε of the interior term."""
     out: StudentOutput
     batch: object
     beta: float
@@ -137,6 +162,7 @@ class Step(NamedTuple):
     p_max: float
     noise: float
     critic: Optional[ActorCritic]
+    barrier: float = 0.0
 
     def rate(self) -> torch.Tensor:
         """(B,) weighted sum rate of the student's powers."""
@@ -177,6 +203,16 @@ def assisted(objective: Callable[[Step], Loss]) -> Callable[[Step], Loss]:
     return loss
 
 
+def with_barrier(objective: Callable[[Step], Loss]) -> Callable[[Step], Loss]:
+    """objective + ε·B(p) (`barrier_loss`) when ε > 0; the objective unchanged otherwise."""
+    def loss(s: Step) -> Loss:
+        value, rate, critic_loss = objective(s)
+        if s.barrier > 0:
+            value = value + s.barrier * barrier_loss(s.out.p, s.p_max)
+        return value, rate, critic_loss
+    return loss
+
+
 @dataclass(frozen=True)
 class Mode:
     """A training mode: its loss, and whether it needs the teacher's labels (and so takes
@@ -188,9 +224,9 @@ class Mode:
 
 
 MODES: Dict[str, Mode] = {
-    "supervised": Mode(supervised_loss, teacher=True, critic=False, beta=False),
-    "unsupervised": Mode(unsupervised_loss, teacher=False, critic=False, beta=False),
-    "unsupervised+assist": Mode(assisted(unsupervised_loss), teacher=True, critic=False, beta=True),
-    "rl": Mode(actor_critic_loss, teacher=False, critic=True, beta=False),
-    "rl+assist": Mode(assisted(actor_critic_loss), teacher=True, critic=True, beta=True),
+    "supervised": Mode(with_barrier(supervised_loss), teacher=True, critic=False, beta=False),
+    "unsupervised": Mode(with_barrier(unsupervised_loss), teacher=False, critic=False, beta=False),
+    "unsupervised+assist": Mode(with_barrier(assisted(unsupervised_loss)), teacher=True, critic=False, beta=True),
+    "rl": Mode(with_barrier(actor_critic_loss), teacher=False, critic=True, beta=False),
+    "rl+assist": Mode(with_barrier(assisted(actor_critic_loss)), teacher=True, critic=True, beta=True),
 }
