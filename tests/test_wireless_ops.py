@@ -516,3 +516,75 @@ class TestCudaParity:
         cpu = W.wmmse_miso(H, p_max=10.0, tol=0, max_iter=20)
         gpu = W.wmmse_miso(H.cuda(), p_max=10.0, tol=0, max_iter=20)
         assert_close(gpu.cpu(), cpu, rtol=1e-8, atol=1e-9)
+
+
+# ---- issue 18: fused validation and the lean call path ----------------------------------------------
+
+class _Calls(torch.overrides.TorchFunctionMode):
+    """Records the torch functions called in the block (Python-side tensor work)."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.append(getattr(func, "__name__", str(func)))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("call", ["wmmse", "sum_rate"])
+def test_valid_call_runs_no_python_value_checks(call):
+    """The value checks are fused into the CPU kernels: a valid, validated call makes no Python pass
+    over the data (isfinite / comparisons / all: one host sync each on CUDA)."""
+    G, p = gains(3, 4), torch.full((3, 4), 0.5, dtype=torch.float64)
+    with _Calls() as mode:
+        W.wmmse(G) if call == "wmmse" else W.sum_rate(G, p)
+    checks = {"isfinite", "all", "any", "__lt__", "__gt__", "__ge__", "__le__", "__and__"}
+    assert not checks & set(mode.names), mode.names
+
+
+@pytest.mark.parametrize("bad", ["H", "p", "noise"])
+def test_refused_inputs_raise_the_python_errors(bad):
+    """The Python checks run when the kernel refuses the inputs: the typed error, not the C++ one."""
+    G, p, noise = gains(3, 4), torch.full((3, 4), 0.5, dtype=torch.float64), 1.0
+    if bad == "H":
+        G = G.clone()
+        G[1, 2, 0] = -1.0
+    elif bad == "p":
+        p = p.clone()
+        p[0, 1] = float("nan")
+    else:
+        noise = 0.0
+    with pytest.raises(ValueError, match=rf"pyalgo\.wireless\.sum_rate: {bad}") as info:
+        W.sum_rate(G, p, noise=noise)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    if bad != "p":
+        with pytest.raises(ValueError, match=rf"pyalgo\.wireless\.wmmse: {bad}"):
+            W.wmmse(G, noise=noise)
+
+
+def test_negative_amplitudes_are_still_refused():
+    """amplitude=True squares H, so the kernel would see valid gains: checked in Python first."""
+    H = gains(2, 3).sqrt()
+    H[0, 0, 1] = -0.5
+    with pytest.raises(ValueError, match="H holds power gains"):
+        W.wmmse(H, amplitude=True)
+    with pytest.raises(ValueError, match="H holds power gains"):
+        W.sum_rate(H, torch.ones(2, 3, dtype=torch.float64), amplitude=True)
+
+
+def test_sum_rate_lean_path_gradients_and_torch_func():
+    """The eager autograd.Function path, the registered-autograd path (torch.func) and the reference
+    give the same gradients w.r.t. H, p and a tensor noise."""
+    G = gains(5, 6).requires_grad_()
+    p = torch.rand(5, 6, dtype=torch.float64, generator=gen(1)).requires_grad_()
+    noise = torch.full((5, 1), 0.7, dtype=torch.float64, requires_grad=True)
+    got = torch.autograd.grad(W.sum_rate(G, p, noise=noise).sum(), (G, p, noise))
+    want = torch.autograd.grad(R.sum_rate_ref(G, p, noise=noise).sum(), (G, p, noise))
+    for a, b in zip(got, want):
+        assert_close(a, b, rtol=1e-10, atol=1e-12)
+    func = torch.func.grad(lambda q: W.sum_rate(G.detach(), q).sum())(p.detach())
+    want_p = torch.autograd.grad(R.sum_rate_ref(G.detach(), p).sum(), p)[0]
+    assert_close(func, want_p, rtol=1e-10, atol=1e-12)
+    with torch.no_grad():
+        assert not W.sum_rate(G, p).requires_grad

@@ -280,5 +280,27 @@ PYALGO_HD void siso_rate_grad_at(const A* g, const A* p, const A* e, const A* a,
   }
 }
 
+// siso_rate_grad_at for all users j at once (one thread per instance, the CPU): the column sums
+// over i become K contiguous, vectorised row updates (axpy) instead of K strided column walks.
+template <typename A>
+PYALGO_HD void siso_rate_grad_all(const A* g, const A* p, const A* e, const A* a, A* grad_p, A* grad_g, int K) {
+  for (int j = 0; j < K; ++j) grad_p[j] = g[static_cast<int64_t>(j) * K + j] * a[j];
+  for (int i = 0; i < K; ++i) {
+    const A* row = g + static_cast<int64_t>(i) * K;
+    const A ei = e[i];
+    PYALGO_SIMD
+    for (int j = 0; j < K; ++j) grad_p[j] += j == i ? A(0) : row[j] * ei;
+  }
+  if (grad_g != nullptr) {
+    for (int j = 0; j < K; ++j) {
+      A* row = grad_g + static_cast<int64_t>(j) * K;
+      const A ej = e[j];
+      PYALGO_SIMD
+      for (int k = 0; k < K; ++k) row[k] = p[k] * ej;
+      row[j] = p[j] * a[j];
+    }
+  }
+}
+
 }  // namespace wireless
 }  // namespace pyalgo

@@ -11,17 +11,21 @@ Conventions
   shape that broadcasts to (B, K) (e.g. (1, K) per user). For MISO, p_max is per instance.
 - Rates are in bits/s/Hz.
 
-Value checks (negative/non-finite gains, noise <= 0, ...) run in the wrappers on every device;
-on CUDA they cost one host synchronisation per call (``validate=False`` skips them). The kernels
-check the same preconditions themselves, so a direct ``torch.ops.pyalgo`` call, ``validate=False``
-or ``torch.compile`` cannot skip them: the CPU kernels raise, the CUDA kernels (which do not
-synchronise) return NaN for the instances or users concerned.
+Value checks (negative/non-finite gains, noise <= 0, ...) are fused into the kernels, which check
+every precondition in their pass over the data, so that a direct ``torch.ops.pyalgo`` call,
+``validate=False`` or ``torch.compile`` cannot skip them: the CPU kernels raise, the CUDA kernels
+(which do not synchronise) return NaN for the instances or users concerned. With ``validate=True``
+(the default) the wrappers turn a refusal into the Python checks' typed error: they run those
+checks only when the CPU kernel raised or, on CUDA, when the result is not finite (the one host
+synchronisation of a validated CUDA call; ``validate=False`` skips it). A valid call therefore
+makes no Python pass over the data (issue 18). Rules the kernels do not share (amplitudes, whose
+squares are valid gains; a given init <= p_max) are still checked in Python first.
 """
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Dict, Literal, NamedTuple, Optional, Union, overload
+from typing import Any, Callable, Dict, Literal, NamedTuple, Optional, Union, overload
 
 import torch
 
@@ -158,19 +162,29 @@ def _call(fn: str, what: str, op, *args):
         raise
 
 
-def _teacher(fn: str, what: str, op, tensors, rest, validate: bool):
+def _teacher(fn: str, what: str, op, tensors, rest, validate: bool, recheck: Optional[Callable[[], object]] = None):
     """Runs a WMMSE op; if its float32 / complex64 solution left the floating-point range (an
     extreme SNR or scale: the CPU kernel raises, the CUDA one returns NaN), solves again in float64
-    and casts back. Outside the float64 range too: a ValueError naming the function."""
+    and casts back. Outside the float64 range too: a ValueError naming the function.
+
+    The value checks are fused into the kernels: `recheck` (the Python value checks) runs only when
+    the op refused its inputs (CPU: a RuntimeError; CUDA: NaN in the solution, the one host
+    synchronisation of a validated call), so that the error raised is their typed one."""
     if not _checking(validate):
         return op(*tensors, *rest)
+    failure: Optional[RuntimeError] = None
     try:
         out = _call(fn, what, op, *tensors, *rest)
-        if out[0].numel() == 0 or bool(torch.isfinite(out[0]).all()):
+        # A CPU kernel raises for a solution that is not finite (kBadResult): no check needed.
+        if tensors[0].is_cpu or out[0].numel() == 0 or bool(torch.isfinite(out[0]).all()):
             return out
     except RuntimeError as exc:
         if _NOT_FINITE not in str(exc):
-            raise
+            failure = exc
+    if recheck is not None:
+        recheck()  # outside the except block: a typed error is not chained to the C++ one
+    if failure is not None:
+        raise failure
     wide = _WIDER.get(tensors[0].dtype)
     if wide is not None:
         real = torch.float64
@@ -254,19 +268,34 @@ def wmmse(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights: Opti
         res = pyalgo.wireless.wmmse(H, return_trajectory=True)         # WMMSEResult
     """
     fn = "pyalgo.wireless.wmmse"
-    _check_channels(fn, H, False, validate)
+    # The value checks are fused into the kernel (csrc/wireless): the Python ones run first only
+    # where the kernel does not check the same rule (amplitudes, whose squares are valid gains
+    # even when negative; a given init, which must not exceed p_max), else only when the kernel
+    # refuses the inputs (`recheck`), for their typed error.
+    upfront = _checking(validate) and (amplitude or not isinstance(init, str))
+    _check_channels(fn, H, False, upfront)
     _check_iterations(fn, max_iter, tol)
     B, K = H.shape[0], H.shape[1]
-    H = _gains(H.detach(), amplitude)
-    args: Dict[str, Any] = dict(B=B, K=K, dtype=H.dtype, device=H.device, validate=validate)
-    p_max_t = _per_user(fn, "p_max", p_max.detach() if isinstance(p_max, torch.Tensor) else p_max, positive=True, **args)
-    noise_t = _per_user(fn, "noise", noise.detach() if isinstance(noise, torch.Tensor) else noise, positive=True, **args)
-    alpha = _per_user(fn, "weights", 1.0 if weights is None else (
-        weights.detach() if isinstance(weights, torch.Tensor) else weights), positive=False, **args)
+    H_in, H = H, _gains(H.detach(), amplitude)
+    detach = lambda x: x.detach() if isinstance(x, torch.Tensor) else x  # noqa: E731
+    weights = 1.0 if weights is None else detach(weights)
+    p_max, noise = detach(p_max), detach(noise)
+
+    def per_user(check: bool):
+        args: Dict[str, Any] = dict(B=B, K=K, dtype=H.dtype, device=H.device, validate=check)
+        return (_per_user(fn, "p_max", p_max, positive=True, **args), _per_user(fn, "noise", noise, positive=True, **args),
+                _per_user(fn, "weights", weights, positive=False, **args))
+
+    p_max_t, noise_t, alpha = per_user(upfront)
     p0 = _initial_powers(fn, init, p_max_t, generator, validate)
+
+    def recheck():
+        _check_channels(fn, H_in, False, True)
+        per_user(True)
+
     p, u, w, iterations, objective, trajectory = _teacher(
         fn, f"max_iter={max_iter} with return_trajectory (B={B}, K={K})", _ops.wmmse_siso,
-        (H, p_max_t, noise_t, alpha, p0), (int(max_iter), float(tol), bool(return_trajectory)), validate)
+        (H, p_max_t, noise_t, alpha, p0), (int(max_iter), float(tol), bool(return_trajectory)), validate, recheck)
     if not (return_state or return_trajectory):
         return p
     return WMMSEResult(p, u if return_state else None, w if return_state else None, iterations,
@@ -321,12 +350,33 @@ def sum_rate(H: torch.Tensor, p: torch.Tensor, noise: Value = 1.0, weights: Opti
         loss = -pyalgo.wireless.sum_rate(H, torch.rand(64, 10)).mean()
     """
     fn = "pyalgo.wireless.sum_rate"
-    _check_channels(fn, H, False, validate)
+    # As in `wmmse`: the kernel checks the values (gains, powers, noise) in its pass over them; the
+    # Python checks run only when it refuses them (CPU: a RuntimeError; CUDA: non-finite rates, the
+    # one host synchronisation of a validated call), for their typed error. Amplitudes are checked
+    # first (a negative amplitude squares to a valid gain).
+    check = _checking(validate)
+    _check_channels(fn, H, False, check and amplitude)
     B, K = H.shape[0], H.shape[1]
-    p = _check_powers(fn, p, B, K, H, validate)
+    p = _check_powers(fn, p, B, K, H, False)
     G = _gains(H, amplitude)
-    noise_t = _per_user(fn, "noise", noise, B, K, H.dtype, H.device, positive=True, validate=validate)
-    rates = _ops.siso_rates(G, p, noise_t)
+    noise_t = _per_user(fn, "noise", noise, B, K, H.dtype, H.device, positive=True, validate=False)
+
+    def recheck():
+        _check_channels(fn, H, False, True)
+        _check_powers(fn, p, B, K, H, True)
+        _per_user(fn, "noise", noise, B, K, H.dtype, H.device, positive=True, validate=True)
+
+    failure: Optional[RuntimeError] = None
+    try:
+        rates = _siso_rates(G, p, noise_t)
+    except RuntimeError as exc:
+        failure = exc
+    if failure is not None:
+        if check:
+            recheck()  # outside the except block: a typed error is not chained to the C++ one
+        raise failure
+    if check and not rates.is_cpu and rates.numel() and not bool(torch.isfinite(rates).all()):
+        recheck()
     return _weighted(fn, rates, weights, B, K, H, validate, per_user)
 
 
@@ -590,3 +640,40 @@ torch.library.register_autograd("pyalgo::siso_rates", _rates_backward(_ops.siso_
                                 setup_context=_rates_setup)
 torch.library.register_autograd("pyalgo::miso_rates", _rates_backward(_ops.miso_rates_backward, "sum_rate_miso_ref"),
                                 setup_context=_rates_setup)
+
+
+# ---- the eager call path of sum_rate ---------------------------------------------------------
+# A custom op's Python autograd registration costs ~15 µs per call in eager mode (see
+# pyalgo/discrete/ops.py, `_Lean`): eagerly, `sum_rate` runs `siso_rates` through a plain
+# autograd.Function that calls the op below autograd (same setup and backward); under
+# torch.compile it calls the op itself; under torch.func transforms, the Function's public apply.
+
+_below_autograd = torch._C._AutoDispatchBelowAutograd
+_SISO_RATES = _ops.siso_rates.default
+_SISO_RATES_BACKWARD = _rates_backward(_ops.siso_rates_backward, "sum_rate_ref")
+
+
+class _SisoRatesFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(gains, p, noise):  # type: ignore[override]
+        with _below_autograd():
+            return _SISO_RATES(gains, p, noise)
+
+    setup_context = staticmethod(_rates_setup)
+    backward = staticmethod(_SISO_RATES_BACKWARD)
+
+
+_SISO_RATES_APPLY = torch._C._FunctionBase.__dict__["apply"].__get__(None, _SisoRatesFunction)
+
+
+def _siso_rates(gains: torch.Tensor, p: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    if torch.compiler.is_compiling():
+        return _ops.siso_rates(gains, p, noise)
+    if torch._C._are_functorch_transforms_active():
+        # The Function's public apply (torch.func.grad works through its setup_context; the op's
+        # registered autograd does not support functorch).
+        return _SisoRatesFunction.apply(gains, p, noise)
+    if torch.is_grad_enabled() and (gains.requires_grad or p.requires_grad or noise.requires_grad):
+        return _SISO_RATES_APPLY(gains, p, noise)
+    with _below_autograd():
+        return _SISO_RATES(gains, p, noise)

@@ -20,6 +20,7 @@ import torch.distributed as dist
 
 from pyalgo.wireless import GNNStudent, MLPStudent, rayleigh
 
+from .distributed import shutdown
 from .labels import teacher_labels
 from .train import DistillConfig, train_student
 
@@ -52,9 +53,14 @@ def main(out_dir: str) -> None:
         torch.save(dict(world=dist.get_world_size(), labels=labels._asdict(), history=history,
                         ranks_agree=all(torch.equal(x, mine) for x in everyone)),
                    os.path.join(out_dir, "result.pt"))
-    dist.barrier()      # no rank tears gloo down while another still talks to it (a rare SIGABRT)
-    dist.destroy_process_group()
+    del student, gnn, weights, mine, everyone
+    shutdown()          # reducers collected, barrier, then the group destroyed (a rare SIGABRT otherwise)
 
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    # Nothing is left to run: skip interpreter finalisation, where a gloo thread or buffer that
+    # outlived the group could still abort the process after its work is done and saved.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

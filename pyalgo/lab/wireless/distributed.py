@@ -4,6 +4,8 @@ are broadcast from rank 0 or gathered from every rank; each rank draws its explo
 sampled channels from a generator of its own, and rank 0 alone writes files."""
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from typing import Any, Dict, List, Mapping, Tuple
 
@@ -21,9 +23,26 @@ def rank_and_world(device: torch.device) -> Tuple[int, int]:
         return 0, 1
     if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(shutdown, barrier=False)
     if not dist.is_initialized():
         return 0, 1
     return dist.get_rank(), dist.get_world_size()
+
+
+def shutdown(barrier: bool = True) -> None:
+    """Tears the default process group down while the interpreter is fully alive: first whatever
+    still holds the group only through reference cycles (gc), then, after a barrier (no rank
+    leaves while another still talks to it), the group itself. Left to interpreter finalisation,
+    gloo's objects and their threads are destroyed on a torn-down interpreter, and a rank can abort
+    ("terminate called without an active exception": a joinable std::thread destroyed at exit).
+    `rank_and_world` registers it at exit, without the barrier (a rank leaving on an error must not
+    wait for the others); idempotent."""
+    gc.collect()
+    if dist.is_available() and dist.is_initialized():
+        if barrier:
+            dist.barrier()
+        dist.destroy_process_group()
+    gc.collect()
 
 
 def broadcast_from_rank0(obj: Any, world: int) -> Any:
