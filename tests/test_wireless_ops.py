@@ -563,6 +563,40 @@ def test_refused_inputs_raise_the_python_errors(bad):
             W.wmmse(G, noise=noise)
 
 
+@pytest.mark.parametrize("call", ["wmmse_miso", "sum_rate_miso"])
+def test_valid_miso_call_runs_no_python_value_checks(call):
+    """The MISO kernels check H, V / init, p_max, noise and weights too: a valid, validated call makes
+    no Python value check (no isfinite, all, any; MRT's own `total > 0` select is arithmetic)."""
+    H = miso(3, 2, 4)
+    V = W.mrt_init(H, 2.0)
+    with _Calls() as mode:
+        W.wmmse_miso(H, p_max=2.0, max_iter=3) if call == "wmmse_miso" else W.sum_rate_miso(H, V)
+    assert not {"isfinite", "all", "any"} & set(mode.names), mode.names
+
+
+@pytest.mark.parametrize("bad", ["H", "V", "noise", "p_max", "weights"])
+def test_refused_miso_inputs_raise_the_python_errors(bad):
+    """As for SISO: the kernel refuses, then the Python checks raise their typed, unchained error."""
+    H, args = miso(3, 2, 4), dict(noise=1.0)
+    V = W.mrt_init(H)
+    if bad == "H":
+        H = H.clone()
+        H[1, 0, 2] = complex("nan")
+    elif bad == "V":
+        V = V.clone()
+        V[2, 1, 0] = complex("inf")
+    else:
+        args[bad] = -1.0 if bad != "noise" else 0.0
+    if bad in ("H", "V", "noise"):
+        with pytest.raises(ValueError, match=rf"pyalgo\.wireless\.sum_rate_miso: {bad} must be finite") as info:
+            W.sum_rate_miso(H, V, noise=args["noise"])
+        assert info.value.__cause__ is None and info.value.__context__ is None
+    if bad != "V":
+        with pytest.raises(ValueError, match=rf"pyalgo\.wireless\.wmmse_miso: {bad} must be finite") as info:
+            W.wmmse_miso(H, max_iter=3, **args)
+        assert info.value.__cause__ is None and info.value.__context__ is None
+
+
 def test_negative_amplitudes_are_still_refused():
     """amplitude=True squares H, so the kernel would see valid gains: checked in Python first."""
     H = gains(2, 3).sqrt()
@@ -588,3 +622,4 @@ def test_sum_rate_lean_path_gradients_and_torch_func():
     assert_close(func, want_p, rtol=1e-10, atol=1e-12)
     with torch.no_grad():
         assert not W.sum_rate(G, p).requires_grad
+

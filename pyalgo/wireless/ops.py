@@ -366,9 +366,17 @@ def sum_rate(H: torch.Tensor, p: torch.Tensor, noise: Value = 1.0, weights: Opti
         _check_powers(fn, p, B, K, H, True)
         _per_user(fn, "noise", noise, B, K, H.dtype, H.device, positive=True, validate=True)
 
+    rates = _rates(_siso_rates, (G, p, noise_t), check, recheck)
+    return _weighted(fn, rates, weights, B, K, H, validate, per_user)
+
+
+def _rates(op, args, check: bool, recheck: Callable[[], object]) -> torch.Tensor:
+    """op(*args), a rates op whose kernel checks its inputs' values: when it refuses them (CPU: a
+    RuntimeError; CUDA: non-finite rates, the one host synchronisation of a validated call) and
+    `check`, `recheck` (the Python value checks) raises their typed error."""
     failure: Optional[RuntimeError] = None
     try:
-        rates = _siso_rates(G, p, noise_t)
+        rates = op(*args)
     except RuntimeError as exc:
         failure = exc
     if failure is not None:
@@ -377,7 +385,7 @@ def sum_rate(H: torch.Tensor, p: torch.Tensor, noise: Value = 1.0, weights: Opti
         raise failure
     if check and not rates.is_cpu and rates.numel() and not bool(torch.isfinite(rates).all()):
         recheck()
-    return _weighted(fn, rates, weights, B, K, H, validate, per_user)
+    return rates
 
 
 def _check_powers(fn, p, B, K, H, validate) -> torch.Tensor:
@@ -492,19 +500,31 @@ def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights:
         rate = pyalgo.wireless.sum_rate_miso(H, V)                       # (32,)
     """
     fn = "pyalgo.wireless.wmmse_miso"
-    _check_channels(fn, H, True, validate)
+    # As in `wmmse`: the kernel checks H, p_max, noise, weights and the initial beamformers in its
+    # pass over them; the Python value checks run first only for a given init (its power <= p_max
+    # is not a kernel precondition), else only when the kernel refuses (`recheck`).
+    upfront = _checking(validate) and not isinstance(init, str)
+    _check_channels(fn, H, True, upfront)
     _check_iterations(fn, max_iter, tol)
     if isinstance(bisection_tol, bool) or not isinstance(bisection_tol, numbers.Real) or not 0 < bisection_tol < 1:
         raise ValueError(f"{fn}: bisection_tol must be a number in (0, 1), got {bisection_tol!r}")
-    H = H.detach()
+    H_in, H = H, H.detach()
     B, K, N = H.shape
     real = H.real.dtype
     detach = lambda x: x.detach() if isinstance(x, torch.Tensor) else x  # noqa: E731
-    p_max_t = _per_user(fn, "p_max", detach(p_max), B, K, real, H.device, positive=True, validate=validate,
-                        per_instance_only=True)
-    noise_t = _per_user(fn, "noise", detach(noise), B, K, real, H.device, positive=True, validate=validate)
-    alpha = _per_user(fn, "weights", 1.0 if weights is None else detach(weights), B, K, real, H.device,
-                      positive=False, validate=validate)
+
+    def per_user(check: bool):
+        args: Dict[str, Any] = dict(B=B, K=K, dtype=real, device=H.device, positive=True, validate=check)
+        return (_per_user(fn, "p_max", detach(p_max), per_instance_only=True, **args),
+                _per_user(fn, "noise", detach(noise), **args),
+                _per_user(fn, "weights", 1.0 if weights is None else detach(weights), **{**args, "positive": False}))
+
+    p_max_t, noise_t, alpha = per_user(upfront)
+
+    def recheck():
+        _check_channels(fn, H_in, True, True)
+        per_user(True)
+
     if isinstance(init, str):
         if init != "mrt":
             raise ValueError(f'{fn}: init must be "mrt" or a (B, K, N) complex tensor, got {init!r}')
@@ -523,7 +543,7 @@ def wmmse_miso(H: torch.Tensor, p_max: Value = 1.0, noise: Value = 1.0, weights:
     V, u, w, iterations, objective, trajectory = _teacher(
         fn, f"max_iter={max_iter} with return_trajectory (B={B}, K={K}, N={N})", _ops.wmmse_miso,
         (H, p_max_t, noise_t, alpha, V0.contiguous()),
-        (int(max_iter), float(tol), float(bisection_tol), bool(return_trajectory)), validate)
+        (int(max_iter), float(tol), float(bisection_tol), bool(return_trajectory)), validate, recheck)
     if not (return_state or return_trajectory):
         return V
     return MISOResult(V, u if return_state else None, w if return_state else None, iterations,
@@ -557,17 +577,25 @@ def sum_rate_miso(H: torch.Tensor, V: torch.Tensor, noise: Value = 1.0, weights:
         rate = pyalgo.wireless.sum_rate_miso(H, pyalgo.wireless.mrt_init(H))
     """
     fn = "pyalgo.wireless.sum_rate_miso"
-    _check_channels(fn, H, True, validate)
+    # As in `sum_rate`: the kernel checks H, V and noise; the Python value checks run only when it
+    # refuses them (CPU: a RuntimeError; CUDA: non-finite rates), for their typed error.
+    check = _checking(validate)
+    _check_channels(fn, H, True, False)
     if not isinstance(V, torch.Tensor):
         raise TypeError(f"{fn}: V must be a torch.Tensor, got {type(V).__name__}")
     if V.shape != H.shape or V.dtype != H.dtype or V.device != H.device:
         raise ValueError(f"{fn}: V must match H's shape, dtype and device {tuple(H.shape)} {H.dtype} {H.device}, "
                          f"got {tuple(V.shape)} {V.dtype} {V.device}")
-    if _checking(validate) and V.numel() and not bool(torch.isfinite(V).all()):
-        raise ValueError(f"{fn}: V must be finite")
     B, K, _ = H.shape
-    noise_t = _per_user(fn, "noise", noise, B, K, H.real.dtype, H.device, positive=True, validate=validate)
-    rates = _ops.miso_rates(H, V, noise_t)
+    noise_t = _per_user(fn, "noise", noise, B, K, H.real.dtype, H.device, positive=True, validate=False)
+
+    def recheck():
+        _check_channels(fn, H, True, True)
+        if V.numel() and not bool(torch.isfinite(V).all()):
+            raise ValueError(f"{fn}: V must be finite")
+        _per_user(fn, "noise", noise, B, K, H.real.dtype, H.device, positive=True, validate=True)
+
+    rates = _rates(_ops.miso_rates, (H, V, noise_t), check, recheck)
     return _weighted(fn, rates, weights, B, K, H, validate, per_user)
 
 
