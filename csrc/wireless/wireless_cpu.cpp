@@ -72,24 +72,54 @@ PYALGO_CPU_CLONES int wmmse_siso_range(const A* g, const A* p_max, const A* nois
   return all_flags;
 }
 
-// siso_rate_at for all users of an instance, in three passes: the interference sums, the SINRs
-// (one vectorised loop for the divisions), then log1p / ln 2 (libm, as the kernels', so that the
-// CPU and CUDA-emulated rates stay bitwise equal at K <= 2). Per user, log1p and the divisions
-// were a latency-bound chain behind each interference sum (~40 % of the forward at K = 10).
+// Up to this K the rates use offdiag_dot_masked (a K x K mask per task); above it, offdiag_dot
+// (the loops are long, and the mask would cost K^2 memory).
+constexpr int kMaskedMaxK = 64;
+
+// The interference sums I_k = sum_{j != k} g_kj p_j + noise_k of one instance (K x K gains `gb`),
+// into `out`; `mask` is offdiag_mask's (K <= kMaskedMaxK) or null.
+template <typename A>
+PYALGO_HD void interference_all(const A* gb, const A* pb, const A* nb, const A* mask, A* out, int K) {
+  if (mask != nullptr) {
+    for (int k = 0; k < K; ++k) {
+      const int64_t at = static_cast<int64_t>(k) * K;
+      out[k] = offdiag_dot_masked(gb + at, pb, mask + at, K) + nb[k];
+    }
+  } else {
+    for (int k = 0; k < K; ++k) out[k] = offdiag_dot(gb + static_cast<int64_t>(k) * K, pb, k, K) + nb[k];
+  }
+}
+
+// offdiag_mask for a small K, else empty (interference_all then takes offdiag_dot).
+template <typename A>
+std::vector<A> rates_mask(int K) {
+  std::vector<A> mask(K <= kMaskedMaxK ? static_cast<size_t>(K) * K : 0);
+  if (!mask.empty()) offdiag_mask(mask.data(), K);
+  return mask;
+}
+
+// siso_rate_at for all users of an instance, in three passes: the interference sums (fixed-length
+// masked row dots), the SINRs (one vectorised loop for the divisions), then log1p_poly / ln 2
+// (vectorised; the kernels' own function, so that the CPU and CUDA-emulated rates stay bitwise
+// equal at K <= 2). Per user, log1p and the divisions were a latency-bound chain behind each
+// interference sum.
 template <typename A>
 PYALGO_CPU_CLONES int siso_rates_range(const A* g, const A* p, const A* noise, A* out, int K, int64_t begin,
                                        int64_t end) {
   const int64_t KK = static_cast<int64_t>(K) * K;
+  const std::vector<A> mask = rates_mask<A>(K);
+  const A* m = mask.empty() ? nullptr : mask.data();
   int flags = 0;
   for (int64_t b = begin; b < end; ++b) {
     const A *gb = g + b * KK, *pb = p + b * K, *nb = noise + b * K;
     A* ob = out + b * K;
     // One vectorised pass per input over the instance (cheaper than K short row checks).
     flags |= nonneg_flags(gb, KK, kBadH) | nonneg_flags(pb, K, kBadP) | positive_flags(nb, K, kBadNoise);
-    for (int k = 0; k < K; ++k) ob[k] = offdiag_dot(gb + static_cast<int64_t>(k) * K, pb, k, K) + nb[k];
+    interference_all(gb, pb, nb, m, ob, K);
     PYALGO_SIMD
     for (int k = 0; k < K; ++k) ob[k] = gb[static_cast<int64_t>(k) * (K + 1)] * pb[k] / ob[k];
-    for (int k = 0; k < K; ++k) ob[k] = log1p(ob[k]) / A(kLn2);
+    PYALGO_SIMD
+    for (int k = 0; k < K; ++k) ob[k] = log1p_poly(ob[k]) / A(kLn2);
   }
   return flags;
 }
@@ -99,6 +129,8 @@ PYALGO_CPU_CLONES int siso_rates_backward_range(const A* g, const A* p, const A*
                                                 A* grad_p, A* grad_noise, A* direct, int K, int64_t begin,
                                                 int64_t end) {
   const int64_t KK = static_cast<int64_t>(K) * K;
+  const std::vector<A> mask = rates_mask<A>(K);
+  const A* m = mask.empty() ? nullptr : mask.data();
   int flags = 0;
   for (int64_t b = begin; b < end; ++b) {
     const A *gb = g + b * KK, *pb = p + b * K;
@@ -107,7 +139,7 @@ PYALGO_CPU_CLONES int siso_rates_backward_range(const A* g, const A* p, const A*
     // (per user they were a latency-bound chain behind each interference sum).
     const A *nb = noise + b * K, *gr = grad + b * K;
     A *en = grad_noise + b * K, *a = direct + b * K;
-    for (int i = 0; i < K; ++i) en[i] = offdiag_dot(gb + static_cast<int64_t>(i) * K, pb, i, K) + nb[i];
+    interference_all(gb, pb, nb, m, en, K);
     PYALGO_SIMD
     for (int i = 0; i < K; ++i) {
       const A interference = en[i], signal = gb[static_cast<int64_t>(i) * (K + 1)] * pb[i];
