@@ -8,6 +8,7 @@ import types
 import pytest
 import torch
 
+import pyalgo.wireless as wireless
 from pyalgo.cli import main
 from pyalgo.lab.harness import bench as B
 from pyalgo.lab.wireless import bench as W
@@ -74,6 +75,48 @@ def test_targets_read_per_instance_throughput(tiny_run):
     speedup = _extra(rows["pyalgo"], "per_s") / _extra(rows[W.PER_INSTANCE_NAME], "per_s")
     assert text.startswith(f"{speedup:,.1f}x") and met == (speedup >= 1.0)
     assert W.throughput_target("wmmse", (10000, 10), "float32", "reference", 10.0).measure(table) is None
+
+
+def test_student_rows_at_batch_1_and_1000(tiny_run):
+    """The student table: MLPStudent (pyalgo), GNNStudent and the WMMSE teacher at batch 1 and 1000, each
+    with decisions per second = B / its median time, ratios against MLPStudent's time, and one Target per
+    (student, batch) that reads the students' decisions/s against the teacher's from the same rows."""
+    out, _ = tiny_run
+    table = B.Table(B.read_csv(out / "wireless.csv"))
+    rows = [r for r in table.rows if r["case"] == "student"]
+    assert {r["shape"] for r in rows} == {"1x10", "1000x10"}
+    for shape, batch in (("1x10", 1), ("1000x10", 1000)):
+        at = {r["provider"]: r for r in rows if r["shape"] == shape}
+        assert set(at) == {"pyalgo", W.GNN_NAME, W.TEACHER_NAME, W.PER_INSTANCE_NAME}
+        assert all(r["mode"] == "call" and r["status"] == "ok" for r in at.values())
+        for name in ("pyalgo", W.GNN_NAME, W.TEACHER_NAME):
+            assert _extra(at[name], "per_s") == pytest.approx(batch / (float(at[name]["median_ms"]) / 1e3), rel=1e-3)
+            assert float(at[name]["ratio"]) == pytest.approx(
+                float(at[name]["median_ms"]) / float(at["pyalgo"]["median_ms"]), rel=1e-3)
+        for provider, label in W.STUDENTS:
+            target = next(t for t in W.STUDENT_TARGETS if t.text.startswith(f"decisions/s at {shape} ")
+                          and f": {label} vs" in t.text)
+            text, met = target.measure(table)
+            speedup = _extra(at[provider], "per_s") / _extra(at[W.TEACHER_NAME], "per_s")
+            assert text.startswith(W.ratio_text(speedup)) and met == (speedup >= 1.0)
+            assert float(text.split("x")[0].replace(",", "")) == pytest.approx(speedup, rel=0.06)
+    md = (out / "wireless.md").read_text()
+    assert "| 1x10 | float32 |" in md and all(t.text in md for t in W.STUDENT_TARGETS)
+    assert "GNNStudent" in md
+
+
+@pytest.mark.parametrize("shape", W.STUDENT_SHAPES)
+def test_students_decide_under_no_grad(shape):
+    """Each student provider is its own model's forward (MLPStudent for pyalgo, GNNStudent), without a graph."""
+    inputs = W.student_setup(shape, torch.float32, torch.device("cpu"))
+    G, models = inputs.args[:2]
+    providers = {p.name: p for p in next(c for c in W.CASES if c.name == "student").providers}
+    assert isinstance(models["pyalgo"], wireless.MLPStudent) and isinstance(models[W.GNN_NAME], wireless.GNNStudent)
+    for provider, _ in W.STUDENTS:
+        with torch.enable_grad():
+            out = providers[provider].fn(*inputs.args)
+        assert out.shape == shape and not out.requires_grad and inputs.items == shape[0]
+        assert torch.equal(out, models[provider](G).detach())
 
 
 @pytest.mark.parametrize("case, provider", [("wmmse", "numpy batch"), ("wmmse_miso", "reference")])
