@@ -98,6 +98,15 @@ std::vector<A> rates_mask(int K) {
   return mask;
 }
 
+// The InputFlag bits of instances [begin, end) of the rates ops: one vectorised pass per input over
+// the whole range (its gains are contiguous), not per instance: the ops only need their OR.
+template <typename A>
+PYALGO_HD int rates_flags(const A* g, const A* p, const A* noise, int K, int64_t begin, int64_t end) {
+  const int64_t KK = static_cast<int64_t>(K) * K, n = end - begin;
+  return nonneg_flags(g + begin * KK, n * KK, kBadH) | nonneg_flags(p + begin * K, n * K, kBadP) |
+         positive_flags(noise + begin * K, n * K, kBadNoise);
+}
+
 // siso_rate_at for all users of an instance, in three passes: the interference sums (fixed-length
 // masked row dots), the SINRs (one vectorised loop for the divisions), then log1p_poly / ln 2
 // (vectorised; the kernels' own function, so that the CPU and CUDA-emulated rates stay bitwise
@@ -109,12 +118,10 @@ PYALGO_CPU_CLONES int siso_rates_range(const A* g, const A* p, const A* noise, A
   const int64_t KK = static_cast<int64_t>(K) * K;
   const std::vector<A> mask = rates_mask<A>(K);
   const A* m = mask.empty() ? nullptr : mask.data();
-  int flags = 0;
+  const int flags = rates_flags(g, p, noise, K, begin, end);
   for (int64_t b = begin; b < end; ++b) {
     const A *gb = g + b * KK, *pb = p + b * K, *nb = noise + b * K;
     A* ob = out + b * K;
-    // One vectorised pass per input over the instance (cheaper than K short row checks).
-    flags |= nonneg_flags(gb, KK, kBadH) | nonneg_flags(pb, K, kBadP) | positive_flags(nb, K, kBadNoise);
     interference_all(gb, pb, nb, m, ob, K);
     PYALGO_SIMD
     for (int k = 0; k < K; ++k) ob[k] = gb[static_cast<int64_t>(k) * (K + 1)] * pb[k] / ob[k];
@@ -131,10 +138,9 @@ PYALGO_CPU_CLONES int siso_rates_backward_range(const A* g, const A* p, const A*
   const int64_t KK = static_cast<int64_t>(K) * K;
   const std::vector<A> mask = rates_mask<A>(K);
   const A* m = mask.empty() ? nullptr : mask.data();
-  int flags = 0;
+  const int flags = rates_flags(g, p, noise, K, begin, end);
   for (int64_t b = begin; b < end; ++b) {
     const A *gb = g + b * KK, *pb = p + b * K;
-    flags |= nonneg_flags(gb, KK, kBadH) | nonneg_flags(pb, K, kBadP) | positive_flags(noise + b * K, K, kBadNoise);
     // siso_rate_coef_at for all users, split so that its divisions run in one vectorised loop
     // (per user they were a latency-bound chain behind each interference sum).
     const A *nb = noise + b * K, *gr = grad + b * K;
