@@ -12,7 +12,7 @@ import torch
 from pyalgo.lab.harness import CheckpointMismatch
 from pyalgo.lab.wireless import (MODES, DistillConfig, TeacherLabels, assist_loss, beta_at, evaluate_student,
                                  labels as labels_module, losses, teacher_labels, train_student)
-from pyalgo.lab.wireless._ddp_check import problem as ddp_problem, sampler_run
+from pyalgo.lab.wireless._ddp_check import SAMPLER_MODES, problem as ddp_problem, sampler_run
 from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, default_critic, rayleigh, sum_rate, wmmse
 
 K = 4
@@ -363,16 +363,19 @@ def test_torchrun_two_ranks_match_single_process(tmp_path):
     assert history["eval_sum_rate"][-1] > 1.1 * random_rate.mean().item()
 
     # sampler + BatchNorm: 2 ranks × 16 rows == 1 process × 32 rows, up to float reduction order
-    two, one = result["sampler"], sampler_run()
-    assert two["history"]["epoch"] == one["history"]["epoch"] == [1, 2]
-    for key in ("loss", "train_sum_rate", "beta"):
-        assert two["history"][key] == pytest.approx(one["history"][key], rel=1e-5, abs=1e-6), key
-    assert one["history"]["loss"][-1] != one["history"]["loss"][0]
-    torch.testing.assert_close(two["p"], one["p"], rtol=1e-4, atol=1e-5)      # the function learnt
-    for name, value in one["state"].items():
-        if name.startswith("layers.") and name.endswith(".bias") or name.endswith("running_mean"):
-            continue     # a bias before BatchNorm has gradient 0 (round-off, which Adam scales up to lr)
-        if name.endswith("num_batches_tracked"):
-            assert int(two["state"][name]) == int(value) == 8
-            continue
-        torch.testing.assert_close(two["state"][name], value, rtol=1e-4, atol=1e-5, msg=name)
+    assert set(result["sampler"]) == set(SAMPLER_MODES)
+    for mode in SAMPLER_MODES:
+        two, one = result["sampler"][mode], sampler_run(mode)
+        assert two["history"]["epoch"] == one["history"]["epoch"] == [1, 2]
+        for key in ("loss", "train_sum_rate", "beta", "critic_loss"):
+            if key in one["history"]:
+                assert two["history"][key] == pytest.approx(one["history"][key], rel=1e-5, abs=1e-6), (mode, key)
+        assert one["history"]["loss"][-1] != one["history"]["loss"][0]
+        torch.testing.assert_close(two["p"], one["p"], rtol=1e-4, atol=1e-5)      # the function learnt
+        for name, value in one["state"].items():
+            if name.startswith("layers.") and name.endswith(".bias") or name.endswith("running_mean"):
+                continue     # a bias before BatchNorm has gradient 0 (round-off, which Adam scales up to lr)
+            if name.endswith("num_batches_tracked"):
+                assert int(two["state"][name]) == int(value) == 8
+                continue
+            torch.testing.assert_close(two["state"][name], value, rtol=1e-4, atol=1e-5, msg=f"{mode} {name}")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import gc
 import os
-import types
 from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 import torch
@@ -126,26 +126,33 @@ class _AllReduceSum(torch.autograd.Function):
         return out
 
 
-def _global_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
-    """BatchNorm of x (B_r, C, *) in training mode with the statistics of the global batch over all
-    ranks: μ = Σ_r Σ x / n, σ² = Σ_r Σ (x − μ)² / n (two all_reduces with autograd, so the gradient
-    flows through the other ranks' statistics as in one process), y = (x − μ)/√(σ² + ε)·γ + β;
-    the running statistics are updated as nn.BatchNorm does (σ² unbiased, n/(n − 1))."""
+def _global_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, world: int) -> torch.Tensor:
+    """BatchNorm of x (B_r, C, *) in training mode with the statistics of the global batch, the
+    W ranks' batches of equal size together (n = W·B_r·∏*): with d = x − c for a shift c that is the
+    same on every rank (the running mean, else 0), one all_reduce with autograd of (Σ d, Σ d²) gives
+    μ = c + Σd/n and σ² = Σd²/n − (Σd/n)² (the shift keeps the difference well conditioned once the
+    running mean follows μ); the gradient flows through the other ranks' statistics as in one
+    process. y = (x − μ)/√(σ² + ε)·γ + β; the running statistics are updated as nn.BatchNorm does
+    (σ² unbiased, n/(n − 1)). One collective per layer forward, one backward."""
+    C = x.shape[1]
     dims = [0] + list(range(2, x.dim()))
     shape = [1, -1] + [1] * (x.dim() - 2)
-    n = torch.tensor([float(x.numel() // x.shape[1])], dtype=torch.float64, device=x.device)
-    dist.all_reduce(n)
-    n = float(n)
+    n = world * (x.numel() // C)
     if n <= 1:
         raise ValueError("pyalgo.lab.wireless.train_student: BatchNorm needs more than one value per channel "
-                         f"in the global batch, got {int(n)}")
-    mean = _AllReduceSum.apply(x.sum(dims)) / n
-    centred = x - mean.view(shape)
-    var = _AllReduceSum.apply(centred.square().sum(dims)) / n
+                         f"in the global batch, got {n}")
+    tracking = bn.track_running_stats and bn.running_mean is not None
+    shift = bn.running_mean.detach().to(x.dtype, copy=True) if tracking else x.new_zeros(C)
+    d = x - shift.view(shape)
+    sums = _AllReduceSum.apply(torch.cat([d.sum(dims), d.square().sum(dims)])) / n
+    mean_d = sums[:C]
+    var = (sums[C:] - mean_d.square()).clamp_min(0)
+    mean = shift + mean_d
+    centred = d - mean_d.view(shape)
     y = centred * torch.rsqrt(var + bn.eps).view(shape)
     if bn.affine:
         y = y * bn.weight.view(shape) + bn.bias.view(shape)
-    if bn.track_running_stats and bn.running_mean is not None:
+    if tracking:
         with torch.no_grad():
             bn.num_batches_tracked.add_(1)
             factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
@@ -154,10 +161,10 @@ def _global_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> 
     return y
 
 
-def _synced_forward(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
+def _synced_forward(bn: nn.modules.batchnorm._BatchNorm, world: int, x: torch.Tensor) -> torch.Tensor:
     if bn.training or not bn.track_running_stats or bn.running_mean is None:
         bn._check_input_dim(x)
-        return _global_batch_norm(bn, x)
+        return _global_batch_norm(bn, x, world)
     return type(bn).forward(bn, x)          # evaluation: the running statistics, per instance
 
 
@@ -167,10 +174,11 @@ def sync_batch_norm(module: nn.Module, world: int) -> Iterator[nn.Module]:
     with the global batch's statistics (`_global_batch_norm`), so W ranks × B/W rows train as one
     process × B rows does; the layers are the caller's (same weights and buffers, same state_dict)
     and get their own forward back on exit. Every rank must call the layers in the same order (the
-    statistics are collectives). world 1: nothing changes."""
+    statistics are collectives) on batches of the same size (as DDP's averaging of gradients
+    assumes). world 1: nothing changes."""
     layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if world > 1 else []
     for bn in layers:
-        bn.forward = types.MethodType(_synced_forward, bn)
+        bn.forward = functools.partial(_synced_forward, bn, world)
     try:
         yield module
     finally:
