@@ -9,9 +9,13 @@ import sys
 import pytest
 import torch
 
+import torch.distributed as dist
+
 from pyalgo.lab.harness import CheckpointMismatch
 from pyalgo.lab.wireless import (MODES, DistillConfig, TeacherLabels, assist_loss, beta_at, evaluate_student,
                                  labels as labels_module, losses, teacher_labels, train_student)
+from pyalgo.lab.wireless.data import TrainingData
+from pyalgo.lab.wireless.distributed import _global_batch_norm, sync_batch_norm
 from pyalgo.lab.wireless._ddp_check import SAMPLER_MODES, problem as ddp_problem, sampler_run
 from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, default_critic, rayleigh, sum_rate, wmmse
 
@@ -334,6 +338,72 @@ def test_argument_errors(data):
 
 
 # ---- scale-out --------------------------------------------------------------------------------------------
+
+def test_sampler_global_batch_split_by_rows():
+    """W ranks draw one process's batch (same stream) and keep rows rank::W; teacher on their rows."""
+    sampler = lambda batch, generator: d2d(batch, K, generator=generator)  # noqa: E731
+
+    def batches(rank, world):
+        data = TrainingData("f", sampler, steps_per_epoch=2, batch_size=8, weights=None, teacher=None,
+                            label_cache=None, assist="final", p_max=1.0, noise=1.0, rank=rank, world=world,
+                            progress=False)
+        return list(data.epoch(torch.Generator().manual_seed(0), torch.Generator().manual_seed(5)))
+    one = batches(0, 1)
+    for rank in range(2):
+        for b1, b2 in zip(one, batches(rank, 2)):
+            assert b2.G.shape == (4, K, K) and torch.equal(b2.G, b1.G[rank::2])
+            assert torch.equal(b2.adjacency, b1.adjacency[rank::2])
+            torch.testing.assert_close(b2.teacher.p, b1.teacher.p[rank::2])
+    with pytest.raises(ValueError, match="f: with a sampler, batch_size is the global batch and must be a multiple "
+                                         "of the world size 3, got 8"):
+        TrainingData("f", sampler, steps_per_epoch=2, batch_size=8, weights=None, teacher=None, label_cache=None,
+                     assist=None, p_max=1.0, noise=1.0, rank=0, world=3, progress=False)
+
+
+@pytest.fixture
+def one_rank_group(tmp_path):
+    """A gloo process group of world size 1 in this process (the collectives run, trivially)."""
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("kind", ["1d", "2d-momentum-none", "1d-no-affine"])
+def test_global_batch_norm_equals_batch_norm(one_rank_group, kind):
+    """_global_batch_norm (world 1) == nn.BatchNorm: output, input and weight gradients, running
+    statistics over steps, and evaluation mode through sync_batch_norm; on exit the layer is plain."""
+    torch.manual_seed(0)
+    if kind == "1d":
+        ref, x = torch.nn.BatchNorm1d(6), 3.0 + 2.0 * torch.randn(5, 6, dtype=torch.float64)
+    elif kind == "2d-momentum-none":
+        ref, x = torch.nn.BatchNorm2d(3, momentum=None), torch.randn(4, 3, 2, 5, dtype=torch.float64) - 1.0
+    else:
+        ref, x = torch.nn.BatchNorm1d(4, affine=False), torch.randn(7, 4, 3, dtype=torch.float64)
+    ref = ref.double()
+    if ref.affine:
+        with torch.no_grad():
+            ref.weight.uniform_(0.5, 1.5)
+            ref.bias.uniform_(-0.5, 0.5)
+    mine = type(ref)(ref.num_features, momentum=ref.momentum, affine=ref.affine).double()
+    mine.load_state_dict(ref.state_dict())
+    for step in range(3):
+        xs = [x.clone().requires_grad_() for _ in range(2)]
+        scale = torch.randn_like(x)
+        y_ref, y = ref(xs[0]), _global_batch_norm(mine, xs[1], world=1)
+        torch.testing.assert_close(y, y_ref)
+        (y_ref * scale).sum().backward()
+        (y * scale).sum().backward()
+        torch.testing.assert_close(xs[1].grad, xs[0].grad)
+        for name, value in ref.state_dict().items():
+            torch.testing.assert_close(mine.state_dict()[name], value, msg=name)
+        x = x * 1.5 + 0.5
+    if ref.affine:
+        torch.testing.assert_close(mine.weight.grad, ref.weight.grad)
+        torch.testing.assert_close(mine.bias.grad, ref.bias.grad)
+    with sync_batch_norm(mine, world=2):
+        assert "forward" in vars(mine)
+        torch.testing.assert_close(mine.eval()(x), ref.eval()(x))
+    assert "forward" not in vars(mine)
 
 def test_torchrun_two_ranks_match_single_process(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])),
