@@ -2,6 +2,7 @@
 modes, teacher-label caching, checkpoints with exact resume, argument errors, and a 2-rank torchrun
 run. Tiny problems (K = 4)."""
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pyalgo.lab.wireless import (MODES, DistillConfig, TeacherLabels, assist_los
                                  labels as labels_module, losses, teacher_labels, train_student)
 from pyalgo.lab.wireless.data import TrainingData
 from pyalgo.lab.wireless.distributed import _global_batch_norm, sync_batch_norm
+from pyalgo.lab.wireless import scaleout
 from pyalgo.lab.wireless._ddp_check import SAMPLER_MODES, problem as ddp_problem, sampler_run
 from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, default_critic, rayleigh, sum_rate, wmmse
 
@@ -358,6 +360,28 @@ def test_sampler_global_batch_split_by_rows():
                                          "of the world size 3, got 8"):
         TrainingData("f", sampler, steps_per_epoch=2, batch_size=8, weights=None, teacher=None, label_cache=None,
                      assist=None, p_max=1.0, noise=1.0, rank=0, world=3, progress=False)
+
+
+def test_scaleout_command(tmp_path, capsys):
+    """python -m pyalgo.lab.wireless.scaleout (one process): the JSON line, the saved result, and the
+    run it reports is train_student's with those settings."""
+    argv = ["--K", "4", "--steps", "6", "--epochs", "2", "--batch-size", "16", "--eval", "32", "--lr", "1e-2",
+            "--mode", "rl", "--critic-steps", "2", "--out", str(tmp_path / "run.pt")]
+    scaleout.main(argv)
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    saved = torch.load(tmp_path / "run.pt", weights_only=True)
+    assert printed["world"] == 1 and printed["critic_steps"] == 2 and printed["pct_wmmse"] == saved["pct_wmmse"]
+    assert saved["history"]["epoch"] == [1, 2] and "critic_loss" in saved["history"]
+    torch.manual_seed(0)
+    student = MLPStudent(4, norm="batch")
+    history = train_student(student, DistillConfig("rl", epochs=2, steps_per_epoch=3, batch_size=16, lr=1e-2,
+                                                   lr_schedule="cosine", critic_steps=2),
+                            channels=lambda b, g: rayleigh(b, 4, generator=g), progress=False)
+    assert history["loss"] == saved["history"]["loss"]
+    for name, value in student.state_dict().items():
+        assert torch.equal(saved["weights"][name], value), name
+    with pytest.raises(SystemExit):
+        scaleout.parse(["--steps", "7", "--epochs", "2"])
 
 
 @pytest.fixture

@@ -29,6 +29,9 @@ from .train import LR_SCHEDULES, DistillConfig, evaluate_student, train_student
 from .labels import teacher_labels
 
 
+RL_FIELDS = dict(critic_lr=float, explore_std=float, critic_steps=int, critic_warmup=int, barrier=float)
+
+
 def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m pyalgo.lab.wireless.scaleout", description=__doc__.split("\n\n")[0])
     ap.add_argument("--K", type=int, default=10)
@@ -40,6 +43,9 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     ap.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="cosine")
     ap.add_argument("--norm", choices=("batch", "layer", "none"), default="batch")
     ap.add_argument("--seed", type=int, default=0)
+    for name, kind in RL_FIELDS.items():
+        ap.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
+                        help=f"DistillConfig.{name} (default: DistillConfig's)")
     ap.add_argument("--eval", type=int, default=2000, help="held-out instances (seed + 1)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per rank")
     ap.add_argument("--out", default=None, help="torch.save the result, history and weights here (rank 0)")
@@ -58,15 +64,16 @@ def run(args: argparse.Namespace) -> dict:
     teacher_p = teacher_labels(evaluation, progress=False).p
     torch.manual_seed(args.seed)
     student = MLPStudent(K, norm=args.norm)
+    rl = {name: getattr(args, name) for name in RL_FIELDS if getattr(args, name) is not None}
     config = DistillConfig(args.mode, epochs=args.epochs, steps_per_epoch=args.steps // args.epochs,
-                           batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed)
+                           batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed, **rl)
     start = time.perf_counter()
     history = train_student(student, config, channels=lambda b, g: rayleigh(b, K, generator=g), progress=False)
     seconds = time.perf_counter() - start
     score = evaluate_student(student, evaluation, teacher_p=teacher_p)
     binary = evaluate_student(student, evaluation, teacher_p=teacher_p, binarize=True)
     return dict(world=world, K=K, mode=args.mode, steps=args.steps, batch_size=args.batch_size, norm=args.norm,
-                lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed,
+                lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed, **rl,
                 pct_wmmse=score["pct_teacher"], pct_wmmse_binarised=binary["pct_teacher"],
                 train_sum_rate=history["train_sum_rate"][-1], seconds=round(seconds, 2),
                 history=history, weights={k: v.clone() for k, v in student.state_dict().items()}, rank=rank)
