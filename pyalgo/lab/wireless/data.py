@@ -5,7 +5,8 @@ Under torchrun a sampler's `batch_size` is the global batch: every rank draws al
 same stream and keeps its rows (batch_size/W of them), so W ranks train on exactly the channels one
 process draws. The cost: each rank draws W× the channels it uses (cheap next to a training step);
 the teacher, the expensive part, runs on the rank's rows only. A dataset's `batch_size` is per rank
-(W ranks take W·batch_size rows per step, the rows one process with W·batch_size takes)."""
+(W ranks take W·batch_size rows per step: when W divides N, the rows one process with
+W·batch_size takes)."""
 from __future__ import annotations
 
 from typing import Callable, Iterator, NamedTuple, Optional, Tuple, Union

@@ -6,9 +6,10 @@ sharded by rank, metrics averaged over ranks, rank 0 writes the files).
 
 Under torchrun with a channel sampler, W ranks train as one process does (up to the order of float
 reductions): the global batch of `batch_size` is drawn from one stream on every rank and split by
-rows, BatchNorm layers use the global batch's statistics (`distributed.sync_batch_norm`), and DDP
-averages the per-rank mean losses' gradients (equal shares). Not yet equal: the RL modes'
-exploration noise, drawn per rank (`python -m pyalgo.lab.wireless.scaleout` runs the comparison).
+rows, BatchNorm layers use the global batch's statistics (`distributed.sync_batch_norm`; with a
+dataset too), and DDP averages the per-rank mean losses' gradients (equal shares). Not yet equal:
+the RL modes' exploration noise, drawn per rank (`python -m pyalgo.lab.wireless.scaleout` runs the
+comparison).
 """
 from __future__ import annotations
 
@@ -201,10 +202,12 @@ def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[
 
     channels: a dataset (gains (N, K, K) or an object with `.gains` / `.adjacency`, e.g.
     D2DChannels) or a sampler ``sampler(batch_size, generator) -> gains`` (config.steps_per_epoch
-    batches per epoch; the teacher then runs per minibatch). weights α: None, (K,), or (N, K) with a
-    dataset. The teacher of a dataset is `teacher` ((N, K) powers or `TeacherLabels`), else
-    `teacher_labels(channels, cache_path=label_cache)`. p_max is the student's. `eval_channels` (with
-    `eval_weights`, default `weights` unless per instance) are scored after every epoch.
+    batches per epoch; the teacher then runs per minibatch). Under torchrun a sampler's
+    `config.batch_size` is the global batch (a multiple of the world size), a dataset's is per rank.
+    weights α: None, (K,), or (N, K) with a dataset. The teacher of a dataset is `teacher` ((N, K)
+    powers or `TeacherLabels`), else `teacher_labels(channels, cache_path=label_cache)`. p_max is
+    the student's. `eval_channels` (with `eval_weights`, default `weights` unless per instance) are
+    scored after every epoch.
     `callback(epoch, record, student)` runs on every rank after each epoch (epoch counts from 1).
     With `checkpoint` (a file) the run is saved after every epoch; `resume=True` continues from it
     exactly (or starts afresh if it does not exist), and refuses one made with other settings.
