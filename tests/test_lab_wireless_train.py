@@ -2,6 +2,7 @@
 modes, teacher-label caching, checkpoints with exact resume, argument errors, and a 2-rank torchrun
 run. Tiny problems (K = 4)."""
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -9,10 +10,15 @@ import sys
 import pytest
 import torch
 
+import torch.distributed as dist
+
 from pyalgo.lab.harness import CheckpointMismatch
 from pyalgo.lab.wireless import (MODES, DistillConfig, TeacherLabels, assist_loss, beta_at, evaluate_student,
                                  labels as labels_module, losses, teacher_labels, train_student)
-from pyalgo.lab.wireless._ddp_check import problem as ddp_problem
+from pyalgo.lab.wireless.data import TrainingData
+from pyalgo.lab.wireless.distributed import _global_batch_norm, sync_batch_norm
+from pyalgo.lab.wireless import scaleout
+from pyalgo.lab.wireless._ddp_check import SAMPLER_MODES, problem as ddp_problem, sampler_run
 from pyalgo.wireless import GNNStudent, MLPStudent, StudentOutput, d2d, default_critic, rayleigh, sum_rate, wmmse
 
 K = 4
@@ -335,6 +341,94 @@ def test_argument_errors(data):
 
 # ---- scale-out --------------------------------------------------------------------------------------------
 
+def test_sampler_global_batch_split_by_rows():
+    """W ranks draw one process's batch (same stream) and keep rows rank::W; teacher on their rows."""
+    sampler = lambda batch, generator: d2d(batch, K, generator=generator)  # noqa: E731
+
+    def batches(rank, world):
+        data = TrainingData("f", sampler, steps_per_epoch=2, batch_size=8, weights=None, teacher=None,
+                            label_cache=None, assist="final", p_max=1.0, noise=1.0, rank=rank, world=world,
+                            progress=False)
+        return list(data.epoch(torch.Generator().manual_seed(0), torch.Generator().manual_seed(5)))
+    one = batches(0, 1)
+    for rank in range(2):
+        for b1, b2 in zip(one, batches(rank, 2)):
+            assert b2.G.shape == (4, K, K) and torch.equal(b2.G, b1.G[rank::2])
+            assert torch.equal(b2.adjacency, b1.adjacency[rank::2])
+            torch.testing.assert_close(b2.teacher.p, b1.teacher.p[rank::2])
+    with pytest.raises(ValueError, match="f: with a sampler, batch_size is the global batch and must be a multiple "
+                                         "of the world size 3, got 8"):
+        TrainingData("f", sampler, steps_per_epoch=2, batch_size=8, weights=None, teacher=None, label_cache=None,
+                     assist=None, p_max=1.0, noise=1.0, rank=0, world=3, progress=False)
+
+
+def test_scaleout_command(tmp_path, capsys):
+    """python -m pyalgo.lab.wireless.scaleout (one process): the JSON line, the saved result, and the
+    run it reports is train_student's with those settings."""
+    argv = ["--K", "4", "--steps", "6", "--epochs", "2", "--batch-size", "16", "--eval", "32", "--lr", "1e-2",
+            "--mode", "rl", "--critic-steps", "2", "--out", str(tmp_path / "run.pt")]
+    scaleout.main(argv)
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    saved = torch.load(tmp_path / "run.pt", weights_only=True)
+    assert printed["world"] == 1 and printed["critic_steps"] == 2 and printed["pct_wmmse"] == saved["pct_wmmse"]
+    assert saved["history"]["epoch"] == [1, 2] and "critic_loss" in saved["history"]
+    torch.manual_seed(0)
+    student = MLPStudent(4, norm="batch")
+    history = train_student(student, DistillConfig("rl", epochs=2, steps_per_epoch=3, batch_size=16, lr=1e-2,
+                                                   lr_schedule="cosine", critic_steps=2),
+                            channels=lambda b, g: rayleigh(b, 4, generator=g), progress=False)
+    assert history["loss"] == saved["history"]["loss"]
+    for name, value in student.state_dict().items():
+        assert torch.equal(saved["weights"][name], value), name
+    with pytest.raises(SystemExit):
+        scaleout.parse(["--steps", "7", "--epochs", "2"])
+
+
+@pytest.fixture
+def one_rank_group(tmp_path):
+    """A gloo process group of world size 1 in this process (the collectives run, trivially)."""
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("kind", ["1d", "2d-momentum-none", "1d-no-affine"])
+def test_global_batch_norm_equals_batch_norm(one_rank_group, kind):
+    """_global_batch_norm (world 1) == nn.BatchNorm: output, input and weight gradients, running
+    statistics over steps, and evaluation mode through sync_batch_norm; on exit the layer is plain."""
+    torch.manual_seed(0)
+    if kind == "1d":
+        ref, x = torch.nn.BatchNorm1d(6), 3.0 + 2.0 * torch.randn(5, 6, dtype=torch.float64)
+    elif kind == "2d-momentum-none":
+        ref, x = torch.nn.BatchNorm2d(3, momentum=None), torch.randn(4, 3, 2, 5, dtype=torch.float64) - 1.0
+    else:
+        ref, x = torch.nn.BatchNorm1d(4, affine=False), torch.randn(7, 4, 3, dtype=torch.float64)
+    ref = ref.double()
+    if ref.affine:
+        with torch.no_grad():
+            ref.weight.uniform_(0.5, 1.5)
+            ref.bias.uniform_(-0.5, 0.5)
+    mine = type(ref)(ref.num_features, momentum=ref.momentum, affine=ref.affine).double()
+    mine.load_state_dict(ref.state_dict())
+    for step in range(3):
+        xs = [x.clone().requires_grad_() for _ in range(2)]
+        scale = torch.randn_like(x)
+        y_ref, y = ref(xs[0]), _global_batch_norm(mine, xs[1], world=1)
+        torch.testing.assert_close(y, y_ref)
+        (y_ref * scale).sum().backward()
+        (y * scale).sum().backward()
+        torch.testing.assert_close(xs[1].grad, xs[0].grad)
+        for name, value in ref.state_dict().items():
+            torch.testing.assert_close(mine.state_dict()[name], value, msg=name)
+        x = x * 1.5 + 0.5
+    if ref.affine:
+        torch.testing.assert_close(mine.weight.grad, ref.weight.grad)
+        torch.testing.assert_close(mine.bias.grad, ref.bias.grad)
+    with sync_batch_norm(mine, world=2):
+        assert "forward" in vars(mine)
+        torch.testing.assert_close(mine.eval()(x), ref.eval()(x))
+    assert "forward" not in vars(mine)
+
 def test_torchrun_two_ranks_match_single_process(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])),
                OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
@@ -361,3 +455,21 @@ def test_torchrun_two_ranks_match_single_process(tmp_path):
     random_rate = sum_rate(evaluation, random_p)
     assert history["loss"][-1] < history["loss"][0]
     assert history["eval_sum_rate"][-1] > 1.1 * random_rate.mean().item()
+
+    # sampler + BatchNorm: 2 ranks × 16 rows == 1 process × 32 rows, up to float reduction order
+    assert set(result["sampler"]) == set(SAMPLER_MODES)
+    for mode in SAMPLER_MODES:
+        two, one = result["sampler"][mode], sampler_run(mode)
+        assert two["history"]["epoch"] == one["history"]["epoch"] == [1, 2]
+        for key in ("loss", "train_sum_rate", "beta", "critic_loss"):
+            if key in one["history"]:
+                assert two["history"][key] == pytest.approx(one["history"][key], rel=1e-5, abs=1e-6), (mode, key)
+        assert one["history"]["loss"][-1] != one["history"]["loss"][0]
+        torch.testing.assert_close(two["p"], one["p"], rtol=1e-4, atol=1e-5)      # the function learnt
+        for name, value in one["state"].items():
+            if name.startswith("layers.") and name.endswith(".bias") or name.endswith("running_mean"):
+                continue     # a bias before BatchNorm has gradient 0 (round-off, which Adam scales up to lr)
+            if name.endswith("num_batches_tracked"):
+                assert int(two["state"][name]) == int(value) == 8
+                continue
+            torch.testing.assert_close(two["state"][name], value, rtol=1e-4, atol=1e-5, msg=f"{mode} {name}")

@@ -5,15 +5,18 @@ tests/test_lab_wireless_train.py as
 
 Every rank runs the single-process code unchanged: cached teacher labels (chunks shared by rank,
 rank 0 writes OUT_DIR/labels), unsupervised+assist training of a small MLP (checkpoint
-OUT_DIR/mlp.pt), and rl+assist training of a small GNN (a DDP critic, and a student head the loss
-leaves unused). Rank 0 writes OUT_DIR/result.pt with the world size, the labels, the MLP's history,
-and whether every rank ended with the same labels and the same weights of both students.
+OUT_DIR/mlp.pt), rl+assist training of a small GNN (a DDP critic, and a student head the loss
+leaves unused), and `sampler_run` in each of SAMPLER_MODES: training of a BatchNorm MLP on fresh
+channels (the global batch split by rows, the teacher on each rank's rows, BatchNorm over the
+global batch), which the test repeats in one process. Rank 0 writes OUT_DIR/result.pt with the world size, the
+labels, the MLP's history, `sampler_run`'s result, and whether every rank ended with the same labels
+and the same weights of all students.
 """
 from __future__ import annotations
 
 import os
 import sys
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.distributed as dist
@@ -25,12 +28,29 @@ from .labels import teacher_labels
 from .train import DistillConfig, train_student
 
 K, N_TRAIN, N_EVAL, CHUNK = 4, 96, 64, 16
+SAMPLER_MODES = ("unsupervised+assist",)       # the RL modes' exploration noise is still drawn per rank
 
 
 def problem() -> Tuple[torch.Tensor, torch.Tensor]:
     """(train, eval) gains of the check, (N_TRAIN, K, K) and (N_EVAL, K, K)."""
     g = torch.Generator().manual_seed(0)
     return rayleigh(N_TRAIN, K, generator=g), rayleigh(N_EVAL, K, generator=g)
+
+
+def sampler_run(mode: str) -> Dict[str, object]:
+    """`mode` training of MLPStudent(K, norm="batch") on `rayleigh` batches (global batch 32, cosine
+    lr): its history, weights, and its outputs on the eval channels normalised with
+    their batch statistics (train mode: eval mode's running means follow the biases before BatchNorm,
+    whose gradient is round-off that Adam scales up to lr-sized steps, differently in every run)."""
+    torch.manual_seed(1)
+    student = MLPStudent(K, hidden=(32, 32), norm="batch")
+    history = train_student(student, DistillConfig(mode, epochs=2, steps_per_epoch=4, batch_size=32,
+                                                   lr=1e-2, lr_schedule="cosine", seed=3),
+                            channels=lambda b, g: rayleigh(b, K, generator=g), progress=False)
+    state = {name: value.clone() for name, value in student.state_dict().items()}
+    with torch.no_grad():
+        p = student.train()(problem()[1])
+    return dict(history=history, state=state, p=p, student=student)
 
 
 def main(out_dir: str) -> None:
@@ -45,15 +65,17 @@ def main(out_dir: str) -> None:
     gnn = GNNStudent(hidden=8, layers=2, state_head=True)     # RL: a DDP critic too; an unused head
     train_student(gnn, DistillConfig("rl+assist", epochs=2, batch_size=16, lr=1e-2), channels=train,
                   teacher=labels, progress=False)
-    weights = [p.detach().flatten() for model in (student, gnn) for p in model.parameters()]
+    sampled = {mode: sampler_run(mode) for mode in SAMPLER_MODES}
+    students = [student, gnn] + [run.pop("student") for run in sampled.values()]
+    weights = [p.detach().flatten() for model in students for p in model.parameters()]
     mine = torch.cat([labels.p.flatten(), *weights])
     everyone = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
     dist.all_gather(everyone, mine)
     if dist.get_rank() == 0:
-        torch.save(dict(world=dist.get_world_size(), labels=labels._asdict(), history=history,
+        torch.save(dict(world=dist.get_world_size(), labels=labels._asdict(), history=history, sampler=sampled,
                         ranks_agree=all(torch.equal(x, mine) for x in everyone)),
                    os.path.join(out_dir, "result.pt"))
-    del student, gnn, weights, mine, everyone
+    del student, gnn, sampled, students, weights, mine, everyone
     shutdown()          # reducers collected, barrier, then the group destroyed (a rare SIGABRT otherwise)
 
 

@@ -1,5 +1,12 @@
 """The training batches of distillation: a dataset reshuffled every epoch and sharded by rank, or
-a sampler drawing fresh channels for every step (the teacher then runs on each minibatch)."""
+a sampler drawing fresh channels for every step (the teacher then runs on each minibatch).
+
+Under torchrun a sampler's `batch_size` is the global batch: every rank draws all of it from the
+same stream and keeps its rows (batch_size/W of them), so W ranks train on exactly the channels one
+process draws. The cost: each rank draws W× the channels it uses (cheap next to a training step);
+the teacher, the expensive part, runs on the rank's rows only. A dataset's `batch_size` is per rank
+(W ranks take W·batch_size rows per step: when W divides N, the rows one process with
+W·batch_size takes)."""
 from __future__ import annotations
 
 from typing import Callable, Iterator, NamedTuple, Optional, Tuple, Union
@@ -10,6 +17,7 @@ from pyalgo.wireless._checks import Weights, check_dataset_weights, check_gain_v
 
 from pyalgo.wireless.channels import D2DChannels
 
+from .distributed import shard_rows
 from .labels import TeacherLabels, rows, run_teacher, teacher_labels
 
 # a dataset: gains (N, K, K) or an object with `.gains` / `.adjacency` (D2DChannels)
@@ -85,8 +93,10 @@ class TrainingData:
     """One rank's training batches of `batch_size`: a dataset (gains (N, K, K) or an object with
     `.gains` / `.adjacency`) reshuffled every epoch and sharded by rank like DistributedSampler
     (padded by wrapping, so every rank takes the same number of steps), or a sampler
-    ``sampler(batch_size, generator) -> gains`` drawing `steps_per_epoch` batches from the rank's
-    generator. With `assist` (the modes with a teacher) each batch carries its teacher labels."""
+    ``sampler(batch_size, generator) -> gains`` drawing `steps_per_epoch` global batches of
+    `batch_size` (a multiple of the world size) from a generator that is the same on every rank,
+    each rank keeping rows rank::world. With `assist` (the modes with a teacher) each batch carries
+    its teacher labels (the teacher runs on the rank's rows only)."""
 
     def __init__(self, fn: str, channels: Union[Dataset, Sampler], *, steps_per_epoch: Optional[int], batch_size: int,
                  weights: Weights, teacher: Union[None, torch.Tensor, TeacherLabels], label_cache: Optional[str],
@@ -97,6 +107,9 @@ class TrainingData:
         self.sampler = channels if callable(channels) and not isinstance(channels, torch.Tensor) else None
         if self.sampler is not None:
             self._check_sampler(fn, steps_per_epoch, teacher, label_cache)
+            if batch_size % world:
+                raise ValueError(f"{fn}: with a sampler, batch_size is the global batch and must be a multiple "
+                                 f"of the world size {world}, got {batch_size}")
             self.steps = steps_per_epoch
             return
         if steps_per_epoch is not None:
@@ -122,13 +135,14 @@ class TrainingData:
         if self.weights is not None and (not isinstance(self.weights, torch.Tensor) or self.weights.dim() != 1):
             raise ValueError(f"{fn}: with a sampler, weights must be None or shared (K,)")
 
-    def epoch(self, data_gen: torch.Generator, rank_gen: torch.Generator) -> Iterator[Batch]:
-        """One epoch's batches: the shuffling draws from `data_gen` (the same on every rank), the
-        sampler from `rank_gen` (the rank's own)."""
+    def epoch(self, data_gen: torch.Generator, sample_gen: torch.Generator) -> Iterator[Batch]:
+        """One epoch's batches of this rank: the shuffling draws from `data_gen`, the sampler from
+        `sample_gen` (both the same on every rank)."""
         if self.sampler is not None:
             for _ in range(self.steps):
                 G, adjacency = unpack_channels("pyalgo.lab.wireless.train_student", "the sampler's output",
-                                               self.sampler(self.batch_size, rank_gen))
+                                               self.sampler(self.batch_size, sample_gen))
+                G, adjacency = shard_rows(G, self.rank, self.world), shard_rows(adjacency, self.rank, self.world)
                 teacher = None if self.assist is None else run_teacher(
                     G, self.p_max, self.noise, self.weights, trajectory="trajectory" in self.assist)
                 yield Batch(G, self.weights, adjacency, teacher)

@@ -3,6 +3,13 @@ student of `pyalgo.wireless` in one of the modes of `pyalgo.lab.wireless.losses.
 training loop (`harness.fit`: checkpoints saved atomically, loaded weights-only, the settings
 compared on resume, exact resume), and unchanged under torchrun (DistributedDataParallel, the data
 sharded by rank, metrics averaged over ranks, rank 0 writes the files).
+
+Under torchrun with a channel sampler, W ranks train as one process does (up to the order of float
+reductions): the global batch of `batch_size` is drawn from one stream on every rank and split by
+rows, BatchNorm layers use the global batch's statistics (`distributed.sync_batch_norm`; with a
+dataset too), and DDP averages the per-rank mean losses' gradients (equal shares). Not yet equal:
+the RL modes' exploration noise, drawn per rank (`python -m pyalgo.lab.wireless.scaleout` runs the
+comparison).
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ from pyalgo.wireless.students import StudentOutput, default_critic
 from ..harness import TrainState, fit
 from ..harness.config import Validated
 from .data import Batch, Dataset, Sampler, TrainingData, student_kwargs, unpack_channels
-from .distributed import RankGenerators, RankZeroCheckpoint, rank_and_world, rank_seed
+from .distributed import RankGenerators, RankZeroCheckpoint, rank_and_world, rank_seed, sync_batch_norm
 from .labels import TeacherLabels, rows, teacher_labels
 from .losses import ASSISTS, BETA_SCHEDULES, MODES, ActorCritic, Step, beta_at
 
@@ -195,10 +202,12 @@ def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[
 
     channels: a dataset (gains (N, K, K) or an object with `.gains` / `.adjacency`, e.g.
     D2DChannels) or a sampler ``sampler(batch_size, generator) -> gains`` (config.steps_per_epoch
-    batches per epoch; the teacher then runs per minibatch). weights α: None, (K,), or (N, K) with a
-    dataset. The teacher of a dataset is `teacher` ((N, K) powers or `TeacherLabels`), else
-    `teacher_labels(channels, cache_path=label_cache)`. p_max is the student's. `eval_channels` (with
-    `eval_weights`, default `weights` unless per instance) are scored after every epoch.
+    batches per epoch; the teacher then runs per minibatch). Under torchrun a sampler's
+    `config.batch_size` is the global batch (a multiple of the world size), a dataset's is per rank.
+    weights α: None, (K,), or (N, K) with a dataset. The teacher of a dataset is `teacher` ((N, K)
+    powers or `TeacherLabels`), else `teacher_labels(channels, cache_path=label_cache)`. p_max is
+    the student's. `eval_channels` (with `eval_weights`, default `weights` unless per instance) are
+    scored after every epoch.
     `callback(epoch, record, student)` runs on every rank after each epoch (epoch counts from 1).
     With `checkpoint` (a file) the run is saved after every epoch; `resume=True` continues from it
     exactly (or starts afresh if it does not exist), and refuses one made with other settings.
@@ -216,9 +225,14 @@ def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[
                         noise=c.noise, rank=rank, world=world, progress=progress)
     evaluate = _evaluator(student, eval_channels, eval_weights, weights, c.noise, progress)
     data_gen = torch.Generator().manual_seed(c.seed)          # the same on every rank: the shuffling
-    rank_gen = torch.Generator().manual_seed(rank_seed(c.seed, rank))
+    rank_gen = torch.Generator().manual_seed(rank_seed(c.seed, rank))   # the rank's own: exploration noise
     opt = make_optimizer(c.optimizer, student.parameters(), c.lr)
     parts = dict(student=student, optimizer=opt, data_rng=data_gen, rank_rng=RankGenerators(rank_gen, rank, world))
+    # a sampler's global batches: one process draws them from rank_gen (interleaved with the noise,
+    # as ever); W ranks from a stream with rank 0's seed that is the same on every rank
+    sample_gen = rank_gen if world == 1 else torch.Generator().manual_seed(rank_seed(c.seed, 0))
+    if world > 1 and data.sampler is not None:
+        parts.update(sample_rng=sample_gen)
     actor_critic = _actor_critic(student, critic, c, rank_gen, world) if mode.critic else None
     if actor_critic is not None:
         parts.update(critic=actor_critic.critic, critic_optimizer=actor_critic.optimizer)
@@ -229,7 +243,7 @@ def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[
     def run_epoch(epoch: int) -> Dict[str, float]:
         model.train()
         sums = torch.zeros(4, dtype=torch.float64)       # Σ_b loss, Σ_b sum rate, Σ_b critic loss, B
-        for step, b in enumerate(data.epoch(data_gen, rank_gen)):
+        for step, b in enumerate(data.epoch(data_gen, sample_gen)):
             b = b.to(like.device, like.dtype)
             beta_t = beta_at(c.beta_schedule, c.beta, epoch * data.steps + step, total)
             if c.lr_schedule != "constant":
@@ -259,10 +273,11 @@ def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[
         return record
 
     settings = dict(dataclasses.asdict(c), steps=data.steps, world=world, eval=evaluate is not None)
-    return fit(c.epochs, run_epoch, state=TrainState(**parts), resume=resume, progress=progress and rank == 0,
-               checkpoint=RankZeroCheckpoint(checkpoint, settings, FN, rank) if checkpoint else None,
-               log=(lambda record: callback(int(record["epoch"]), record, student)) if callback else None,
-               desc=f"train {c.mode}", name=FN, map_location="cpu")
+    with sync_batch_norm(student, world):
+        return fit(c.epochs, run_epoch, state=TrainState(**parts), resume=resume, progress=progress and rank == 0,
+                   checkpoint=RankZeroCheckpoint(checkpoint, settings, FN, rank) if checkpoint else None,
+                   log=(lambda record: callback(int(record["epoch"]), record, student)) if callback else None,
+                   desc=f"train {c.mode}", name=FN, map_location="cpu")
 
 
 def _forward(model: nn.Module, b: Batch, needs_aux: bool) -> StudentOutput:
