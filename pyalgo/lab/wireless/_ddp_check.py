@@ -28,7 +28,7 @@ from .labels import teacher_labels
 from .train import DistillConfig, train_student
 
 K, N_TRAIN, N_EVAL, CHUNK = 4, 96, 64, 16
-SAMPLER_MODES = ("unsupervised+assist",)       # the RL modes' exploration noise is still drawn per rank
+SAMPLER_MODES = ("unsupervised+assist", "rl")
 
 
 def problem() -> Tuple[torch.Tensor, torch.Tensor]:

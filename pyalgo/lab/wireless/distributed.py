@@ -5,8 +5,8 @@ are broadcast from rank 0 or gathered from every rank; rank 0 alone writes files
 So that W ranks compute what one process computes: a sampler's global batch is drawn on every rank
 from the same stream and each rank keeps its rows (`shard_rows`), and BatchNorm layers normalise
 with the statistics of the global batch (`sync_batch_norm`, on CPU/gloo as well as CUDA/nccl;
-torch.nn.SyncBatchNorm needs an accelerator). Each rank draws its exploration noise from a
-generator of its own."""
+torch.nn.SyncBatchNorm needs an accelerator). The RL modes' exploration noise is the global
+batch's as well (`losses.ActorCritic`, shard = (rank, world))."""
 from __future__ import annotations
 
 import atexit

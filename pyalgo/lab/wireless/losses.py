@@ -119,13 +119,15 @@ def barrier_loss(p: torch.Tensor, p_max: float) -> torch.Tensor:
 class ActorCritic:
     """The RL modes' critic: `critic` (its weights), `model` (the same, wrapped in
     DistributedDataParallel under torchrun), its optimiser, and the exploration noise drawn from
-    `generator`."""
+    `generator`: under torchrun (shard = (rank, world)) the same stream on every rank draws the
+    global batch's noise and the rank keeps its rows rank::world, as it keeps its channels."""
 
     def __init__(self, critic: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer, explore_std: float,
-                 generator: torch.Generator, critic_steps: int = 1):
+                 generator: torch.Generator, critic_steps: int = 1, shard: Tuple[int, int] = (0, 1)):
         self.critic, self.model, self.optimizer = critic, model, optimizer
         self.explore_std, self.generator = explore_std, generator
         self.critic_steps = critic_steps
+        self.rank, self.world = shard
 
     def step(self, batch: Batch, p: torch.Tensor, p_max: float, noise: float) -> Tuple[torch.Tensor, float]:
         """One DDPG-style step: the critic takes `critic_steps` optimiser steps on (Q(G, a) − R(G, a))² for
@@ -134,7 +136,8 @@ class ActorCritic:
         (of the first of those steps)."""
         kwargs = batch.student_kwargs()
         with torch.no_grad():
-            draw = torch.randn(p.shape, generator=self.generator, dtype=p.dtype).to(p.device)
+            draw = torch.randn((p.shape[0] * self.world, *p.shape[1:]), generator=self.generator, dtype=p.dtype)
+            draw = draw[self.rank::self.world].to(p.device)
             action = (p + self.explore_std * p_max * draw).clamp(0, p_max)
             reward = sum_rate(batch.G, action, noise=noise, weights=batch.weights)
         critic_loss = F.mse_loss(self.model(batch.G, action, **kwargs), reward)

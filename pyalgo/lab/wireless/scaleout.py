@@ -1,7 +1,7 @@
 """One distillation run on fresh Rayleigh channels (Sun et al.'s sampler setting), the same under
 torchrun as in one process: W ranks split each global batch of `--batch-size` by rows, BatchNorm
 uses the global batch's statistics, so the % of WMMSE matches the single-process run of the same
-settings (up to float reduction order; the RL modes' exploration noise is still per rank).
+settings (up to float reduction order; the RL modes' exploration noise too).
 
     python -m pyalgo.lab.wireless.scaleout --K 10 --mode unsupervised --steps 2000        # one process
     torchrun --nproc-per-node 2 -m pyalgo.lab.wireless.scaleout --K 10 --mode unsupervised --steps 2000

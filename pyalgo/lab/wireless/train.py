@@ -7,8 +7,8 @@ sharded by rank, metrics averaged over ranks, rank 0 writes the files).
 Under torchrun with a channel sampler, W ranks train as one process does (up to the order of float
 reductions): the global batch of `batch_size` is drawn from one stream on every rank and split by
 rows, BatchNorm layers use the global batch's statistics (`distributed.sync_batch_norm`; with a
-dataset too), and DDP averages the per-rank mean losses' gradients (equal shares). Not yet equal:
-the RL modes' exploration noise, drawn per rank (`python -m pyalgo.lab.wireless.scaleout` runs the
+dataset too), and DDP averages the per-rank mean losses' gradients (equal shares); the RL modes'
+exploration noise is the global batch's too (`python -m pyalgo.lab.wireless.scaleout` runs the
 comparison).
 """
 from __future__ import annotations
@@ -179,7 +179,7 @@ def _evaluator(student: nn.Module, eval_channels, eval_weights: Weights, weights
 
 
 def _actor_critic(student: nn.Module, critic: Optional[nn.Module], c: DistillConfig, generator: torch.Generator,
-                  world: int) -> ActorCritic:
+                  rank: int, world: int) -> ActorCritic:
     """The critic (default `default_critic(student)`, initialised from `seed`), its optimiser and its
     DistributedDataParallel wrapper under torchrun."""
     like = next(student.parameters())
@@ -189,7 +189,7 @@ def _actor_critic(student: nn.Module, critic: Optional[nn.Module], c: DistillCon
             critic = default_critic(student).to(like.device, like.dtype)
     optimizer = make_optimizer(c.optimizer, critic.parameters(), c.lr if c.critic_lr is None else c.critic_lr)
     model = DistributedDataParallel(critic) if world > 1 else critic
-    return ActorCritic(critic, model, optimizer, c.explore_std, generator, c.critic_steps)
+    return ActorCritic(critic, model, optimizer, c.explore_std, generator, c.critic_steps, shard=(rank, world))
 
 
 def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[Dataset, Sampler],
@@ -225,15 +225,15 @@ def train_student(student: nn.Module, config: DistillConfig, *, channels: Union[
                         noise=c.noise, rank=rank, world=world, progress=progress)
     evaluate = _evaluator(student, eval_channels, eval_weights, weights, c.noise, progress)
     data_gen = torch.Generator().manual_seed(c.seed)          # the same on every rank: the shuffling
-    rank_gen = torch.Generator().manual_seed(rank_seed(c.seed, rank))   # the rank's own: exploration noise
+    rank_gen = torch.Generator().manual_seed(rank_seed(c.seed, rank))
     opt = make_optimizer(c.optimizer, student.parameters(), c.lr)
     parts = dict(student=student, optimizer=opt, data_rng=data_gen, rank_rng=RankGenerators(rank_gen, rank, world))
-    # a sampler's global batches: one process draws them from rank_gen (interleaved with the noise,
-    # as ever); W ranks from a stream with rank 0's seed that is the same on every rank
+    # a sampler's global batches and the global exploration noise: one process draws them from
+    # rank_gen (interleaved, as ever); W ranks from a stream with rank 0's seed, the same on every rank
     sample_gen = rank_gen if world == 1 else torch.Generator().manual_seed(rank_seed(c.seed, 0))
-    if world > 1 and data.sampler is not None:
+    if world > 1 and (data.sampler is not None or mode.critic):
         parts.update(sample_rng=sample_gen)
-    actor_critic = _actor_critic(student, critic, c, rank_gen, world) if mode.critic else None
+    actor_critic = _actor_critic(student, critic, c, sample_gen, rank, world) if mode.critic else None
     if actor_critic is not None:
         parts.update(critic=actor_critic.critic, critic_optimizer=actor_critic.optimizer)
     needs_aux, unused_heads = _aux_needs(student, c.assist)
