@@ -45,9 +45,11 @@ PYALGO_TORCH_LIBRARY_(PYALGO_LIBRARY, m) {
   // `record`, the objective (B, max_iter + 1) and power trajectory (B, max_iter + 1, K)
   // (otherwise (B, 0) and (B, 0, K)).
   m.def("wmmse_siso(Tensor gains, Tensor p_max, Tensor noise, Tensor weights, Tensor p_init, int max_iter, float tol, bool record) -> (Tensor p, Tensor u, Tensor w, Tensor iterations, Tensor objective, Tensor trajectory)");
-  // Per-user rates log2(1 + SINR) (B, K) and their gradient (grad_gains is (0,) unless asked for).
-  m.def("siso_rates(Tensor gains, Tensor p, Tensor noise) -> Tensor");
-  m.def("siso_rates_backward(Tensor gains, Tensor p, Tensor noise, Tensor grad, bool gains_grad) -> (Tensor grad_gains, Tensor grad_p, Tensor grad_noise)");
+  // Per-user rates log2(1 + SINR) (B, K) and the interference I_k = sum_{j != k} g_kj p_j + noise_k
+  // (B, K) they divide by; the backward takes that interference (no recomputation) and returns the
+  // gradient (grad_gains is (0,) unless asked for).
+  m.def("siso_rates(Tensor gains, Tensor p, Tensor noise) -> (Tensor rates, Tensor interference)");
+  m.def("siso_rates_backward(Tensor gains, Tensor p, Tensor noise, Tensor interference, Tensor grad, bool gains_grad) -> (Tensor grad_gains, Tensor grad_p, Tensor grad_noise)");
   // MISO downlink: channels complex (B, K, N) (row i = user i's channel), p_max (B,), noise and
   // weights (B, K), v_init complex (B, K, N). Returns V, u (complex), w, iterations, objective,
   // trajectory (B, max_iter + 1, K, N) as above.

@@ -148,7 +148,7 @@ CASES = [
     err("sum_rate", "op K 46341 expanded", lambda: ops.siso_rates(
         torch.zeros(1, 1, 1).expand(1, 46341, 46341), torch.zeros(1, 1).expand(1, 46341),
         torch.ones(1, 1).expand(1, 46341)), "H"),
-    err("sum_rate", "backward op noise 0", lambda: ops.siso_rates_backward(G_(), p_(), p_() * 0, p_(), True),
+    err("sum_rate", "backward op noise 0", lambda: ops.siso_rates_backward(G_(), p_(), p_() * 0, p_(), p_(), True),
         "noise", fn="pyalgo.wireless.sum_rate_backward"),
     ok("sum_rate", "zero channel", lambda: W.sum_rate(torch.zeros(2, 3, 3), torch.ones(2, 3)),
        lambda r: torch.equal(r, torch.zeros(2))),

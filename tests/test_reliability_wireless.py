@@ -58,7 +58,7 @@ def test_sum_rate_every_value_precondition_in_cpp(bad):
     with pytest.raises(RuntimeError, match=r"pyalgo\.wireless\.sum_rate: " + message):
         ops.siso_rates(H, p, noise)
     with pytest.raises(RuntimeError, match=r"pyalgo\.wireless\.sum_rate_backward: " + what):
-        ops.siso_rates_backward(H, p, noise, torch.ones_like(p), True)
+        ops.siso_rates_backward(H, p, noise, noise, torch.ones_like(p), True)
 
 
 def test_sum_rate_miso_nonfinite_cannot_skip_validation():
@@ -84,11 +84,12 @@ def test_cuda_kernels_poison_instead_of_raising(simt):
     instance (documented), the other instances are untouched (SIMT emulator)."""
     H, p = siso(), torch.rand(4, 3, dtype=torch.float64, generator=gen(1))
     noise = torch.ones(4, 3, dtype=torch.float64)
-    good = ops.siso_rates(H, p, noise)
+    good, good_interference = ops.siso_rates(H, p, noise)
     p[1, 2] = -0.5
-    out = simt.siso_rates(H, p, noise)
-    assert bool(torch.isnan(out[1]).all())
+    out, interference = simt.siso_rates(H, p, noise)
+    assert bool(torch.isnan(out[1]).all()) and bool(torch.isnan(interference[1]).all())
     assert torch.allclose(out[[0, 2, 3]], good[[0, 2, 3]], rtol=1e-12, atol=0)
+    assert torch.allclose(interference[[0, 2, 3]], good_interference[[0, 2, 3]], rtol=1e-12, atol=0)
     H2 = H.clone()
     H2[2, 0, 1] = float("nan")
     res = simt.wmmse_siso(H2, noise, noise, noise, noise, 10, 0.0, False)
@@ -168,7 +169,7 @@ def test_siso_users_beyond_int_index_range_are_refused():
         with pytest.raises(ValueError, match=r"H has too many users \(K = 46341; at most 46340\)"):
             call()
     for call in (lambda: ops.siso_rates(H, p, p), lambda: ops.wmmse_siso(H, p, p, p, p, 1, 0.0, False),
-                 lambda: ops.siso_rates_backward(H, p, p, p, True)):
+                 lambda: ops.siso_rates_backward(H, p, p, p, p, True)):
         with pytest.raises(RuntimeError, match=r"H has too many users \(K = 46341; at most 46340\)"):
             call()
 

@@ -240,12 +240,14 @@ RATE_CASES = [(1, 1), (3, 5), (300, 1), (7, 37), (2, 100), (1, 300)]
 @pytest.mark.parametrize("B,K", RATE_CASES, ids=[f"B{b}-K{k}" for b, k in RATE_CASES])
 def test_siso_rates(simt, B, K, dtype):
     G, _, noise, _, p = siso_inputs(B, K, dtype, seed=B + K)
-    got = launched(simt, ["siso_rates_kernel"], lambda: simt.siso_rates(G, p, noise))
-    want = cpu().siso_rates(G, p, noise)
+    got, got_interference = launched(simt, ["siso_rates_kernel"], lambda: simt.siso_rates(G, p, noise))
+    want, want_interference = cpu().siso_rates(G, p, noise)
     if K <= 2:  # at most one interference term: no order to differ
         exact(got, want, "siso_rates")
+        exact(got_interference, want_interference, "siso_rates interference")
     else:
         assert_ulp(got, want, 16, "siso_rates")  # vectorised vs serial interference sum: measured <= 9 ulp
+        assert_ulp(got_interference, want_interference, 16, "siso_rates interference")
 
 
 @pytest.mark.parametrize("gains_grad", [True, False])
@@ -255,8 +257,10 @@ def test_siso_rates_backward(simt, B, K, dtype, gains_grad):
     G, _, noise, _, p = siso_inputs(B, K, dtype, seed=B + K)
     grad = upstream(B, K, dtype)
     kernels = ["siso_rate_coef_kernel", "siso_rate_grad_kernel"]
-    got = launched(simt, kernels, lambda: simt.siso_rates_backward(G, p, noise, grad, gains_grad))
-    want = cpu().siso_rates_backward(G, p, noise, grad, gains_grad)
+    # Each side from its own forward's interference, as in sum_rate's autograd.
+    interference = simt.siso_rates(G, p, noise)[1]
+    got = launched(simt, kernels, lambda: simt.siso_rates_backward(G, p, noise, interference, grad, gains_grad))
+    want = cpu().siso_rates_backward(G, p, noise, cpu().siso_rates(G, p, noise)[1], grad, gains_grad)
     assert got[0].shape == ((B, K, K) if gains_grad else (0,))
     for name, a, b in zip(("grad_gains", "grad_p", "grad_noise"), got, want):
         if K <= 2:
@@ -270,8 +274,8 @@ def test_siso_rates_empty(simt):
     for B, K in [(0, 4), (4, 0)]:
         G, _, noise, _, p = siso_inputs(B, K, torch.float64)
         before = simt.simt_launch_count("siso_rates_kernel"), simt.simt_launch_count("siso_rate_coef_kernel")
-        assert simt.siso_rates(G, p, noise).shape == (B, K)
-        out = simt.siso_rates_backward(G, p, noise, upstream(B, K, torch.float64), True)
+        assert [tuple(t.shape) for t in simt.siso_rates(G, p, noise)] == [(B, K), (B, K)]
+        out = simt.siso_rates_backward(G, p, noise, noise, upstream(B, K, torch.float64), True)
         assert [tuple(t.shape) for t in out] == [(B, K, K), (B, K), (B, K)]
         after = simt.simt_launch_count("siso_rates_kernel"), simt.simt_launch_count("siso_rate_coef_kernel")
         assert after == before
@@ -369,7 +373,9 @@ def test_rates_argument_checks(simt):
     with pytest.raises(RuntimeError, match=r"pyalgo\.wireless\.sum_rate: p must have shape"):
         simt.siso_rates(G, p[:1], noise)
     with pytest.raises(RuntimeError, match=r"pyalgo\.wireless\.sum_rate_backward: grad must have shape"):
-        simt.siso_rates_backward(G, p, noise, p[:, :1], True)
+        simt.siso_rates_backward(G, p, noise, noise, p[:, :1], True)
+    with pytest.raises(RuntimeError, match=r"pyalgo\.wireless\.sum_rate_backward: interference must have shape"):
+        simt.siso_rates_backward(G, p, noise, p[:, :1], p, True)
     H, _, noise_m, _, V = miso_inputs(2, 3, 4, dt)
     with pytest.raises(RuntimeError, match=r"pyalgo\.wireless\.sum_rate_miso: V must have shape"):
         simt.miso_rates(H, V[:, :, :2], noise_m)
@@ -420,13 +426,15 @@ def _siso_case(K, B):
 
 def _siso_rates_case(simt):
     G, _, noise, _, p = siso_inputs(3, 5, torch.float64)
-    assert_ulp(simt.siso_rates(G, p, noise), cpu().siso_rates(G, p, noise), 16, "siso_rates")
+    for a, b in zip(simt.siso_rates(G, p, noise), cpu().siso_rates(G, p, noise)):
+        assert_ulp(a, b, 16, "siso_rates")
 
 
 def _siso_backward_case(simt):
     G, _, noise, _, p = siso_inputs(3, 5, torch.float64)
     grad = upstream(3, 5, torch.float64)
-    for a, b in zip(simt.siso_rates_backward(G, p, noise, grad, True), cpu().siso_rates_backward(G, p, noise, grad, True)):
+    got = simt.siso_rates_backward(G, p, noise, simt.siso_rates(G, p, noise)[1], grad, True)
+    for a, b in zip(got, cpu().siso_rates_backward(G, p, noise, cpu().siso_rates(G, p, noise)[1], grad, True)):
         close(a, b, 32, "siso_rates_backward")
 
 

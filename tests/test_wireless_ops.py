@@ -359,7 +359,8 @@ def _opcheck_cases():
         (torch.ops.pyalgo.wmmse_siso, (G, bk, bk, bk, bk, 5, 1e-3, True)),
         (torch.ops.pyalgo.wmmse_siso, (G, bk, bk, bk, bk, 5, 1e-3, False)),
         (torch.ops.pyalgo.siso_rates, (G.requires_grad_(True), p.requires_grad_(True), bk)),
-        (torch.ops.pyalgo.siso_rates_backward, (G.detach(), p.detach(), bk, bk, True)),
+        (torch.ops.pyalgo.siso_rates_backward,
+         (G.detach(), p.detach(), bk, torch.ops.pyalgo.siso_rates(G.detach(), p.detach(), bk)[1], bk, True)),
         (torch.ops.pyalgo.wmmse_miso, (H, torch.ones(3, dtype=torch.float64), bk, bk, W.mrt_init(H), 5, 1e-4, 1e-4,
                                        True)),
         (torch.ops.pyalgo.miso_rates, (H.requires_grad_(True), V.requires_grad_(True), bk)),
@@ -488,6 +489,8 @@ def test_raw_op_checks_shapes():
         torch.ops.pyalgo.wmmse_siso(G, bk, bk, bk, bk, 0, 1e-3, False)
     with pytest.raises(RuntimeError, match="pyalgo.wireless.sum_rate: noise must have dtype"):
         torch.ops.pyalgo.siso_rates(G, bk, bk.float())
+    with pytest.raises(RuntimeError, match=r"pyalgo.wireless.sum_rate_backward: interference must have shape \[2, 3\]"):
+        torch.ops.pyalgo.siso_rates_backward(G, bk, bk, bk[:, :2], bk, True)
 
 
 # ---- CUDA parity (needs a GPU) ---------------------------------------------------------------
@@ -623,6 +626,28 @@ def test_sum_rate_lean_path_gradients_and_torch_func():
     assert_close(func, want_p, rtol=1e-10, atol=1e-12)
     with torch.no_grad():
         assert not W.sum_rate(G, p).requires_grad
+
+
+def test_siso_rates_backward_uses_the_forwards_interference():
+    """siso_rates' second output is I_k = Σ_{j≠k} g_kj p_j + σ²_k, the backward takes it instead of
+    recomputing it: its coefficients follow the interference it is given (a scaled one changes the
+    noise gradient exactly as -grad S / (ln2 (I + S) I) says), and it is not differentiable."""
+    G = gains(4, 5)
+    p = torch.rand(4, 5, dtype=torch.float64, generator=gen(2))
+    noise = 0.5 + torch.rand(4, 5, dtype=torch.float64, generator=gen(3))
+    rates, interference = torch.ops.pyalgo.siso_rates(G, p, noise)
+    offdiag = G * (1 - torch.eye(5, dtype=torch.float64))
+    assert_close(interference, (offdiag * p[:, None, :]).sum(-1) + noise, rtol=1e-14, atol=0)
+    assert_close(rates, R.sum_rate_ref(G, p, noise, per_user=True), rtol=1e-12, atol=0)
+    grad = torch.rand(4, 5, dtype=torch.float64, generator=gen(4))
+    signal = torch.diagonal(G, dim1=1, dim2=2) * p
+    for scale in (1.0, 2.0):
+        I = interference * scale
+        _, _, grad_noise = torch.ops.pyalgo.siso_rates_backward(G, p, noise, I, grad, False)
+        assert_close(grad_noise, -grad * signal / (math.log(2) * (I + signal) * I), rtol=1e-12, atol=0)
+    Gr, pr = G.clone().requires_grad_(), p.clone().requires_grad_()
+    _, saved = torch.ops.pyalgo.siso_rates(Gr, pr, noise)
+    assert not saved.requires_grad
 
 
 def test_float32_rates_use_an_accurate_log1p():

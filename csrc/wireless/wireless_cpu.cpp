@@ -108,51 +108,45 @@ PYALGO_HD int rates_flags(const A* g, const A* p, const A* noise, int K, int64_t
 }
 
 // siso_rate_at for all users of an instance, in three passes: the interference sums (fixed-length
-// masked row dots), the SINRs (one vectorised loop for the divisions), then log1p_poly / ln 2
-// (vectorised; the kernels' own function, so that the CPU and CUDA-emulated rates stay bitwise
-// equal at K <= 2). Per user, log1p and the divisions were a latency-bound chain behind each
-// interference sum.
+// masked row dots, kept in `interference` for the backward), the SINRs (one vectorised loop for the
+// divisions), then log1p_poly / ln 2 (vectorised; the kernels' own function, so that the CPU and
+// CUDA-emulated rates stay bitwise equal at K <= 2). Per user, log1p and the divisions were a
+// latency-bound chain behind each interference sum.
 template <typename A>
-PYALGO_CPU_CLONES int siso_rates_range(const A* g, const A* p, const A* noise, A* out, int K, int64_t begin,
-                                       int64_t end) {
+PYALGO_CPU_CLONES int siso_rates_range(const A* g, const A* p, const A* noise, A* out, A* interference, int K,
+                                       int64_t begin, int64_t end) {
   const int64_t KK = static_cast<int64_t>(K) * K;
   const std::vector<A> mask = rates_mask<A>(K);
   const A* m = mask.empty() ? nullptr : mask.data();
   const int flags = rates_flags(g, p, noise, K, begin, end);
   for (int64_t b = begin; b < end; ++b) {
     const A *gb = g + b * KK, *pb = p + b * K, *nb = noise + b * K;
-    A* ob = out + b * K;
-    interference_all(gb, pb, nb, m, ob, K);
+    A *ob = out + b * K, *ib = interference + b * K;
+    interference_all(gb, pb, nb, m, ib, K);
     PYALGO_SIMD
-    for (int k = 0; k < K; ++k) ob[k] = gb[static_cast<int64_t>(k) * (K + 1)] * pb[k] / ob[k];
+    for (int k = 0; k < K; ++k) ob[k] = gb[static_cast<int64_t>(k) * (K + 1)] * pb[k] / ib[k];
     PYALGO_SIMD
     for (int k = 0; k < K; ++k) ob[k] = log1p_poly(ob[k]) / A(kLn2);
   }
   return flags;
 }
 
+// The backward from the forward's interference sums (not recomputed; `noise` is only checked).
 template <typename A>
-PYALGO_CPU_CLONES int siso_rates_backward_range(const A* g, const A* p, const A* noise, const A* grad, A* grad_g,
-                                                A* grad_p, A* grad_noise, A* direct, int K, int64_t begin,
-                                                int64_t end) {
+PYALGO_CPU_CLONES int siso_rates_backward_range(const A* g, const A* p, const A* noise, const A* interference,
+                                                const A* grad, A* grad_g, A* grad_p, A* grad_noise, A* direct,
+                                                int K, int64_t begin, int64_t end) {
   const int64_t KK = static_cast<int64_t>(K) * K;
-  const std::vector<A> mask = rates_mask<A>(K);
-  const A* m = mask.empty() ? nullptr : mask.data();
   const int flags = rates_flags(g, p, noise, K, begin, end);
   for (int64_t b = begin; b < end; ++b) {
     const A *gb = g + b * KK, *pb = p + b * K;
-    // siso_rate_coef_at for all users, split so that its divisions run in one vectorised loop
-    // (per user they were a latency-bound chain behind each interference sum).
-    const A *nb = noise + b * K, *gr = grad + b * K;
+    // siso_rate_coef for all users in one vectorised loop (per user, its divisions were a
+    // latency-bound chain).
+    const A *ib = interference + b * K, *gr = grad + b * K;
     A *en = grad_noise + b * K, *a = direct + b * K;
-    interference_all(gb, pb, nb, m, en, K);
     PYALGO_SIMD
-    for (int i = 0; i < K; ++i) {
-      const A interference = en[i], signal = gb[static_cast<int64_t>(i) * (K + 1)] * pb[i];
-      const A scale = gr[i] / (A(kLn2) * (interference + signal));
-      a[i] = scale;
-      en[i] = -scale * signal / interference;
-    }
+    for (int i = 0; i < K; ++i)
+      siso_rate_coef(gb[static_cast<int64_t>(i) * (K + 1)] * pb[i], ib[i], gr[i], &a[i], &en[i]);
     siso_rate_grad_all(gb, pb, grad_noise + b * K, direct + b * K, grad_p + b * K,
                        grad_g ? grad_g + b * KK : nullptr, K);
   }
@@ -187,16 +181,18 @@ struct CpuLaunch {
   }
 
   template <typename A>
-  static int siso_rates(const A* g, const A* p, const A* noise, A* out, int64_t B, int K) {
-    return for_each_instance(B, static_cast<int64_t>(K) * K,
-                      [&](int64_t begin, int64_t end) { return siso_rates_range(g, p, noise, out, K, begin, end); });
+  static int siso_rates(const A* g, const A* p, const A* noise, A* out, A* interference, int64_t B, int K) {
+    return for_each_instance(B, static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
+      return siso_rates_range(g, p, noise, out, interference, K, begin, end);
+    });
   }
 
   template <typename A>
-  static int siso_rates_backward(const A* g, const A* p, const A* noise, const A* grad, A* grad_g, A* grad_p,
-                                  A* grad_noise, A* direct, int64_t B, int K) {
-    return for_each_instance(B, 3 * static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
-      return siso_rates_backward_range(g, p, noise, grad, grad_g, grad_p, grad_noise, direct, K, begin, end);
+  static int siso_rates_backward(const A* g, const A* p, const A* noise, const A* interference, const A* grad,
+                                  A* grad_g, A* grad_p, A* grad_noise, A* direct, int64_t B, int K) {
+    return for_each_instance(B, 2 * static_cast<int64_t>(K) * K, [&](int64_t begin, int64_t end) {
+      return siso_rates_backward_range(g, p, noise, interference, grad, grad_g, grad_p, grad_noise, direct, K,
+                                       begin, end);
     });
   }
 

@@ -30,20 +30,22 @@ struct CudaLaunch {
   }
 
   template <typename A>
-  static int siso_rates(const A* g, const A* p, const A* noise, A* out, int64_t B, int K) {
+  static int siso_rates(const A* g, const A* p, const A* noise, A* out, A* interference, int64_t B, int K) {
     const char* fn = "pyalgo.wireless.sum_rate";
     check_grid(fn, blocks_for(B * K));
-    check_launch(fn, launch_siso_rates<A>(SisoRatesParams<A>{g, p, noise, out, B, K}, current_stream()));
+    check_launch(fn, launch_siso_rates<A>(SisoRatesParams<A>{g, p, noise, out, interference, B, K},
+                                          current_stream()));
     return 0;  // the kernels NaN-poison bad inputs' outputs: nothing to report without a sync
   }
 
   template <typename A>
-  static int siso_rates_backward(const A* g, const A* p, const A* noise, const A* grad, A* grad_g, A* grad_p,
-                                  A* grad_noise, A* direct, int64_t B, int K) {
+  static int siso_rates_backward(const A* g, const A* p, const A* noise, const A* interference, const A* grad,
+                                  A* grad_g, A* grad_p, A* grad_noise, A* direct, int64_t B, int K) {
     const char* fn = "pyalgo.wireless.sum_rate_backward";
     check_grid(fn, blocks_for(B * K));
     check_launch(fn, launch_siso_rates_backward<A>(
-        SisoRatesBackwardParams<A>{g, p, noise, grad, grad_g, grad_p, grad_noise, direct, B, K}, current_stream()));
+        SisoRatesBackwardParams<A>{g, p, noise, interference, grad, grad_g, grad_p, grad_noise, direct, B, K},
+        current_stream()));
     return 0;  // the kernels NaN-poison bad inputs' outputs: nothing to report without a sync
   }
 

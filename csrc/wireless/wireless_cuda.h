@@ -41,17 +41,20 @@ struct SisoRatesParams {
   const A* p;
   const A* noise;
   A* out;
+  A* interference;  // (B x K): each user's interference sum plus noise, for the backward
   int64_t B;
   int K;
 };
 
 // siso_rates_backward: from the upstream gradient grad (B x K), grad_p and grad_noise (B x K) and,
-// unless null, grad_g (B x K x K); direct (B x K) is scratch for the coefficients of the first half.
+// unless null, grad_g (B x K x K); direct (B x K) is scratch for the coefficients of the first half;
+// interference (B x K) is the forward's.
 template <typename A>
 struct SisoRatesBackwardParams {
   const A* g;
   const A* p;
   const A* noise;
+  const A* interference;
   const A* grad;
   A* grad_g;
   A* grad_p;

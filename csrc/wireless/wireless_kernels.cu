@@ -131,7 +131,10 @@ __global__ void siso_rates_kernel(SisoRatesParams<A> q) {
   const int64_t b = idx / q.K, K = q.K;
   const int k = static_cast<int>(idx % K);
   const int bad = siso_rate_flags(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.K, k, true);
-  q.out[idx] = bad ? hd_nan<A>() : siso_rate_at(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.K, k);
+  A interference;
+  const A rate = siso_rate_at(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.K, k, &interference);
+  q.out[idx] = bad ? hd_nan<A>() : rate;
+  q.interference[idx] = bad ? hd_nan<A>() : interference;
 }
 
 template <typename A>
@@ -140,8 +143,8 @@ __global__ void siso_rate_coef_kernel(SisoRatesBackwardParams<A> q) {
   if (idx >= q.B * q.K) return;
   const int64_t b = idx / q.K, K = q.K;
   const int i = static_cast<int>(idx % K);
-  siso_rate_coef_at(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.grad + b * K, q.grad_noise + b * K,
-                    q.direct + b * K, q.K, i);
+  siso_rate_coef(q.g[b * K * K + i * (K + 1)] * q.p[idx], q.interference[idx], q.grad[idx], &q.direct[idx],
+                 &q.grad_noise[idx]);
   if (siso_rate_flags(q.g + b * K * K, q.p + b * K, q.noise + b * K, q.K, i, true) != 0)
     q.direct[idx] = q.grad_noise[idx] = hd_nan<A>();  // poisons grad_p, grad_noise and row i of grad_g
 }

@@ -19,6 +19,7 @@
 namespace pyalgo {
 namespace wireless {
 
+using Tensors2 = std::tuple<Tensor, Tensor>;
 using Tensors3 = std::tuple<Tensor, Tensor, Tensor>;
 using Tensors6 = std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>;
 
@@ -113,7 +114,8 @@ struct WirelessOps {
     return std::make_tuple(p, u, w, iters, objective, trajectory);
   }
 
-  static Tensor siso_rates(const Tensor& gains, const Tensor& p, const Tensor& noise) {
+  // (rates, interference), both (B, K): the interference is what siso_rates_backward takes.
+  static Tensors2 siso_rates(const Tensor& gains, const Tensor& p, const Tensor& noise) {
     const char* fn = "pyalgo.wireless.sum_rate";
     check_batch_matrix(fn, "H", gains, true);
     check_real(fn, "H", gains);
@@ -123,18 +125,21 @@ struct WirelessOps {
     auto pc = checked(fn, "p", p, {B, K}, g.scalar_type(), g);
     auto nz = checked(fn, "noise", noise, {B, K}, g.scalar_type(), g);
     auto out = empty({B, K}, g.scalar_type(), g);
-    if (out.numel() == 0) return out;
+    auto interference = empty({B, K}, g.scalar_type(), g);
+    if (out.numel() == 0) return std::make_tuple(out, interference);
     int flags = 0;
     PYALGO_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pyalgo_sum_rate", [&] {
-      flags = Launch::template siso_rates<scalar_t>(ptr<scalar_t>(g), ptr<scalar_t>(pc),
-                                            ptr<scalar_t>(nz), ptr<scalar_t>(out), B, static_cast<int>(K));
+      flags = Launch::template siso_rates<scalar_t>(ptr<scalar_t>(g), ptr<scalar_t>(pc), ptr<scalar_t>(nz),
+                                                    ptr<scalar_t>(out), ptr<scalar_t>(interference), B,
+                                                    static_cast<int>(K));
     });
     raise_for_flags(fn, flags, false);
-    return out;
+    return std::make_tuple(out, interference);
   }
 
+  // `interference`: siso_rates' second output for the same gains, p and noise (not recomputed).
   static Tensors3 siso_rates_backward(const Tensor& gains, const Tensor& p, const Tensor& noise,
-                                      const Tensor& grad, bool gains_grad) {
+                                      const Tensor& interference, const Tensor& grad, bool gains_grad) {
     const char* fn = "pyalgo.wireless.sum_rate_backward";
     check_batch_matrix(fn, "H", gains, true);
     check_real(fn, "H", gains);
@@ -143,6 +148,7 @@ struct WirelessOps {
     auto g = contig(gains);
     auto pc = checked(fn, "p", p, {B, K}, g.scalar_type(), g);
     auto nz = checked(fn, "noise", noise, {B, K}, g.scalar_type(), g);
+    auto in = checked(fn, "interference", interference, {B, K}, g.scalar_type(), g);
     auto gr = checked(fn, "grad", grad, {B, K}, g.scalar_type(), g);
     auto grad_g = gains_grad ? empty({B, K, K}, g.scalar_type(), g) : empty({0}, g.scalar_type(), g);
     auto grad_p = empty({B, K}, g.scalar_type(), g);
@@ -152,7 +158,7 @@ struct WirelessOps {
     int flags = 0;
     PYALGO_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pyalgo_sum_rate_backward", [&] {
       flags = Launch::template siso_rates_backward<scalar_t>(
-          ptr<scalar_t>(g), ptr<scalar_t>(pc), ptr<scalar_t>(nz), ptr<scalar_t>(gr),
+          ptr<scalar_t>(g), ptr<scalar_t>(pc), ptr<scalar_t>(nz), ptr<scalar_t>(in), ptr<scalar_t>(gr),
           gains_grad ? ptr<scalar_t>(grad_g) : nullptr, ptr<scalar_t>(grad_p),
           ptr<scalar_t>(grad_noise), ptr<scalar_t>(direct), B, static_cast<int>(K));
     });

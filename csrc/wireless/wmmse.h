@@ -259,27 +259,24 @@ PYALGO_HD int wmmse_siso_solve(const Team& t, const SisoProblem<A>& pr, const Si
 // ---- per-user rates and their gradient --------------------------------------------------------
 // rate_k = log2(1 + g_kk p_k / I_k), I_k = sum_{j != k} g_kj p_j + noise_k. `g` points to the
 // instance's K x K gains (ld = K), `p` and `noise` to its K entries.
+// The rate at receiver k; its interference I_k goes to *interference (the backward's input).
 template <typename A>
-PYALGO_HD A siso_rate_at(const A* g, const A* p, const A* noise, int K, int k) {
+PYALGO_HD A siso_rate_at(const A* g, const A* p, const A* noise, int K, int k, A* interference) {
   const A* row = g + static_cast<int64_t>(k) * K;
-  const A interference = offdiag_dot(row, p, k, K) + noise[k];
-  return log1p_poly(row[k] * p[k] / interference) / A(kLn2);
+  const A in = offdiag_dot(row, p, k, K) + noise[k];
+  *interference = in;
+  return log1p_poly(row[k] * p[k] / in) / A(kLn2);
 }
 
-// Backward, first half (per user i): with T_i = I_i + S_i and upstream gradient grad_i,
+// Backward, first half (per user i), from the signal S_i = g_ii p_i, the forward's interference
+// I_i and the upstream gradient grad_i, with T_i = I_i + S_i:
 //   d/dI_i = -grad_i S_i / (ln2 T_i I_i) =: e_i   (also the noise gradient),
 //   d/dS_i = grad_i / (ln2 T_i) =: a_i.
-// Writes e_i to grad_noise[i] and a_i to direct[i].
 template <typename A>
-PYALGO_HD void siso_rate_coef_at(const A* g, const A* p, const A* noise, const A* grad, A* grad_noise,
-                                 A* direct, int K, int i) {
-  const A* row = g + static_cast<int64_t>(i) * K;
-  const A interference = offdiag_dot(row, p, i, K) + noise[i];
-  const A signal = row[i] * p[i];
-  const A total = interference + signal;
-  const A scale = grad[i] / (A(kLn2) * total);
-  direct[i] = scale;
-  grad_noise[i] = -scale * signal / interference;
+PYALGO_HD void siso_rate_coef(A signal, A interference, A grad, A* a, A* e) {
+  const A scale = grad / (A(kLn2) * (interference + signal));
+  *a = scale;
+  *e = -scale * signal / interference;
 }
 
 // Backward, second half (per user j), from the coefficients of all users:

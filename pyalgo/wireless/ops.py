@@ -611,11 +611,11 @@ def _wmmse_siso_fake(gains, p_max, noise, weights, p_init, max_iter, tol, record
 
 @torch.library.register_fake("pyalgo::siso_rates")
 def _siso_rates_fake(gains, p, noise):
-    return gains.new_empty(p.shape)
+    return gains.new_empty(p.shape), gains.new_empty(p.shape)
 
 
 @torch.library.register_fake("pyalgo::siso_rates_backward")
-def _siso_rates_backward_fake(gains, p, noise, grad, gains_grad):
+def _siso_rates_backward_fake(gains, p, noise, interference, grad, gains_grad):
     return gains.new_empty(gains.shape if gains_grad else (0,)), gains.new_empty(p.shape), gains.new_empty(p.shape)
 
 
@@ -648,24 +648,34 @@ def _rates_setup(ctx, inputs, output):
     ctx.set_materialize_grads(False)
 
 
+def _siso_rates_setup(ctx, inputs, output):
+    # siso_rates -> (rates, interference): the interference I = Σ_{j≠k} g_kj p_j + σ²_k is saved
+    # for the fused backward (which then skips recomputing it) and is not differentiable.
+    interference = output[1]
+    ctx.mark_non_differentiable(interference)
+    ctx.save_for_backward(*inputs, interference)
+    ctx.set_materialize_grads(False)
+
+
 def _rates_backward(fused_backward, reference_name: str):
-    """Backward of a rates op (channels, powers or beamformers, noise) -> (B, K) rates."""
-    def backward(ctx, grad):
+    """Backward of a rates op (channels, powers or beamformers, noise) -> (B, K) rates; with
+    siso_rates' interference output (saved last by `_siso_rates_setup`) the fused backward takes it."""
+    def backward(ctx, grad, *_non_differentiable):
         if grad is None:
             return None, None, None
-        inputs = ctx.saved_tensors
+        inputs, saved = ctx.saved_tensors[:3], ctx.saved_tensors[3:]
         if double_backward_wanted(*inputs, grad):
             from . import reference
             rates_ref = getattr(reference, reference_name)
             return tuple(reference_grads(inputs, grad, lambda h, x, n: rates_ref(h, x, n, per_user=True)))
         want_h, _, want_noise = ctx.needs_input_grad
-        grad_h, grad_x, grad_noise = fused_backward(*inputs, grad.contiguous(), want_h)
+        grad_h, grad_x, grad_noise = fused_backward(*inputs, *saved, grad.contiguous(), want_h)
         return grad_h if want_h else None, grad_x, grad_noise if want_noise else None
     return backward
 
 
 torch.library.register_autograd("pyalgo::siso_rates", _rates_backward(_ops.siso_rates_backward, "sum_rate_ref"),
-                                setup_context=_rates_setup)
+                                setup_context=_siso_rates_setup)
 torch.library.register_autograd("pyalgo::miso_rates", _rates_backward(_ops.miso_rates_backward, "sum_rate_miso_ref"),
                                 setup_context=_rates_setup)
 
@@ -687,7 +697,7 @@ class _SisoRatesFunction(torch.autograd.Function):
         with _below_autograd():
             return _SISO_RATES(gains, p, noise)
 
-    setup_context = staticmethod(_rates_setup)
+    setup_context = staticmethod(_siso_rates_setup)
     backward = staticmethod(_SISO_RATES_BACKWARD)
 
 
@@ -695,13 +705,14 @@ _SISO_RATES_APPLY = torch._C._FunctionBase.__dict__["apply"].__get__(None, _Siso
 
 
 def _siso_rates(gains: torch.Tensor, p: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """(B, K) rates of siso_rates (its interference output stays with the autograd graph)."""
     if torch.compiler.is_compiling():
-        return _ops.siso_rates(gains, p, noise)
+        return _ops.siso_rates(gains, p, noise)[0]
     if torch._C._are_functorch_transforms_active():
         # The Function's public apply (torch.func.grad works through its setup_context; the op's
         # registered autograd does not support functorch).
-        return _SisoRatesFunction.apply(gains, p, noise)
+        return _SisoRatesFunction.apply(gains, p, noise)[0]
     if torch.is_grad_enabled() and (gains.requires_grad or p.requires_grad or noise.requires_grad):
-        return _SISO_RATES_APPLY(gains, p, noise)
+        return _SISO_RATES_APPLY(gains, p, noise)[0]
     with _below_autograd():
-        return _SISO_RATES(gains, p, noise)
+        return _SISO_RATES(gains, p, noise)[0]
