@@ -115,6 +115,8 @@ def test_bad_sun_and_gnn_config():
         rp.GNNConfig(student_options=(("depth", 3),))
     g = rp.GNNConfig(hidden=8, layers=2, student_options=(("aggregation", "sum"),))
     assert g.build().hidden == 8                                          # the hook reaches the constructor
+    cfg = harness.override(rp.Config.tiny(), ['gnn.student_options=[("aggregation", "sum")]', "gnn.n_train=0"])
+    assert cfg.gnn.student_options == (("aggregation", "sum"),) and rp.plan(cfg)["gnn"] == 5 * 2 * 2 * 100
     with pytest.raises(ValueError, match="aggregation"):
         rp.GNNConfig(student_options=(("aggregation", "median"),)).build()
 

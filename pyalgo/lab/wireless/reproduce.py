@@ -29,7 +29,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ import torch
 import pyalgo.wireless as wireless
 from pyalgo.wireless import MLPStudent, d2d, rayleigh, sum_rate, wmmse
 from pyalgo.wireless._checks import check_choice, check_int, check_positive
-from pyalgo.wireless.students import NORMS
+from pyalgo.wireless.students import NORMS, Norm
 
 from ..harness import Markdown, Preset, Runtime, header, num, plots
 from ..harness.config import Validated
@@ -257,15 +257,17 @@ class Config(Preset, Validated):
 
     @classmethod
     def quick(cls) -> "Config":
-        """K = 10, 2 seeds × 7 MLP runs of 2000 steps, 2 seeds × 5 GNN runs: ≈ 2–3 min on 2 workers."""
+        """K = 10, 2 seeds × 7 MLP runs of 2000 steps, 2 seeds × 5 GNN runs, 2 intermediate runs: 26 jobs,
+        ≈ 220 CPU seconds, ≈ 2 min on 2 workers of a free 2-core machine."""
         return cls()
 
     @classmethod
     def full(cls) -> "Config":
         """K = 10/20/30 × the five modes with 5/3/3 seeds (16 000 / 8000 / 6000 steps; fixed and
         increasing β at K = 10 too), 5 seeds × 5 GNN runs on fresh layouts (1500 steps), 3 seeds of the
-        intermediate part: 96 jobs, ≈ 55 min on 2 workers of a 2-core machine (`plan`, measured per-step
-        costs in the notes of issue 18)."""
+        intermediate part: 96 jobs, 903 500 steps (`plan`); at the per-step CPU costs of `plan`'s
+        docstring ≈ 5700 CPU seconds + ≈ 2.5 s per job of set-up and evaluation, ≈ 50 min on 2 workers
+        of a free 2-core machine."""
         return cls(sun=SunConfig(Ks=(10, 20, 30), steps_per_epoch=1000, n_seeds=(5, 3, 3), epochs=16,
                                  epochs_at=(16, 8, 6)),
                    gnn=GNNConfig(n_train=0, steps_per_epoch=100, epochs=15, n_seeds=5),
@@ -336,12 +338,12 @@ def _mlp_job(cfg: Config, K: int, mode: str, schedule: Optional[str], assist: Op
     s = cfg.sun
     train, G_test = _rayleigh_train(s, K), _rayleigh_test(s, K)
     trajectory = assist is not None and "trajectory" in assist
-    student = _seeded(seed, lambda: MLPStudent(K, hidden=s.hidden, norm=s.norm,
+    student = _seeded(seed, lambda: MLPStudent(K, hidden=s.hidden, norm=cast(Norm, s.norm),
                                                state_head=bool(assist and "state" in assist),
                                                trajectory_heads=trajectory))
     options: Dict[str, Any] = dict(lr=s.lr)
     if MODES[mode].critic:
-        options = dict(lr=s.rl_lr, critic_lr=s.critic_lr, explore_std=s.explore_std, critic_steps=s.critic_steps,
+        options.update(lr=s.rl_lr, critic_lr=s.critic_lr, explore_std=s.explore_std, critic_steps=s.critic_steps,
                        critic_warmup=s.critic_warmup, barrier=s.rl_barrier)
     if schedule is not None:
         options.update(beta=s.beta_rl if MODES[mode].critic else s.beta_unsup, beta_schedule=schedule)
@@ -415,8 +417,9 @@ def _jobs(cfg: Config) -> Dict[str, Tuple]:
 def plan(cfg: Config) -> Dict[str, int]:
     """The training jobs of `cfg` and their optimiser steps in total: {"jobs", "steps", and per part
     "sun/K", "gnn", "intermediate": steps}. The run's cost is about Σ steps × the per-step cost of
-    each mode and K (issue 18's notes: 2.4–9 ms at K = 10, 4–16 ms at K = 20, 8–32 ms at K = 30 for
-    the MLP at batch 256, ≈ 25–32 ms for the GNN at K = 12, batch 64, one thread)."""
+    each mode and K (CPU time, one thread, measured for issue 18: the MLP at batch 256 takes 2.1 (unsupervised),
+    2.7–2.8 (supervised, +assist), 6.9–7.7 (RL) ms per step at K = 10; 3.7, 5.8–6.0, 12–15 ms at
+    K = 20; 6.6, 12, 21–27 ms at K = 30; the GNN at K = 12, batch 64 ≈ 19–20 ms)."""
     out: Dict[str, int] = {"jobs": 0, "steps": 0}
     for key, args in _jobs(cfg).items():
         part = key.split("/")[0]
@@ -528,16 +531,16 @@ def _timing(cfg: Config, done: Dict[str, Any]) -> List[Dict[str, Any]]:
     """WMMSE vs the first trained student of each setting (first seed) on the whole test set, one batch."""
     rows, s = [], cfg.sun
     for K in s.Ks if "sun" in cfg.parts else ():
-        student = MLPStudent(K, hidden=s.hidden, norm=s.norm)
+        mlp = MLPStudent(K, hidden=s.hidden, norm=cast(Norm, s.norm))
         if s.modes:
-            student.load_state_dict(done[f"sun/{K}/{s.modes[0]}/{cfg.seed}"]["state"])
-        rows.append(_timing_row("Rayleigh", K, student, _rayleigh_test(s, K), cfg.timing_repeats))
+            mlp.load_state_dict(done[f"sun/{K}/{s.modes[0]}/{cfg.seed}"]["state"])
+        rows.append(_timing_row("Rayleigh", K, mlp, _rayleigh_test(s, K), cfg.timing_repeats))
     if "gnn" in cfg.parts and cfg.gnn.runs:
         g = cfg.gnn
-        student = g.build()
-        student.load_state_dict(done[f"gnn/{g.runs[0][0]}/{cfg.seed}"]["state"])
+        gnn = g.build()
+        gnn.load_state_dict(done[f"gnn/{g.runs[0][0]}/{cfg.seed}"]["state"])
         test = _d2d_test(g)
-        rows.append(_timing_row("D2D", g.K, student, test.gains, cfg.timing_repeats, adjacency=test.adjacency))
+        rows.append(_timing_row("D2D", g.K, gnn, test.gains, cfg.timing_repeats, adjacency=test.adjacency))
     return rows
 
 
@@ -698,8 +701,8 @@ def _render_sun(md: Markdown, c: dict, r: dict, out: Path) -> None:
     md.p(f"MLP student (Sun's K² → {' → '.join(map(str, s['hidden']))} → K, {s['norm']} norm, amplitude inputs, "
          f"p = p_max·sigmoid), trained on {_data_text(s, 'Rayleigh channels')} — the teacher modes run WMMSE on each "
          f"minibatch or use cached labels —, {c['optimizer']} lr {s['lr']:g} ({s['lr_schedule']}), epochs per K "
-         f"{', '.join(f'{K}: {e}' for K, e in epochs.items())}; seeds {c['seed']}, {c['seed']} + 1, ... "
-         f"(n = {list(s['n_seeds'])} per K). unsupervised+assist: {s['beta_schedule']} β, β₀ = {s['beta_unsup']:g} "
+         f"{', '.join(f'{K}: {e}' for K, e in epochs.items())}; n seeds from {c['seed']} on, n = "
+         f"{', '.join(map(str, s['n_seeds']))} {'per K' if len(s['n_seeds']) > 1 else 'at every K'}. unsupervised+assist: {s['beta_schedule']} β, β₀ = {s['beta_unsup']:g} "
          f"(other schedules at K = {s['Ks'][0]}); rl+assist: β₀ = {s['beta_rl']:g}. RL modes: lr {s['rl_lr']:g}, "
          f"critic lr {s['critic_lr']:g}, exploration std {s['explore_std']:g}·p_max, {s['critic_steps']} critic "
          f"steps per batch, {s['critic_warmup']} critic-only warm-up steps, barrier {s['rl_barrier']:g}. Numbers: "
@@ -751,7 +754,7 @@ def _render_gnn(md: Markdown, c: dict, r: dict, out: Path) -> None:
          f"K = {g['K']}; interference graph = the adjacency (links closer than {geo['threshold']:g} m; edge density "
          f"{gr['density']:.2f}); σ² = {r['setting']['noise']:g}, p_max = {r['setting']['p_max']:g}. Trained on "
          f"{_data_text(g, 'layouts')}, held-out {g['n_test']} (seed {g['test_seed']}). {student}, {c['optimizer']} lr "
-         f"{g['lr']:g} ({g['lr_schedule']}), {g['epochs']} epochs, seeds {c['seed']}, +1, ... (n = {g['n_seeds']}); "
+         f"{g['lr']:g} ({g['lr_schedule']}), {g['epochs']} epochs, {g['n_seeds']} seeds from {c['seed']} on; "
          f"β₀ = {g['beta']:g}. WMMSE on the held-out set: {gr['wmmse']:.3f} bit/s/Hz; max power "
          f"{gr['max_power']:.1f} % of it. Numbers: mean ± 95 % CI over seeds.")
     md.table(["mode", "% of WMMSE (final epoch)", "best epoch (mean curve)", "binarised", "seeds",
