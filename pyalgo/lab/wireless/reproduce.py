@@ -81,7 +81,7 @@ def _subset(where: str, name: str, values: Sequence[str], allowed: Sequence[str]
 def _per_K(where: str, name: str, values: Tuple[int, ...], Ks: Tuple[int, ...], empty: bool) -> None:
     if len(values) not in (1, len(Ks)) and not (empty and not values):
         raise ValueError(f"{where}: {name} must hold one entry for every K or one for all Ks (Ks = {Ks}), "
-                         f"got {values!r}")
+                         f"got {values!r} (with --set, change {name} before Ks)")
 
 
 @dataclass(frozen=True)
