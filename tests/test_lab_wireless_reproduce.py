@@ -184,10 +184,14 @@ def test_verdicts_from_hand_made_results():
     assert lines[2].startswith("K = 10: no run is stuck")
     row = _row({"unsupervised": [99.0, 99.1, 99.2], "rl": [51.0, 88.0, 88.5]})
     lines = rp.sun_verdicts("10", row, pub)
-    assert "best unsupervised 99.1 ± 0.2 % over 3 seed(s) — **reached** (beyond noise)" in lines[0]
+    assert "best unsupervised 99.1 ± 0.2 % over 3 seed(s) — **reached** (beyond noise: unsupervised)" in lines[0]
     assert "STUCK" in lines[2] and "rl (seed 0)" in lines[2] and "rl (seed 1)" not in lines[2]
     assert "**reached** (by the mean, not beyond noise)" in rp.sun_verdicts(
         "10", _row({"unsupervised": [97.5, 99.5, 98.0]}), pub)[0]
+    # the best mean is not sure, another mode is: CI (98.25, 98.75) lies above 98.2
+    line = rp.sun_verdicts("10", _row({"unsupervised+assist": [97.5, 99.9, 98.2],
+                                       "unsupervised": [98.4, 98.5, 98.6]}), pub)[0]
+    assert "best unsupervised+assist 98.5" in line and "**reached** (beyond noise: unsupervised)" in line
     assert "**reached**" in rp.sun_verdicts("10", _row({"unsupervised": [100.5, 101.5, 101.0]}), pub)[1]
     table = rp.claim(row["modes"] | _row({"rl+assist": [52.0, 89.0, 89.5]})["modes"], "binarised")
     assert table == [dict(a="rl+assist", b="rl", mean=pytest.approx(1.0), half=0.0, n=3,
