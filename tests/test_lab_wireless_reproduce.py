@@ -31,12 +31,18 @@ def test_files_and_tables(tiny_run):
     report = (out / "report.md").read_text(encoding="utf-8")
     for mode in TINY.sun.modes:
         assert f"| 4 | {mode} |" in report
+    for label, _, _ in TINY.sun.runs(4):                                  # the β-schedule axis at the first K
+        assert f"| 4 | {label} |" in report
+    assert "| 4 | unsupervised+assist, fixed β |" in report and "| 4 | unsupervised+assist, increasing β |" in report
     for label, _, _ in rp.GNN_RUNS:
         assert f"| {label} |" in report
     for assist in TINY.intermediate.assists:
         assert f"| {assist} |" in report
     assert "| Rayleigh K=4 |" in report and "| D2D K=6 |" in report
     assert "Paper's ordering" in report
+    assert "| assist, fixed β | supervised | 2 |" in report              # the GNN's paired table, 2 seeds
+    assert "| unsupervised+assist | unsupervised | 1 | " in report and "one seed" in report
+    assert "Sun's DNN 98.2 %" not in report and "Sun's DNN" in report      # no published DNN at K = 4
     for line in report.splitlines():
         if line.startswith("|"):
             cells = [c.strip().lower() for c in line.split("|")]
@@ -51,8 +57,13 @@ def test_numbers_sane(tiny_run):
     for mode, m in r["modes"].items():
         assert math.isfinite(m["continuous"]) and 0 < m["continuous"] < 150, mode
         assert len(m["curve"]) == TINY.sun.epochs
+        assert m["seeds"] == [0] and m["runs"]["continuous"] == [m["continuous"]]
     for label, g in results["gnn"]["runs"].items():
         assert len(g["curve"]) == TINY.gnn.epochs and all(math.isfinite(x) for x in g["curve"]), label
+        assert g["seeds"] == [0, 1] and len(g["runs"]["curves"]) == 2
+        assert g["continuous"] == pytest.approx(sum(g["runs"]["continuous"]) / 2)
+        assert g["runs"]["continuous"][0] != g["runs"]["continuous"][1]   # the seeds differ
+    assert results["plan"] == rp.plan(TINY) and results["plan"]["jobs"] == 7 + 5 * 2 + 2
     for assist, run in results["intermediate"]["runs"].items():
         assert len(run["curves"]) == len(TINY.intermediate.seeds) and all(map(math.isfinite, run["continuous"]))
     for row in results["timing"]:
@@ -83,6 +94,123 @@ def test_bad_config():
         rp.SunConfig(modes=("supervised", "rl+critic"))
     with pytest.raises(ValueError, match="--set sun.epochs: .*epochs must be an int >= 1"):
         harness.override(rp.Config.tiny(), ["sun.epochs=0"])
+
+
+def test_bad_sun_and_gnn_config():
+    with pytest.raises(ValueError, match="SunConfig: n_seeds must hold one entry for every K"):
+        rp.SunConfig(Ks=(10, 20, 30), n_seeds=(5, 3))
+    with pytest.raises(ValueError, match="SunConfig: epochs_at must hold one entry for every K"):
+        rp.SunConfig(Ks=(10, 20), epochs_at=(1, 2, 3))
+    with pytest.raises(ValueError, match="SunConfig: assist_schedules must be one of"):
+        rp.SunConfig(assist_schedules=("cyclic",))
+    with pytest.raises(ValueError, match="SunConfig: norm must be one of"):
+        rp.SunConfig(norm="group")
+    with pytest.raises(ValueError, match="SunConfig: rl_lr"):
+        rp.SunConfig(rl_lr=0.0)
+    with pytest.raises(ValueError, match="SunConfig: critic_steps must be an int >= 1"):
+        rp.SunConfig(critic_steps=0)
+    with pytest.raises(ValueError, match="GNNConfig: student must name a student class"):
+        rp.GNNConfig(student="Transformer")
+    with pytest.raises(ValueError, match="GNNConfig: student_options must hold .* naming arguments of GNNStudent"):
+        rp.GNNConfig(student_options=(("depth", 3),))
+    g = rp.GNNConfig(hidden=8, layers=2, student_options=(("aggregation", "sum"),))
+    assert g.build().hidden == 8                                          # the hook reaches the constructor
+    cfg = harness.override(rp.Config.tiny(), ['gnn.student_options=[("aggregation", "sum")]', "gnn.n_train=0"])
+    assert cfg.gnn.student_options == (("aggregation", "sum"),) and rp.plan(cfg)["gnn"] == 5 * 2 * 2 * 100
+    with pytest.raises(ValueError, match="aggregation"):
+        rp.GNNConfig(student_options=(("aggregation", "median"),)).build()
+
+
+def test_plan_counts_the_full_preset():
+    full = rp.Config.full()
+    # K = 10: 5 modes + 2 extra β schedules, 5 seeds; K = 20/30: 5 modes × 3 seeds; GNN 5 runs × 5 seeds;
+    # intermediate: state and trajectory × 3 seeds (final reuses the Sun runs of seeds 0-2)
+    p = rp.plan(full)
+    assert p["jobs"] == 7 * 5 + 5 * 3 + 5 * 3 + 5 * 5 + 2 * 3 == len(rp._jobs(full))
+    assert p["sun/10"] == 35 * 16 * 1000 and p["sun/20"] == 15 * 8000 and p["sun/30"] == 15 * 6000
+    assert p["gnn"] == 25 * 15 * 100 and p["intermediate"] == 6 * 16000
+    assert p["steps"] == sum(v for k, v in p.items() if k not in ("jobs", "steps"))
+    quick = rp.plan(rp.Config.quick())
+    assert quick["jobs"] == 7 * 2 + 5 * 2 + 2 and quick["sun/10"] == 14 * 2000
+
+
+def test_t_quantiles_and_ci_by_hand():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for df in range(1, 31):
+        assert rp.t975(df) == pytest.approx(scipy_stats.t.ppf(0.975, df), abs=6e-4)
+    assert rp.t975(200) == 1.96
+    with pytest.raises(ValueError, match="t975: df must be an int >= 1"):
+        rp.t975(0)
+    mean, half = rp.mean_ci([1.0, 2.0, 3.0, 4.0])                      # s = sqrt(5/3), t_{.975,3} = 3.182
+    assert mean == 2.5 and half == pytest.approx(3.182 * math.sqrt(5 / 3) / 2)
+    mean, half = rp.mean_ci([97.0])
+    assert mean == 97.0 and math.isnan(half)
+
+
+def test_paired_comparison_by_hand():
+    # differences 1.0, 1.4, 0.6: mean 1.0, s = 0.4, half = 4.303 · 0.4 / √3 = 0.9937 → CI (0.006, 1.994)
+    d = rp.paired([98.0, 99.0, 97.5], [97.0, 97.6, 96.9])
+    assert d["mean"] == pytest.approx(1.0) and d["half"] == pytest.approx(4.303 * 0.4 / math.sqrt(3))
+    assert d["n"] == 3 and d["verdict"] == "better beyond noise"
+    # the same spread around 0.9: CI (−0.094, 1.894) holds 0
+    assert rp.paired([97.9, 98.9, 97.4], [97.0, 97.6, 96.9])["verdict"] == "within noise"
+    assert rp.paired([97.0, 97.6, 96.9], [98.0, 99.0, 97.5])["verdict"] == "worse beyond noise"
+    assert rp.paired([98.0], [97.0]) == dict(mean=1.0, half=pytest.approx(float("nan"), nan_ok=True), n=1,
+                                             verdict="one seed")
+    with pytest.raises(ValueError, match="paired: a and b must hold one value per seed"):
+        rp.paired([1.0, 2.0], [1.0])
+
+
+def _row(values, max_power=50.2, seeds=(0, 1, 2)):
+    """A hand-made results row: label -> binarised values per seed (continuous 1 point lower)."""
+    return dict(max_power=max_power, modes={
+        label: dict(continuous=sum(v) / len(v) - 1, binarised=sum(v) / len(v), seeds=list(seeds),
+                    runs=dict(continuous=[x - 1 for x in v], binarised=list(v))) for label, v in values.items()})
+
+
+def test_verdicts_from_hand_made_results():
+    pub = rp._published()
+    assert rp.claim_pairs(["supervised", "unsupervised", "unsupervised+assist", "rl", "rl+assist",
+                           "unsupervised+assist, fixed β"]) == [
+        ("unsupervised+assist", "supervised"), ("unsupervised+assist", "unsupervised"),
+        ("unsupervised+assist, fixed β", "supervised"), ("unsupervised+assist, fixed β", "unsupervised"),
+        ("rl+assist", "rl")]
+    row = _row({"supervised": [97.0, 97.6, 96.9], "unsupervised+assist": [98.0, 99.0, 97.5],
+                "rl": [50.3, 88.0, 88.5]})
+    lines = rp.sun_verdicts("10", row, pub)
+    # best binarised mean 98.17 < 98.2: not reached; 50.3 − 1 = 49.3 is within 0.5 of 50.2? no: 0.9 away
+    assert "best unsupervised+assist 98.2 ± 1.9 % over 3 seed(s) — **not reached**" in lines[0]
+    assert "≥ 100 % of WMMSE" in lines[1] and "**not reached**" in lines[1]
+    assert lines[2].startswith("K = 10: no run is stuck")
+    row = _row({"unsupervised": [99.0, 99.1, 99.2], "rl": [51.0, 88.0, 88.5]})
+    lines = rp.sun_verdicts("10", row, pub)
+    assert "best unsupervised 99.1 ± 0.2 % over 3 seed(s) — **reached** (beyond noise: unsupervised)" in lines[0]
+    assert "STUCK" in lines[2] and "rl (seed 0)" in lines[2] and "rl (seed 1)" not in lines[2]
+    assert "**reached** (by the mean, not beyond noise)" in rp.sun_verdicts(
+        "10", _row({"unsupervised": [97.5, 99.5, 98.0]}), pub)[0]
+    # the best mean is not sure, another mode is: CI (98.25, 98.75) lies above 98.2
+    line = rp.sun_verdicts("10", _row({"unsupervised+assist": [97.5, 99.9, 98.2],
+                                       "unsupervised": [98.4, 98.5, 98.6]}), pub)[0]
+    assert "best unsupervised+assist 98.5" in line and "**reached** (beyond noise: unsupervised)" in line
+    assert "**reached**" in rp.sun_verdicts("10", _row({"unsupervised": [100.5, 101.5, 101.0]}), pub)[1]
+    table = rp.claim(row["modes"] | _row({"rl+assist": [52.0, 89.0, 89.5]})["modes"], "binarised")
+    assert table == [dict(a="rl+assist", b="rl", mean=pytest.approx(1.0), half=0.0, n=3,
+                          verdict="better beyond noise")]
+    gnn = _row({"unsupervised": [100.0, 101.0, 102.0], "supervised": [95.0, 96.0, 94.0]})["modes"]
+    assert rp.gnn_verdict(gnn, 100.0).endswith("best unsupervised 101.0 ± 2.5 % over 3 seed(s) — **reached**.")
+
+
+def test_one_job_per_data_protocol():
+    """A fixed Rayleigh training set (cached labels) and fresh D2D layouts (a sampler) both train."""
+    cfg = rp.Config(sun=rp.SunConfig(Ks=(4,), n_train=256, n_test=64, n_seeds=(1,), epochs=2, batch_size=128),
+                    gnn=rp.GNNConfig(K=5, n_train=0, steps_per_epoch=3, n_test=32, epochs=2, batch_size=16,
+                                     hidden=8, layers=2))
+    mlp = rp.train_job(cfg, "mlp", 4, "supervised", None, None, 0)
+    gnn = rp.train_job(cfg, "gnn", "unsupervised+assist", "fixed", 1)
+    assert len(mlp["curve"]) == 2 and len(gnn["curve"]) == 2
+    assert rp.plan(cfg)["sun/4"] == 2 * 2 * 7 and rp.plan(cfg)["gnn"] == 5 * 2 * 2 * 3       # 5 runs × 2 seeds × 2 epochs × 3 steps
+    again = rp.train_job(cfg, "gnn", "unsupervised+assist", "fixed", 1)   # seeded by the config alone
+    assert again["curve"] == gnn["curve"]
 
 
 def test_seed_restarts_every_seed():
