@@ -364,17 +364,16 @@ class UnrolledWMMSEStudent(nn.Module):
         direct = G.diagonal(dim1=-2, dim2=-1)                                  # g_kk (B, K)
         h_kk, v_max = direct.sqrt(), self.p_max ** 0.5
         cross = G - torch.diag_embed(direct)                                   # g_kj, j ≠ k
-        log_direct = torch.log1p(direct)
+        log_direct, leak_gain = torch.log1p(direct), cross.sum(-2)             # Σ_{j≠k} g_jk
         v = torch.full_like(direct, v_max)
         iterates = []
         for l, mlp in enumerate(self.modulation):
             p = v * v
             S = direct * p
-            I = (cross @ p.unsqueeze(-1)).squeeze(-1) + self.noise
+            I = (cross * p.unsqueeze(-2)).sum(-1) + self.noise
             u = h_kk * v / (S + I)
             w = 1 + S / I
-            leak = (cross.transpose(-1, -2) @ torch.ones_like(p).unsqueeze(-1)).squeeze(-1) * p
-            x = torch.stack([log_direct, torch.log(I), torch.log(w), v / v_max, torch.log1p(leak)], dim=-1)
+            x = torch.stack([log_direct, torch.log(I), torch.log(w), v / v_max, torch.log1p(leak_gain * p)], dim=-1)
             w = w * torch.exp(mlp(x).squeeze(-1))
             aw = alpha * w
             num = aw * u * h_kk
