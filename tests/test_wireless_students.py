@@ -1,10 +1,11 @@
 """The distillation students and critics of the library (pyalgo.wireless.students): shapes, ranges,
-heads, Sun et al.'s input layout, the GNN's permutation equivariance and adjacency, argument errors.
-Tiny problems (K = 4)."""
+heads, Sun et al.'s input layout, the GNN's permutation equivariance and adjacency, the unrolled
+WMMSE student's exact start at WMMSE and its training past it, argument errors. Tiny problems (K = 4)."""
 import pytest
 import torch
 
-from pyalgo.wireless import GNNStudent, MLPStudent, default_critic, rayleigh
+from pyalgo.wireless import (GNNCritic, GNNStudent, MLPStudent, UnrolledWMMSEStudent, d2d, default_critic,
+                             rayleigh, sum_rate, wmmse)
 
 K = 4
 
@@ -99,8 +100,69 @@ def test_argument_errors():
         (lambda: GNNStudent(layers=1, trajectory_heads=True), "pyalgo.wireless.GNNStudent: layers must be an int >= 2"),
         (lambda: gnn(G, adjacency=torch.ones(2, K, K)), "adjacency must be a bool tensor"),
         (lambda: default_critic(torch.nn.Linear(2, 2)), "pyalgo.wireless.default_critic: no default critic"),
+        (lambda: UnrolledWMMSEStudent(layers=0), "pyalgo.wireless.UnrolledWMMSEStudent: layers must be an int >= 1"),
+        (lambda: UnrolledWMMSEStudent(layers=1, trajectory_heads=True),
+         "pyalgo.wireless.UnrolledWMMSEStudent: layers must be an int >= 2"),
+        (lambda: UnrolledWMMSEStudent(noise=0), "pyalgo.wireless.UnrolledWMMSEStudent: noise"),
+        (lambda: UnrolledWMMSEStudent(p_max=-1), "pyalgo.wireless.UnrolledWMMSEStudent: p_max"),
+        (lambda: UnrolledWMMSEStudent(layers=2)(G[0]), "pyalgo.wireless.UnrolledWMMSEStudent: G must have shape"),
+        (lambda: UnrolledWMMSEStudent(layers=2)(G, torch.ones(3)), "pyalgo.wireless.UnrolledWMMSEStudent: weights"),
     ]
     for call, message in cases:
         with pytest.raises((ValueError, TypeError)) as info:
             call()
         assert message in str(info.value), (message, str(info.value))
+
+
+@pytest.mark.parametrize("layers", [1, 3, 7])
+def test_unrolled_wmmse_starts_exactly_at_wmmse(layers):
+    # Untrained (the modulation MLPs end in zeros), the student is `layers` Jacobi WMMSE updates from
+    # full power: on Rayleigh and D2D gains, with user weights and another p_max/σ², in float64.
+    G = rayleigh(16, K, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    D = d2d(8, 6, generator=torch.Generator().manual_seed(6), dtype=torch.float64).gains
+    alpha = torch.rand(16, K, generator=torch.Generator().manual_seed(7), dtype=torch.float64) + 0.1
+    student = UnrolledWMMSEStudent(layers=layers, hidden=8).double()
+    torch.testing.assert_close(student(G), wmmse(G, max_iter=layers, tol=0), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(student(D), wmmse(D, max_iter=layers, tol=0), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(student(G, alpha), wmmse(G, weights=alpha, max_iter=layers, tol=0),
+                               rtol=1e-12, atol=1e-12)
+    other = UnrolledWMMSEStudent(layers=layers, hidden=8, p_max=2.0, noise=0.5).double()
+    torch.testing.assert_close(other(G), wmmse(G, p_max=2.0, noise=0.5, max_iter=layers, tol=0),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_unrolled_wmmse_shapes_range_equivariance_and_gradient():
+    G = rayleigh(6, 5, generator=torch.Generator().manual_seed(8))
+    torch.manual_seed(0)
+    student = UnrolledWMMSEStudent(layers=4, hidden=8, p_max=2.5, trajectory_heads=True)
+    for mlp in student.modulation:                     # off WMMSE: a non-zero modulation
+        torch.nn.init.normal_(mlp[-1].weight, std=0.5)
+    out = student(G, return_aux=True)
+    assert out.p.shape == (6, 5) and out.iterates.shape == (6, 3, 5) and out.state is None
+    for p in (out.p, out.iterates):
+        assert bool(((p >= 0) & (p <= 2.5)).all())
+    assert not torch.allclose(out.p, wmmse(G, p_max=2.5, max_iter=4, tol=0))
+    perm = torch.randperm(5, generator=torch.Generator().manual_seed(9))
+    torch.testing.assert_close(student(G[:, perm][:, :, perm]), out.p[:, perm])
+    assert student(rayleigh(2, 9, generator=torch.Generator().manual_seed(1))).shape == (2, 9)   # any K
+    sum_rate(G, out.p).sum().backward()
+    grads = [m[-1].weight.grad for m in student.modulation]
+    assert all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+    assert isinstance(default_critic(student), GNNCritic)
+
+
+def test_unrolled_wmmse_training_passes_its_wmmse_start():
+    # A few Adam steps on the sum rate move the student past the L WMMSE updates it starts from
+    # (the gradient reaches the modulation through the clipped updates).
+    G = rayleigh(128, K, generator=torch.Generator().manual_seed(10))
+    torch.manual_seed(0)
+    student = UnrolledWMMSEStudent(layers=3, hidden=16)
+    start = float(sum_rate(G, wmmse(G, max_iter=3, tol=0)).mean())
+    opt = torch.optim.Adam(student.parameters(), lr=1e-2)
+    for _ in range(30):
+        opt.zero_grad()
+        (-sum_rate(G, student(G)).mean()).backward()
+        opt.step()
+    with torch.no_grad():
+        assert float(sum_rate(G, student(G)).mean()) > start * 1.01

@@ -6,7 +6,8 @@ docs/wireless.md.
 """
 from .ops import MISOResult, WMMSEResult, mrt_init, sum_rate, sum_rate_miso, wmmse, wmmse_miso
 from .channels import D2DChannels, d2d, rayleigh, rayleigh_miso
-from .students import GNNCritic, GNNStudent, MLPCritic, MLPStudent, StudentOutput, default_critic
+from .students import (GNNCritic, GNNStudent, MLPCritic, MLPStudent, StudentOutput, UnrolledWMMSEStudent,
+                       default_critic)
 
 __all__ = [
     "wmmse",
@@ -22,6 +23,7 @@ __all__ = [
     "D2DChannels",
     "MLPStudent",
     "GNNStudent",
+    "UnrolledWMMSEStudent",
     "MLPCritic",
     "GNNCritic",
     "StudentOutput",

@@ -10,6 +10,8 @@ user weights α (B, K) to powers p ∈ [0, p_max]^K:
 - `GNNStudent`: permutation-equivariant message passing over the interference graph (the AD
   paper's eqs. 6–7): m_i = max/sum/mean_{j ∈ N(i)} φ(x_j, G_ij, G_ji), x_i ← ψ(x_i, m_i), shared
   by all nodes, x_i⁰ = (G_ii, α_i); works for any K.
+- `UnrolledWMMSEStudent`: L WMMSE iterations from full power whose MSE weights a small per-user MLP
+  rescales at each layer; starts exactly at L WMMSE iterations; works for any K.
 
 Critics Q(G, p) ≈ weighted sum rate (`MLPCritic`, `GNNCritic`) serve the RL modes;
 `default_critic(student)` builds the one that matches a student.
@@ -25,7 +27,7 @@ from torch import nn
 from ._checks import (MAX_SIZE, Weights, allocating, check_choice, check_gains, check_int, check_positive,
                       check_powers, expand_weights)
 
-__all__ = ["MLPStudent", "GNNStudent", "MLPCritic", "GNNCritic", "StudentOutput", "default_critic",
+__all__ = ["MLPStudent", "GNNStudent", "UnrolledWMMSEStudent", "MLPCritic", "GNNCritic", "StudentOutput", "default_critic",
            "INPUTS", "AGGREGATIONS", "NORMS"]
 
 INPUTS = ("gain", "amplitude", "log")
@@ -305,6 +307,89 @@ class GNNStudent(nn.Module):
         return self.p_max * torch.sigmoid(self.readout(x).squeeze(-1))
 
 
+_UNROLLED_FEATURES = 5
+
+
+class UnrolledWMMSEStudent(nn.Module):
+    """L unrolled WMMSE iterations with learned per-user weight modulation (in the spirit of UWMMSE,
+    Chowdhury et al. 2021); permutation equivariant, any K.
+
+    With g = G, amplitudes v = √p (v⁰ = √p_max, WMMSE's full-power start), layer l = 1..L computes
+    the WMMSE state at v (Shi et al. 2011, stable form)
+        S_k = g_kk v_k²,  I_k = Σ_{j≠k} g_kj v_j² + σ²,  u_k = √g_kk v_k / (S_k + I_k),  w_k = 1 + S_k/I_k,
+    modulates the MSE weights  w̃_k = w_k · exp(a_k),  a_k = MLP_l(x_k)  (shared by all users), on the
+    local features x_k = (ln(1 + g_kk), ln I_k, ln w_k, v_k/√p_max, ln(1 + Σ_{j≠k} g_jk v_k²)) (what user
+    k receives, achieves and leaks), and takes the Jacobi v-update with w̃:
+        v_k ← clip(α_k w̃_k u_k √g_kk / Σ_j α_j w̃_j u_j² g_jk, 0, √p_max),  p = v².
+    Each MLP's last layer starts at zero (a = 0), so an untrained student is exactly `layers`
+    iterations of `pyalgo.wireless.wmmse` from full power (tol ≤ 0); training moves it off WMMSE's
+    path, e.g. past its local optimum (issue 18, Sun's Rayleigh setting: L = 10, 500 unsupervised
+    steps of 256 fresh channels, cosine lr 1e-3, reached 100.7–100.8 % of the tol-1e-3 teacher and
+    100.5–100.6 % of converged WMMSE at K = 10 on 3 of 3 seeds; untrained 99.2 %). With
+    ``trajectory_heads`` the powers after layers 1..L−1 are the S = L − 1 intermediate estimates (no
+    extra weights).
+    """
+
+    def __init__(self, layers: int = 10, hidden: int = 32, p_max: float = 1.0, noise: float = 1.0,
+                 trajectory_heads: bool = False):
+        super().__init__()
+        fn = "pyalgo.wireless.UnrolledWMMSEStudent"
+        self.layers = check_int(fn, "layers", layers, minimum=2 if trajectory_heads else 1, maximum=MAX_SIZE)
+        self.hidden = check_int(fn, "hidden", hidden, maximum=MAX_SIZE)
+        self.p_max = check_positive(fn, "p_max", p_max)
+        self.noise = check_positive(fn, "noise", noise)
+        self.state_head = None
+        self.trajectory_heads = bool(trajectory_heads)
+        with allocating(fn, f"the model for layers={layers}, hidden={hidden}"):
+            self.modulation = nn.ModuleList(_mlp([_UNROLLED_FEATURES, hidden, hidden, 1], final_relu=False)
+                                            for _ in range(layers))
+        for mlp in self.modulation:
+            nn.init.zeros_(mlp[-1].weight)
+            nn.init.zeros_(mlp[-1].bias)
+
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., return_aux: Literal[False] = ...) -> torch.Tensor: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ..., *, return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights, return_aux: Literal[True]) -> StudentOutput: ...
+    @overload
+    def forward(self, G: torch.Tensor, weights: Weights = ...,
+                return_aux: bool = ...) -> Union[torch.Tensor, StudentOutput]: ...
+    def forward(self, G: torch.Tensor, weights: Weights = None,
+                return_aux: bool = False) -> Union[torch.Tensor, StudentOutput]:
+        """G (B, K, K), weights α (B, K)/(K,) or None -> p (B, K), or `StudentOutput` with return_aux."""
+        fn = "pyalgo.wireless.UnrolledWMMSEStudent"
+        check_gains(fn, "G", G)
+        B, K = G.shape[0], G.shape[-1]
+        G = G.clamp_min(0)
+        alpha = expand_weights(fn, weights, B, K, G)
+        direct = G.diagonal(dim1=-2, dim2=-1)                                  # g_kk (B, K)
+        h_kk, v_max = direct.sqrt(), self.p_max ** 0.5
+        cross = G - torch.diag_embed(direct)                                   # g_kj, j ≠ k
+        log_direct, leak_gain = torch.log1p(direct), cross.sum(-2)             # Σ_{j≠k} g_jk
+        v = torch.full_like(direct, v_max)
+        iterates = []
+        for l, mlp in enumerate(self.modulation):
+            p = v * v
+            S = direct * p
+            I = (cross * p.unsqueeze(-2)).sum(-1) + self.noise
+            u = h_kk * v / (S + I)
+            w = 1 + S / I
+            x = torch.stack([log_direct, torch.log(I), torch.log(w), v / v_max, torch.log1p(leak_gain * p)], dim=-1)
+            w = w * torch.exp(mlp(x).squeeze(-1))
+            aw = alpha * w
+            num = aw * u * h_kk
+            den = ((aw * u * u).unsqueeze(-1) * G).sum(-2)                    # Σ_j α_j w̃_j u_j² g_jk
+            v = torch.clamp(num / den, 0.0, v_max)
+            if self.trajectory_heads and l < self.layers - 1:
+                iterates.append(torch.clamp(v * v, max=self.p_max))
+        p = torch.clamp(v * v, max=self.p_max)
+        if not return_aux:
+            return p
+        return StudentOutput(p, None, torch.stack(iterates, 1) if iterates else None)
+
+
 # ---- critics (RL modes) -------------------------------------------------------------------------
 
 class MLPCritic(nn.Module):
@@ -365,11 +450,11 @@ def default_critic(student: nn.Module) -> nn.Module:
     """The critic `pyalgo.lab.wireless.train_student` builds for the RL modes.
 
     Args:
-        student: an `MLPStudent` or a `GNNStudent`.
+        student: an `MLPStudent`, a `GNNStudent` or an `UnrolledWMMSEStudent`.
 
     Returns:
         `MLPCritic` (same K, p_max, inputs, weighting) for an `MLPStudent`, a 2-layer `GNNCritic` of
-        the same width for a `GNNStudent`.
+        the same width for a `GNNStudent` (width 64 for an `UnrolledWMMSEStudent`).
 
     Raises:
         TypeError: `student` is neither.
@@ -381,5 +466,7 @@ def default_critic(student: nn.Module) -> nn.Module:
         return MLPCritic(student.K, p_max=student.p_max, inputs=student.inputs, weighted=student.weighted)
     if isinstance(student, GNNStudent):
         return GNNCritic(student.hidden, layers=2, p_max=student.p_max, inputs=student.inputs)
+    if isinstance(student, UnrolledWMMSEStudent):
+        return GNNCritic(64, layers=2, p_max=student.p_max)
     raise TypeError("pyalgo.wireless.default_critic: no default critic for "
                     f"{type(student).__name__}; pass critic=")
