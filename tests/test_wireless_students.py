@@ -126,6 +126,13 @@ def test_unrolled_wmmse_starts_exactly_at_wmmse(layers):
     torch.testing.assert_close(student(D), wmmse(D, max_iter=layers, tol=0), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(student(G, alpha), wmmse(G, weights=alpha, max_iter=layers, tol=0),
                                rtol=1e-12, atol=1e-12)
+    G[0, 1, 1] = 0.0                                   # a user with no direct gain; an isolated user;
+    G[1, :, 2] = G[1, 2, :] = 0.0                      # a user of weight 0: WMMSE's 0/0 rule, no NaN
+    alpha[2, 3] = 0.0
+    for weights in (None, alpha):
+        p = student(G, weights)
+        assert bool(torch.isfinite(p).all())
+        torch.testing.assert_close(p, wmmse(G, weights=weights, max_iter=layers, tol=0), rtol=1e-12, atol=1e-12)
     other = UnrolledWMMSEStudent(layers=layers, hidden=8, p_max=2.0, noise=0.5).double()
     torch.testing.assert_close(other(G), wmmse(G, p_max=2.0, noise=0.5, max_iter=layers, tol=0),
                                rtol=1e-12, atol=1e-12)
