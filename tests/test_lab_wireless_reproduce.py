@@ -22,7 +22,7 @@ def test_files_and_tables(tiny_run):
     out, _ = tiny_run
     names = sorted(os.listdir(out))
     assert names == sorted(["results.json", "report.md", "mlp_curves_K4.png", "gnn_curves.png",
-                            "intermediate_curves.png"])
+                            "intermediate_curves.png", "unrolled_curves.png"])
     for name in names:
         assert os.path.getsize(out / name) > 0
         if name.endswith(".png"):
@@ -39,6 +39,7 @@ def test_files_and_tables(tiny_run):
     for assist in TINY.intermediate.assists:
         assert f"| {assist} |" in report
     assert "| Rayleigh K=4 |" in report and "| D2D K=6 |" in report
+    assert "| UnrolledWMMSEStudent |" in report and "K = 4: unrolled WMMSE" in report and "converged WMMSE" in report
     assert "Paper's ordering" in report
     assert "| assist, fixed β | supervised | 2 |" in report              # the GNN's paired table, 2 seeds
     assert "| unsupervised+assist | unsupervised | 1 | " in report and "one seed" in report
@@ -63,7 +64,10 @@ def test_numbers_sane(tiny_run):
         assert g["seeds"] == [0, 1] and len(g["runs"]["curves"]) == 2
         assert g["continuous"] == pytest.approx(sum(g["runs"]["continuous"]) / 2)
         assert g["runs"]["continuous"][0] != g["runs"]["continuous"][1]   # the seeds differ
-    assert results["plan"] == rp.plan(TINY) and results["plan"]["jobs"] == 7 + 5 * 2 + 2
+    assert results["plan"] == rp.plan(TINY) and results["plan"]["jobs"] == 7 + 5 * 2 + 2 + 1
+    u = results["unrolled"]["4"]
+    assert 95 < u["converged"] < 105 and len(u["initial"]) == 1 and 0 < u["initial"][0] <= u["converged"] + 1e-9
+    assert len(u["run"]["curve"]) == TINY.unrolled.epochs and u["run"]["seeds"] == [0]
     for assist, run in results["intermediate"]["runs"].items():
         assert len(run["curves"]) == len(TINY.intermediate.seeds) and all(map(math.isfinite, run["continuous"]))
     for row in results["timing"]:
@@ -126,12 +130,13 @@ def test_plan_counts_the_full_preset():
     # K = 10: 5 modes + 2 extra β schedules, 5 seeds; K = 20/30: 5 modes × 3 seeds; GNN 5 runs × 5 seeds;
     # intermediate: state and trajectory × 3 seeds (final reuses the Sun runs of seeds 0-2)
     p = rp.plan(full)
-    assert p["jobs"] == 7 * 5 + 5 * 3 + 5 * 3 + 5 * 5 + 2 * 3 == len(rp._jobs(full))
+    # unrolled: K = 10/20/30 × 3 seeds
+    assert p["jobs"] == 7 * 5 + 5 * 3 + 5 * 3 + 5 * 5 + 2 * 3 + 3 * 3 == len(rp._jobs(full))
     assert p["sun/10"] == 35 * 16 * 1000 and p["sun/20"] == 15 * 8000 and p["sun/30"] == 15 * 6000
-    assert p["gnn"] == 25 * 15 * 100 and p["intermediate"] == 6 * 16000
+    assert p["gnn"] == 25 * 10 * 200 and p["intermediate"] == 6 * 16000 and p["unrolled"] == 9 * 1000
     assert p["steps"] == sum(v for k, v in p.items() if k not in ("jobs", "steps"))
     quick = rp.plan(rp.Config.quick())
-    assert quick["jobs"] == 7 * 2 + 5 * 2 + 2 and quick["sun/10"] == 14 * 2000
+    assert quick["jobs"] == 7 * 2 + 5 * 2 + 2 + 2 and quick["sun/10"] == 14 * 2000 and quick["unrolled"] == 2 * 500
 
 
 def test_t_quantiles_and_ci_by_hand():
@@ -224,3 +229,20 @@ def test_quick_run(tmp_path):
     doc = harness.reproduce("wireless", preset="quick", out=tmp_path, progress=False)
     assert os.path.exists(tmp_path / "report.md") and os.path.exists(tmp_path / "mlp_curves_K10.png")
     assert doc["results"]["sun"]["10"]["wmmse"] == pytest.approx(rp.SUN_WMMSE[10], rel=0.05)
+
+
+def test_unrolled_verdicts_by_hand():
+    run = dict(continuous=100.8, binarised=100.9, seeds=[0, 1, 2],
+               runs=dict(continuous=[100.7, 100.8, 100.9], binarised=[100.8, 100.9, 101.0]))
+    row = dict(converged=100.3, initial=[99.2, 99.2, 99.2], run=run)
+    (line,) = rp.unrolled_verdicts("10", row, 100.0)
+    # binarised is the higher mean: 100.9 ± t(2)·0.1/√3 = ± 0.25, lower end 100.65 ≥ 100
+    assert "100.90 ± 0.25 % of WMMSE (binarised, 3 seed(s))" in line and "**reached (beyond noise)**" in line
+    assert f"{100 * 100.9 / 100.3:.2f} % of converged WMMSE (**past**" in line and "untrained" in line
+    row = dict(row, converged=101.5)
+    assert "(**below** WMMSE's local optimum)" in rp.unrolled_verdicts("10", row, 100.0)[0]
+    low = dict(row, run=dict(run, continuous=99.0, binarised=99.1, runs=dict(continuous=[99.0] * 3,
+                                                                               binarised=[99.0, 99.1, 99.2])))
+    assert "**not reached**" in rp.unrolled_verdicts("10", low, 100.0)[0]
+    with pytest.raises(ValueError, match="UnrolledConfig: layers"):
+        rp.UnrolledConfig(layers=0)

@@ -10,9 +10,13 @@
    increasing / decreasing β over seeds; % of WMMSE on a held-out set and learning curves.
 3. **The paper's claim** (assistance vs supervised vs unsupervised): paired differences over seeds
    with a 95 % Student-t CI; "beyond noise" only when the CI excludes 0.
-4. **Intermediate information**: assistance with the teacher's final powers only vs final + WMMSE
+4. **Unrolled WMMSE** (`UnrolledWMMSEStudent`): L WMMSE updates with learned per-user weight
+   modulation, trained unsupervised on Sun's setting — the student meant to pass the teacher; scored
+   against the teacher and against converged WMMSE (1000 iterations, tol 0), next to its untrained
+   self (= L WMMSE updates), so a gain over WMMSE is learnt, not early stopping.
+5. **Intermediate information**: assistance with the teacher's final powers only vs final + WMMSE
    state vs final + WMMSE trajectory (`assist` of `DistillConfig`; not in the paper).
-5. **Decisions per second**: WMMSE vs a trained student's forward on the same test batch.
+6. **Decisions per second**: WMMSE vs a trained student's forward on the same test batch.
 
 The recipe (issue 18): fresh channels every step (a sampler; the teacher runs per minibatch in the
 teacher modes), BatchNorm, cosine lr decay; the RL modes with 4 critic steps, explore std 0.3, a
@@ -35,7 +39,7 @@ import numpy as np
 import torch
 
 import pyalgo.wireless as wireless
-from pyalgo.wireless import MLPStudent, d2d, rayleigh, sum_rate, wmmse
+from pyalgo.wireless import MLPStudent, UnrolledWMMSEStudent, d2d, rayleigh, sum_rate, wmmse
 from pyalgo.wireless._checks import check_choice, check_int, check_positive
 from pyalgo.wireless.students import NORMS, Norm
 
@@ -47,7 +51,8 @@ from .train import LR_SCHEDULES, OPTIMIZERS, DistillConfig, evaluate_student, tr
 
 TITLE = "Wireless power control: WMMSE teacher and distilled students"
 WHERE = "pyalgo.lab.wireless.reproduce"
-PARTS = ("sun", "gnn", "intermediate", "timing")
+PARTS = ("sun", "gnn", "unrolled", "intermediate", "timing")
+CONVERGED_ITER = 1000    # "converged WMMSE": this many iterations, tol 0 (the teacher stops at tol 1e-3)
 # Sun et al. (TSP 2018), their code and checkpoints on their test set (seed 7, 1000 instances): WMMSE
 # bit/s/Hz; max / random power as % of WMMSE; their DNN's % of WMMSE (binarised, continuous).
 SUN_WMMSE = {10: 2.792, 20: 3.655, 30: 4.124}
@@ -164,7 +169,7 @@ class GNNConfig(Preset, Validated):
     `pyalgo.wireless` built as student(hidden=hidden, layers=layers, **dict(student_options)) for
     GNNStudent, student(**dict(student_options)) otherwise (a hook for other students and recipes)."""
     K: int = 12
-    n_train: int = 1000
+    n_train: int = 0
     steps_per_epoch: int = 100
     n_test: int = 500
     train_seed: int = 1
@@ -172,8 +177,8 @@ class GNNConfig(Preset, Validated):
     n_seeds: int = 2
     epochs: int = 10
     batch_size: int = 64
-    lr: float = 1e-3
-    lr_schedule: str = "constant"
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
     beta: float = 1.0
     hidden: int = 64
     layers: int = 3
@@ -214,6 +219,31 @@ class GNNConfig(Preset, Validated):
 
 
 @dataclass(frozen=True)
+class UnrolledConfig(Preset, Validated):
+    """`UnrolledWMMSEStudent(layers, hidden)` trained unsupervised on fresh Rayleigh channels at each K
+    of `Ks` (`steps_per_epoch` × `epochs` steps, cosine lr), `n_seeds` seeds from `Config.seed` on,
+    scored on Sun's test set (the Sun part's `n_test`, `test_seed`)."""
+    Ks: Tuple[int, ...] = (10,)
+    layers: int = 10
+    hidden: int = 32
+    steps_per_epoch: int = 100
+    epochs: int = 5
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
+    n_seeds: int = 2
+
+    def __post_init__(self):
+        where = f"{WHERE}.UnrolledConfig"
+        _counts(where, self, ("Ks", "layers", "hidden", "steps_per_epoch", "epochs", "batch_size", "n_seeds"))
+        check_positive(where, "lr", self.lr)
+        check_choice(where, "lr_schedule", self.lr_schedule, LR_SCHEDULES)
+
+    def build(self) -> torch.nn.Module:
+        return UnrolledWMMSEStudent(layers=self.layers, hidden=self.hidden)
+
+
+@dataclass(frozen=True)
 class IntermediateConfig(Preset, Validated):
     """MLP unsupervised+assist (Sun's β schedule) at K with each assistance and seed (Sun's data and
     recipe)."""
@@ -230,10 +260,11 @@ class IntermediateConfig(Preset, Validated):
 
 @dataclass(frozen=True)
 class Config(Preset, Validated):
-    """seed: the first seed of the Sun and GNN parts (they run seed, seed + 1, ...; the intermediate
-    part uses its own seeds); parts: which of "sun", "gnn", "intermediate", "timing" to run."""
+    """seed: the first seed of the Sun, GNN and unrolled parts (they run seed, seed + 1, ...; the
+    intermediate part uses its own seeds); parts: which of PARTS to run."""
     sun: SunConfig = field(default_factory=SunConfig)
     gnn: GNNConfig = field(default_factory=GNNConfig)
+    unrolled: UnrolledConfig = field(default_factory=UnrolledConfig)
     intermediate: IntermediateConfig = field(default_factory=IntermediateConfig)
     seed: int = 0
     optimizer: str = "adam"
@@ -253,6 +284,8 @@ class Config(Preset, Validated):
         return cls(sun=SunConfig(Ks=(4,), steps_per_epoch=8, n_test=128, n_seeds=(1,), epochs=2, batch_size=128,
                                  critic_warmup=4),
                    gnn=GNNConfig(K=6, n_train=128, n_test=64, epochs=2, batch_size=64, hidden=16, layers=2),
+                   unrolled=UnrolledConfig(Ks=(4,), layers=2, hidden=8, steps_per_epoch=4, epochs=2, batch_size=64,
+                                           n_seeds=1),
                    intermediate=IntermediateConfig(K=4), timing_repeats=1)
 
     @classmethod
@@ -270,7 +303,8 @@ class Config(Preset, Validated):
         workers of a free 2-core machine."""
         return cls(sun=SunConfig(Ks=(10, 20, 30), steps_per_epoch=1000, n_seeds=(5, 3, 3), epochs=16,
                                  epochs_at=(16, 8, 6)),
-                   gnn=GNNConfig(n_train=0, steps_per_epoch=100, epochs=15, n_seeds=5),
+                   gnn=GNNConfig(steps_per_epoch=200, epochs=10, n_seeds=5),
+                   unrolled=UnrolledConfig(Ks=(10, 20, 30), epochs=10, n_seeds=3),
                    intermediate=IntermediateConfig(seeds=(0, 1, 2)))
 
 
@@ -310,6 +344,11 @@ def _d2d_train(g: GNNConfig):
 
 def _teacher(G: torch.Tensor) -> torch.Tensor:
     return wmmse(G, max_iter=TEACHER_MAX_ITER, tol=TEACHER_TOL)
+
+
+def _converged(G: torch.Tensor) -> torch.Tensor:
+    """WMMSE run to CONVERGED_ITER iterations with tol 0: the local optimum the teacher stops short of."""
+    return wmmse(G, max_iter=CONVERGED_ITER, tol=0.0)
 
 
 def _pct(G: torch.Tensor, p: torch.Tensor, p_teacher: torch.Tensor) -> float:
@@ -364,6 +403,16 @@ def _gnn_job(cfg: Config, mode: str, schedule: Optional[str], seed: int) -> Dict
     return _fit(student, config, train, _labels(train, mode), test, _teacher(test.gains))
 
 
+def _unrolled_job(cfg: Config, K: int, seed: int) -> Dict[str, Any]:
+    """One unrolled-WMMSE student on Sun's setting at K, unsupervised; also its untrained score."""
+    u, G_test = cfg.unrolled, _rayleigh_test(cfg.sun, K)
+    student, p_test = _seeded(seed, u.build), _teacher(G_test)
+    initial = evaluate_student(student, G_test, teacher_p=p_test)["pct_teacher"]
+    config = DistillConfig("unsupervised", epochs=u.epochs, batch_size=u.batch_size, steps_per_epoch=u.steps_per_epoch,
+                           lr=u.lr, lr_schedule=u.lr_schedule, optimizer=cfg.optimizer, seed=seed)
+    return dict(_fit(student, config, _Sampler(rayleigh, K), None, G_test, p_test), initial=initial)
+
+
 def _fit(student: torch.nn.Module, config: DistillConfig, train, labels, test, p_test: torch.Tensor) -> Dict[str, Any]:
     """Trains, then scores on `test` (continuous and binarised); the weights come back for the timing."""
     start = time.perf_counter()
@@ -377,9 +426,9 @@ def _fit(student: torch.nn.Module, config: DistillConfig, train, labels, test, p
 
 
 def train_job(cfg: Config, kind: str, *args: Any) -> Dict[str, Any]:
-    """A training job of `runtime.map`: ("mlp", K, mode, schedule, assist, seed) or ("gnn", mode,
-    schedule, seed)."""
-    return _mlp_job(cfg, *args) if kind == "mlp" else _gnn_job(cfg, *args)
+    """A training job of `runtime.map`: ("mlp", K, mode, schedule, assist, seed), ("gnn", mode,
+    schedule, seed) or ("unrolled", K, seed)."""
+    return {"mlp": _mlp_job, "gnn": _gnn_job, "unrolled": _unrolled_job}[kind](cfg, *args)
 
 
 def sun_seeds(cfg: Config, K: int) -> List[int]:
@@ -388,6 +437,10 @@ def sun_seeds(cfg: Config, K: int) -> List[int]:
 
 def gnn_seeds(cfg: Config) -> List[int]:
     return [cfg.seed + i for i in range(cfg.gnn.n_seeds)]
+
+
+def unrolled_seeds(cfg: Config) -> List[int]:
+    return [cfg.seed + i for i in range(cfg.unrolled.n_seeds)]
 
 
 def _reuses_sun(cfg: Config, assist: str, seed: int) -> bool:
@@ -406,6 +459,9 @@ def _jobs(cfg: Config) -> Dict[str, Tuple]:
     if "gnn" in cfg.parts:
         jobs.update({f"gnn/{label}/{seed}": (cfg, "gnn", mode, schedule, seed)
                      for label, mode, schedule in cfg.gnn.runs for seed in gnn_seeds(cfg)})
+    if "unrolled" in cfg.parts:
+        jobs.update({f"unrolled/{K}/{seed}": (cfg, "unrolled", K, seed)
+                     for K in cfg.unrolled.Ks for seed in unrolled_seeds(cfg)})
     if "intermediate" in cfg.parts:
         inter = cfg.intermediate
         jobs.update({f"intermediate/{a}/{seed}": (cfg, "mlp", inter.K, "unsupervised+assist", cfg.sun.beta_schedule,
@@ -426,6 +482,8 @@ def plan(cfg: Config) -> Dict[str, int]:
         if args[1] == "mlp":
             steps = cfg.sun.at("epochs", args[2]) * cfg.sun.steps()
             part = f"sun/{args[2]}" if part == "sun" else part
+        elif args[1] == "unrolled":
+            steps = cfg.unrolled.epochs * cfg.unrolled.steps_per_epoch
         else:
             steps = cfg.gnn.epochs * cfg.gnn.steps()
         out[part] = out.get(part, 0) + steps
@@ -489,14 +547,26 @@ def _sun_setting(s: SunConfig, K: int) -> Dict[str, Any]:
     r = wmmse(G, max_iter=TEACHER_MAX_ITER, tol=TEACHER_TOL, return_state=True)
     p_rand = torch.rand(s.n_test, K, generator=torch.Generator().manual_seed(s.baseline_seed))
     return dict(wmmse=float(sum_rate(G, r.p).mean()), iterations=float(r.iterations.float().mean()),
-                max_power=_pct(G, torch.ones_like(r.p), r.p), random_power=_pct(G, p_rand, r.p))
+                max_power=_pct(G, torch.ones_like(r.p), r.p), random_power=_pct(G, p_rand, r.p),
+                converged=_pct(G, _converged(G), r.p))
 
 
 def _gnn_setting(g: GNNConfig) -> Dict[str, Any]:
     test = _d2d_test(g)
     p = _teacher(test.gains)
     return dict(wmmse=float(sum_rate(test.gains, p).mean()), max_power=_pct(test.gains, torch.ones_like(p), p),
-                density=float(test.adjacency.float().mean()))
+                density=float(test.adjacency.float().mean()), converged=_pct(test.gains, _converged(test.gains), p))
+
+
+def _unrolled(cfg: Config, done: Dict[str, Any]) -> Dict[str, Any]:
+    """Per K: converged WMMSE (% of the teacher), the untrained students' scores and the trained runs."""
+    seeds, out = unrolled_seeds(cfg), {}
+    for K in cfg.unrolled.Ks:
+        G = _rayleigh_test(cfg.sun, K)
+        per_seed = [done[f"unrolled/{K}/{seed}"] for seed in seeds]
+        out[str(K)] = dict(converged=_pct(G, _converged(G), _teacher(G)), initial=[r["initial"] for r in per_seed],
+                           run=_over_seeds(per_seed, seeds))
+    return out
 
 
 def _intermediate(cfg: Config, done: Dict[str, Any]) -> Dict[str, Any]:
@@ -541,6 +611,11 @@ def _timing(cfg: Config, done: Dict[str, Any]) -> List[Dict[str, Any]]:
         gnn.load_state_dict(done[f"gnn/{g.runs[0][0]}/{cfg.seed}"]["state"])
         test = _d2d_test(g)
         rows.append(_timing_row("D2D", g.K, gnn, test.gains, cfg.timing_repeats, adjacency=test.adjacency))
+    if "unrolled" in cfg.parts:
+        u, K = cfg.unrolled, cfg.unrolled.Ks[0]
+        unrolled = u.build()
+        unrolled.load_state_dict(done[f"unrolled/{K}/{cfg.seed}"]["state"])
+        rows.append(_timing_row("Rayleigh", K, unrolled, _rayleigh_test(cfg.sun, K), cfg.timing_repeats))
     return rows
 
 
@@ -562,8 +637,8 @@ def _setting() -> Dict[str, Any]:
 def run(cfg: Config, runtime: Runtime) -> Dict[str, Any]:
     with runtime.timed("training"):
         done = runtime.map(train_job, _jobs(cfg), desc="wireless: training runs")
-    results: Dict[str, Any] = dict(published=_published(), setting=_setting(), sun={}, gnn=None, intermediate=None,
-                                   timing=[], plan=plan(cfg))
+    results: Dict[str, Any] = dict(published=_published(), setting=_setting(), sun={}, gnn=None, unrolled=None,
+                                   intermediate=None, timing=[], plan=plan(cfg))
     for K in cfg.sun.Ks if "sun" in cfg.parts else ():
         seeds = sun_seeds(cfg, K)
         modes = {label: _over_seeds([done[f"sun/{K}/{label}/{seed}"] for seed in seeds], seeds)
@@ -573,6 +648,8 @@ def run(cfg: Config, runtime: Runtime) -> Dict[str, Any]:
         seeds = gnn_seeds(cfg)
         results["gnn"] = dict(_gnn_setting(cfg.gnn), runs={
             label: _over_seeds([done[f"gnn/{label}/{seed}"] for seed in seeds], seeds) for label, _, _ in cfg.gnn.runs})
+    if "unrolled" in cfg.parts:
+        results["unrolled"] = _unrolled(cfg, done)
     if "intermediate" in cfg.parts:
         results["intermediate"] = _intermediate(cfg, done)
     if "timing" in cfg.parts:
@@ -632,7 +709,7 @@ def sun_verdicts(K: str, row: Dict[str, Any], published: Dict[str, Any]) -> List
     goal = published["teacher_goal"]
     top, tv = max(((m, max(x["continuous"], x["binarised"])) for m, x in row["modes"].items()), key=lambda kv: kv[1])
     lines.append(f"K = {K}: ≥ {goal:.0f} % of WMMSE (mean over seeds, continuous or binarised): best {top} {tv:.1f} % "
-                 f"— **{'reached' if tv >= goal else 'not reached'}**.")
+                 f"— **{'reached' if tv >= goal else 'not reached'}**{_converged_text(row)}.")
     stuck_runs = stuck(row["modes"], row["max_power"])
     if stuck_runs:
         lines.append(f"K = {K}: STUCK at the max-power baseline ({row['max_power']:.1f} %): {', '.join(stuck_runs)}. "
@@ -645,13 +722,18 @@ def sun_verdicts(K: str, row: Dict[str, Any], published: Dict[str, Any]) -> List
     return lines
 
 
-def gnn_verdict(runs: Dict[str, Any], goal: float) -> str:
+def _converged_text(setting: Dict[str, Any]) -> str:
+    """", converged WMMSE: x % of the teacher" where the results hold it."""
+    return f" (converged WMMSE: {setting['converged']:.2f} % of the teacher)" if "converged" in setting else ""
+
+
+def gnn_verdict(runs: Dict[str, Any], goal: float, setting: Optional[Dict[str, Any]] = None) -> str:
     top, tv = max(((m, max(x["continuous"], x["binarised"])) for m, x in runs.items()), key=lambda kv: kv[1])
     mean, half = mean_ci(runs[top]["runs"]["continuous" if runs[top]["continuous"] >= runs[top]["binarised"]
                                             else "binarised"])
     ci = f" ± {half:.1f}" if math.isfinite(half) else ""
     return (f"GNN: ≥ {goal:.0f} % of WMMSE: best {top} {mean:.1f}{ci} % over {len(runs[top]['seeds'])} seed(s) — "
-            f"**{'reached' if tv >= goal else 'not reached'}**.")
+            f"**{'reached' if tv >= goal else 'not reached'}**{_converged_text(setting or {})}.")
 
 
 # ---- the report ------------------------------------------------------------------------------------------
@@ -664,6 +746,8 @@ def render(doc: Dict[str, Any], out: Path) -> str:
         _render_sun(md, c, r, out)
     if r["gnn"] is not None:
         _render_gnn(md, c, r, out)
+    if r.get("unrolled"):
+        _render_unrolled(md, c, r, out)
     if r["intermediate"] is not None:
         _render_intermediate(md, c, r, out)
     if r["timing"]:
@@ -675,10 +759,10 @@ def _f(x: float, digits: int = 1) -> str:
     return num(x, digits)
 
 
-def _ci(values: Sequence[float]) -> str:
+def _ci(values: Sequence[float], digits: int = 1) -> str:
     """"mean ± 95 % CI half-width" over seeds (the mean alone for one seed)."""
     mean, half = mean_ci(values)
-    return _f(mean) if not math.isfinite(half) else f"{_f(mean)} ± {_f(half)}"
+    return _f(mean, digits) if not math.isfinite(half) else f"{_f(mean, digits)} ± {_f(half, digits)}"
 
 
 def _steps(part: Dict[str, Any]) -> int:
@@ -771,7 +855,7 @@ def _render_gnn(md: Markdown, c: dict, r: dict, out: Path) -> None:
              [[label, _ci(v["runs"]["continuous"]), _f(max(v["curve"])), _ci(v["runs"]["binarised"]), len(v["seeds"]),
                _f(v["seconds"])] for label, v in gr["runs"].items()])
     if gr["runs"]:
-        md.bullets([gnn_verdict(gr["runs"], r["published"]["teacher_goal"])]
+        md.bullets([gnn_verdict(gr["runs"], r["published"]["teacher_goal"], gr)]
                    + ([f"GNN: STUCK at max power: {', '.join(x)}."] if (x := stuck(gr["runs"], gr["max_power"])) else []))
     _render_claim(md, f"GNN, D2D K = {g['K']}", gr["runs"], ("continuous", "binarised"))
     if gr["runs"]:
@@ -779,6 +863,46 @@ def _render_gnn(md: Markdown, c: dict, r: dict, out: Path) -> None:
         _plot_curves(out / "gnn_curves.png", {k: v["runs"]["curves"] for k, v in gr["runs"].items()},
                      f"GNN students, D2D K = {g['K']}", baseline=base, steps_per_epoch=_steps(g))
         md.p("![GNN learning curves](gnn_curves.png)")
+
+
+def unrolled_verdicts(K: str, row: Dict[str, Any], goal: float) -> List[str]:
+    """The unrolled student at K against the teacher and converged WMMSE (means over seeds, continuous
+    or binarised, whichever is higher)."""
+    v = row["run"]
+    metric = "continuous" if v["continuous"] >= v["binarised"] else "binarised"
+    mean, half = mean_ci(v["runs"][metric])
+    ci = f" ± {half:.2f}" if math.isfinite(half) else ""
+    vs_converged = 100.0 * mean / row["converged"]
+    sure = " (beyond noise)" if _lower(v["runs"][metric]) >= goal else ""
+    return [f"K = {K}: unrolled WMMSE {mean:.2f}{ci} % of WMMSE ({metric}, {len(v['seeds'])} seed(s)) — ≥ {goal:.0f} %: "
+            f"**{'reached' + sure if mean >= goal else 'not reached'}**; {vs_converged:.2f} % of converged WMMSE "
+            f"(**{'past' if vs_converged >= goal else 'below'}** WMMSE's local optimum); untrained (= its WMMSE updates) "
+            f"{float(np.mean(row['initial'])):.2f} %."]
+
+
+def _render_unrolled(md: Markdown, c: dict, r: dict, out: Path) -> None:
+    u, s, st = c["unrolled"], c["sun"], r["setting"]
+    md.h(2, "Unrolled WMMSE student: past the teacher")
+    md.p(f"`UnrolledWMMSEStudent(layers={u['layers']}, hidden={u['hidden']})`: {u['layers']} Jacobi WMMSE updates from "
+         "full power whose MSE weights each layer rescales per user by a small shared MLP (zero-initialised, so the "
+         f"untrained student *is* {u['layers']} WMMSE iterations). Trained unsupervised (−sum rate) on fresh Rayleigh "
+         f"channels, {u['steps_per_epoch'] * u['epochs']} steps of batch {u['batch_size']}, {c['optimizer']} lr "
+         f"{u['lr']:g} ({u['lr_schedule']}), {u['n_seeds']} seed(s) from {c['seed']} on; Sun's test set ({s['n_test']} "
+         f"instances, seed {s['test_seed']}). “Converged WMMSE” runs {CONVERGED_ITER} iterations with tol 0: the "
+         f"teacher (tol {st['teacher_tol']:g}) stops a little short of its own local optimum, so beating the teacher "
+         "is only meaningful next to that column.")
+    rows = [[K, _f(float(np.mean(row["initial"])), 2), _ci(row["run"]["runs"]["continuous"], 2),
+             _ci(row["run"]["runs"]["binarised"], 2), _f(row["converged"], 2),
+             _f(100.0 * row["run"]["continuous"] / row["converged"], 2), len(row["run"]["seeds"]),
+             _f(row["run"]["seconds"])] for K, row in r["unrolled"].items()]
+    md.table(["K", "untrained (% of WMMSE)", "trained, continuous", "trained, binarised",
+              "converged WMMSE (% of teacher)", "trained, % of converged WMMSE", "seeds", "train time per run (s)"],
+             rows)
+    md.bullets([line for K, row in r["unrolled"].items()
+                for line in unrolled_verdicts(K, row, r["published"]["teacher_goal"])])
+    curves = {f"K = {K}": row["run"]["runs"]["curves"] for K, row in r["unrolled"].items()}
+    _plot_curves(out / "unrolled_curves.png", curves, "Unrolled WMMSE, Rayleigh", steps_per_epoch=u["steps_per_epoch"])
+    md.p("![unrolled WMMSE learning curves](unrolled_curves.png)")
 
 
 def _render_intermediate(md: Markdown, c: dict, r: dict, out: Path) -> None:
